@@ -1,0 +1,526 @@
+"""The public recipes: protect, reveal and inspect, on bytes and on paths.
+
+These functions compose the lower layers (``jpeg`` for coefficients and
+markers, ``regions`` for the MCU plan, ``schemes`` for the transform,
+``crypto`` for keys and tags, ``container`` for the bytes) and add the
+user-facing guarantees: typed errors, no input ever modified, outputs
+written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+
+from .errors import (
+    ContentModifiedError,
+    InputError,
+    NoPicveilDataError,
+    NotRecipientError,
+    OutputError,
+    TamperedError,
+    UnsupportedImageError,
+)
+from .regions.region import Box, McuRect, Region, as_region, plan_regions
+
+PathLike = Union[str, os.PathLike]
+Source = Union[bytes, bytearray, memoryview, PathLike]
+
+DEFAULT_MAX_PIXELS = 200_000_000
+DEFAULT_QUALITY = 95
+LOOK_SCRAMBLE = 0
+_HEADER_LABEL = b"picveil v1 header\x00"
+_REGION_LABEL = b"picveil v1 region\x00"
+
+
+# --- results ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RegionInfo:
+    """One protected rectangle, as stored in the container."""
+
+    index: int
+    box: Box  #: in pixels, snapped to the MCU grid and clipped to the image
+    group: int
+    look: str
+    recipients: int  #: number of X25519 recipients of its group
+    passphrase: bool  #: whether its group can be opened with a passphrase
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What a protected image carries, readable without a key."""
+
+    format_version: int
+    scheme: str
+    scheme_id: int
+    width: int
+    height: int
+    mcu: tuple[int, int]
+    subsampling: str
+    regions: tuple[RegionInfo, ...]
+    groups: int
+    extra_boxes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProtectReport:
+    output: Path | None
+    source_format: str
+    regions: tuple[RegionInfo, ...]
+    input_bytes: int
+    output_bytes: int
+
+
+@dataclass(frozen=True)
+class RevealReport:
+    output: Path | None
+    revealed: tuple[int, ...]  #: region indices restored
+    locked: tuple[int, ...]  #: region indices the given keys could not open
+    jpeg: bytes = field(repr=False, default=b"")
+
+
+# --- helpers ---------------------------------------------------------------------------
+def _read_source(src: Source) -> tuple[bytes, Path | None]:
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        return bytes(src), None
+    path = Path(src)
+    try:
+        return path.read_bytes(), path
+    except FileNotFoundError:
+        raise InputError(f"No such file: {path}", hint="Check the path.") from None
+    except IsADirectoryError:
+        raise InputError(f"{path} is a folder, not an image.", hint="Give an image file.") from None
+    except OSError as exc:
+        raise InputError(f"Cannot read {path}: {exc.strerror}", hint="Check the file's permissions.") from None
+
+
+def _check_output(out: PathLike, src_path: Path | None, overwrite: bool) -> Path:
+    out = Path(out)
+    if src_path is not None:
+        same = out.resolve() == src_path.resolve()
+        if not same and out.exists():
+            try:
+                same = os.path.samefile(out, src_path)
+            except OSError:
+                same = False
+        if same:
+            raise OutputError(f"The output {out} is the input file; picveil never overwrites its input.")
+    if out.exists() and not overwrite:
+        raise OutputError(f"{out} already exists.", hint="Choose another -o path, or pass --force to replace it.")
+    if out.is_dir():
+        raise OutputError(f"{out} is a folder.", hint="Give a file name for -o.")
+    return out
+
+
+def write_atomic(path: PathLike, data: bytes, *, mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` atomically (temporary file, fsync, rename).
+
+    Readers see either the old file or the complete new one, never a part.
+    """
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"The folder {parent} does not exist.", hint="Create it first or choose another -o path.")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=parent)
+    except OSError as exc:
+        raise OutputError(f"Cannot write in {parent}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _component_rects(coeffs, rect: McuRect) -> list[tuple[int, int, int, int]]:
+    """Per component ``(by0, by1, bx0, bx1)`` block ranges of an MCU rectangle."""
+    out = []
+    for c in coeffs.components:
+        bx0, by0 = rect.x * c.h_samp, rect.y * c.v_samp
+        bx1 = min((rect.x + rect.w) * c.h_samp, c.width_in_blocks)
+        by1 = min((rect.y + rect.h) * c.v_samp, c.height_in_blocks)
+        out.append((by0, by1, bx0, bx1))
+    return out
+
+
+def _region_bytes(blocks: list[np.ndarray]) -> bytes:
+    """Canonical serialisation for region tags: int16 little-endian, natural order."""
+    return b"".join(np.ascontiguousarray(b, dtype="<i2").tobytes() for b in blocks)
+
+
+def _header_geometry(coeffs):
+    from .container import ComponentInfo
+
+    return tuple(ComponentInfo(c.id, c.h_samp, c.v_samp) for c in coeffs.components)
+
+
+def _normalise_recipients(items: Iterable[str] | str | None) -> tuple[str, ...]:
+    if items is None:
+        return ()
+    if isinstance(items, str):
+        items = [items]
+    return tuple(dict.fromkeys(s.strip() for s in items if s.strip()))
+
+
+# --- protect ---------------------------------------------------------------------------------
+def _protect(
+    image: Source,
+    regions: Sequence[Region | Box | tuple[int, int, int, int] | str],
+    *,
+    recipients: Iterable[str] | str | None = None,
+    passphrase: str | None = None,
+    quality: int = DEFAULT_QUALITY,
+    scheme: str | None = None,
+    keep_gps: bool = False,
+    keep_serials: bool = False,
+    keep_all_metadata: bool = False,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    progressive: bool | None = None,
+    optimize: bool = False,
+    clip: bool = False,
+) -> tuple[bytes, ProtectReport, Path | None]:
+    from . import crypto
+    from .container import Container, Header, KeyGroup, RegionRecord, Wrap, encode_container
+    from .jpeg import markers
+    from .jpeg.codec import read_coefficients
+    from .jpeg.loading import read_input
+    from .jpeg.metadata import MetadataPolicy, select_metadata
+    from .schemes import DEFAULT_SCHEME, get_scheme
+
+    data, src_path = _read_source(image)
+    jpeg, source_format = read_input(data, quality=quality, max_pixels=max_pixels)
+    if source_format == "jpeg" and markers.app11_payloads(jpeg):
+        from .container import decode_container
+
+        try:
+            decode_container(markers.app11_payloads(jpeg))
+            already = True
+        except (NoPicveilDataError, TamperedError):
+            already = False
+        except Exception:
+            already = True
+        if already:
+            raise InputError(
+                "This image is already protected by picveil.",
+                hint="Reveal it first, or protect the original photo.",
+            )
+    coeffs = read_coefficients(jpeg, max_pixels=max_pixels)
+    if coeffs.color_space not in ("gray", "ycbcr", "rgb"):
+        raise UnsupportedImageError(f"picveil cannot protect {coeffs.color_space.upper()} JPEGs.")
+    sch = get_scheme(scheme or DEFAULT_SCHEME)
+
+    # Key groups: one per distinct (recipients, passphrase).
+    default_to = _normalise_recipients(recipients)
+    specs = [as_region(r) for r in regions]
+    group_of: dict[tuple[tuple[str, ...], str | None], int] = {}
+    box_groups = []
+    for spec in specs:
+        to = default_to if spec.recipients is None else _normalise_recipients(spec.recipients)
+        pw = passphrase if spec.recipients is None and spec.passphrase is None else spec.passphrase
+        key = (tuple(sorted(to)), pw)
+        box_groups.append(group_of.setdefault(key, len(group_of)))
+    rects = plan_regions(
+        [s.box for s in specs],
+        box_groups,
+        width=coeffs.width,
+        height=coeffs.height,
+        mcu_w=coeffs.mcu_width,
+        mcu_h=coeffs.mcu_height,
+        clip=clip,
+    )
+    # Renumber groups densely in order of first use by a rectangle.
+    used = list(dict.fromkeys(r.group for r in rects))
+    renumber = {g: i for i, g in enumerate(used)}
+    rects = [McuRect(r.x, r.y, r.w, r.h, renumber[r.group]) for r in rects]
+    group_specs = {renumber[g]: k for k, g in group_of.items() if g in renumber}
+
+    group_keys = [crypto.GroupKey.generate() for _ in used]
+    wraps = [group_keys[g].wrap(group_specs[g][0], group_specs[g][1]) for g in range(len(used))]
+
+    file_salt = crypto.random_salt()
+    records = tuple(
+        RegionRecord(x=r.x, y=r.y, w=r.w, h=r.h, group=r.group, look=LOOK_SCRAMBLE, salt=crypto.random_salt()) for r in rects
+    )
+    header = Header(
+        scheme_id=sch.scheme_id,
+        width=coeffs.width,
+        height=coeffs.height,
+        mcu_width=coeffs.mcu_width,
+        mcu_height=coeffs.mcu_height,
+        components=_header_geometry(coeffs),
+        file_salt=file_salt,
+        regions=records,
+    )
+    header_raw = header.to_bytes()
+    mac_keys = [k.mac_key(file_salt) for k in group_keys]
+    region_tags: dict[int, list[bytes]] = {g: [] for g in range(len(used))}
+    for idx, (rect, rec) in enumerate(zip(rects, records)):
+        ranges = _component_rects(coeffs, rect)
+        blocks = [coeffs.blocks(ci, *rg) for ci, rg in enumerate(ranges)]
+        scrambled = sch.protect(blocks, group_keys[rect.group].region_key(rec.salt))
+        for ci, (rg, arr) in enumerate(zip(ranges, scrambled)):
+            coeffs.set_blocks(ci, rg[0], rg[2], arr)
+        region_tags[rect.group].append(
+            mac_keys[rect.group].tag(_REGION_LABEL, idx.to_bytes(2, "big"), _region_bytes(scrambled))
+        )
+    groups = tuple(
+        KeyGroup(
+            index=g,
+            wraps=tuple(Wrap(kind, blob) for kind, blob in wraps[g]),
+            header_tag=mac_keys[g].tag(_HEADER_LABEL, header_raw),
+            region_tags=tuple(region_tags[g]),
+        )
+        for g in range(len(used))
+    )
+    payloads = encode_container(Container(header=header, groups=groups))
+    body = coeffs.encode(progressive=progressive, optimize=optimize)
+    policy = MetadataPolicy(keep_gps=keep_gps, keep_serials=keep_serials, keep_all=keep_all_metadata)
+    segments = list(select_metadata(jpeg, policy)) + [(0xFFEB, p) for p in payloads]
+    out = markers.insert_segments(body, segments)
+    infos = _region_infos(header, groups)
+    report = ProtectReport(None, source_format, infos, len(data), len(out))
+    return out, report, src_path
+
+
+def protect(image: Source, regions, **options) -> bytes:
+    """Protect regions of an image; return the protected JPEG as bytes.
+
+    Parameters
+    ----------
+    image : bytes or path
+        A JPEG (baseline or progressive; grayscale, 4:2:0, 4:2:2 or 4:4:4),
+        or a PNG, BMP, TIFF or WebP image, which is first encoded to JPEG at
+        ``quality``.
+    regions : sequence
+        Boxes to protect: :class:`Region`, :class:`Box`, ``(x, y, w, h)`` or
+        ``"X,Y,W,H"`` in pixels. Each is snapped outward to the MCU grid. A
+        :class:`Region` may carry its own ``recipients``/``passphrase``.
+    recipients : str or sequence of str, optional
+        Default age recipients (``age1…``) for regions without their own.
+    passphrase : str, optional
+        Default passphrase (in addition to, or instead of, recipients).
+    quality : int
+        JPEG quality used to encode non-JPEG inputs (default 95).
+    keep_gps, keep_serials, keep_all_metadata : bool
+        Metadata allow-list overrides; by default GPS, serial numbers, EXIF
+        thumbnails, XMP and comments are stripped.
+    max_pixels : int
+        Refuse larger images (decompression-bomb guard).
+    progressive : bool or None
+        Output mode; ``None`` keeps the input's.
+    clip : bool
+        Clip boxes to the image instead of refusing boxes that cross its edge.
+
+    Raises
+    ------
+    PicveilError
+        A typed subclass for each failure (see :mod:`picveil.errors`).
+    """
+    return _protect(image, regions, **options)[0]
+
+
+def protect_file(src: PathLike, dst: PathLike, regions, *, overwrite: bool = False, **options) -> ProtectReport:
+    """Protect ``src`` into ``dst`` (written atomically; ``src`` is never modified)."""
+    dst = _check_output(dst, Path(src), overwrite)
+    out, report, _ = _protect(Path(src), regions, **options)
+    write_atomic(dst, out)
+    return ProtectReport(dst, report.source_format, report.regions, report.input_bytes, report.output_bytes)
+
+
+# --- reveal ----------------------------------------------------------------------------------
+def _load_container(data: bytes):
+    from .container import decode_container
+    from .jpeg import markers
+    from .jpeg.loading import sniff
+
+    kind = sniff(data)
+    if kind != "jpeg":
+        raise NoPicveilDataError(f"This {kind.upper()} image carries no picveil data.")
+    return decode_container(markers.app11_payloads(data))
+
+
+def _reveal(
+    image: Source,
+    *,
+    identities=(),
+    passphrase: str | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    require_all: bool = False,
+) -> tuple[bytes, RevealReport]:
+    from . import crypto
+    from .jpeg import markers
+    from .jpeg.codec import read_coefficients
+    from .jpeg.metadata import MetadataPolicy, select_metadata
+    from .schemes import get_scheme
+
+    data, _ = _read_source(image)
+    container = _load_container(data)
+    header = container.header
+    sch = get_scheme(header.scheme_id)
+    ids = crypto.load_identities(identities) if identities else []
+    if not ids and not passphrase:
+        raise NotRecipientError(
+            "No key given.", hint="Give an identity file with -i, or --passphrase."
+        )
+    unlocked: dict[int, object] = {}
+    for g in container.groups:
+        key = crypto.GroupKey.unwrap([(w.kind, w.data) for w in g.wraps], ids, passphrase)
+        if key is not None:
+            unlocked[g.index] = key
+    if not unlocked:
+        raise NotRecipientError("None of the given keys opens any region of this image (wrong key or passphrase, or not a recipient).")
+    coeffs = read_coefficients(data, max_pixels=max_pixels)
+    geometry_ok = (
+        coeffs.width == header.width
+        and coeffs.height == header.height
+        and coeffs.mcu_width == header.mcu_width
+        and coeffs.mcu_height == header.mcu_height
+        and _header_geometry(coeffs) == header.components
+    )
+    header_raw = header.to_bytes()
+    mac_keys = {}
+    for g, key in unlocked.items():
+        mk = key.mac_key(header.file_salt)
+        if not mk.verify(container.groups[g].header_tag, _HEADER_LABEL, header_raw):
+            raise TamperedError("The picveil data in this image is damaged or was altered.")
+        mac_keys[g] = mk
+    if not geometry_ok:
+        raise ContentModifiedError(
+            "The image was resized or re-encoded with a different layout after it was protected; exact reveal is impossible."
+        )
+    revealed, locked = [], []
+    position_in_group: dict[int, int] = {}
+    for idx, rec in enumerate(header.regions):
+        pos = position_in_group.get(rec.group, 0)
+        position_in_group[rec.group] = pos + 1
+        if rec.group not in unlocked:
+            locked.append(idx)
+            continue
+        rect = McuRect(rec.x, rec.y, rec.w, rec.h, rec.group)
+        ranges = _component_rects(coeffs, rect)
+        blocks = [coeffs.blocks(ci, *rg) for ci, rg in enumerate(ranges)]
+        tag = container.groups[rec.group].region_tags[pos]
+        if not mac_keys[rec.group].verify(tag, _REGION_LABEL, idx.to_bytes(2, "big"), _region_bytes(blocks)):
+            raise ContentModifiedError(
+                "The protected regions were re-encoded or edited after protection; exact reveal is impossible."
+            )
+        original = sch.reveal(blocks, unlocked[rec.group].region_key(rec.salt))
+        for ci, (rg, arr) in enumerate(zip(ranges, original)):
+            coeffs.set_blocks(ci, rg[0], rg[2], arr)
+        revealed.append(idx)
+    if require_all and locked:
+        raise NotRecipientError(f"The given keys open {len(revealed)} of {len(header.regions)} regions.")
+    body = coeffs.encode()
+    # The protected file's metadata was allow-listed at protection; copy it, minus picveil's APP11.
+    segments = select_metadata(data, MetadataPolicy(keep_all=True))
+    out = markers.insert_segments(body, segments)
+    return out, RevealReport(None, tuple(revealed), tuple(locked), out)
+
+
+def reveal(image: Source, **options) -> bytes:
+    """Reveal the regions the given keys open; return the restored JPEG bytes.
+
+    Parameters
+    ----------
+    image : bytes or path
+        A picveil-protected JPEG.
+    identities : path, :class:`picveil.crypto.Identity`, or a sequence of them
+        age identity files (``AGE-SECRET-KEY-1…``), as written by
+        ``picveil keygen`` or ``age-keygen``.
+    passphrase : str, optional
+    require_all : bool
+        Raise :class:`NotRecipientError` unless every region opens. By default
+        regions the keys cannot open stay protected in the output.
+
+    The restored regions decode to exactly the coefficients of the input
+    that was protected. The output carries no picveil container.
+    """
+    return _reveal(image, **options)[0]
+
+
+def reveal_file(src: PathLike, dst: PathLike, *, overwrite: bool = False, **options) -> RevealReport:
+    """Reveal ``src`` into ``dst`` (written atomically); returns what was restored."""
+    dst = _check_output(dst, Path(src), overwrite)
+    out, report = _reveal(Path(src), **options)
+    write_atomic(dst, out)
+    return RevealReport(dst, report.revealed, report.locked, out)
+
+
+# --- inspect ---------------------------------------------------------------------------------
+def _region_infos(header, groups) -> tuple[RegionInfo, ...]:
+    from . import crypto
+
+    counts = {}
+    for g in groups:
+        n = sum(crypto.count_age_stanzas(w.data) for w in g.wraps if w.kind == crypto.WRAP_X25519)
+        pw = any(w.kind == crypto.WRAP_PASSPHRASE for w in g.wraps)
+        counts[g.index] = (n, pw)
+    looks = {LOOK_SCRAMBLE: "scramble"}
+    infos = []
+    for i, r in enumerate(header.regions):
+        rect = McuRect(r.x, r.y, r.w, r.h, r.group)
+        n, pw = counts.get(r.group, (0, False))
+        infos.append(
+            RegionInfo(
+                index=i,
+                box=rect.pixels(header.mcu_width, header.mcu_height, header.width, header.height),
+                group=r.group,
+                look=looks.get(r.look, f"look-{r.look}"),
+                recipients=n,
+                passphrase=pw,
+            )
+        )
+    return tuple(infos)
+
+
+def _subsampling(header) -> str:
+    comps = header.components
+    if len(comps) == 1:
+        return "grayscale"
+    h = [c.h_samp for c in comps]
+    v = [c.v_samp for c in comps]
+    if all(x == 1 for x in h[1:] + v[1:]):
+        return {(1, 1): "4:4:4", (2, 1): "4:2:2", (2, 2): "4:2:0", (1, 2): "4:4:0", (4, 1): "4:1:1"}.get((h[0], v[0]), "other")
+    return "other"
+
+
+def inspect(image: Source) -> Inspection:
+    """Describe the picveil data an image carries; needs no key.
+
+    Raises :class:`NoPicveilDataError` when the image carries none.
+    """
+    from .schemes import get_scheme
+
+    data, _ = _read_source(image)
+    c = _load_container(data)
+    h = c.header
+    try:
+        scheme_name = get_scheme(h.scheme_id).name
+    except Exception:
+        scheme_name = f"unknown ({h.scheme_id})"
+    return Inspection(
+        format_version=h.version,
+        scheme=scheme_name,
+        scheme_id=h.scheme_id,
+        width=h.width,
+        height=h.height,
+        mcu=(h.mcu_width, h.mcu_height),
+        subsampling=_subsampling(h),
+        regions=_region_infos(h, c.groups),
+        groups=len(c.groups),
+        extra_boxes=tuple(e.box_type.decode("latin-1") for e in c.extras),
+    )

@@ -1,0 +1,369 @@
+"""Obfuscations the audit attacks: baselines from the literature and picveil's modes.
+
+Contract shared by every obfuscation function
+---------------------------------------------
+``fn(image, rng, **params) -> numpy.ndarray``
+
+* ``image``: ``uint8``, shape ``(H, W)``, grayscale, 0 = black. Anything else
+  raises ``ValueError``. Some functions need ``H`` and ``W`` to be multiples
+  of a block size; they say so and raise ``ValueError`` otherwise.
+* ``rng``: a :class:`numpy.random.Generator`. Keyed obfuscations draw the
+  image's *fresh, per-image* key from it, so the same generator state gives
+  the same output and different generators give different keys. Unkeyed ones
+  ignore it. (The audit models keys as random draws; it does not evaluate a
+  key-derivation function. picveil's own modes, reached through
+  :func:`picveil_mode`, draw their keys from the operating system instead.)
+* returns a new ``uint8`` array of shape ``(H, W)``; the input is not changed.
+
+JPEG-domain obfuscations (P3, Van Droogenbroeck) encode with the IJG
+quality-75 luminance table through :mod:`picveil.audit._jpeg`, change the
+quantised coefficients, and return the decoded image, which is what a viewer
+(and seed 004's attacker) sees.
+
+:data:`REGISTRY` maps a name to an :class:`Obfuscation`; :func:`get` also
+resolves ``picveil:<mode>`` names to picveil's public API.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from . import _jpeg
+
+__all__ = [
+    "Obfuscation",
+    "REGISTRY",
+    "DEFAULT_SET",
+    "JPEG_QUALITY",
+    "get",
+    "available",
+    "identity",
+    "mosaic",
+    "gaussian_blur",
+    "p3_public",
+    "van_droogenbroeck",
+    "etc_scramble",
+    "picveil_mode",
+    "picveil_available",
+]
+
+#: JPEG quality of every JPEG-domain baseline (P3's and seed 004's setting).
+JPEG_QUALITY = 75
+#: Gaussian kernels are cut at this many standard deviations.
+BLUR_TRUNCATE = 4.0
+
+
+def _check(image: np.ndarray) -> None:
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 2:
+        raise ValueError("image must be a uint8 numpy array of shape (H, W)")
+
+
+def identity(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """No obfuscation (the attacker's upper bound). Returns a copy."""
+    _check(image)
+    return image.copy()
+
+
+def mosaic(image: np.ndarray, rng: np.random.Generator, *, cell: int) -> np.ndarray:
+    """Pixelate: every ``cell``×``cell`` window becomes its mean, rounded.
+
+    Windows are aligned to the top-left corner; partial windows at the right
+    and bottom edges take the mean of the pixels they cover (seed 004's
+    "simple Python script with NumPy"). Unkeyed.
+    """
+    _check(image)
+    if cell < 1:
+        raise ValueError("cell must be >= 1")
+    h, w = image.shape
+    ph, pw = -h % cell, -w % cell
+    x = np.pad(image.astype(np.float64), ((0, ph), (0, pw)))
+    ones = np.pad(np.ones((h, w)), ((0, ph), (0, pw)))
+    by, bx = x.shape[0] // cell, x.shape[1] // cell
+    sums = x.reshape(by, cell, bx, cell).sum(axis=(1, 3))
+    counts = ones.reshape(by, cell, bx, cell).sum(axis=(1, 3))
+    means = np.rint(sums / counts)
+    out = np.repeat(np.repeat(means, cell, axis=0), cell, axis=1)[:h, :w]
+    return out.astype(np.uint8)
+
+
+def gaussian_blur(image: np.ndarray, rng: np.random.Generator, *, sigma: float) -> np.ndarray:
+    """Gaussian blur with standard deviation ``sigma`` pixels, edges replicated.
+
+    The kernel is truncated at ``BLUR_TRUNCATE`` sigmas; the result is rounded.
+    Unkeyed.
+    """
+    _check(image)
+    if sigma <= 0:
+        raise ValueError("sigma must be > 0")
+    from scipy.ndimage import gaussian_filter
+
+    out = gaussian_filter(image.astype(np.float64), sigma=sigma, mode="nearest", truncate=BLUR_TRUNCATE)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def p3_public(
+    image: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    threshold: int,
+    variant: str = "clip",
+    quality: int = JPEG_QUALITY,
+) -> np.ndarray:
+    """The public part of P3 (Ra, Govindan, Ortega, NSDI 2013) at ``threshold``.
+
+    The image is JPEG-quantised at ``quality``; then, in every block,
+
+    ``variant="clip"`` (default; what issue 3 and seed 004 describe)
+        every quantised coefficient, DC included, is clipped to
+        ``[-threshold, threshold]``: a coefficient whose magnitude exceeds the
+        threshold is replaced by the threshold with its sign kept.
+    ``variant="nosign"`` (diagnostic)
+        as ``clip`` but a replaced coefficient becomes ``+threshold``, so the
+        sign of every large coefficient is lost.
+    ``variant="dc-zero"`` (diagnostic)
+        as ``clip`` for AC; every DC becomes 0 (mid-grey), as if the DC were
+        removed from the public part entirely.
+
+    The decoded image is returned. The secret part is not modelled: an
+    attacker never has it. Unkeyed (the public part has no key).
+    """
+    _check(image)
+    if threshold < 1:
+        raise ValueError("threshold must be >= 1")
+    if variant not in ("clip", "nosign", "dc-zero"):
+        raise ValueError("variant must be 'clip', 'nosign' or 'dc-zero'")
+    coef = _jpeg.forward(image, quality)
+    if variant == "nosign":
+        coef = np.where(np.abs(coef) > threshold, threshold, coef)
+    else:
+        coef = np.clip(coef, -threshold, threshold)
+        if variant == "dc-zero":
+            coef[..., 0, 0] = 0
+    return _jpeg.inverse(coef, image.shape, quality)
+
+
+def _vd_encrypt_coefficients(coef: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """XOR the appended bits of every non-zero AC coefficient with key bits (see below)."""
+    dc = coef[..., 0, 0].copy()
+    mag = np.abs(coef).astype(np.int64)
+    cat = np.zeros_like(mag)
+    nz = mag > 0
+    cat[nz] = np.floor(np.log2(mag[nz])).astype(np.int64) + 1
+    # JPEG appended bits of a size-s value v: v if v >= 0 else v + 2**s - 1 (one's complement).
+    bits = np.where(coef >= 0, coef, coef + (1 << cat) - 1).astype(np.int64)
+    key = rng.integers(0, 1 << 16, size=coef.shape, dtype=np.int64) & ((1 << cat) - 1)
+    newbits = bits ^ key
+    positive = (newbits >> np.maximum(cat - 1, 0)) == 1  # leading appended bit 1 means v > 0
+    new = np.where(positive, newbits, newbits - (1 << cat) + 1)
+    out = np.where(nz, new, 0).astype(np.int32)
+    out[..., 0, 0] = dc
+    return out
+
+
+def van_droogenbroeck(image: np.ndarray, rng: np.random.Generator, *, quality: int = JPEG_QUALITY) -> np.ndarray:
+    """Selective JPEG encryption after Van Droogenbroeck & Benedett (ACIVS 2002).
+
+    DC coefficients are kept. For each non-zero AC coefficient of magnitude
+    ``m`` in JPEG size category ``s`` (``2**(s-1) <= m < 2**s``), the ``s``
+    appended bits that JPEG writes after the Huffman code (sign and value) are
+    XORed with key bits. The result is a value of the same category with a
+    key-random sign and magnitude, so zero runs and Huffman codes, and thus
+    the file size, are unchanged. Keyed: the key bits come from ``rng``.
+    """
+    _check(image)
+    coef = _vd_encrypt_coefficients(_jpeg.forward(image, quality), rng)
+    return _jpeg.inverse(coef, image.shape, quality)
+
+
+def etc_scramble(
+    image: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    block: int = 16,
+    rotate: bool = True,
+    negpos: bool = True,
+) -> np.ndarray:
+    """Encryption-then-Compression block scrambling (Kurihara, Kikuchi, Imaizumi,
+    Shiota, Kiya, IEICE Trans. Inf. & Syst. 2015), grayscale.
+
+    The image is cut into ``block``×``block`` blocks, and with key-random
+    choices from ``rng``:
+
+    1. block positions are permuted;
+    2. each block is rotated by 0/90/180/270 degrees and optionally flipped
+       horizontally (the "rotation and inversion" step), if ``rotate``;
+    3. each block is negative-positive transformed (``p -> 255 - p``) with
+       probability 1/2, if ``negpos``.
+
+    (Colour-component shuffling does not apply to grayscale.) ``H`` and ``W``
+    must be multiples of ``block``.
+    """
+    _check(image)
+    h, w = image.shape
+    if block < 1 or h % block or w % block:
+        raise ValueError(f"image size {h}x{w} must be a multiple of block={block}")
+    by, bx = h // block, w // block
+    blocks = image.reshape(by, block, bx, block).transpose(0, 2, 1, 3).reshape(by * bx, block, block)
+    blocks = blocks[rng.permutation(by * bx)]
+    if rotate:
+        rots = rng.integers(0, 4, size=by * bx)
+        flips = rng.integers(0, 2, size=by * bx)
+        out = np.empty_like(blocks)
+        for i in range(by * bx):
+            b = np.rot90(blocks[i], k=int(rots[i]))
+            out[i] = b[:, ::-1] if flips[i] else b
+        blocks = out
+    if negpos:
+        neg = rng.integers(0, 2, size=by * bx).astype(bool)
+        blocks = blocks.copy()
+        blocks[neg] = 255 - blocks[neg]
+    return blocks.reshape(by, bx, block, block).transpose(0, 2, 1, 3).reshape(h, w).copy()
+
+
+# --- picveil's own modes ----------------------------------------------------
+# ADAPTER, written before picveil.protect existed. Assumed API:
+#   picveil.protect(jpeg_bytes, regions=[(x, y, w, h)], recipients=[recipient], **opts) -> bytes
+# The whole image is one region; every image gets a fresh age X25519 identity,
+# so each is protected under its own key, and the attacker never has it.
+
+def picveil_available() -> bool:
+    """True when ``picveil.protect`` can be imported."""
+    try:
+        from picveil import protect  # noqa: F401
+    except Exception:  # ImportError, or a half-built package failing at import
+        return False
+    return True
+
+
+def picveil_mode(
+    image: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    mode: str = "default",
+    quality: int = JPEG_QUALITY,
+) -> np.ndarray:
+    """Protect the whole image with picveil's public API and decode the result.
+
+    The image is encoded as a grayscale JPEG at ``quality`` (Pillow), passed
+    to ``picveil.protect`` with one region covering it and a fresh
+    ``pyrage.x25519.Identity`` as the only recipient, and the protected JPEG
+    is decoded back to grayscale ``uint8``. ``mode`` other than ``"default"``
+    is passed as ``mode=``. Keys come from picveil (the OS CSPRNG), not from
+    ``rng``, so the output is *not* reproducible from ``rng``.
+    """
+    _check(image)
+    from PIL import Image
+    import pyrage
+    from picveil import protect
+
+    h, w = image.shape
+    buf = io.BytesIO()
+    Image.fromarray(image, mode="L").save(buf, format="JPEG", quality=quality)
+    recipient = pyrage.x25519.Identity.generate().to_public()
+    opts = {} if mode == "default" else {"mode": mode}
+    protected = protect(buf.getvalue(), regions=[(0, 0, w, h)], recipients=[recipient], **opts)
+    with Image.open(io.BytesIO(protected)) as im:
+        out = np.asarray(im.convert("L"), dtype=np.uint8)
+    if out.shape != (h, w):
+        raise ValueError(f"picveil returned a {out.shape} image for a {(h, w)} input")
+    return out.copy()
+
+
+# --- registry ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Obfuscation:
+    """One named obfuscation with fixed settings.
+
+    Attributes
+    ----------
+    name : str
+    fn : callable ``(image, rng) -> image``
+    family : str
+        Grouping used in the report ("mosaic", "blur", "p3", ...).
+    grid : int
+        Shifting the input by a multiple of ``grid`` pixels commutes with the
+        obfuscation (up to edges); the attacker's shift augmentation uses only
+        such shifts, so augmentation never breaks block alignment.
+    keyed : bool
+        Whether each image gets a fresh random key.
+    summary : str
+        One line for the report.
+    """
+
+    name: str
+    fn: Callable[[np.ndarray, np.random.Generator], np.ndarray]
+    family: str
+    grid: int
+    keyed: bool
+    summary: str
+    params: dict = field(default_factory=dict)
+
+    def __call__(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return self.fn(image, rng)
+
+
+def _entry(name, fn, family, grid, keyed, summary, **params) -> Obfuscation:
+    return Obfuscation(name, functools.partial(fn, **params) if params else fn, family, grid, keyed, summary, params)
+
+
+#: Blur strengths, standard deviation in pixels of the image being blurred.
+BLUR_SIGMAS = (2, 4, 8)
+MOSAIC_CELLS = (2, 4, 8, 16)
+P3_THRESHOLDS = (20, 10, 1)
+
+REGISTRY: dict[str, Obfuscation] = {}
+REGISTRY["none"] = _entry("none", identity, "none", 1, False, "original images")
+for _c in MOSAIC_CELLS:
+    REGISTRY[f"mosaic{_c}"] = _entry(f"mosaic{_c}", mosaic, "mosaic", _c, False, f"mosaic, {_c}x{_c}-pixel cells", cell=_c)
+for _s in BLUR_SIGMAS:
+    REGISTRY[f"blur{_s}"] = _entry(f"blur{_s}", gaussian_blur, "blur", 1, False, f"Gaussian blur, sigma {_s} px", sigma=float(_s))
+for _t in P3_THRESHOLDS:
+    REGISTRY[f"p3-{_t}"] = _entry(
+        f"p3-{_t}", p3_public, "p3", 8, False,
+        f"P3 public part, T={_t} (all coefficients clipped to +-T, q{JPEG_QUALITY})", threshold=_t,
+    )
+    REGISTRY[f"p3nosign-{_t}"] = _entry(
+        f"p3nosign-{_t}", p3_public, "p3-diagnostic", 8, False,
+        f"P3 diagnostic, T={_t}: large coefficients become +T (sign lost)", threshold=_t, variant="nosign",
+    )
+    REGISTRY[f"p3dc0-{_t}"] = _entry(
+        f"p3dc0-{_t}", p3_public, "p3-diagnostic", 8, False,
+        f"P3 diagnostic, T={_t}: AC clipped to +-T, every DC set to 0", threshold=_t, variant="dc-zero",
+    )
+REGISTRY["vd"] = _entry("vd", van_droogenbroeck, "vd", 8, True, f"Van Droogenbroeck: DC kept, AC appended bits XOR key (q{JPEG_QUALITY})")
+for _b in (8, 16):
+    REGISTRY[f"etc{_b}"] = _entry(
+        f"etc{_b}", etc_scramble, "etc", _b, True,
+        f"EtC: {_b}x{_b} block permutation + rotation/flip + negative-positive", block=_b,
+    )
+
+#: What ``run_audit`` compares when no list is given (picveil modes are added when importable).
+DEFAULT_SET = (
+    "none", "mosaic2", "mosaic4", "mosaic8", "mosaic16", "blur2", "blur4", "blur8",
+    "p3-20", "p3-10", "p3-1", "vd", "etc8", "etc16",
+)
+
+
+def get(name: str) -> Obfuscation:
+    """Look up an obfuscation; ``picveil:<mode>`` builds the picveil adapter."""
+    if name.startswith("picveil:"):
+        mode = name.split(":", 1)[1] or "default"
+        return _entry(name, picveil_mode, "picveil", 8, True, f"picveil.protect, mode {mode!r}, whole image", mode=mode)
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown obfuscation {name!r}; choose from {available()}") from None
+
+
+def available() -> list[str]:
+    """Registered names, plus ``picveil:default`` when picveil.protect is importable."""
+    names = list(REGISTRY)
+    if picveil_available():
+        names.append("picveil:default")
+    return names

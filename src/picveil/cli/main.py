@@ -1,0 +1,309 @@
+"""typer commands. Output meant for scripts goes to stdout; messages to stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..errors import PicveilError, RecipientError, RegionError
+
+app = typer.Typer(
+    name="picveil",
+    help="Protect chosen regions of a photo; reveal them for chosen people.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+PASSPHRASE_ENV = "PICVEIL_PASSPHRASE"
+SAMPLE_FACE = "150,10,155,175"
+SAMPLE_BADGE = "276,336,58,36"
+
+
+def _passphrase(enabled: bool, *, confirm: bool) -> Optional[str]:
+    if not enabled:
+        return None
+    env = os.environ.get(PASSPHRASE_ENV)
+    if env:
+        return env
+    if not sys.stdin.isatty():
+        raise RecipientError(
+            "--passphrase needs a terminal to ask for it.",
+            hint=f"Set {PASSPHRASE_ENV} when running non-interactively.",
+        )
+    pw = typer.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
+    if not pw:
+        raise RecipientError("The passphrase is empty.")
+    return pw
+
+
+def _parse_groups(groups: List[str]) -> dict[str, tuple[str, ...]]:
+    named: dict[str, tuple[str, ...]] = {}
+    for g in groups:
+        name, sep, rest = g.partition("=")
+        if not sep or not name.strip() or not rest.strip():
+            raise RecipientError(f"--group takes NAME=age1…[,age1…], got {g!r}.")
+        named[name.strip()] = tuple(r.strip() for r in rest.split(",") if r.strip())
+    return named
+
+
+def _regions(boxes: List[str], groups: dict[str, tuple[str, ...]]):
+    from ..regions import Region, parse_box
+
+    regions = []
+    for text in boxes:
+        spec, at, gname = text.partition("@")
+        box = parse_box(spec)
+        if at:
+            if gname not in groups:
+                raise RegionError(
+                    f"--box {text}: no group named {gname!r}.",
+                    hint=f"Define it with --group {gname}=age1…",
+                )
+            regions.append(Region(box, recipients=groups[gname], label=gname))
+        else:
+            regions.append(Region(box))
+    return regions
+
+
+def _region_table(infos, title: str) -> Table:
+    t = Table(title=title, title_justify="left")
+    for col in ("#", "box (x,y,w,h)", "group", "look", "recipients", "passphrase"):
+        t.add_column(col)
+    for r in infos:
+        t.add_row(str(r.index + 1), str(r.box), str(r.group), r.look, str(r.recipients), "yes" if r.passphrase else "no")
+    return t
+
+
+def _default_output(src: Path, suffix: str) -> Path:
+    return src.with_name(f"{src.stem}.{suffix}.jpg")
+
+
+@app.command()
+def keygen(
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the identity here (mode 600). Default: stdout."),
+    show_recipient: Optional[Path] = typer.Option(None, "-y", help="Print the recipient of an existing identity file."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing output file."),
+) -> None:
+    """Create an age identity (compatible with age-keygen) and print its public recipient."""
+    from ..api import write_atomic
+    from ..crypto import Identity, load_identities
+    from ..errors import OutputError
+
+    if show_recipient is not None:
+        for ident in load_identities(show_recipient):
+            out.print(ident.recipient)
+        return
+    ident = Identity.generate()
+    if output is None:
+        out.print(ident.to_file_text(), end="")
+        err.print(f"Public key: {ident.recipient}")
+        return
+    if output.exists() and not force:
+        raise OutputError(f"{output} already exists; picveil will not overwrite a key.")
+    write_atomic(output, ident.to_file_text().encode(), mode=0o600)
+    err.print(f"Wrote identity to {output}")
+    out.print(ident.recipient)
+
+
+@app.command()
+def protect(
+    image: Path = typer.Argument(..., help="Photo to protect (JPEG, PNG, BMP, TIFF, WebP)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Protected JPEG to write. Default: NAME.protected.jpg."),
+    box: List[str] = typer.Option([], "--box", "-b", help="X,Y,W,H in pixels, optionally @GROUP. Repeatable."),
+    to: List[str] = typer.Option([], "--to", "-r", help="age recipient (age1…) for boxes without @GROUP. Repeatable."),
+    recipients_file: List[Path] = typer.Option([], "--recipients-file", "-R", help="File of age recipients, one per line."),
+    group: List[str] = typer.Option([], "--group", help="NAME=age1…[,age1…]: recipients for boxes marked @NAME."),
+    passphrase: bool = typer.Option(False, "--passphrase", "-p", help=f"Also protect with a passphrase (asked, or ${PASSPHRASE_ENV})."),
+    quality: int = typer.Option(95, "--quality", "-q", min=1, max=100, help="JPEG quality for non-JPEG inputs."),
+    keep_gps: bool = typer.Option(False, "--keep-gps", help="Keep GPS location in the EXIF data."),
+    keep_serials: bool = typer.Option(False, "--keep-serials", help="Keep camera serial numbers and maker notes."),
+    keep_metadata: bool = typer.Option(False, "--keep-all-metadata", help="Copy all metadata (unsafe: XMP, previews…)."),
+    progressive: Optional[bool] = typer.Option(None, "--progressive/--baseline", help="Output mode (default: as the input)."),
+    clip: bool = typer.Option(False, "--clip", help="Clip boxes to the image instead of refusing them."),
+    max_pixels: int = typer.Option(200_000_000, "--max-pixels", help="Refuse larger images."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing output file."),
+) -> None:
+    """Protect boxes of IMAGE so that only the recipients can reveal them."""
+    from ..api import protect_file
+    from ..crypto import parse_recipient
+
+    recipients = list(to)
+    for rf in recipients_file:
+        try:
+            lines = rf.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise RecipientError(f"Cannot read recipients file {rf}: {exc.strerror}") from None
+        recipients += [ln.strip() for ln in lines if ln.strip() and not ln.strip().startswith("#")]
+    for r in recipients:
+        parse_recipient(r)
+    groups = _parse_groups(group)
+    for members in groups.values():
+        for r in members:
+            parse_recipient(r)
+    if not box:
+        raise RegionError("No region to protect.", hint="Give at least one --box X,Y,W,H.")
+    regions = _regions(box, groups)
+    needs_default = any(r.recipients is None for r in regions)
+    pw = _passphrase(passphrase, confirm=True)
+    if needs_default and not recipients and not pw:
+        raise RecipientError(
+            "No recipient for the boxes without @GROUP.",
+            hint="Add --to age1… (see `picveil keygen`) or --passphrase.",
+        )
+    dst = output or _default_output(image, "protected")
+    report = protect_file(
+        image,
+        dst,
+        regions,
+        recipients=recipients,
+        passphrase=pw,
+        quality=quality,
+        keep_gps=keep_gps,
+        keep_serials=keep_serials,
+        keep_all_metadata=keep_metadata,
+        progressive=progressive,
+        clip=clip,
+        max_pixels=max_pixels,
+        overwrite=force,
+    )
+    err.print(_region_table(report.regions, f"Protected {len(report.regions)} region(s)"))
+    growth = 100.0 * (report.output_bytes / report.input_bytes - 1)
+    err.print(f"{report.input_bytes:,} → {report.output_bytes:,} bytes ({growth:+.1f}%)")
+    out.print(str(report.output))
+
+
+@app.command()
+def reveal(
+    image: Path = typer.Argument(..., help="Protected JPEG."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Restored JPEG to write. Default: NAME.revealed.jpg."),
+    identity: List[Path] = typer.Option([], "--identity", "-i", help="age identity file. Repeatable."),
+    passphrase: bool = typer.Option(False, "--passphrase", "-p", help=f"Use a passphrase (asked, or ${PASSPHRASE_ENV})."),
+    require_all: bool = typer.Option(False, "--require-all", help="Fail unless every region can be revealed."),
+    max_pixels: int = typer.Option(200_000_000, "--max-pixels", help="Refuse larger images."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing output file."),
+) -> None:
+    """Restore the regions of IMAGE that your identity or passphrase opens."""
+    from ..api import reveal_file
+    from ..errors import NotRecipientError
+
+    pw = _passphrase(passphrase, confirm=False)
+    if not identity and not pw:
+        raise NotRecipientError("No key given.", hint="Give an identity file with -i, or --passphrase.")
+    dst = output or _default_output(image, "revealed")
+    report = reveal_file(
+        image, dst, identities=identity, passphrase=pw, require_all=require_all, max_pixels=max_pixels, overwrite=force
+    )
+    n = len(report.revealed) + len(report.locked)
+    err.print(f"Revealed {len(report.revealed)} of {n} region(s).")
+    if report.locked:
+        err.print(f"Still protected (not for these keys): {', '.join(str(i + 1) for i in report.locked)}")
+    out.print(str(report.output))
+
+
+@app.command()
+def inspect(
+    image: Path = typer.Argument(..., help="Any image."),
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+) -> None:
+    """Show what picveil data IMAGE carries (no key needed)."""
+    from dataclasses import asdict
+
+    from ..api import inspect as do_inspect
+
+    info = do_inspect(image)
+    if as_json:
+        d = asdict(info)
+        out.print_json(json.dumps(d, default=str))
+        return
+    out.print(f"picveil format v{info.format_version}, scheme {info.scheme} (id {info.scheme_id})")
+    out.print(f"image {info.width}×{info.height}, {info.subsampling}, MCU {info.mcu[0]}×{info.mcu[1]}")
+    out.print(f"{len(info.regions)} region(s) in {info.groups} key group(s)")
+    out.print(_region_table(info.regions, "Regions"))
+    if info.extra_boxes:
+        out.print(f"extra boxes (ignored by this version): {', '.join(info.extra_boxes)}")
+
+
+@app.command()
+def demo(
+    outdir: Path = typer.Option(Path("picveil-demo"), "--out", "-o", help="Folder for the demo files."),
+) -> None:
+    """Protect a bundled sample photo and reveal it again; print where the files are."""
+    from importlib.resources import files
+
+    from ..api import inspect as do_inspect
+    from ..api import protect_file, reveal_file, write_atomic
+    from ..crypto import Identity
+    from ..jpeg.codec import read_coefficients
+    from ..regions import Region, parse_box
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    sample = outdir / "sample.jpg"
+    src = files("picveil").joinpath("data/astronaut.jpg").read_bytes()
+    write_atomic(sample, src)
+    family, owner = Identity.generate(), Identity.generate()
+    write_atomic(outdir / "family.key", family.to_file_text().encode(), mode=0o600)
+    write_atomic(outdir / "owner.key", owner.to_file_text().encode(), mode=0o600)
+    regions = [
+        Region(parse_box(SAMPLE_FACE), recipients=(family.recipient, owner.recipient), label="face"),
+        Region(parse_box(SAMPLE_BADGE), recipients=(owner.recipient,), label="name badge"),
+    ]
+    protected = outdir / "protected.jpg"
+    protect_file(sample, protected, regions, overwrite=True)
+    revealed = outdir / "revealed.jpg"
+    family_view = outdir / "revealed-by-family.jpg"
+    r_owner = reveal_file(protected, revealed, identities=[outdir / "owner.key"], overwrite=True)
+    r_family = reveal_file(protected, family_view, identities=[outdir / "family.key"], overwrite=True)
+    a, b = read_coefficients(src), read_coefficients(revealed.read_bytes())
+    exact = all((a.array(i) == b.array(i)).all() for i in range(len(a.components)))
+    err.print(_region_table(do_inspect(protected).regions, "Protected regions (face: family+owner, badge: owner)"))
+    t = Table(title="picveil demo", title_justify="left")
+    t.add_column("file")
+    t.add_column("what")
+    t.add_row(str(sample), "the original sample photo")
+    t.add_row(str(protected), "protected: face and name badge scrambled, a normal JPEG")
+    t.add_row(str(revealed), f"revealed with owner.key: {len(r_owner.revealed)}/2 regions, exact: {'yes' if exact else 'NO'}")
+    t.add_row(str(family_view), f"revealed with family.key: {len(r_family.revealed)}/2 regions (badge stays private)")
+    t.add_row(str(outdir / "family.key") + ", " + str(outdir / "owner.key"), "the two age identities")
+    out.print(t)
+    if not exact:
+        raise PicveilError("The demo's reveal was not exact; this is a bug.")
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """Entry point: run the app, turning picveil errors into messages and exit codes."""
+    import click
+
+    try:
+        app(args=argv, standalone_mode=False, prog_name="picveil")
+    except PicveilError as exc:
+        err.print(f"picveil: error: {exc.message}", markup=False)
+        if exc.hint:
+            err.print(f"hint: {exc.hint}", markup=False)
+        return exc.exit_code
+    except click.exceptions.Abort:
+        err.print("picveil: aborted")
+        return 130
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+
+def run() -> None:  # console-script entry point
+    sys.exit(main())

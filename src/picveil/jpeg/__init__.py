@@ -1,0 +1,1 @@
+"""JPEG coefficient access, marker handling and metadata policy."""

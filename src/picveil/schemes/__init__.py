@@ -1,0 +1,42 @@
+"""Protection schemes: keyed, invertible transforms of a region's DCT blocks.
+
+One module per scheme; each module's docstring says what the scheme
+preserves and what it leaks. Schemes are pure numpy functions: they receive
+a key-stream source from :mod:`picveil.crypto` and never see key bytes.
+The container stores the scheme's numeric id, so a file names exactly the
+transform that produced it.
+"""
+
+from __future__ import annotations
+
+from ..errors import UnsupportedVersionError
+from .base import Scheme
+from .scramble_v1 import ScrambleV1
+
+_SCHEMES: dict[int, Scheme] = {s.scheme_id: s for s in (ScrambleV1(),)}
+_BY_NAME = {s.name: s for s in _SCHEMES.values()}
+DEFAULT_SCHEME = ScrambleV1.name
+
+
+def get_scheme(key: int | str) -> Scheme:
+    """Return the scheme with this numeric id or name.
+
+    Raises :class:`UnsupportedVersionError` for an unknown id (a newer file)
+    and ``ValueError`` for an unknown name (a caller mistake).
+    """
+    if isinstance(key, str):
+        try:
+            return _BY_NAME[key]
+        except KeyError:
+            raise ValueError(f"unknown scheme {key!r}; known: {', '.join(sorted(_BY_NAME))}") from None
+    try:
+        return _SCHEMES[key]
+    except KeyError:
+        raise UnsupportedVersionError(f"This image uses protection scheme {key}, which this picveil does not know.") from None
+
+
+def scheme_names() -> list[str]:
+    return sorted(_BY_NAME)
+
+
+__all__ = ["DEFAULT_SCHEME", "Scheme", "get_scheme", "scheme_names"]

@@ -1,0 +1,347 @@
+"""End-to-end behaviour of picveil.protect / reveal / inspect on real photos."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import picveil
+from picveil import errors
+from picveil.jpeg.codec import read_coefficients
+from picveil.regions import Box, Region
+
+from .conftest import VARIANTS, decode, encode_jpeg
+
+FACE = (150, 10, 155, 175)
+BADGE = (276, 336, 58, 36)
+
+
+def coeff_arrays(data: bytes) -> list[np.ndarray]:
+    c = read_coefficients(data)
+    return [c.array(i) for i in range(len(c.components))]
+
+
+def region_mask(data: bytes, boxes) -> list[np.ndarray]:
+    """Per component, True for blocks inside the MCU-snapped boxes."""
+    c = read_coefficients(data)
+    masks = []
+    for comp in c.components:
+        m = np.zeros((comp.height_in_blocks, comp.width_in_blocks), bool)
+        for x, y, w, h in boxes:
+            x0, y0 = x // c.mcu_width, y // c.mcu_height
+            x1, y1 = -(-(x + w) // c.mcu_width), -(-(y + h) // c.mcu_height)
+            m[y0 * comp.v_samp : y1 * comp.v_samp, x0 * comp.h_samp : x1 * comp.h_samp] = True
+        masks.append(m)
+    return masks
+
+
+@pytest.mark.parametrize("sub,progressive", VARIANTS)
+def test_exact_round_trip_every_variant(photo, identities, sub, progressive):
+    src = encode_jpeg(photo, sub=sub, progressive=progressive)
+    prot = picveil.protect(src, [FACE, BADGE], recipients=[identities[0].recipient])
+    # a valid JPEG that Pillow opens, same size, same mode
+    im = Image.open(io.BytesIO(prot))
+    assert im.size == (512, 512)
+    assert im.format == "JPEG"
+    assert bool(im.info.get("progressive", 0)) == progressive
+    # coefficients outside the regions are identical, inside they changed
+    before, after = coeff_arrays(src), coeff_arrays(prot)
+    masks = region_mask(src, [FACE, BADGE])
+    for b, a, m in zip(before, after, masks):
+        assert np.array_equal(b[~m], a[~m])
+        assert not np.array_equal(b[m], a[m])
+    # quantization tables identical
+    qs, qp = read_coefficients(src), read_coefficients(prot)
+    for i in range(len(qs.components)):
+        assert np.array_equal(qs.quant_table(i), qp.quant_table(i))
+    # exact reveal: coefficient for coefficient, hence pixel for pixel
+    rev = picveil.reveal(prot, identities=[identities[0]])
+    for b, r in zip(before, coeff_arrays(rev)):
+        assert np.array_equal(b, r)
+    assert np.array_equal(decode(src), decode(rev))
+
+
+def test_odd_size_image_edge_region(odd_photo, identities):
+    src = encode_jpeg(odd_photo, sub="4:2:0")
+    # a box touching the bottom-right corner: partial MCUs and partial blocks
+    prot = picveil.protect(src, [(300, 380, 89, 57)], recipients=[identities[0].recipient])
+    assert Image.open(io.BytesIO(prot)).size == (389, 437)
+    rev = picveil.reveal(prot, identities=[identities[0]])
+    assert np.array_equal(decode(src), decode(rev))
+
+
+def test_region_is_unrecognisable(photo, identities):
+    src = encode_jpeg(photo, sub="4:2:0")
+    prot = picveil.protect(src, [FACE], recipients=[identities[0].recipient])
+    x, y, w, h = 144, 0, 176, 192  # the face box snapped to the 16-px MCU grid
+    orig = decode(src)[y : y + h, x : x + w].astype(float).mean(axis=2)
+    scr = decode(prot)[y : y + h, x : x + w].astype(float).mean(axis=2)
+    # pixels: essentially uncorrelated with the original
+    assert abs(np.corrcoef(orig.ravel(), scr.ravel())[0, 1]) < 0.15
+    # block means do not form a readable low-resolution picture
+    bm_o = orig.reshape(h // 8, 8, w // 8, 8).mean(axis=(1, 3))
+    bm_s = scr.reshape(h // 8, 8, w // 8, 8).mean(axis=(1, 3))
+    assert abs(np.corrcoef(bm_o.ravel(), bm_s.ravel())[0, 1]) < 0.2
+    # and the picture outside the snapped region is untouched in coefficients
+    outside = decode(prot).astype(int) - decode(src).astype(int)
+    assert np.abs(outside[300:, :]).max() == 0
+
+
+def test_fresh_key_every_time(photo, identities):
+    src = encode_jpeg(photo)
+    a = picveil.protect(src, [FACE], recipients=[identities[0].recipient])
+    b = picveil.protect(src, [FACE], recipients=[identities[0].recipient])
+    assert coeff_arrays(a)[0].tobytes() != coeff_arrays(b)[0].tobytes()
+
+
+def test_multi_recipient_and_per_region_recipients(photo, identities, key_files):
+    family, owner, stranger = identities
+    src = encode_jpeg(photo)
+    regions = [
+        Region(Box(*FACE), recipients=(family.recipient, owner.recipient)),
+        Region(Box(*BADGE), recipients=(owner.recipient,)),
+    ]
+    prot = picveil.protect(src, regions)
+    info = picveil.inspect(prot)
+    assert [r.recipients for r in info.regions] == [2, 1]
+    assert info.groups == 2
+    # the owner reveals everything
+    full = picveil.api._reveal(prot, identities=[key_files[1]])[1]
+    assert full.revealed == (0, 1) and full.locked == ()
+    assert np.array_equal(decode(picveil.reveal(prot, identities=[owner])), decode(src))
+    # the family reveals the face only; the badge stays scrambled
+    out, rep = picveil.api._reveal(prot, identities=[family])
+    assert rep.revealed == (0,) and rep.locked == (1,)
+    masks = region_mask(src, [BADGE])
+    fam, orig = coeff_arrays(out), coeff_arrays(src)
+    assert not np.array_equal(fam[0][masks[0]], orig[0][masks[0]])
+    assert np.array_equal(fam[0][~masks[0]], orig[0][~masks[0]])
+    with pytest.raises(errors.NotRecipientError):
+        picveil.reveal(prot, identities=[family], require_all=True)
+    # a stranger opens nothing
+    with pytest.raises(errors.NotRecipientError):
+        picveil.reveal(prot, identities=[stranger])
+
+
+def test_passphrase(photo):
+    src = encode_jpeg(photo)
+    prot = picveil.protect(src, [FACE], passphrase="correct horse")
+    assert picveil.inspect(prot).regions[0].passphrase
+    assert np.array_equal(decode(picveil.reveal(prot, passphrase="correct horse")), decode(src))
+    with pytest.raises(errors.NotRecipientError):
+        picveil.reveal(prot, passphrase="wrong horse")
+
+
+def test_no_key_given_and_no_recipient(photo, identities):
+    src = encode_jpeg(photo)
+    with pytest.raises(errors.RecipientError):
+        picveil.protect(src, [FACE])
+    prot = picveil.protect(src, [FACE], recipients=[identities[0].recipient])
+    with pytest.raises(errors.NotRecipientError):
+        picveil.reveal(prot)
+    with pytest.raises(errors.RecipientError):
+        picveil.protect(src, [FACE], recipients=["age1notarecipient"])
+
+
+def test_overlapping_boxes_merge_or_refuse(photo, identities):
+    src = encode_jpeg(photo)
+    prot = picveil.protect(src, [(100, 100, 100, 100), (150, 150, 100, 100)], recipients=[identities[0].recipient])
+    info = picveil.inspect(prot)
+    boxes = [r.box for r in info.regions]
+    # disjoint rectangles whose union is the union of the two snapped boxes
+    cover = np.zeros((512, 512), int)
+    for b in boxes:
+        cover[b.y : b.y + b.h, b.x : b.x + b.w] += 1
+    expect = np.zeros((512, 512), int)
+    expect[96:208, 96:208] = 1
+    expect[144:256, 144:256] = 1
+    assert cover.max() == 1 and np.array_equal(cover, expect)
+    assert np.array_equal(decode(picveil.reveal(prot, identities=[identities[0]])), decode(src))
+    regions = [Region(Box(100, 100, 100, 100), recipients=(identities[0].recipient,)),
+               Region(Box(150, 150, 100, 100), recipients=(identities[1].recipient,))]
+    with pytest.raises(errors.RegionError, match="overlap"):
+        picveil.protect(src, regions)
+
+
+@pytest.mark.parametrize("box", [(0, 0, 0, 10), (10, 10, 10, -5), (500, 500, 20, 20), (-1, 0, 10, 10)])
+def test_bad_regions(photo, identities, box):
+    with pytest.raises(errors.RegionError):
+        picveil.protect(encode_jpeg(photo), [box], recipients=[identities[0].recipient])
+
+
+def test_clip_option(photo, identities):
+    prot = picveil.protect(encode_jpeg(photo), [(500, 500, 20, 20)], recipients=[identities[0].recipient], clip=True)
+    assert picveil.inspect(prot).regions[0].box == Box(496, 496, 16, 16)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "BMP", "TIFF", "WEBP"])
+def test_non_jpeg_inputs(photo, identities, fmt):
+    buf = io.BytesIO()
+    Image.fromarray(photo).save(buf, fmt, **({"lossless": True} if fmt == "WEBP" else {}))
+    prot = picveil.protect(buf.getvalue(), [FACE], recipients=[identities[0].recipient], quality=93)
+    rev = picveil.reveal(prot, identities=[identities[0]])
+    # the reveal equals the JPEG the input was first encoded to
+    from picveil.jpeg.loading import to_jpeg
+
+    first = to_jpeg(buf.getvalue(), quality=93)
+    assert np.array_equal(decode(rev), decode(first))
+    # and that JPEG is a faithful, high-quality copy of the input
+    err = decode(rev).astype(float) - photo.astype(float)
+    assert 10 * np.log10(255**2 / np.mean(err**2)) > 38
+
+
+def test_not_an_image_and_corrupt(photo, identities, tmp_path):
+    r = [identities[0].recipient]
+    with pytest.raises(errors.NotAnImageError):
+        picveil.protect(b"hello, this is text", [FACE], recipients=r)
+    src = encode_jpeg(photo)
+    with pytest.raises(errors.CorruptImageError):
+        picveil.protect(src[: len(src) // 2], [FACE], recipients=r)
+    gif = io.BytesIO()
+    Image.fromarray(photo).save(gif, "GIF")
+    with pytest.raises(errors.UnsupportedImageError):
+        picveil.protect(gif.getvalue(), [FACE], recipients=r)
+    with pytest.raises(errors.InputError):
+        picveil.protect(tmp_path / "missing.jpg", [FACE], recipients=r)
+
+
+def test_pixel_limit(photo, identities):
+    with pytest.raises(errors.ImageTooLargeError):
+        picveil.protect(encode_jpeg(photo), [FACE], recipients=[identities[0].recipient], max_pixels=100_000)
+
+
+def test_cmyk_unsupported(photo, identities):
+    buf = io.BytesIO()
+    Image.fromarray(photo).convert("CMYK").save(buf, "JPEG")
+    with pytest.raises(errors.UnsupportedImageError):
+        picveil.protect(buf.getvalue(), [FACE], recipients=[identities[0].recipient])
+
+
+def test_already_protected_and_plain_images(photo, identities):
+    src = encode_jpeg(photo)
+    prot = picveil.protect(src, [FACE], recipients=[identities[0].recipient])
+    with pytest.raises(errors.InputError, match="already protected"):
+        picveil.protect(prot, [BADGE], recipients=[identities[0].recipient])
+    with pytest.raises(errors.NoPicveilDataError):
+        picveil.inspect(src)
+    with pytest.raises(errors.NoPicveilDataError):
+        picveil.reveal(src, identities=[identities[0]])
+
+
+def _app11_positions(data: bytes):
+    from picveil.jpeg.markers import read_segments
+
+    return [s for s in read_segments(data) if s.marker == 0xFFEB]
+
+
+def test_tampered_container_is_detected(photo, identities):
+    src = encode_jpeg(photo)
+    prot = picveil.protect(src, [FACE, BADGE], recipients=[identities[0].recipient])
+    seg = _app11_positions(prot)[0]
+    from picveil.container import decode_container
+    from picveil.jpeg.markers import app11_payloads
+
+    c = decode_container(app11_payloads(prot))
+    # change the second region's salt inside the header (a valid container, wrong tag)
+    raw = c.header.to_bytes()
+    salt = c.header.regions[1].salt
+    i = raw.index(salt)
+    start = seg.offset + 4 + bytes(seg.payload).index(raw)  # payload starts after marker+length
+    pos = start + i
+    bad = bytearray(prot)
+    bad[pos] ^= 0x01
+    with pytest.raises(errors.TamperedError):
+        picveil.reveal(bytes(bad), identities=[identities[0]])
+    # random damage anywhere in the container: a typed integrity error, never a picture
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        bad = bytearray(prot)
+        p = int(seg.offset + 4 + rng.integers(0, len(seg.payload)))
+        bad[p] ^= 1 << int(rng.integers(0, 8))
+        with pytest.raises((errors.IntegrityError, errors.NotRecipientError, errors.UnsupportedVersionError,
+                            errors.NoPicveilDataError)):
+            picveil.reveal(bytes(bad), identities=[identities[0]])
+
+
+def test_modified_pixels_are_detected(photo, identities):
+    src = encode_jpeg(photo)
+    prot = picveil.protect(src, [FACE], recipients=[identities[0].recipient])
+    c = read_coefficients(prot)
+    blk = c.blocks(0, 2, 3, 20, 21)
+    blk[0, 0, 0, 1] += 1
+    c.set_blocks(0, 2, 20, blk)
+    from picveil.jpeg.markers import app11_payloads, insert_segments
+    from picveil.jpeg.metadata import MetadataPolicy, select_metadata
+
+    segments = select_metadata(prot, MetadataPolicy(keep_all=True)) + [(0xFFEB, p) for p in app11_payloads(prot)]
+    edited = insert_segments(c.encode(), segments)
+    with pytest.raises(errors.ContentModifiedError):
+        picveil.reveal(edited, identities=[identities[0]])
+    # a re-encode through Pillow (which keeps no APP11) has no picveil data at all
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(prot)).save(buf, "JPEG", quality=85)
+    with pytest.raises(errors.NoPicveilDataError):
+        picveil.reveal(buf.getvalue(), identities=[identities[0]])
+
+
+def test_files_input_untouched_atomic_outputs(photo, identities, tmp_path):
+    src = tmp_path / "photo.jpg"
+    src.write_bytes(encode_jpeg(photo))
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()
+    mtime = src.stat().st_mtime_ns
+    out = tmp_path / "shared.jpg"
+    rep = picveil.protect_file(src, out, [FACE], recipients=[identities[0].recipient])
+    assert rep.output == out and out.exists()
+    with pytest.raises(errors.OutputError):
+        picveil.protect_file(src, src, [FACE], recipients=[identities[0].recipient])
+    with pytest.raises(errors.OutputError):
+        picveil.protect_file(src, tmp_path / "." / "photo.jpg", [FACE], recipients=[identities[0].recipient])
+    with pytest.raises(errors.OutputError, match="exists"):
+        picveil.protect_file(src, out, [FACE], recipients=[identities[0].recipient])
+    # a failing protect leaves no partial output behind
+    with pytest.raises(errors.RegionError):
+        picveil.protect_file(src, tmp_path / "bad.jpg", [(0, 0, 0, 0)], recipients=[identities[0].recipient])
+    assert not (tmp_path / "bad.jpg").exists()
+    rev = picveil.reveal_file(out, tmp_path / "restored.jpg", identities=[identities[0]])
+    assert rev.revealed == (0,)
+    assert np.array_equal(decode((tmp_path / "restored.jpg").read_bytes()), decode(src.read_bytes()))
+    assert hashlib.sha256(src.read_bytes()).hexdigest() == digest and src.stat().st_mtime_ns == mtime
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".part")]
+
+
+def test_metadata_allow_list(photo, identities):
+    img = Image.fromarray(photo)
+    exif = Image.Exif()
+    exif[0x0112] = 1  # orientation
+    exif[0x010F] = "Camera maker"
+    exif[0x8825] = {1: "N", 2: (52.0, 22.0, 1.0)}  # GPS IFD
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=90, exif=exif)
+    prot = picveil.protect(buf.getvalue(), [FACE], recipients=[identities[0].recipient])
+    got = Image.open(io.BytesIO(prot)).getexif()
+    assert got.get(0x010F) == "Camera maker"
+    assert 0x8825 not in got or not got.get_ifd(0x8825)
+    kept = picveil.protect(buf.getvalue(), [FACE], recipients=[identities[0].recipient], keep_gps=True)
+    assert Image.open(io.BytesIO(kept)).getexif().get_ifd(0x8825)
+
+
+def test_output_opens_in_opencv_and_djpeg(photo, identities, tmp_path):
+    import shutil
+    import subprocess
+
+    cv2 = pytest.importorskip("cv2")
+    prot = picveil.protect(encode_jpeg(photo, progressive=True), [FACE], recipients=[identities[0].recipient])
+    arr = cv2.imdecode(np.frombuffer(prot, np.uint8), cv2.IMREAD_COLOR)
+    assert arr is not None and arr.shape == (512, 512, 3)
+    if shutil.which("djpeg") is None:
+        pytest.skip("djpeg (libjpeg-turbo-progs) not installed")
+    p = tmp_path / "p.jpg"
+    p.write_bytes(prot)
+    res = subprocess.run(["djpeg", "-outfile", str(tmp_path / "p.ppm"), str(p)], capture_output=True)
+    assert res.returncode == 0 and res.stderr == b""
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "p.ppm")), decode(prot))
