@@ -30,6 +30,7 @@ from picveil.container import (
     encode_container,
     from_app11_payloads,
     is_picveil_packet,
+    to_app11_payloads,
 )
 from picveil.container.format import _find_overlap
 from picveil.errors import NoPicveilDataError, TamperedError, UnsupportedVersionError
@@ -201,6 +202,47 @@ def test_mutated_random_containers(c: Container, data: st.DataObject) -> None:
         pos = data.draw(st.one_of(st.integers(4, len(payload) - 1), st.integers(0, len(payload) - 1)))
         payload[pos] = data.draw(st.integers(0, 255))
     check_parse([bytes(payload)])
+
+
+def _boxes(content: bytes) -> list[list[bytes]]:
+    """Split well-formed box content into [type, body] pairs (test-side, no checks)."""
+    out = []
+    while content:
+        size = int.from_bytes(content[:4], "big")
+        out.append([content[4:8], content[8:size]])
+        content = content[size:]
+    return out
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(containers(), st.data())
+def test_structure_aware_mutations(c: Container, data: st.DataObject) -> None:
+    """Mutate box bodies and re-frame them with correct lengths, so the
+    mutations reach the field parsers instead of the length checks."""
+    children = _boxes(c.to_jumbf()[8:])
+    for _ in range(data.draw(st.integers(1, 2))):
+        op = data.draw(st.sampled_from(["flip", "set", "insert", "delete", "drop_box", "dup_box", "retype"]))
+        i = data.draw(st.integers(0, len(children) - 1))
+        body = bytearray(children[i][1])
+        pos = data.draw(st.integers(0, len(body)))
+        if op == "flip" and pos < len(body):
+            body[pos] ^= 1 << data.draw(st.integers(0, 7))
+        elif op == "set" and pos < len(body):
+            body[pos] = data.draw(st.sampled_from([0, 1, 2, 3, 0x7F, 0xFF]))
+        elif op == "insert":
+            body[pos:pos] = data.draw(st.binary(min_size=1, max_size=30))
+        elif op == "delete":
+            del body[pos : pos + data.draw(st.integers(1, 30))]
+        elif op == "drop_box" and len(children) > 1:
+            del children[i]
+            continue
+        elif op == "dup_box":
+            children.insert(i, list(children[i]))
+        elif op == "retype":
+            children[i][0] = data.draw(st.sampled_from([b"jumd", b"pvhd", b"pvkg", b"jumb", b"free"]))
+        children[i][1] = bytes(body)
+    content = b"".join((8 + len(b)).to_bytes(4, "big") + t + b for t, b in children)
+    check_parse(to_app11_payloads((8 + len(content)).to_bytes(4, "big") + b"jumb" + content))
 
 
 # --- (c) arbitrary bytes, overlap check -------------------------------------------------------------

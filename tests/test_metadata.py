@@ -341,3 +341,32 @@ def test_sanitize_exif_from_pillow_object(exif_and_thumb: tuple[bytes, bytes]) -
     assert cleaned is not None and cleaned.startswith(b"Exif\x00\x00")
     assert BODY_SERIAL.encode() not in cleaned
     assert sanitize_exif(Image.Exif()) is None
+
+
+def _ifd_entry(tiff: bytes, ifd_offset: int, tag: int) -> int:
+    """Index in `tiff` of the 12-byte IFD entry for `tag` (big-endian TIFF)."""
+    (count,) = struct.unpack_from(">H", tiff, ifd_offset)
+    for i in range(count):
+        at = ifd_offset + 2 + 12 * i
+        if struct.unpack_from(">H", tiff, at)[0] == tag:
+            return at
+    raise LookupError(hex(tag))
+
+
+def test_stretched_count_cannot_smuggle_bytes(exif_and_thumb: tuple[bytes, bytes]) -> None:
+    """A kept tag whose count was altered to run over the thumbnail is dropped."""
+    payload, thumbnail = exif_and_thumb
+    tiff = bytearray(payload[6:])
+    exif_ifd = struct.unpack_from(">I", tiff, _ifd_entry(tiff, 8, EXIF_IFD) + 8)[0]
+    for tag, count in ((0x9204, 150), (0xA434, 2000)):  # ExposureBias, LensModel
+        entry = _ifd_entry(tiff, exif_ifd, tag)
+        struct.pack_into(">I", tiff, entry + 4, count)
+    src = _jpeg(_astronaut(32), exif=b"Exif\x00\x00" + bytes(tiff))
+    seen = Image.Exif()
+    seen.load(b"Exif\x00\x00" + bytes(tiff))
+    assert len(seen.get_ifd(EXIF_IFD)[0x9204]) == 150  # Pillow reads the stretched value
+    out, exif = _exif_of(select_metadata(src))
+    sub = exif.get_ifd(EXIF_IFD)
+    assert 0x9204 not in sub and 0xA434 not in sub
+    assert sub[0x829A] == pytest.approx(1 / 250)  # the rest survives
+    assert thumbnail[:32] not in out and thumbnail[-32:] not in out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -21,12 +22,37 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False)
 
 PASSPHRASE_ENV = "PICVEIL_PASSPHRASE"
 SAMPLE_FACE = "150,10,155,175"
 SAMPLE_BADGE = "276,336,58,36"
+
+
+def _reports_errors(fn):
+    """Turn a PicveilError into `picveil: error:` / `hint:` lines and its exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except PicveilError as exc:
+            err.print(f"picveil: error: {exc.message}", markup=False)
+            if exc.hint:
+                err.print(f"hint: {exc.hint}", markup=False)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper
+
+
+def command(*args, **kwargs):
+    """``app.command`` with picveil's error reporting."""
+
+    def register(fn):
+        return app.command(*args, **kwargs)(_reports_errors(fn))
+
+    return register
 
 
 def _passphrase(enabled: bool, *, confirm: bool) -> Optional[str]:
@@ -88,7 +114,7 @@ def _default_output(src: Path, suffix: str) -> Path:
     return src.with_name(f"{src.stem}.{suffix}.jpg")
 
 
-@app.command()
+@command()
 def keygen(
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the identity here (mode 600). Default: stdout."),
     show_recipient: Optional[Path] = typer.Option(None, "-y", help="Print the recipient of an existing identity file."),
@@ -115,7 +141,7 @@ def keygen(
     out.print(ident.recipient)
 
 
-@app.command()
+@command()
 def protect(
     image: Path = typer.Argument(..., help="Photo to protect (JPEG, PNG, BMP, TIFF, WebP)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Protected JPEG to write. Default: NAME.protected.jpg."),
@@ -182,7 +208,7 @@ def protect(
     out.print(str(report.output))
 
 
-@app.command()
+@command()
 def reveal(
     image: Path = typer.Argument(..., help="Protected JPEG."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Restored JPEG to write. Default: NAME.revealed.jpg."),
@@ -210,7 +236,7 @@ def reveal(
     out.print(str(report.output))
 
 
-@app.command()
+@command()
 def inspect(
     image: Path = typer.Argument(..., help="Any image."),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
@@ -233,7 +259,7 @@ def inspect(
         out.print(f"extra boxes (ignored by this version): {', '.join(info.extra_boxes)}")
 
 
-@app.command()
+@command()
 def demo(
     outdir: Path = typer.Option(Path("picveil-demo"), "--out", "-o", help="Folder for the demo files."),
 ) -> None:
@@ -280,29 +306,13 @@ def demo(
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    """Entry point: run the app, turning picveil errors into messages and exit codes."""
-    import click
-
+    """Run the app and return its exit code (usage errors: 2; picveil errors: see errors.py)."""
     try:
-        app(args=argv, standalone_mode=False, prog_name="picveil")
-    except PicveilError as exc:
-        err.print(f"picveil: error: {exc.message}", markup=False)
-        if exc.hint:
-            err.print(f"hint: {exc.hint}", markup=False)
-        return exc.exit_code
-    except click.exceptions.Abort:
-        err.print("picveil: aborted")
-        return 130
-    except click.exceptions.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
+        app(args=argv, prog_name="picveil", standalone_mode=True)
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
     return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
 
 
 def run() -> None:  # console-script entry point

@@ -127,6 +127,8 @@ class _Reader:
         return self._end - self._pos
 
     def take(self, n: int) -> bytes:
+        if n < 0 or n > self._end - self._pos:
+            _fail()
         out = self._data[self._pos : self._pos + n]
         self._pos += n
         return out

@@ -13,6 +13,8 @@ ICC profile         kept (APP2 ``ICC_PROFILE``, all chunks, in order)
 EXIF                rewritten: orientation, resolution, dates, make/model,
                     lens model and exposure data kept; the IFD1 thumbnail
                     is always removed; GPS removed unless ``keep_gps``;
+                    a value whose type or count is not what the standard
+                    says for its tag is removed;
                     serial numbers, owner/artist, ImageUniqueID and the
                     MakerNote removed unless ``keep_serials``; free text
                     (ImageDescription, UserComment, XP* tags), embedded
@@ -73,111 +75,149 @@ _INTEROP_IFD = 0xA005
 _ORIENTATION = 0x0112
 _MAKERNOTE = 0x927C
 
-# --- the allow-lists (tag -> EXIF name, for the reader) ---------------------
+# --- the allow-lists ------------------------------------------------------------
+# Each entry: tag -> (EXIF name, kind, count), from EXIF 2.32 (CIPA DC-008)
+# tables 4-7 and 14. kind is "num" (SHORT/LONG/RATIONAL...), "text" (ASCII)
+# or "bytes" (UNDEFINED); count is the fixed count, or None where the
+# standard allows any. A value that does not fit its entry is dropped: a
+# damaged or crafted count could otherwise make an innocent tag carry other
+# bytes of the segment (the thumbnail, say) into the output.
+_TagSpec = tuple[str, str, "int | None"]
+
 # IFD0 tags copied by default.
-_IFD0_KEEP: dict[int, str] = {
-    0x010F: "Make",
-    0x0110: "Model",
-    0x0112: "Orientation",
-    0x011A: "XResolution",
-    0x011B: "YResolution",
-    0x0128: "ResolutionUnit",
-    0x0131: "Software",
-    0x0132: "DateTime",
-    0x013E: "WhitePoint",
-    0x013F: "PrimaryChromaticities",
-    0x0211: "YCbCrCoefficients",
-    0x0213: "YCbCrPositioning",
-    0x0214: "ReferenceBlackWhite",
-    0x8298: "Copyright",
+_IFD0_KEEP: dict[int, _TagSpec] = {
+    0x010F: ("Make", "text", None),
+    0x0110: ("Model", "text", None),
+    0x0112: ("Orientation", "num", 1),
+    0x011A: ("XResolution", "num", 1),
+    0x011B: ("YResolution", "num", 1),
+    0x0128: ("ResolutionUnit", "num", 1),
+    0x0131: ("Software", "text", None),
+    0x0132: ("DateTime", "text", 20),
+    0x013E: ("WhitePoint", "num", 2),
+    0x013F: ("PrimaryChromaticities", "num", 6),
+    0x0211: ("YCbCrCoefficients", "num", 3),
+    0x0213: ("YCbCrPositioning", "num", 1),
+    0x0214: ("ReferenceBlackWhite", "num", 6),
+    0x8298: ("Copyright", "text", None),
 }
 # IFD0 tags that identify the camera or its owner: copied only with keep_serials.
-_IFD0_IDENTIFYING: dict[int, str] = {
-    0x013B: "Artist",
-    0xC62F: "CameraSerialNumber",
+_IFD0_IDENTIFYING: dict[int, _TagSpec] = {
+    0x013B: ("Artist", "text", None),
+    0xC62F: ("CameraSerialNumber", "text", None),  # DNG 1.6
 }
 # Exif IFD tags copied by default: capture settings and dates.
-_EXIF_KEEP: dict[int, str] = {
-    0x829A: "ExposureTime",
-    0x829D: "FNumber",
-    0x8822: "ExposureProgram",
-    0x8824: "SpectralSensitivity",
-    0x8827: "PhotographicSensitivity",
-    0x8830: "SensitivityType",
-    0x8831: "StandardOutputSensitivity",
-    0x8832: "RecommendedExposureIndex",
-    0x8833: "ISOSpeed",
-    0x8834: "ISOSpeedLatitudeyyy",
-    0x8835: "ISOSpeedLatitudezzz",
-    0x9000: "ExifVersion",
-    0x9003: "DateTimeOriginal",
-    0x9004: "DateTimeDigitized",
-    0x9010: "OffsetTime",
-    0x9011: "OffsetTimeOriginal",
-    0x9012: "OffsetTimeDigitized",
-    0x9101: "ComponentsConfiguration",
-    0x9102: "CompressedBitsPerPixel",
-    0x9201: "ShutterSpeedValue",
-    0x9202: "ApertureValue",
-    0x9203: "BrightnessValue",
-    0x9204: "ExposureBiasValue",
-    0x9205: "MaxApertureValue",
-    0x9206: "SubjectDistance",
-    0x9207: "MeteringMode",
-    0x9208: "LightSource",
-    0x9209: "Flash",
-    0x920A: "FocalLength",
-    0x9214: "SubjectArea",
-    0x9290: "SubSecTime",
-    0x9291: "SubSecTimeOriginal",
-    0x9292: "SubSecTimeDigitized",
-    0xA000: "FlashpixVersion",
-    0xA001: "ColorSpace",
-    0xA002: "PixelXDimension",
-    0xA003: "PixelYDimension",
-    0xA20B: "FlashEnergy",
-    0xA20E: "FocalPlaneXResolution",
-    0xA20F: "FocalPlaneYResolution",
-    0xA210: "FocalPlaneResolutionUnit",
-    0xA214: "SubjectLocation",
-    0xA215: "ExposureIndex",
-    0xA217: "SensingMethod",
-    0xA300: "FileSource",
-    0xA301: "SceneType",
-    0xA302: "CFAPattern",
-    0xA401: "CustomRendered",
-    0xA402: "ExposureMode",
-    0xA403: "WhiteBalance",
-    0xA404: "DigitalZoomRatio",
-    0xA405: "FocalLengthIn35mmFilm",
-    0xA406: "SceneCaptureType",
-    0xA407: "GainControl",
-    0xA408: "Contrast",
-    0xA409: "Saturation",
-    0xA40A: "Sharpness",
-    0xA40C: "SubjectDistanceRange",
-    0xA432: "LensSpecification",
-    0xA433: "LensMake",
-    0xA434: "LensModel",
-    0xA460: "CompositeImage",
-    0xA461: "SourceImageNumberOfCompositeImage",
-    0xA462: "SourceExposureTimesOfCompositeImage",
-    0xA500: "Gamma",
+_EXIF_KEEP: dict[int, _TagSpec] = {
+    0x829A: ("ExposureTime", "num", 1),
+    0x829D: ("FNumber", "num", 1),
+    0x8822: ("ExposureProgram", "num", 1),
+    0x8824: ("SpectralSensitivity", "text", None),
+    0x8827: ("PhotographicSensitivity", "num", None),
+    0x8830: ("SensitivityType", "num", 1),
+    0x8831: ("StandardOutputSensitivity", "num", 1),
+    0x8832: ("RecommendedExposureIndex", "num", 1),
+    0x8833: ("ISOSpeed", "num", 1),
+    0x8834: ("ISOSpeedLatitudeyyy", "num", 1),
+    0x8835: ("ISOSpeedLatitudezzz", "num", 1),
+    0x9000: ("ExifVersion", "bytes", 4),
+    0x9003: ("DateTimeOriginal", "text", 20),
+    0x9004: ("DateTimeDigitized", "text", 20),
+    0x9010: ("OffsetTime", "text", 7),
+    0x9011: ("OffsetTimeOriginal", "text", 7),
+    0x9012: ("OffsetTimeDigitized", "text", 7),
+    0x9101: ("ComponentsConfiguration", "bytes", 4),
+    0x9102: ("CompressedBitsPerPixel", "num", 1),
+    0x9201: ("ShutterSpeedValue", "num", 1),
+    0x9202: ("ApertureValue", "num", 1),
+    0x9203: ("BrightnessValue", "num", 1),
+    0x9204: ("ExposureBiasValue", "num", 1),
+    0x9205: ("MaxApertureValue", "num", 1),
+    0x9206: ("SubjectDistance", "num", 1),
+    0x9207: ("MeteringMode", "num", 1),
+    0x9208: ("LightSource", "num", 1),
+    0x9209: ("Flash", "num", 1),
+    0x920A: ("FocalLength", "num", 1),
+    0x9214: ("SubjectArea", "num", None),  # 2, 3 or 4
+    0x9290: ("SubSecTime", "text", None),
+    0x9291: ("SubSecTimeOriginal", "text", None),
+    0x9292: ("SubSecTimeDigitized", "text", None),
+    0xA000: ("FlashpixVersion", "bytes", 4),
+    0xA001: ("ColorSpace", "num", 1),
+    0xA002: ("PixelXDimension", "num", 1),
+    0xA003: ("PixelYDimension", "num", 1),
+    0xA20B: ("FlashEnergy", "num", 1),
+    0xA20E: ("FocalPlaneXResolution", "num", 1),
+    0xA20F: ("FocalPlaneYResolution", "num", 1),
+    0xA210: ("FocalPlaneResolutionUnit", "num", 1),
+    0xA214: ("SubjectLocation", "num", 2),
+    0xA215: ("ExposureIndex", "num", 1),
+    0xA217: ("SensingMethod", "num", 1),
+    0xA300: ("FileSource", "bytes", 1),
+    0xA301: ("SceneType", "bytes", 1),
+    0xA302: ("CFAPattern", "bytes", None),
+    0xA401: ("CustomRendered", "num", 1),
+    0xA402: ("ExposureMode", "num", 1),
+    0xA403: ("WhiteBalance", "num", 1),
+    0xA404: ("DigitalZoomRatio", "num", 1),
+    0xA405: ("FocalLengthIn35mmFilm", "num", 1),
+    0xA406: ("SceneCaptureType", "num", 1),
+    0xA407: ("GainControl", "num", 1),
+    0xA408: ("Contrast", "num", 1),
+    0xA409: ("Saturation", "num", 1),
+    0xA40A: ("Sharpness", "num", 1),
+    0xA40C: ("SubjectDistanceRange", "num", 1),
+    0xA432: ("LensSpecification", "num", 4),
+    0xA433: ("LensMake", "text", None),
+    0xA434: ("LensModel", "text", None),
+    0xA460: ("CompositeImage", "num", 1),
+    0xA461: ("SourceImageNumberOfCompositeImage", "num", 2),
+    0xA462: ("SourceExposureTimesOfCompositeImage", "bytes", None),
+    0xA500: ("Gamma", "num", 1),
 }
 # Exif IFD tags that identify the camera, lens, owner or this very shot:
 # copied only with keep_serials. The MakerNote is here because vendors put
-# serial numbers in it.
-_EXIF_IDENTIFYING: dict[int, str] = {
-    0x927C: "MakerNote",
-    0xA420: "ImageUniqueID",
-    0xA430: "CameraOwnerName",
-    0xA431: "BodySerialNumber",
-    0xA435: "LensSerialNumber",
+# serial numbers in it; it is copied whole (count None, no size cap).
+_EXIF_IDENTIFYING: dict[int, _TagSpec] = {
+    0x927C: ("MakerNote", "bytes", None),
+    0xA420: ("ImageUniqueID", "text", 33),
+    0xA430: ("CameraOwnerName", "text", None),
+    0xA431: ("BodySerialNumber", "text", None),
+    0xA435: ("LensSerialNumber", "text", None),
 }
-_INTEROP_KEEP: dict[int, str] = {
-    0x0001: "InteroperabilityIndex",
-    0x0002: "InteroperabilityVersion",
+_INTEROP_KEEP: dict[int, _TagSpec] = {
+    0x0001: ("InteroperabilityIndex", "text", None),
+    0x0002: ("InteroperabilityVersion", "bytes", 4),
 }
+# Caps for values whose count the standard leaves open.
+_MAX_TEXT = 255  # characters of one ASCII value
+_MAX_BYTES = 255  # bytes of one UNDEFINED value (MakerNote excepted)
+_MAX_NUMBERS = 4  # numbers in one variable-count numeric value
+
+
+def _fits(tag: int, spec: _TagSpec, value: Any) -> bool:
+    """Whether a parsed value has the kind and count its allow-list entry says."""
+    from numbers import Real
+
+    _, kind, count = spec
+    if kind == "text":
+        # ASCII counts include the NUL, which Pillow strips.
+        limit = _MAX_TEXT if count is None else count - 1
+        return isinstance(value, str) and len(value) <= limit
+    if kind == "bytes":
+        if not isinstance(value, bytes):
+            return False
+        if count is not None:
+            return len(value) == count
+        return tag == _MAKERNOTE or len(value) <= _MAX_BYTES
+    numbers = value if isinstance(value, tuple) else (value,)
+    if not numbers or not all(isinstance(v, Real) and not isinstance(v, bool) for v in numbers):
+        return False
+    return len(numbers) == count if count is not None else len(numbers) <= _MAX_NUMBERS
+
+
+def _filter(values: dict[int, Any], allowed: dict[int, _TagSpec]) -> dict[int, Any]:
+    return {t: v for t, v in values.items() if t in allowed and _fits(t, allowed[t], v)}
+
 
 # What Pillow may raise on malformed EXIF; any of these means "unreadable".
 _EXIF_ERRORS: tuple[type[BaseException], ...] = (
@@ -320,14 +360,11 @@ def sanitize_exif(exif: Image.Exif, policy: MetadataPolicy = MetadataPolicy()) -
             ifd0 = dict(exif)
     except _EXIF_ERRORS:
         return None
-    for tag, value in ifd0.items():
-        if tag in ifd0_keep:
-            out[tag] = value
+    for tag, value in _filter(ifd0, ifd0_keep).items():
+        out[tag] = value
 
-    sub = {tag: v for tag, v in _get_ifd(exif, _EXIF_IFD).items() if tag in exif_keep}
-    interop = {
-        tag: v for tag, v in _get_ifd(exif, _INTEROP_IFD).items() if tag in _INTEROP_KEEP
-    }
+    sub = _filter(_get_ifd(exif, _EXIF_IFD), exif_keep)
+    interop = _filter(_get_ifd(exif, _INTEROP_IFD), _INTEROP_KEEP)
     if interop:
         sub[_INTEROP_IFD] = interop
     if sub:

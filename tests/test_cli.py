@@ -1,0 +1,168 @@
+"""The `picveil` command: happy paths and every documented error path."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from picveil.cli.main import main
+
+from .conftest import decode, encode_jpeg
+
+
+def run(capsys, *argv):
+    code = main(list(map(str, argv)))
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err
+
+
+@pytest.fixture()
+def photo_file(tmp_path, photo):
+    p = tmp_path / "photo.jpg"
+    p.write_bytes(encode_jpeg(photo))
+    return p
+
+
+@pytest.fixture()
+def me(tmp_path, capsys):
+    key = tmp_path / "me.key"
+    code, out, _ = run(capsys, "keygen", "-o", key)
+    assert code == 0 and out.strip().startswith("age1")
+    return key, out.strip()
+
+
+def test_keygen_file_is_age_compatible(tmp_path, capsys, me):
+    key, recipient = me
+    text = key.read_text()
+    assert "# public key: " + recipient in text
+    assert any(line.startswith("AGE-SECRET-KEY-1") for line in text.splitlines())
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    code, out, _ = run(capsys, "keygen", "-y", key)
+    assert code == 0 and out.strip() == recipient
+    code, _, err = run(capsys, "keygen", "-o", key)
+    assert code == 7 and "picveil: error:" in err
+    if shutil.which("age"):  # interoperability with the reference tool, where installed
+        enc = subprocess.run(["age", "-r", recipient], input=b"hi", capture_output=True).stdout
+        assert subprocess.run(["age", "-d", "-i", str(key)], input=enc, capture_output=True).stdout == b"hi"
+
+
+def test_protect_inspect_reveal(tmp_path, capsys, photo_file, me):
+    key, recipient = me
+    shared = tmp_path / "shared.jpg"
+    code, out, err = run(capsys, "protect", photo_file, "-o", shared, "--box", "150,10,155,175", "--to", recipient)
+    assert code == 0, err
+    assert out.strip() == str(shared)
+    code, out, _ = run(capsys, "inspect", shared)
+    assert code == 0 and "scramble-v1" in out and "144,0,176,192" in out
+    code, out, _ = run(capsys, "inspect", shared, "--json")
+    assert code == 0 and '"format_version": 1' in out
+    restored = tmp_path / "restored.jpg"
+    code, out, err = run(capsys, "reveal", shared, "-i", key, "-o", restored)
+    assert code == 0, err
+    assert "Revealed 1 of 1" in err
+    assert np.array_equal(decode(restored.read_bytes()), decode(photo_file.read_bytes()))
+
+
+def test_per_region_groups(tmp_path, capsys, photo_file, me):
+    key, recipient = me
+    other = tmp_path / "other.key"
+    code, other_rcpt, _ = run(capsys, "keygen", "-o", other)
+    shared = tmp_path / "s.jpg"
+    code, _, err = run(
+        capsys, "protect", photo_file, "-o", shared, "--group", f"family={other_rcpt.strip()},{recipient}",
+        "--box", "150,10,155,175@family", "--box", "276,336,58,36", "--to", recipient,
+    )
+    assert code == 0, err
+    code, _, err = run(capsys, "reveal", shared, "-i", other, "-o", tmp_path / "r.jpg")
+    assert code == 0 and "Revealed 1 of 2" in err and "Still protected" in err
+    code, _, err = run(capsys, "reveal", shared, "-i", other, "-o", tmp_path / "r2.jpg", "--require-all")
+    assert code == 4
+    code, _, err = run(capsys, "protect", photo_file, "-o", tmp_path / "x.jpg", "--box", "1,1,5,5@nobody", "--to", recipient)
+    assert code == 3 and "nobody" in err
+
+
+def test_passphrase_via_environment(tmp_path, capsys, photo_file, monkeypatch):
+    monkeypatch.setenv("PICVEIL_PASSPHRASE", "open sesame")
+    shared = tmp_path / "s.jpg"
+    assert run(capsys, "protect", photo_file, "-o", shared, "--box", "0,0,64,64", "--passphrase")[0] == 0
+    assert run(capsys, "reveal", shared, "-o", tmp_path / "r.jpg", "--passphrase")[0] == 0
+    monkeypatch.setenv("PICVEIL_PASSPHRASE", "wrong")
+    code, _, err = run(capsys, "reveal", shared, "-o", tmp_path / "r2.jpg", "--passphrase")
+    assert code == 4 and "picveil: error:" in err and "hint:" in err
+
+
+def _err(capsys, code_expected, *argv):
+    code, _, err = run(capsys, *argv)
+    assert code == code_expected, err
+    lines = err.strip().splitlines()
+    assert lines[0].startswith("picveil: error: ")
+    assert any(line.startswith("hint: ") for line in lines)
+    return err
+
+
+def test_error_paths(tmp_path, capsys, photo, photo_file, me):
+    key, recipient = me
+    r = ["--to", recipient]
+    text = tmp_path / "notes.jpg"
+    text.write_text("not an image at all")
+    _err(capsys, 3, "protect", text, "-o", tmp_path / "o1.jpg", "--box", "0,0,8,8", *r)
+    trunc = tmp_path / "trunc.jpg"
+    trunc.write_bytes(photo_file.read_bytes()[:5000])
+    _err(capsys, 3, "protect", trunc, "-o", tmp_path / "o2.jpg", "--box", "0,0,8,8", *r)
+    _err(capsys, 3, "protect", photo_file, "-o", tmp_path / "o3.jpg", "--box", "500,500,40,40", *r)
+    _err(capsys, 3, "protect", photo_file, "-o", tmp_path / "o4.jpg", "--box", "10,10,0,5", *r)
+    _err(capsys, 7, "protect", photo_file, "-o", photo_file, "--box", "0,0,8,8", *r)
+    _err(capsys, 3, "protect", photo_file, "-o", tmp_path / "o5.jpg", "--box", "0,0,8,8", "--max-pixels", "1000", *r)
+    cmyk = tmp_path / "cmyk.jpg"
+    Image.fromarray(photo).convert("CMYK").save(cmyk)
+    _err(capsys, 3, "protect", cmyk, "-o", tmp_path / "o6.jpg", "--box", "0,0,8,8", *r)
+    _err(capsys, 4, "protect", photo_file, "-o", tmp_path / "o7.jpg", "--box", "0,0,8,8", "--to", "age1bogus")
+    _err(capsys, 4, "protect", photo_file, "-o", tmp_path / "o8.jpg", "--box", "0,0,8,8")
+    # reveal side
+    _err(capsys, 6, "reveal", photo_file, "-i", key, "-o", tmp_path / "r0.jpg")
+    _err(capsys, 6, "inspect", photo_file)
+    shared = tmp_path / "shared.jpg"
+    assert run(capsys, "protect", photo_file, "-o", shared, "--box", "0,0,64,64", *r)[0] == 0
+    stranger = tmp_path / "stranger.key"
+    run(capsys, "keygen", "-o", stranger)
+    _err(capsys, 4, "reveal", shared, "-i", stranger, "-o", tmp_path / "r1.jpg")
+    bad_key = tmp_path / "bad.key"
+    bad_key.write_text("AGE-SECRET-KEY-1NOTVALID\n")
+    _err(capsys, 4, "reveal", shared, "-i", bad_key, "-o", tmp_path / "r2.jpg")
+    # tamper with the header inside the container
+    from picveil.container import decode_container
+    from picveil.jpeg.markers import app11_payloads
+
+    data = shared.read_bytes()
+    raw = decode_container(app11_payloads(data)).header.to_bytes()
+    pos = data.index(raw) + len(raw) - 1  # last byte of the last region's salt
+    tampered = tmp_path / "tampered.jpg"
+    tampered.write_bytes(data[:pos] + bytes([data[pos] ^ 0x80]) + data[pos + 1 :])
+    _err(capsys, 5, "reveal", tampered, "-i", key, "-o", tmp_path / "r3.jpg")
+    assert not (tmp_path / "r3.jpg").exists()
+    _err(capsys, 7, "reveal", shared, "-i", key, "-o", shared)
+
+
+def test_usage_error_exit_code(capsys):
+    assert run(capsys, "protect")[0] == 2
+
+
+def test_demo_console_script(tmp_path):
+    """The README's first command: `picveil demo` as a real process."""
+    exe = shutil.which("picveil") or None
+    cmd = [exe, "demo", "-o", str(tmp_path / "demo")] if exe else [sys.executable, "-m", "picveil", "demo", "-o", str(tmp_path / "demo")]
+    res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
+    assert res.returncode == 0, res.stderr
+    assert "exact: yes" in res.stdout
+    for name in ("sample.jpg", "protected.jpg", "revealed.jpg", "revealed-by-family.jpg"):
+        assert (tmp_path / "demo" / name).exists()
+    a = decode((tmp_path / "demo" / "sample.jpg").read_bytes())
+    assert np.array_equal(a, decode((tmp_path / "demo" / "revealed.jpg").read_bytes()))
+    assert not np.array_equal(a, decode((tmp_path / "demo" / "protected.jpg").read_bytes()))
