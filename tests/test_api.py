@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 import picveil
+from picveil import api
 from picveil import errors
 from picveil.jpeg.codec import read_coefficients
 from picveil.regions import Box, Region
@@ -111,11 +112,11 @@ def test_multi_recipient_and_per_region_recipients(photo, identities, key_files)
     assert [r.recipients for r in info.regions] == [2, 1]
     assert info.groups == 2
     # the owner reveals everything
-    full = picveil.api._reveal(prot, identities=[key_files[1]])[1]
+    full = api._reveal(prot, identities=[key_files[1]])[1]
     assert full.revealed == (0, 1) and full.locked == ()
     assert np.array_equal(decode(picveil.reveal(prot, identities=[owner])), decode(src))
     # the family reveals the face only; the badge stays scrambled
-    out, rep = picveil.api._reveal(prot, identities=[family])
+    out, rep = api._reveal(prot, identities=[family])
     assert rep.revealed == (0,) and rep.locked == (1,)
     masks = region_mask(src, [BADGE])
     fam, orig = coeff_arrays(out), coeff_arrays(src)

@@ -371,6 +371,11 @@ def _reveal(
     container = _load_container(data)
     header = container.header
     sch = get_scheme(header.scheme_id)
+    unknown_looks = sorted({r.look for r in header.regions} - {LOOK_SCRAMBLE})
+    if unknown_looks:
+        from .errors import UnsupportedVersionError
+
+        raise UnsupportedVersionError(f"This image uses region look {unknown_looks[0]}, which this picveil does not know.")
     ids = crypto.load_identities(identities) if identities else []
     if not ids and not passphrase:
         raise NotRecipientError(

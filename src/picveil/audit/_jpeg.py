@@ -18,7 +18,6 @@ of 8 (edges are replicated to a full block as encoders do, then cropped).
 from __future__ import annotations
 
 import numpy as np
-from scipy.fft import dctn, idctn
 
 #: ITU-T T.81 Annex K.1, luminance.
 STD_LUMINANCE = np.array(
@@ -49,6 +48,8 @@ def forward(image: np.ndarray, quality: int = 75) -> np.ndarray:
     """Grayscale ``uint8`` image -> quantised coefficients ``(by, bx, 8, 8)`` int32."""
     if image.dtype != np.uint8 or image.ndim != 2:
         raise ValueError("image must be a uint8 array of shape (H, W)")
+    from scipy.fft import dctn
+
     h, w = image.shape
     ph, pw = -h % 8, -w % 8
     x = np.pad(image, ((0, ph), (0, pw)), mode="edge").astype(np.float64) - 128.0
@@ -62,6 +63,8 @@ def inverse(coef: np.ndarray, shape: tuple[int, int], quality: int = 75) -> np.n
     """Quantised coefficients -> ``uint8`` image of ``shape`` (cropped, clamped, rounded)."""
     if coef.ndim != 4 or coef.shape[2:] != (8, 8):
         raise ValueError("coefficients must have shape (by, bx, 8, 8)")
+    from scipy.fft import idctn
+
     by, bx = coef.shape[:2]
     pix = idctn(coef.astype(np.float64) * quant_table(quality), type=2, axes=(2, 3), norm="ortho")
     img = pix.transpose(0, 2, 1, 3).reshape(by * 8, bx * 8) + 128.0

@@ -435,13 +435,12 @@ class Header:
         components = tuple(ComponentInfo(r.u8(), r.u8(), r.u8()) for _ in range(n_components))
         file_salt = r.take(SALT_SIZE)
         n_regions = r.u16()
-        if r.remaining != n_regions * _REGION_SIZE:
+        if r.remaining < n_regions * _REGION_SIZE:
             _fail()
         regions = tuple(
             RegionRecord(r.u16(), r.u16(), r.u16(), r.u16(), r.u8(), r.u8(), r.take(SALT_SIZE))
             for _ in range(n_regions)
         )
-        r.expect_end()
         header = cls(scheme_id, width, height, mcu_width, mcu_height, components, file_salt, regions)
         header.__dict__["raw"] = body  # the authenticated bytes, exactly as read
         return header

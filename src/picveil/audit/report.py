@@ -1,0 +1,257 @@
+"""Write an audit's results: ``README.md`` tables, ``*.png`` plots, ``results.json``,
+and a summary table for the terminal.
+
+matplotlib is used with the Agg backend (no display needed) and imported only
+when plots are written.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from pathlib import Path
+
+import numpy as np
+
+from . import obfuscations as _obf
+
+__all__ = ["write_report", "print_summary", "markdown_tables", "validation_rows"]
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None or x != x else f"{100 * x:.1f}"
+
+
+def _cells(results):
+    seen = []
+    for r in results.rows:
+        k = (r.dataset, r.size)
+        if k not in seen:
+            seen.append(k)
+    return seen
+
+
+def _obf_order(results, dataset, size):
+    out = []
+    for r in results.rows:
+        if (r.dataset, r.size) == (dataset, size) and r.obfuscation not in out:
+            out.append(r.obfuscation)
+    return out
+
+
+def _summary(name: str) -> str:
+    try:
+        return _obf.get(name).summary
+    except ValueError:
+        return ""
+
+
+def validation_rows(results) -> list[tuple[str, float, float | None, bool | None]]:
+    """(obfuscation, seed 004's top-1 %, ours %, within tolerance) for MNIST at 32 px."""
+    from .run import SEED004_MNIST, VALIDATION_TOLERANCE
+
+    rows = []
+    for name in ("none", "mosaic2", "mosaic4", "mosaic8", "mosaic16"):
+        r = results.get("mnist", 32, name)
+        ours = None if r is None else 100 * r.top1
+        ok = None if ours is None else abs(ours - SEED004_MNIST[name]) <= VALIDATION_TOLERANCE
+        rows.append((name, SEED004_MNIST[name], ours, ok))
+    return rows
+
+
+def markdown_tables(results) -> str:
+    """The report's tables as Markdown."""
+    from .run import SEED004_MNIST, VALIDATION_TOLERANCE
+
+    lines: list[str] = []
+    val = validation_rows(results)
+    if any(v[2] is not None for v in val):
+        lines += [
+            "## Validation against seed 004 (MNIST, 32×32, top-1 %)", "",
+            f"Tolerance ±{VALIDATION_TOLERANCE:g} points.", "",
+            "| obfuscation | seed 004 | measured | within tolerance |", "|---|---:|---:|:---:|",
+        ]
+        for name, ref, ours, ok in val:
+            if ours is not None:
+                lines.append(f"| {name} | {ref:.1f} | {ours:.1f} | {'yes' if ok else '**no**'} |")
+        lines.append("")
+    p3 = [(n, results.get("mnist", 32, n)) for n in ("p3-20", "p3-10", "p3-1")]
+    if any(r is not None for _, r in p3):
+        lines += [
+            "## P3 public part (MNIST, 32×32, top-1 %)", "",
+            "| threshold | measured | seed 004 |", "|---|---:|---:|",
+        ]
+        for n, r in p3:
+            if r is not None:
+                lines.append(f"| {n.split('-')[1]} | {_pct(r.top1)} | {SEED004_MNIST[n]:.1f} |")
+        lines.append("")
+
+    for dataset, size in _cells(results):
+        lines += [
+            f"## {dataset}, {size}×{size}", "",
+            "Top-1 / top-5 accuracy in per cent on obfuscated test images. "
+            "CNN: trained on obfuscated training images. Stats: logistic regression (LR) or MLP "
+            "on global statistics (mean, contrast, histogram of 8×8 block means).", "",
+            "| obfuscation | CNN top-1 | CNN top-5 | stats LR top-1 | stats MLP top-1 | chance | epochs (best) | train s |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for name in _obf_order(results, dataset, size):
+            c = results.get(dataset, size, name, "cnn")
+            lr = results.get(dataset, size, name, "stats-lr")
+            mlp = results.get(dataset, size, name, "stats-mlp")
+            lines.append(
+                f"| {name} | {_pct(c.top1 if c else None)} | {_pct(c.top5 if c else None)} | "
+                f"{_pct(lr.top1 if lr else None)} | {_pct(mlp.top1 if mlp else None)} | "
+                f"{_pct(c.chance if c else None)} | {c.epochs if c else '–'} ({c.best_epoch if c else '–'}) | "
+                f"{c.seconds:.0f} |" if c else f"| {name} | – | – | – | – | – | – | – |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _plot_bars(results, out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    files = []
+    datasets = []
+    for d, _ in _cells(results):
+        if d not in datasets:
+            datasets.append(d)
+    for dataset in datasets:
+        sizes = [s for d, s in _cells(results) if d == dataset]
+        names = []
+        for s in sizes:
+            for n in _obf_order(results, dataset, s):
+                if n not in names:
+                    names.append(n)
+        fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(names) + 2), 4))
+        width = 0.8 / max(1, len(sizes))
+        x = np.arange(len(names))
+        chance = None
+        for k, s in enumerate(sizes):
+            vals = []
+            for n in names:
+                r = results.get(dataset, s, n, "cnn")
+                vals.append(np.nan if r is None else 100 * r.top1)
+                chance = chance if r is None else 100 * r.chance
+            ax.bar(x + (k - (len(sizes) - 1) / 2) * width, vals, width, label=f"CNN, {s}px")
+            stats = [results.get(dataset, s, n, "stats-mlp") for n in names]
+            ax.scatter(x + (k - (len(sizes) - 1) / 2) * width, [np.nan if r is None else 100 * r.top1 for r in stats],
+                       marker="_", s=80, color="black", zorder=3, label="global stats (MLP)" if k == 0 else None)
+        if chance is not None:
+            ax.axhline(chance, color="red", linestyle="--", linewidth=1, label="chance")
+        ax.set_xticks(x, names, rotation=45, ha="right")
+        ax.set_ylabel("attacker top-1 accuracy (%)")
+        ax.set_ylim(0, 100)
+        ax.set_title(f"{dataset}: attacker accuracy on obfuscated test images")
+        ax.legend(fontsize="small", loc="upper right")
+        fig.tight_layout()
+        fname = f"accuracy-{dataset}.png"
+        fig.savefig(out / fname, dpi=110)
+        plt.close(fig)
+        files.append(fname)
+    return files
+
+
+def _plot_examples(results, out: Path) -> list[str]:
+    """One image per class... kept to one test image, shown under every obfuscation."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    files = []
+    cache = out / "cache" / "obf"
+    for dataset, size in _cells(results):
+        names = _obf_order(results, dataset, size)
+        imgs = []
+        for n in names:
+            hits = sorted(cache.glob(f"{dataset}-{size}-{n.replace(':', '_')}-*.npz"))
+            if hits:
+                with np.load(hits[-1]) as z:
+                    imgs.append((n, z["test"][:3]))
+        if not imgs:
+            continue
+        fig, axes = plt.subplots(3, len(imgs), figsize=(1.2 * len(imgs), 3.9), squeeze=False)
+        for j, (n, arr) in enumerate(imgs):
+            for i in range(3):
+                ax = axes[i][j]
+                if i < len(arr):
+                    ax.imshow(arr[i], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+                ax.set_xticks([])
+                ax.set_yticks([])
+            axes[0][j].set_title(n, fontsize=7)
+        fig.suptitle(f"{dataset}, {size}×{size}: the same test images under each obfuscation", fontsize=9)
+        fig.tight_layout()
+        fname = f"examples-{dataset}-{size}.png"
+        fig.savefig(out / fname, dpi=110)
+        plt.close(fig)
+        files.append(fname)
+    return files
+
+
+def write_report(results, out_dir) -> Path:
+    """Write ``README.md``, ``results.json`` and the plots into ``out_dir``; return the README path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(results.to_json())
+    plots = _plot_bars(results, out) + _plot_examples(results, out)
+    cfg = results.config
+    mode, att = cfg["mode"], cfg["attack"]
+    names = cfg["obfuscations"]
+    lines = [
+        "# picveil audit: can a trained network see through the obfuscation?", "",
+        f"Generated {_dt.datetime.now().isoformat(timespec='seconds')} in {results.seconds / 60:.1f} min "
+        f"on {cfg.get('cpus')} CPU(s). Mode **{mode['name']}**: {mode['n_train']} training / "
+        f"{mode['n_test']} test images per data set (class-stratified, seed {cfg['seed']}), at most "
+        f"{att['max_epochs']} epochs, early stopping after {att['patience']} epochs without gain on a "
+        f"{att['val_fraction']:.0%} validation split.", "",
+        "Threat model (seed 004): the attacker knows the algorithm and its settings, not the keys; every "
+        "image has its own fresh key. It trains on obfuscated training images with their labels and is "
+        "scored on obfuscated test images. Network: seed 004's MNIST CNN (appendix A.1) with batch "
+        "normalisation, a stride-k patch stem above 32 px, shift augmentation by multiples of the "
+        "obfuscation's block grid, SGD (Nesterov, momentum 0.9, weight decay 5e-4).", "",
+        f"Images: native size = padded to 32×32 with black; larger sizes = {cfg['upscale']} upscales "
+        f"of that. JPEG-domain baselines use IJG quality {cfg['jpeg_quality']} tables.", "",
+        markdown_tables(results),
+        "## Obfuscations", "",
+        "| name | what |", "|---|---|",
+        *[f"| {n} | {_summary(n)} |" for n in names],
+        "",
+        "## Plots", "",
+        *[f"![{p}]({p})" for p in plots],
+        "",
+        "## Reproduce", "",
+        "```", cfg.get("command") or "python -m picveil.audit", "```", "",
+        f"Versions: {', '.join(f'{k} {v}' for k, v in cfg['versions'].items())}.", "",
+    ]
+    path = out / "README.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def print_summary(results) -> None:
+    """A rich table of CNN top-1 (and stats top-1) per cell."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    cells = _cells(results)
+    table = Table(title=f"attacker top-1 % ({results.seconds / 60:.1f} min)")
+    table.add_column("obfuscation")
+    for d, s in cells:
+        table.add_column(f"{d} {s}px\nCNN / stats", justify="right")
+    names = []
+    for d, s in cells:
+        for n in _obf_order(results, d, s):
+            if n not in names:
+                names.append(n)
+    for n in names:
+        row = [n]
+        for d, s in cells:
+            c, m = results.get(d, s, n, "cnn"), results.get(d, s, n, "stats-mlp")
+            row.append(f"{_pct(c.top1 if c else None)} / {_pct(m.top1 if m else None)}")
+        table.add_row(*row)
+    console.print(table)
