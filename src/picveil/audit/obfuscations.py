@@ -106,6 +106,9 @@ def gaussian_blur(image: np.ndarray, rng: np.random.Generator, *, sigma: float) 
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
+P3_VARIANTS = ("clip", "nosign", "dc-zero")
+
+
 def p3_public(
     image: np.ndarray,
     rng: np.random.Generator,
@@ -135,16 +138,20 @@ def p3_public(
     _check(image)
     if threshold < 1:
         raise ValueError("threshold must be >= 1")
-    if variant not in ("clip", "nosign", "dc-zero"):
-        raise ValueError("variant must be 'clip', 'nosign' or 'dc-zero'")
-    coef = _jpeg.forward(image, quality)
-    if variant == "nosign":
-        coef = np.where(np.abs(coef) > threshold, threshold, coef)
-    else:
-        coef = np.clip(coef, -threshold, threshold)
-        if variant == "dc-zero":
-            coef[..., 0, 0] = 0
+    if variant not in P3_VARIANTS:
+        raise ValueError(f"variant must be one of {P3_VARIANTS}")
+    coef = p3_public_coefficients(_jpeg.forward(image, quality), threshold, variant)
     return _jpeg.inverse(coef, image.shape, quality)
+
+
+def p3_public_coefficients(coef: np.ndarray, threshold: int, variant: str = "clip") -> np.ndarray:
+    """The coefficient step of :func:`p3_public` on quantised ``(by, bx, 8, 8)`` blocks."""
+    if variant == "nosign":
+        return np.where(np.abs(coef) > threshold, threshold, coef).astype(coef.dtype)
+    out = np.clip(coef, -threshold, threshold)
+    if variant == "dc-zero":
+        out[..., 0, 0] = 0
+    return out
 
 
 def _vd_encrypt_coefficients(coef: np.ndarray, rng: np.random.Generator) -> np.ndarray:

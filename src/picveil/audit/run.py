@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import platform
+import shlex
 import sys
 import time
 import zlib
@@ -35,6 +36,8 @@ __all__ = ["Mode", "QUICK", "FULL", "Row", "Results", "run_audit", "main"]
 
 #: Schema of results.json; bump when its meaning changes.
 RESULTS_VERSION = 1
+#: Part of every cache key: bump when obfuscation or training code changes results.
+CODE_VERSION = 1
 NATIVE = 32
 
 
@@ -193,6 +196,7 @@ def run_audit(
     *,
     mode: Mode | None = None,
     write_report: bool = True,
+    command: str | None = None,
 ) -> Results:
     """Train every attack on every cell and write ``out_dir/README.md``, plots and ``results.json``.
 
@@ -211,6 +215,8 @@ def run_audit(
     seed : fixes the split, every key, the initialisation and the batches.
     progress : show rich progress bars and print a summary table.
     mode : explicit :class:`Mode` (image counts and epochs).
+    write_report : write README.md, plots and results.json into ``out_dir``.
+    command : the command line to print under "Reproduce" in the report.
     """
     from .attack import train_cnn, train_stats
 
@@ -231,7 +237,7 @@ def run_audit(
         "mode": asdict(mode), "datasets": list(datasets), "sizes": list(sizes),
         "obfuscations": [o.name for o in obs], "seed": seed, "attack": cfg.to_dict(),
         "jpeg_quality": _obf.JPEG_QUALITY, "upscale": "bilinear (align_corners=False)",
-        "versions": _versions(), "cpus": os.cpu_count(), "command": " ".join(sys.argv),
+        "versions": _versions(), "cpus": os.cpu_count(), "command": command,
     }
     results = Results(config)
     loaded = {name: _data.load_dataset(name) for name in datasets}  # fail early on missing data
@@ -246,7 +252,7 @@ def run_audit(
             n_test = min(mode.n_test, len(ds.labels) - n_train)
             tr, te = _data.split_indices(ds.labels, n_train, n_test, seed)
             picveil_v = config["versions"].get("picveil") if ob.family == "picveil" else None
-            obf_key = _key(dname, size, ob.name, ob.params, n_train, n_test, seed, picveil_v, _obf.JPEG_QUALITY)
+            obf_key = _key(dname, size, ob.name, ob.params, n_train, n_test, seed, picveil_v, _obf.JPEG_QUALITY, CODE_VERSION)
             cell_key = _key(obf_key, cfg.to_dict(), RESULTS_VERSION)
             cell_file = cache / "cells" / f"{dname}-{size}-{ob.name.replace(':', '_')}-{cell_key}.json"
             if cell_file.is_file():
@@ -346,6 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.out, datasets=_csv(args.datasets),
             obfuscations=_csv(args.obfuscations) if args.obfuscations else None,
             sizes=sizes, seed=args.seed, progress=not args.no_progress, mode=mode,
+            command="python -m picveil.audit " + shlex.join(sys.argv[1:] if argv is None else list(argv)),
         )
     except _data.DatasetNotFoundError as e:
         msg, _, hint = str(e).partition("\nhint: ")
