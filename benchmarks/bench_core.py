@@ -69,8 +69,8 @@ BOX_ASPECT = 4 / 5
 LARGE_MP, LARGE_REPEAT = 20, 3
 #: Target under the table: protect and reveal of this size within this factor of jpegtran.
 TARGET_MP, TARGET_RATIO = 12, 1.5
-#: Runs of the trivial jpegtran used to measure process start-up.
-STARTUP_RUNS = 20
+#: Runs per round of the trivial jpegtran (16x16 input) that measures process start-up.
+STARTUP_PER_ROUND = 3
 #: jpegtran memory: seconds to let an idle one load, and the VmHWM polling interval.
 JPEGTRAN_IDLE_WAIT, JPEGTRAN_POLL = 0.1, 0.0002
 
@@ -202,32 +202,36 @@ def make_ops(data: bytes, prot: bytes, boxes, identity) -> dict[str, Callable[[]
     return {"protect": protect, "reveal": reveal, "bare": bare, "pillow": pillow}
 
 
-def median_time(fn: Callable[[], object], repeat: int) -> float:
-    """Median seconds of ``repeat`` calls of ``fn`` after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        gc.collect()
-        t0 = time.perf_counter()
+def median_times(ops: dict[str, Callable[[], object]], repeat: int) -> dict[str, list[float]]:
+    """Seconds of ``repeat`` calls of each operation, after one warm-up call each.
+
+    The operations run interleaved, one round at a time, so that a change in
+    the machine's load during the run hits all of them alike and the ratios
+    stay meaningful on a busy machine.
+    """
+    for fn in ops.values():
         fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    times: dict[str, list[float]] = {name: [] for name in ops}
+    for _ in range(repeat):
+        for name, fn in ops.items():
+            gc.collect()
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return times
 
 
 # --- jpegtran ---------------------------------------------------------------------------
-def jpegtran_run(jpegtran: str, path: Path) -> float:
-    """Seconds of one ``jpegtran -copy all`` of ``path`` to a pipe, start-up included."""
-    t0 = time.perf_counter()
-    proc = subprocess.run([jpegtran, "-copy", "all", str(path)], stdout=subprocess.PIPE, check=False)
-    elapsed = time.perf_counter() - t0
-    if proc.returncode != 0 or not proc.stdout.startswith(b"\xff\xd8"):
-        raise RuntimeError(f"jpegtran failed on {path} (exit status {proc.returncode})")
-    return elapsed
+def jpegtran_op(jpegtran: str, path: Path) -> Callable[[], bytes]:
+    """``jpegtran -copy all`` of ``path`` to a pipe, as a subprocess (start-up included)."""
 
+    def run() -> bytes:
+        proc = subprocess.run([jpegtran, "-copy", "all", str(path)], stdout=subprocess.PIPE, check=False)
+        if proc.returncode != 0 or not proc.stdout.startswith(b"\xff\xd8"):
+            raise RuntimeError(f"jpegtran failed on {path} (exit status {proc.returncode})")
+        return proc.stdout
 
-def jpegtran_median(jpegtran: str, path: Path, repeat: int) -> float:
-    jpegtran_run(jpegtran, path)
-    return statistics.median(jpegtran_run(jpegtran, path) for _ in range(repeat))
+    return run
 
 
 def _hwm_of(pid: int) -> int | None:
@@ -467,7 +471,7 @@ def main(argv=None) -> int:
         identity_path.chmod(0o600)
         tiny_path = tmpdir / "tiny.jpg"
         tiny_path.write_bytes(tiny)
-        startup = jpegtran_median(jpegtran, tiny_path, STARTUP_RUNS) if jpegtran else None
+        startup_runs: list[float] = []
 
         for mp in args.sizes:
             w, h = frame_size(mp)
@@ -489,11 +493,16 @@ def main(argv=None) -> int:
             res["equal"], res["changed"] = check_roundtrip(case, identity)
             log.print(f"[dim]{mp} MP: timing ({repeat} runs)…[/dim]")
             ops = make_ops(data, prot, boxes, identity)
-            for name in OPS:
-                res[name] = median_time(ops[name], repeat)
             if jpegtran:
-                res["jt_raw"] = jpegtran_median(jpegtran, path, repeat)
-                res["jt_net"] = max(res["jt_raw"] - startup, 1e-9)
+                for k in range(STARTUP_PER_ROUND):
+                    ops[f"jt_start{k}"] = jpegtran_op(jpegtran, tiny_path)
+                ops["jt_raw"] = jpegtran_op(jpegtran, path)
+            times = median_times(ops, repeat)
+            for name in OPS:
+                res[name] = statistics.median(times[name])
+            if jpegtran:
+                res["jt_raw"] = statistics.median(times["jt_raw"])
+                startup_runs += [t for k in range(STARTUP_PER_ROUND) for t in times[f"jt_start{k}"]]
             if not args.no_memory:
                 log.print(f"[dim]{mp} MP: peak memory (fresh process per operation)…[/dim]")
                 for name in OPS:
@@ -502,14 +511,20 @@ def main(argv=None) -> int:
                     res["jt_mem"] = max(jpegtran_peak(jpegtran, path) for _ in range(repeat))
             results[mp] = res
 
-        if args.profile is not None:
-            profile_case(next(c for c in cases if c.mp == args.profile), identity)
-
     timed = [c for c in cases if c.mp in results]
-    if not timed:
-        return 0
+    startup = statistics.median(startup_runs) if startup_runs else None
+    for res in results.values():
+        if jpegtran:  # net time: the start-up of a process that rewrites a 16x16 JPEG subtracted
+            res["jt_net"] = max(res["jt_raw"] - startup, 1e-9)
+        res["startup_n"] = len(startup_runs)
     tables = build_tables(timed, results, startup, jpegtran, args, LIBJPEG_VERSION)
     (print_markdown if args.markdown else print_rich)(tables)
+    if args.profile is not None:
+        if args.markdown:
+            print("```", end="")
+        profile_case(next(c for c in cases if c.mp == args.profile), identity)
+        if args.markdown:
+            print("```")
     ok = all(results[c.mp]["equal"] and results[c.mp]["changed"] for c in timed)
     return 0 if ok else 1
 
@@ -540,12 +555,13 @@ def build_tables(cases, results, startup, jpegtran, args, libjpeg) -> list[Table
         ]
         rows.append(row)
     notes = [
-        f"Median of N timed runs after one warm-up, time.perf_counter in one process; picveil's extension uses {libjpeg}.",
+        f"Median of `runs` timed runs after one warm-up, operations interleaved round by round, time.perf_counter "
+        f"in one process (single-threaded); picveil's extension uses {libjpeg}.",
     ]
     if jt:
         notes.append(
-            f"jpegtran = `{jpegtran} -copy all FILE` to a pipe; net = raw − process start-up "
-            f"({startup * 1e3:.1f} ms, median of {STARTUP_RUNS} runs on a 16×16 JPEG)."
+            f"jpegtran = `{jpegtran} -copy all FILE` to a pipe, a subprocess; net = raw − process start-up "
+            f"({startup * 1e3:.1f} ms: median of {next(iter(results.values()))['startup_n']} runs of it on a 16×16 JPEG, interleaved)."
         )
         target = cases_by_mp(cases).get(TARGET_MP)
         if target is None:

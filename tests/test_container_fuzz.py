@@ -223,7 +223,9 @@ def test_structure_aware_mutations(c: Container, data: st.DataObject) -> None:
     mutations reach the field parsers instead of the length checks."""
     children = _boxes(c.to_jumbf()[8:])
     for _ in range(data.draw(st.integers(1, 2))):
-        op = data.draw(st.sampled_from(["flip", "set", "insert", "delete", "drop_box", "dup_box", "retype"]))
+        op = data.draw(
+            st.sampled_from(["flip", "set", "insert", "delete", "append", "chop", "drop_box", "dup_box", "retype"])
+        )
         i = data.draw(st.integers(0, len(children) - 1))
         body = bytearray(children[i][1])
         pos = data.draw(st.integers(0, len(body)))
@@ -237,6 +239,10 @@ def test_structure_aware_mutations(c: Container, data: st.DataObject) -> None:
             body[pos:pos] = data.draw(st.binary(min_size=1, max_size=30))
         elif op == "delete":
             del body[pos : pos + data.draw(st.integers(1, 30))]
+        elif op == "append":
+            body += data.draw(st.binary(min_size=1, max_size=40))
+        elif op == "chop":
+            del body[len(body) - data.draw(st.integers(1, 40)) :]
         elif op == "drop_box" and len(children) > 1:
             del children[i]
             continue

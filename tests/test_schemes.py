@@ -56,8 +56,8 @@ def test_permutation_is_uniform_enough():
 
 def test_signs_balanced():
     s = keyed_signs(RegionKey(bytes(32)), b"s", 1000)
-    assert s.shape == (1000, 8, 8)
-    assert 0.48 < s.mean() < 0.52
+    assert s.shape == (1000, 8, 8) and set(np.unique(s)) == {-1, 1}
+    assert 0.48 < (s < 0).mean() < 0.52
 
 
 def test_commutes_with_requantisation():

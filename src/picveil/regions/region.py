@@ -149,21 +149,19 @@ def plan_regions(
     # Decompose each group's cells into rectangles: runs per row, merged downwards.
     rects: list[McuRect] = []
     open_runs: dict[tuple[int, int, int], list[int]] = {}  # (x0, x1, g) -> [y0, y1]
-    for y in range(rows + 1):
+    busy = np.flatnonzero((owner >= 0).any(axis=1))
+    scan = sorted(set(busy.tolist()) | set((busy + 1).tolist()))  # rows with cells, and the row after each
+    for y in scan:
         runs: set[tuple[int, int, int]] = set()
         if y < rows:
             row = owner[y]
-            x = 0
-            while x < cols:
-                g = int(row[x])
-                if g < 0:
-                    x += 1
-                    continue
-                x1 = x
-                while x1 < cols and row[x1] == g:
-                    x1 += 1
-                runs.add((x, x1, g))
-                x = x1
+            # runs of equal owner, found with numpy: change points of the padded row
+            padded = np.concatenate(([-2], row, [-2]))
+            edges = np.flatnonzero(padded[1:] != padded[:-1])
+            for x0, x1 in zip(edges[:-1], edges[1:]):
+                g = int(row[x0])
+                if g >= 0:
+                    runs.add((int(x0), int(x1), g))
         for key in list(open_runs):
             if key in runs:
                 open_runs[key][1] = y + 1

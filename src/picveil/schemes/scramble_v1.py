@@ -34,14 +34,14 @@ _SIGN = b"picveil scramble-v1 sign"
 
 def keyed_permutation(key: KeyStream, label: bytes, n: int) -> np.ndarray:
     """Permutation of ``range(n)`` (int64 array) from the key stream ``label``."""
-    words = np.frombuffer(key.stream(label, 8 * n), dtype=">u8")
+    words = np.frombuffer(key.stream(label, 8 * n), dtype=">u8").astype(np.uint64)
     return np.argsort(words, kind="stable")
 
 
 def keyed_signs(key: KeyStream, label: bytes, n_blocks: int) -> np.ndarray:
-    """Boolean array ``(n_blocks, 8, 8)``: True where a coefficient is negated."""
+    """int16 array ``(n_blocks, 8, 8)`` of ±1: −1 where a coefficient is negated."""
     bits = np.unpackbits(np.frombuffer(key.stream(label, 8 * n_blocks), dtype=np.uint8))
-    return bits.astype(bool).reshape(n_blocks, 8, 8)
+    return (1 - 2 * bits.astype(np.int16)).reshape(n_blocks, 8, 8)
 
 
 class ScrambleV1:
@@ -60,7 +60,7 @@ class ScrambleV1:
             flat = comp.reshape(n, 8, 8)
             perm, signs = self._keys(key, ci, n)
             scr = flat[perm]
-            np.negative(scr, out=scr, where=signs)
+            scr *= signs
             out.append(scr.reshape(comp.shape))
         return out
 
@@ -70,8 +70,7 @@ class ScrambleV1:
             rows, cols = comp.shape[:2]
             n = rows * cols
             perm, signs = self._keys(key, ci, n)
-            scr = comp.reshape(n, 8, 8).copy()
-            np.negative(scr, out=scr, where=signs)
+            scr = comp.reshape(n, 8, 8) * signs
             orig = np.empty_like(scr)
             orig[perm] = scr
             out.append(orig.reshape(comp.shape))
