@@ -380,3 +380,13 @@ def test_output_opens_in_chromium(photo, identities, tmp_path):
     )
     title = res.stdout.split("<title>")[1].split("</title>")[0]
     assert title.split(",") == ["512x512"] * len(imgs)
+
+
+def test_grayscale_with_declared_2x2_sampling(photo, identities):
+    """Single-component JPEGs may declare 2×2 sampling (Pillow does with subsampling=2); it has no effect."""
+    buf = io.BytesIO()
+    Image.fromarray(photo).convert("L").save(buf, "JPEG", quality=90, subsampling=2)
+    src = buf.getvalue()
+    prot = picveil.protect(src, [FACE], recipients=[identities[0].recipient])
+    assert picveil.inspect(prot).mcu == (8, 8)
+    assert np.array_equal(decode(picveil.reveal(prot, identities=[identities[0]])), decode(src))

@@ -123,4 +123,43 @@ class OutputError(PicveilError):
     default_hint = "Choose a different output path (-o); picveil never overwrites its input."
 
 
+# --- circles and the keyring (crypto/keyring.py) --------------------------------
+class CircleNotFoundError(NotRecipientError):
+    """No circle in the keyring matches; carries what is known of the one needed."""
+
+    default_hint = (
+        "`picveil circle list` shows your circles; ask the person who shared the "
+        "photo to share the circle with you (`picveil circle share NAME --to age1…`)."
+    )
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        name: str | None = None,
+        circle_id: bytes | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.name = name
+        self.circle_id = circle_id
+
+
+class CircleNameError(InputError):
+    """A circle name breaks the naming rules or is already taken."""
+
+    default_hint = "A circle name is 1–64 characters from A–Z, a–z, 0–9, '.', '_' and '-'."
+
+
+class KeyringNotFoundError(KeyFileError):
+    default_hint = "`picveil circle create NAME` creates a keyring with its first circle."
+
+
+class KeyringCorruptError(TamperedError):
+    default_hint = (
+        "The keyring file is damaged; restore keyring.age from a backup, or move it "
+        "away and ask your friends to share their circles again."
+    )
+
+
 __all__ = [name for name in dir() if name.endswith("Error") or name == "KeyError_"]

@@ -50,6 +50,7 @@ __all__ = [
     "etc_scramble",
     "picveil_mode",
     "picveil_available",
+    "picveil_schemes",
 ]
 
 #: JPEG quality of every JPEG-domain baseline (P3's and seed 004's setting).
@@ -233,8 +234,8 @@ def etc_scramble(
 
 
 # --- picveil's own modes ----------------------------------------------------
-# ADAPTER, written before picveil.protect existed. Assumed API:
-#   picveil.protect(jpeg_bytes, regions=[(x, y, w, h)], recipients=[recipient], **opts) -> bytes
+# Calls picveil's public API only:
+#   picveil.protect(jpeg_bytes, regions=[(x, y, w, h)], recipients=["age1..."], scheme=name) -> bytes
 # The whole image is one region; every image gets a fresh age X25519 identity,
 # so each is protected under its own key, and the attacker never has it.
 
@@ -245,6 +246,17 @@ def picveil_available() -> bool:
     except Exception:  # ImportError, or a half-built package failing at import
         return False
     return True
+
+
+def picveil_schemes() -> list[str]:
+    """Names of picveil's protection schemes ("default" first), or ``[]`` without picveil."""
+    if not picveil_available():
+        return []
+    try:
+        from picveil.schemes import scheme_names
+    except Exception:
+        return ["default"]
+    return ["default"] + list(scheme_names())
 
 
 def picveil_mode(
@@ -259,9 +271,10 @@ def picveil_mode(
     The image is encoded as a grayscale JPEG at ``quality`` (Pillow), passed
     to ``picveil.protect`` with one region covering it and a fresh
     ``pyrage.x25519.Identity`` as the only recipient, and the protected JPEG
-    is decoded back to grayscale ``uint8``. ``mode`` other than ``"default"``
-    is passed as ``mode=``. Keys come from picveil (the OS CSPRNG), not from
-    ``rng``, so the output is *not* reproducible from ``rng``.
+    is decoded back to grayscale ``uint8``. ``mode`` names a picveil scheme
+    (``scheme=``); ``"default"`` leaves picveil's default. Keys come from
+    picveil (the OS CSPRNG), not from ``rng``, so the output is *not*
+    reproducible from ``rng``; the audit caches it instead.
     """
     _check(image)
     from PIL import Image
@@ -271,8 +284,8 @@ def picveil_mode(
     h, w = image.shape
     buf = io.BytesIO()
     Image.fromarray(image, mode="L").save(buf, format="JPEG", quality=quality)
-    recipient = pyrage.x25519.Identity.generate().to_public()
-    opts = {} if mode == "default" else {"mode": mode}
+    recipient = str(pyrage.x25519.Identity.generate().to_public())
+    opts = {} if mode == "default" else {"scheme": mode}
     protected = protect(buf.getvalue(), regions=[(0, 0, w, h)], recipients=[recipient], **opts)
     with Image.open(io.BytesIO(protected)) as im:
         out = np.asarray(im.convert("L"), dtype=np.uint8)
@@ -361,7 +374,7 @@ def get(name: str) -> Obfuscation:
     """Look up an obfuscation; ``picveil:<mode>`` builds the picveil adapter."""
     if name.startswith("picveil:"):
         mode = name.split(":", 1)[1] or "default"
-        return _entry(name, picveil_mode, "picveil", 8, True, f"picveil.protect, mode {mode!r}, whole image", mode=mode)
+        return _entry(name, picveil_mode, "picveil", 8, True, f"picveil.protect, scheme {mode!r}, whole image", mode=mode)
     try:
         return REGISTRY[name]
     except KeyError:
@@ -369,8 +382,5 @@ def get(name: str) -> Obfuscation:
 
 
 def available() -> list[str]:
-    """Registered names, plus ``picveil:default`` when picveil.protect is importable."""
-    names = list(REGISTRY)
-    if picveil_available():
-        names.append("picveil:default")
-    return names
+    """Registered names, plus ``picveil:<scheme>`` for each scheme of an importable picveil."""
+    return list(REGISTRY) + [f"picveil:{m}" for m in picveil_schemes()]

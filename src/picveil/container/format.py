@@ -94,8 +94,6 @@ _U8 = 0xFF
 _U16 = 0xFFFF
 _U32 = 0xFFFFFFFF
 _BOX_HEADER_SIZE = 8
-_HEADER_FIXED_SIZE = 1 + 2 + 2 + 2 + 2 + 1 + 1 + 1  # up to and including n_components
-_COMPONENT_SIZE = 3
 _REGION_SIZE = 4 * 2 + 1 + 1 + SALT_SIZE
 
 
@@ -117,10 +115,10 @@ class _Reader:
 
     __slots__ = ("_data", "_pos", "_end")
 
-    def __init__(self, data: bytes, start: int = 0, end: int | None = None) -> None:
+    def __init__(self, data: bytes) -> None:
         self._data = data
-        self._pos = start
-        self._end = len(data) if end is None else end
+        self._pos = 0
+        self._end = len(data)
 
     @property
     def remaining(self) -> int:
@@ -171,10 +169,10 @@ def _box(box_type: bytes, body: bytes) -> bytes:
     return size.to_bytes(4, "big") + box_type + body
 
 
-def _split_boxes(data: bytes, start: int, end: int) -> list[tuple[bytes, bytes]]:
-    """Split ``data[start:end]`` into (type, body) pairs; exact fit required."""
+def _split_boxes(data: bytes) -> list[tuple[bytes, bytes]]:
+    """Split ``data`` into (type, body) pairs; the boxes must fill it exactly."""
     boxes = []
-    r = _Reader(data, start, end)
+    r = _Reader(data)
     while r.remaining:
         size = r.u32()
         box_type = r.take(4)
@@ -435,12 +433,13 @@ class Header:
         components = tuple(ComponentInfo(r.u8(), r.u8(), r.u8()) for _ in range(n_components))
         file_salt = r.take(SALT_SIZE)
         n_regions = r.u16()
-        if r.remaining < n_regions * _REGION_SIZE:
+        if r.remaining != n_regions * _REGION_SIZE:
             _fail()
         regions = tuple(
             RegionRecord(r.u16(), r.u16(), r.u16(), r.u16(), r.u8(), r.u8(), r.take(SALT_SIZE))
             for _ in range(n_regions)
         )
+        r.expect_end()
         header = cls(scheme_id, width, height, mcu_width, mcu_height, components, file_salt, regions)
         header.__dict__["raw"] = body  # the authenticated bytes, exactly as read
         return header
@@ -605,11 +604,11 @@ class Container:
 
     @classmethod
     def _parse(cls, data: bytes) -> Container:
-        outer = _split_boxes(data, 0, len(data))
+        outer = _split_boxes(data)
         if len(outer) != 1 or outer[0][0] != BOX_JUMB:
             _fail()
         content = outer[0][1]
-        boxes = _split_boxes(content, 0, len(content))
+        boxes = _split_boxes(content)
         if not boxes or boxes[0][0] != BOX_JUMD or len(boxes[0][1]) < len(PICVEIL_UUID):
             _fail()
         if boxes[0][1][: len(PICVEIL_UUID)] != PICVEIL_UUID:

@@ -28,15 +28,20 @@ from .keys import (
     parse_recipient,
     random_salt,
 )
+from .keyring import Circle, Keyring, check_circle_name, default_home
 
 __all__ = [
+    "Circle",
     "GroupKey",
     "Identity",
+    "Keyring",
     "MacKey",
     "RegionKey",
     "WRAP_PASSPHRASE",
     "WRAP_X25519",
+    "check_circle_name",
     "count_age_stanzas",
+    "default_home",
     "load_identities",
     "parse_recipient",
     "random_salt",

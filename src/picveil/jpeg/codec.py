@@ -28,7 +28,7 @@ libjpeg writes one, so callers add metadata segments themselves.
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -143,6 +143,9 @@ class JpegCoefficients:
         self.progressive: bool = decoder.progressive_mode
         self.arithmetic: bool = decoder.arith_code
         if len(self.components) == 1:
+            # A single-component scan is not interleaved: its MCU is one block,
+            # whatever sampling factors the file declares, so report them as 1×1.
+            self.components = (replace(self.components[0], h_samp=1, v_samp=1),)
             self.mcu_width = self.mcu_height = _BLOCK
         else:
             self.mcu_width = _BLOCK * decoder.max_h_samp_factor
