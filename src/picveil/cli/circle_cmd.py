@@ -71,9 +71,9 @@ def create(
 
     ring = _open(keyring, passphrase, create=True)
     circle = ring.create_circle(name)
-    err.print(f"Created circle {circle.name} (id {circle.id_hex}).", markup=False)
-    err.print(f"hint: share it with `picveil circle share {circle.name} --to age1… -o {circle.name}.circle`.", markup=False)
-    out.print(circle.id_hex, markup=False)
+    err.print(f"Created circle {circle.name} (id {circle.id_hex}).", markup=False, soft_wrap=True)
+    err.print(f"hint: share it with `picveil circle share {circle.name} --to age1… -o {circle.name}.circle`.", markup=False, soft_wrap=True)
+    out.print(circle.id_hex, markup=False, soft_wrap=True)
 
 
 @_command("list")
@@ -88,8 +88,8 @@ def list_(
 
     ring = _open(keyring, passphrase, create=False)
     if not ring.circles:
-        err.print(f"No circles in {ring.path}.", markup=False)
-        err.print("hint: `picveil circle create NAME` creates one.", markup=False)
+        err.print(f"No circles in {ring.path}.", markup=False, soft_wrap=True)
+        err.print("hint: `picveil circle create NAME` creates one.", markup=False, soft_wrap=True)
         return
     table = Table(title=f"Circles in {ring.path}", title_justify="left")
     for col in ("name", "id", "created", "shared with"):
@@ -118,9 +118,9 @@ def share(
     ring = _open(keyring, passphrase, create=False)
     blob = ring.share_circle(name, to)
     write_atomic(output, blob, mode=0o600)
-    err.print(f"Wrote circle {name} for {len(set(to))} recipient(s) to {output}.", markup=False)
-    err.print(f"hint: they run `picveil circle import {output.name}`; whoever holds it can reveal photos for {name}.", markup=False)
-    out.print(str(output), markup=False)
+    err.print(f"Wrote circle {name} for {len(set(to))} recipient(s) to {output}.", markup=False, soft_wrap=True)
+    err.print(f"hint: they run `picveil circle import {output.name}`; whoever holds it can reveal photos for {name}.", markup=False, soft_wrap=True)
+    out.print(str(output), markup=False, soft_wrap=True)
 
 
 @_command("import")
@@ -143,10 +143,10 @@ def import_(
     before = {c.circle_id for c in ring.circles}
     circle = ring.import_circle(data, identities=identity, rename=as_name)
     if circle.circle_id in before:
-        err.print(f"You already have this circle, as {circle.name} (id {circle.id_hex}).", markup=False)
+        err.print(f"You already have this circle, as {circle.name} (id {circle.id_hex}).", markup=False, soft_wrap=True)
     else:
-        err.print(f"Imported circle {circle.name} (id {circle.id_hex}).", markup=False)
-    out.print(circle.name, markup=False)
+        err.print(f"Imported circle {circle.name} (id {circle.id_hex}).", markup=False, soft_wrap=True)
+    out.print(circle.name, markup=False, soft_wrap=True)
 
 
 @_command("remove")
@@ -170,7 +170,7 @@ def remove(
             )
         typer.confirm(f"Delete circle {name} and its key for good?", abort=True, err=True)
     ring.remove_circle(name)
-    err.print(f"Removed circle {name}.", markup=False)
+    err.print(f"Removed circle {name}.", markup=False, soft_wrap=True)
 
 
 @_command("whoami")
@@ -188,4 +188,4 @@ def whoami(
             f"The keyring at {ring.home} is protected by a passphrase and has no identity.",
             hint=f"Create one with `picveil keygen -o {ring.home / 'identity.key'}`.",
         )
-    out.print(ring.recipient, markup=False)
+    out.print(ring.recipient, markup=False, soft_wrap=True)
