@@ -390,3 +390,16 @@ def test_grayscale_with_declared_2x2_sampling(photo, identities):
     prot = picveil.protect(src, [FACE], recipients=[identities[0].recipient])
     assert picveil.inspect(prot).mcu == (8, 8)
     assert np.array_equal(decode(picveil.reveal(prot, identities=[identities[0]])), decode(src))
+
+
+def test_container_over_64k_is_chunked(photo):
+    """Hundreds of recipients make a container bigger than one APP11 segment."""
+    from picveil.crypto import Identity
+    from picveil.jpeg.markers import app11_payloads
+
+    many = [Identity.generate() for _ in range(700)]
+    prot = picveil.protect(encode_jpeg(photo), [FACE], recipients=[i.recipient for i in many])
+    payloads = app11_payloads(prot)
+    assert len(payloads) >= 2 and sum(map(len, payloads)) > 65535
+    assert picveil.inspect(prot).regions[0].recipients == 700
+    assert np.array_equal(decode(picveil.reveal(prot, identities=[many[-1]])), decode(encode_jpeg(photo)))

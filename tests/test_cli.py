@@ -166,3 +166,15 @@ def test_demo_console_script(tmp_path):
     a = decode((tmp_path / "demo" / "sample.jpg").read_bytes())
     assert np.array_equal(a, decode((tmp_path / "demo" / "revealed.jpg").read_bytes()))
     assert not np.array_equal(a, decode((tmp_path / "demo" / "protected.jpg").read_bytes()))
+
+
+def test_age_keygen_identity_works(tmp_path, capsys, photo_file):
+    if shutil.which("age-keygen") is None:
+        pytest.skip("age-keygen not installed")
+    key = tmp_path / "age.key"
+    subprocess.run(["age-keygen", "-o", str(key)], check=True, capture_output=True)
+    recipient = subprocess.run(["age-keygen", "-y", str(key)], check=True, capture_output=True, text=True).stdout.strip()
+    shared = tmp_path / "s.jpg"
+    assert run(capsys, "protect", photo_file, "-o", shared, "--box", "0,0,64,64", "--to", recipient)[0] == 0
+    assert run(capsys, "reveal", shared, "-i", key, "-o", tmp_path / "r.jpg")[0] == 0
+    assert np.array_equal(decode((tmp_path / "r.jpg").read_bytes()), decode(photo_file.read_bytes()))
