@@ -139,6 +139,27 @@ def test_p3_clips_every_coefficient_dc_included(threshold):
     assert np.array_equal(ob.p3_public(img, None, threshold=threshold), expected)
 
 
+def test_jpeg_model_matches_libjpeg_through_picveils_codec():
+    codec = pytest.importorskip("picveil.jpeg.codec")
+    img = data.prepare(data.load_digits().images[:1], 32)[0] if _has_sklearn() else _digit_like(32)
+    real = codec.read_coefficients(ob._encode_gray(img, ob.JPEG_QUALITY)).array(0)
+    model = _jpeg.forward(img, ob.JPEG_QUALITY)
+    assert real.shape == model.shape
+    assert np.mean(real == model) > 0.99 and np.abs(real.astype(int) - model).max() <= 1
+    # and the two P3 back ends give the same picture up to IDCT rounding
+    a = ob.p3_public(img, None, threshold=10)
+    b = ob.p3_public(img, None, threshold=10, backend="libjpeg")
+    assert np.abs(a.astype(int) - b).mean() < 1.0
+
+
+def _has_sklearn() -> bool:
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def test_p3_diagnostic_variants():
     coef = _jpeg.forward(_digit_like(32), ob.JPEG_QUALITY)
     nosign = ob.p3_public_coefficients(coef, 10, "nosign")
@@ -312,7 +333,7 @@ def test_cnn_learns_digits_and_mosaic16_hurts(digits_split):
     from picveil.audit.attack import AttackConfig, train_cnn
 
     xtr, ytr, xte, yte = digits_split
-    cfg = AttackConfig(max_epochs=8, patience=3, seed=0)
+    cfg = AttackConfig(max_epochs=8, patience=3, seed=0, threads=1)
     plain = train_cnn(xtr, ytr, xte, yte, n_classes=10, config=cfg)
     m16 = ob.get("mosaic16")
     obf = lambda x: np.stack([m16(im, None) for im in x])  # noqa: E731
@@ -346,20 +367,24 @@ def test_run_audit_end_to_end_and_resume(tmp_path):
     mode = Mode("smoke", n_train=600, n_test=200, max_epochs=3, patience=2)
     kw = dict(datasets=["digits"], obfuscations=["none", "mosaic8", "etc8"], sizes=[32], seed=0,
               progress=False, mode=mode)
-    res = run_audit(tmp_path, **kw)
+    res = run_audit(tmp_path / "a", workers=1, **kw)
     assert {(r.obfuscation, r.attack) for r in res.rows} == {
         (o, a) for o in ("none", "mosaic8", "etc8") for a in ("cnn", "stats-lr", "stats-mlp")}
     for r in res.rows:
         assert 0.0 <= r.top1 <= r.top5 <= 1.0 and r.chance == pytest.approx(0.1)
     assert res.get("digits", 32, "none").top1 > 0.5
-    readme = (tmp_path / "README.md").read_text()
+    readme = (tmp_path / "a" / "README.md").read_text()
     assert "| none |" in readme and "digits, 32×32" in readme
-    assert (tmp_path / "accuracy-digits.png").stat().st_size > 1000
-    assert (tmp_path / "examples-digits-32.png").is_file()
-    assert Results.from_json((tmp_path / "results.json").read_text()).rows == res.rows
+    assert (tmp_path / "a" / "accuracy-digits.png").stat().st_size > 1000
+    assert (tmp_path / "a" / "examples-digits-32.png").is_file()
+    assert Results.from_json((tmp_path / "a" / "results.json").read_text()).rows == res.rows
     # Second run: every cell comes from the cache, with identical numbers.
-    again = run_audit(tmp_path, write_report=False, **kw)
+    again = run_audit(tmp_path / "a", workers=1, write_report=False, **kw)
     assert again.rows == res.rows and again.seconds < 5
+    # Worker processes give the same numbers as the inline run.
+    par = run_audit(tmp_path / "b", workers=2, write_report=False, **kw)
+    key = lambda rows: [(r.obfuscation, r.attack, r.top1, r.top5, r.epochs) for r in rows]  # noqa: E731
+    assert key(par.rows) == key(res.rows)
 
 
 def test_main_lists_and_reports_missing_data(tmp_path, monkeypatch, capsys):

@@ -117,6 +117,7 @@ def p3_public(
     threshold: int,
     variant: str = "clip",
     quality: int = JPEG_QUALITY,
+    backend: str = "model",
 ) -> np.ndarray:
     """The public part of P3 (Ra, Govindan, Ortega, NSDI 2013) at ``threshold``.
 
@@ -133,6 +134,14 @@ def p3_public(
         as ``clip`` for AC; every DC becomes 0 (mid-grey), as if the DC were
         removed from the public part entirely.
 
+    ``backend="model"`` (default) uses the numpy JPEG model of
+    :mod:`picveil.audit._jpeg`; ``backend="libjpeg"`` encodes with Pillow
+    (libjpeg), edits the coefficients of the real file with
+    :func:`picveil.jpeg.codec.read_coefficients`, and decodes with Pillow,
+    as seed 004 did with a modified IJG libjpeg. The two agree to within
+    rounding (see the tests); the model is the default because it does not
+    depend on picveil's compiled extension.
+
     The decoded image is returned. The secret part is not modelled: an
     attacker never has it. Unkeyed (the public part has no key).
     """
@@ -141,8 +150,36 @@ def p3_public(
         raise ValueError("threshold must be >= 1")
     if variant not in P3_VARIANTS:
         raise ValueError(f"variant must be one of {P3_VARIANTS}")
+    if backend == "libjpeg":
+        return _p3_public_libjpeg(image, threshold, variant, quality)
+    if backend != "model":
+        raise ValueError("backend must be 'model' or 'libjpeg'")
     coef = p3_public_coefficients(_jpeg.forward(image, quality), threshold, variant)
     return _jpeg.inverse(coef, image.shape, quality)
+
+
+def _encode_gray(image: np.ndarray, quality: int) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(image, mode="L").save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def _decode_gray(data: bytes) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        return np.asarray(im.convert("L"), dtype=np.uint8).copy()
+
+
+def _p3_public_libjpeg(image: np.ndarray, threshold: int, variant: str, quality: int) -> np.ndarray:
+    from picveil.jpeg.codec import read_coefficients
+
+    jc = read_coefficients(_encode_gray(image, quality))
+    coef = jc.array(0)
+    jc.set_blocks(0, 0, 0, p3_public_coefficients(coef, threshold, variant).astype(np.int16))
+    return _decode_gray(jc.encode())
 
 
 def p3_public_coefficients(coef: np.ndarray, threshold: int, variant: str = "clip") -> np.ndarray:
@@ -277,21 +314,17 @@ def picveil_mode(
     reproducible from ``rng``; the audit caches it instead.
     """
     _check(image)
-    from PIL import Image
     import pyrage
     from picveil import protect
 
     h, w = image.shape
-    buf = io.BytesIO()
-    Image.fromarray(image, mode="L").save(buf, format="JPEG", quality=quality)
     recipient = str(pyrage.x25519.Identity.generate().to_public())
     opts = {} if mode == "default" else {"scheme": mode}
-    protected = protect(buf.getvalue(), regions=[(0, 0, w, h)], recipients=[recipient], **opts)
-    with Image.open(io.BytesIO(protected)) as im:
-        out = np.asarray(im.convert("L"), dtype=np.uint8)
+    protected = protect(_encode_gray(image, quality), regions=[(0, 0, w, h)], recipients=[recipient], **opts)
+    out = _decode_gray(protected)
     if out.shape != (h, w):
         raise ValueError(f"picveil returned a {out.shape} image for a {(h, w)} input")
-    return out.copy()
+    return out
 
 
 # --- registry ----------------------------------------------------------------
@@ -355,6 +388,11 @@ for _t in P3_THRESHOLDS:
     REGISTRY[f"p3dc0-{_t}"] = _entry(
         f"p3dc0-{_t}", p3_public, "p3-diagnostic", 8, False,
         f"P3 diagnostic, T={_t}: AC clipped to +-T, every DC set to 0", threshold=_t, variant="dc-zero",
+    )
+    REGISTRY[f"p3lib-{_t}"] = _entry(
+        f"p3lib-{_t}", p3_public, "p3-diagnostic", 8, False,
+        f"P3 diagnostic, T={_t}: as p3-{_t} but on real libjpeg files (Pillow + picveil's codec)",
+        threshold=_t, backend="libjpeg",
     )
 REGISTRY["vd"] = _entry("vd", van_droogenbroeck, "vd", 8, True, f"Van Droogenbroeck: DC kept, AC appended bits XOR key (q{JPEG_QUALITY})")
 for _b in (8, 16):

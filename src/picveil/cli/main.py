@@ -317,3 +317,9 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 def run() -> None:  # console-script entry point
     sys.exit(main())
+
+
+# --- sub-commands defined in their own modules ----------------------------------------
+from .circle_cmd import circle_app  # noqa: E402
+
+app.add_typer(circle_app, name="circle")
