@@ -37,6 +37,12 @@ def decode(data: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(data)))
 
 
+@pytest.fixture(autouse=True)
+def _isolated_keyring(tmp_path_factory, monkeypatch):
+    """Never touch the developer's own keyring: every test gets an empty PICVEIL_HOME."""
+    monkeypatch.setenv("PICVEIL_HOME", str(tmp_path_factory.mktemp("picveil-home")))
+
+
 @pytest.fixture(scope="session")
 def photo() -> np.ndarray:
     """The bundled sample photo (512×512 RGB, a face at about 150,10,155,175)."""

@@ -50,6 +50,7 @@ class RegionInfo:
     look: str
     recipients: int  #: number of X25519 recipients of its group
     passphrase: bool  #: whether its group can be opened with a passphrase
+    circle: str | None = None  #: hex id of the circle that opens it, if any
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,8 @@ def _protect(
     *,
     recipients: Iterable[str] | str | None = None,
     passphrase: str | None = None,
+    circle: str | None = None,
+    keyring=None,
     quality: int = DEFAULT_QUALITY,
     scheme: str | None = None,
     keep_gps: bool = False,
@@ -225,15 +228,16 @@ def _protect(
         raise UnsupportedImageError(f"picveil cannot protect {coeffs.color_space.upper()} JPEGs.")
     sch = get_scheme(scheme or DEFAULT_SCHEME)
 
-    # Key groups: one per distinct (recipients, passphrase).
+    # Key groups: one per distinct (recipients, passphrase, circle).
     default_to = _normalise_recipients(recipients)
     specs = [as_region(r) for r in regions]
-    group_of: dict[tuple[tuple[str, ...], str | None], int] = {}
+    group_of: dict[tuple[tuple[str, ...], str | None, str | None], int] = {}
     box_groups = []
     for spec in specs:
-        to = default_to if spec.recipients is None else _normalise_recipients(spec.recipients)
-        pw = passphrase if spec.recipients is None and spec.passphrase is None else spec.passphrase
-        key = (tuple(sorted(to)), pw)
+        if spec.recipients is None and spec.passphrase is None and spec.circle is None:
+            key = (tuple(sorted(default_to)), passphrase, circle)
+        else:
+            key = (tuple(sorted(_normalise_recipients(spec.recipients))), spec.passphrase, spec.circle)
         box_groups.append(group_of.setdefault(key, len(group_of)))
     rects = plan_regions(
         [s.box for s in specs],
@@ -250,10 +254,25 @@ def _protect(
     rects = [McuRect(r.x, r.y, r.w, r.h, renumber[r.group]) for r in rects]
     group_specs = {renumber[g]: k for k, g in group_of.items() if g in renumber}
 
-    group_keys = [crypto.GroupKey.generate() for _ in used]
-    wraps = [group_keys[g].wrap(group_specs[g][0], group_specs[g][1]) for g in range(len(used))]
-
     file_salt = crypto.random_salt()
+    kr = None
+    group_keys, wraps = [], []
+    for g in range(len(used)):
+        to, pw, circle_name = group_specs[g]
+        w: list[tuple[int, bytes]] = []
+        if circle_name is not None:
+            if kr is None:
+                kr = keyring if isinstance(keyring, crypto.Keyring) else crypto.Keyring.open(keyring)
+            c = kr.get(circle_name)
+            gk = c.image_group_key(file_salt)
+            w.append((crypto.WRAP_CIRCLE, c.circle_id))
+        else:
+            gk = crypto.GroupKey.generate()
+        if to or pw or circle_name is None:
+            w.extend(gk.wrap(to, pw))
+        group_keys.append(gk)
+        wraps.append(w)
+
     records = tuple(
         RegionRecord(x=r.x, y=r.y, w=r.w, h=r.h, group=r.group, look=LOOK_SCRAMBLE, salt=crypto.random_salt()) for r in rects
     )
@@ -315,6 +334,11 @@ def protect(image: Source, regions, **options) -> bytes:
         Default age recipients (``age1…``) for regions without their own.
     passphrase : str, optional
         Default passphrase (in addition to, or instead of, recipients).
+    circle : str, optional
+        Default circle (a name in the keyring); its members reveal with their
+        keyring, with no identity file.
+    keyring : Keyring or path, optional
+        Where circles are looked up (default: the user's keyring).
     quality : int
         JPEG quality used to encode non-JPEG inputs (default 95).
     keep_gps, keep_serials, keep_all_metadata : bool
@@ -360,6 +384,7 @@ def _reveal(
     *,
     identities=(),
     passphrase: str | None = None,
+    keyring=None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     require_all: bool = False,
 ) -> tuple[bytes, RevealReport]:
@@ -379,16 +404,30 @@ def _reveal(
 
         raise UnsupportedVersionError(f"This image uses region look {unknown_looks[0]}, which this picveil does not know.")
     ids = crypto.load_identities(identities) if identities else []
-    if not ids and not passphrase:
+    kr = _keyring_for_reveal(keyring, explicit=bool(ids or passphrase))
+    if not ids and not passphrase and kr is None:
         raise NotRecipientError(
-            "No key given.", hint="Give an identity file with -i, or --passphrase."
+            "No key given.", hint="Give an identity file with -i, --passphrase, or create a keyring with circles."
         )
     unlocked: dict[int, object] = {}
+    missing_circles: list[bytes] = []
     for g in container.groups:
         key = crypto.GroupKey.unwrap([(w.kind, w.data) for w in g.wraps], ids, passphrase)
+        for w in g.wraps:
+            if key is None and w.kind == crypto.WRAP_CIRCLE:
+                c = kr.find_by_id(w.data) if kr is not None else None
+                if c is not None:
+                    key = c.image_group_key(header.file_salt)
+                else:
+                    missing_circles.append(w.data)
         if key is not None:
             unlocked[g.index] = key
     if not unlocked:
+        if missing_circles and not ids and not passphrase:
+            from .errors import CircleNotFoundError
+
+            ids_hex = ", ".join(dict.fromkeys(c.hex() for c in missing_circles))
+            raise CircleNotFoundError(f"This image was protected for circle {ids_hex}, which is not in your keyring.")
         raise NotRecipientError("None of the given keys opens any region of this image (wrong key or passphrase, or not a recipient).")
     coeffs = read_coefficients(data, max_pixels=max_pixels)
     geometry_ok = (
@@ -438,6 +477,29 @@ def _reveal(
     return out, RevealReport(None, tuple(revealed), tuple(locked), out)
 
 
+def _keyring_for_reveal(keyring, *, explicit: bool):
+    """The keyring to try circles with: the given one, else the default one if it exists.
+
+    With explicit identities or a passphrase, a missing or locked default
+    keyring is silently skipped; without them its errors are reported.
+    """
+    from . import crypto
+
+    if isinstance(keyring, crypto.Keyring):
+        return keyring
+    if keyring is False:
+        return None
+    home = Path(keyring) if keyring is not None else crypto.default_home()
+    if not (home / "keyring.age").exists():
+        return None
+    try:
+        return crypto.Keyring.open(home)
+    except Exception:
+        if explicit:
+            return None
+        raise
+
+
 def reveal(image: Source, **options) -> bytes:
     """Reveal the regions the given keys open; return the restored JPEG bytes.
 
@@ -449,6 +511,9 @@ def reveal(image: Source, **options) -> bytes:
         age identity files (``AGE-SECRET-KEY-1…``), as written by
         ``picveil keygen`` or ``age-keygen``.
     passphrase : str, optional
+    keyring : Keyring, path or False, optional
+        Keyring whose circles are tried (default: the user's keyring if it
+        exists; ``False`` disables it).
     require_all : bool
         Raise :class:`NotRecipientError` unless every region opens. By default
         regions the keys cannot open stay protected in the output.
@@ -475,12 +540,13 @@ def _region_infos(header, groups) -> tuple[RegionInfo, ...]:
     for g in groups:
         n = sum(crypto.count_age_stanzas(w.data) for w in g.wraps if w.kind == crypto.WRAP_X25519)
         pw = any(w.kind == crypto.WRAP_PASSPHRASE for w in g.wraps)
-        counts[g.index] = (n, pw)
+        circ = next((w.data.hex() for w in g.wraps if w.kind == crypto.WRAP_CIRCLE), None)
+        counts[g.index] = (n, pw, circ)
     looks = {LOOK_SCRAMBLE: "scramble"}
     infos = []
     for i, r in enumerate(header.regions):
         rect = McuRect(r.x, r.y, r.w, r.h, r.group)
-        n, pw = counts.get(r.group, (0, False))
+        n, pw, circ = counts.get(r.group, (0, False, None))
         infos.append(
             RegionInfo(
                 index=i,
@@ -489,6 +555,7 @@ def _region_infos(header, groups) -> tuple[RegionInfo, ...]:
                 look=looks.get(r.look, f"look-{r.look}"),
                 recipients=n,
                 passphrase=pw,
+                circle=circ,
             )
         )
     return tuple(infos)

@@ -66,6 +66,9 @@ class AttackConfig:
     max_shift_fraction: float = 1 / 16   # shifts up to size/16 pixels (2 px at 32, 8 px at 128)
     threads: int = 2
     seed: int = 0
+    batchnorm: bool = True     # False: seed 004's network exactly (a diagnostic)
+    standardize: bool = True   # False: inputs are pixel/255, as in Torch's MNIST template
+
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -94,9 +97,15 @@ def topk_accuracy(scores: np.ndarray, labels: np.ndarray, k: int) -> float:
     return float(np.mean(np.any(top == labels[:, None], axis=1)))
 
 
-def build_net(size: int, n_classes: int):
-    """Seed 004's A.1 network with batch norm, plus a patch stem above 32 pixels."""
+def build_net(size: int, n_classes: int, *, batchnorm: bool = True):
+    """Seed 004's A.1 network with batch norm, plus a patch stem above 32 pixels.
+
+    ``batchnorm=False`` gives seed 004's layers exactly (for diagnostics).
+    """
     import torch.nn as nn
+
+    def bn(c):
+        return [nn.BatchNorm2d(c)] if batchnorm else []
 
     if size < BASE_SIZE or size % BASE_SIZE:
         raise ValueError(f"input size must be a multiple of {BASE_SIZE}, got {size}")
@@ -104,11 +113,11 @@ def build_net(size: int, n_classes: int):
     c_in = 1
     if size > BASE_SIZE:
         k = size // BASE_SIZE
-        layers += [nn.Conv2d(1, 16, kernel_size=k, stride=k), nn.BatchNorm2d(16), nn.LeakyReLU(0.01)]
+        layers += [nn.Conv2d(1, 16, kernel_size=k, stride=k), *bn(16), nn.LeakyReLU(0.01)]
         c_in = 16
     layers += [
-        nn.Conv2d(c_in, 32, 5), nn.BatchNorm2d(32), nn.LeakyReLU(0.01), nn.MaxPool2d(3),   # 32 -> 28 -> 9
-        nn.Conv2d(32, 64, 5), nn.BatchNorm2d(64), nn.LeakyReLU(0.01), nn.MaxPool2d(2),     # 9 -> 5 -> 2
+        nn.Conv2d(c_in, 32, 5), *bn(32), nn.LeakyReLU(0.01), nn.MaxPool2d(3),   # 32 -> 28 -> 9
+        nn.Conv2d(32, 64, 5), *bn(64), nn.LeakyReLU(0.01), nn.MaxPool2d(2),     # 9 -> 5 -> 2
         nn.Flatten(),
         nn.Linear(256, 200), nn.LeakyReLU(0.01), nn.Dropout(0.5),
         nn.Linear(200, n_classes),
@@ -171,8 +180,11 @@ def train_cnn(
     size = x_train.shape[1]
 
     tr_idx, val_idx = _stratified_val(y_train, config.val_fraction, rng)
-    mean = float(x_train[tr_idx].mean()) / 255.0
-    std = float(x_train[tr_idx].std()) / 255.0 or 1.0
+    if config.standardize:
+        mean = float(x_train[tr_idx].mean()) / 255.0
+        std = float(x_train[tr_idx].std()) / 255.0 or 1.0
+    else:
+        mean, std = 0.0, 1.0
 
     def to_tensor(x: np.ndarray):
         return torch.from_numpy(np.ascontiguousarray(x))
@@ -197,7 +209,7 @@ def train_cnn(
         cols = (ar[None, :] - dx[:, None]) % size
         return xb[torch.arange(b)[:, None, None], rows[:, :, None], cols[:, None, :]]
 
-    net = build_net(size, n_classes)
+    net = build_net(size, n_classes, batchnorm=config.batchnorm)
     opt = torch.optim.SGD(
         net.parameters(), lr=config.lr, momentum=config.momentum,
         weight_decay=config.weight_decay, nesterov=True,

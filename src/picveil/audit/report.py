@@ -84,6 +84,22 @@ def markdown_tables(results) -> str:
             if r is not None:
                 lines.append(f"| {n.split('-')[1]} | {_pct(r.top1)} | {SEED004_MNIST[n]:.1f} |")
         lines.append("")
+        variants = [("p3", "clip ±T (default)"), ("p3nosign", "large → +T, sign lost"),
+                    ("p3dc0", "clip ±T, DC = 0"), ("p3lib", "clip ±T, real libjpeg files")]
+        present = [(v, title) for v, title in variants
+                   if any(results.get("mnist", 32, f"{v}-{t}") for t in (20, 10, 1))]
+        if len(present) > 1:
+            lines += [
+                "### P3 variants tried (MNIST, 32×32, CNN top-1 %)", "",
+                "Diagnostics, not baselines: each changes one thing seed 004's text leaves open.", "",
+                "| threshold | " + " | ".join(t for _, t in present) + " | seed 004 |",
+                "|---|" + "---:|" * (len(present) + 1),
+            ]
+            for t in (20, 10, 1):
+                cells = [results.get("mnist", 32, f"{v}-{t}") for v, _ in present]
+                lines.append(f"| {t} | " + " | ".join(_pct(c.top1 if c else None) for c in cells)
+                             + f" | {SEED004_MNIST[f'p3-{t}']:.1f} |")
+            lines.append("")
 
     for dataset, size in _cells(results):
         lines += [

@@ -82,7 +82,7 @@ def _parse_groups(groups: List[str]) -> dict[str, tuple[str, ...]]:
     return named
 
 
-def _regions(boxes: List[str], groups: dict[str, tuple[str, ...]]):
+def _regions(boxes: List[str], groups: dict[str, tuple[str, ...]], circle_names: set[str]):
     from ..regions import Region, parse_box
 
     regions = []
@@ -90,23 +90,38 @@ def _regions(boxes: List[str], groups: dict[str, tuple[str, ...]]):
         spec, at, gname = text.partition("@")
         box = parse_box(spec)
         if at:
-            if gname not in groups:
+            if gname in groups:
+                regions.append(Region(box, recipients=groups[gname], label=gname))
+            elif gname in circle_names:
+                regions.append(Region(box, circle=gname, label=gname))
+            else:
                 raise RegionError(
-                    f"--box {text}: no group named {gname!r}.",
-                    hint=f"Define it with --group {gname}=age1…",
+                    f"--box {text}: no group or circle named {gname!r}.",
+                    hint=f"Define a group with --group {gname}=age1…, or create the circle with `picveil circle create {gname}`.",
                 )
-            regions.append(Region(box, recipients=groups[gname], label=gname))
         else:
             regions.append(Region(box))
     return regions
 
 
+def _circle_names(keyring_dir: Optional[Path]) -> set[str]:
+    from ..crypto import Keyring, default_home
+
+    home = keyring_dir or default_home()
+    if not (home / "keyring.age").exists():
+        return set()
+    return {c.name for c in Keyring.open(home).circles}
+
+
 def _region_table(infos, title: str) -> Table:
     t = Table(title=title, title_justify="left")
-    for col in ("#", "box (x,y,w,h)", "group", "look", "recipients", "passphrase"):
+    for col in ("#", "box (x,y,w,h)", "group", "look", "recipients", "passphrase", "circle"):
         t.add_column(col)
     for r in infos:
-        t.add_row(str(r.index + 1), str(r.box), str(r.group), r.look, str(r.recipients), "yes" if r.passphrase else "no")
+        t.add_row(
+            str(r.index + 1), str(r.box), str(r.group), r.look, str(r.recipients),
+            "yes" if r.passphrase else "no", r.circle or "",
+        )
     return t
 
 
@@ -149,6 +164,8 @@ def protect(
     to: List[str] = typer.Option([], "--to", "-r", help="age recipient (age1…) for boxes without @GROUP. Repeatable."),
     recipients_file: List[Path] = typer.Option([], "--recipients-file", "-R", help="File of age recipients, one per line."),
     group: List[str] = typer.Option([], "--group", help="NAME=age1…[,age1…]: recipients for boxes marked @NAME."),
+    circle: Optional[str] = typer.Option(None, "--circle", "-c", help="Circle (from your keyring) for boxes without @NAME; @CIRCLE works per box."),
+    keyring_dir: Optional[Path] = typer.Option(None, "--keyring", help="Keyring folder (default: $PICVEIL_HOME or ~/.config/picveil)."),
     passphrase: bool = typer.Option(False, "--passphrase", "-p", help=f"Also protect with a passphrase (asked, or ${PASSPHRASE_ENV})."),
     quality: int = typer.Option(95, "--quality", "-q", min=1, max=100, help="JPEG quality for non-JPEG inputs."),
     keep_gps: bool = typer.Option(False, "--keep-gps", help="Keep GPS location in the EXIF data."),
@@ -178,13 +195,14 @@ def protect(
             parse_recipient(r)
     if not box:
         raise RegionError("No region to protect.", hint="Give at least one --box X,Y,W,H.")
-    regions = _regions(box, groups)
-    needs_default = any(r.recipients is None for r in regions)
+    needs_circles = circle is not None or any("@" in b and b.split("@", 1)[1] not in groups for b in box)
+    regions = _regions(box, groups, _circle_names(keyring_dir) if needs_circles else set())
+    needs_default = any(r.recipients is None and r.circle is None for r in regions)
     pw = _passphrase(passphrase, confirm=True)
-    if needs_default and not recipients and not pw:
+    if needs_default and not recipients and not pw and circle is None:
         raise RecipientError(
             "No recipient for the boxes without @GROUP.",
-            hint="Add --to age1… (see `picveil keygen`) or --passphrase.",
+            hint="Add --to age1… (see `picveil keygen`), --circle NAME or --passphrase.",
         )
     dst = output or _default_output(image, "protected")
     report = protect_file(
@@ -193,6 +211,8 @@ def protect(
         regions,
         recipients=recipients,
         passphrase=pw,
+        circle=circle,
+        keyring=keyring_dir,
         quality=quality,
         keep_gps=keep_gps,
         keep_serials=keep_serials,
@@ -215,19 +235,24 @@ def reveal(
     identity: List[Path] = typer.Option([], "--identity", "-i", help="age identity file. Repeatable."),
     passphrase: bool = typer.Option(False, "--passphrase", "-p", help=f"Use a passphrase (asked, or ${PASSPHRASE_ENV})."),
     require_all: bool = typer.Option(False, "--require-all", help="Fail unless every region can be revealed."),
+    keyring_dir: Optional[Path] = typer.Option(None, "--keyring", help="Keyring folder whose circles are tried (default: yours)."),
     max_pixels: int = typer.Option(200_000_000, "--max-pixels", help="Refuse larger images."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output file."),
 ) -> None:
     """Restore the regions of IMAGE that your identity or passphrase opens."""
     from ..api import reveal_file
-    from ..errors import NotRecipientError
 
     pw = _passphrase(passphrase, confirm=False)
-    if not identity and not pw:
-        raise NotRecipientError("No key given.", hint="Give an identity file with -i, or --passphrase.")
     dst = output or _default_output(image, "revealed")
     report = reveal_file(
-        image, dst, identities=identity, passphrase=pw, require_all=require_all, max_pixels=max_pixels, overwrite=force
+        image,
+        dst,
+        identities=identity,
+        passphrase=pw,
+        keyring=keyring_dir,
+        require_all=require_all,
+        max_pixels=max_pixels,
+        overwrite=force,
     )
     n = len(report.revealed) + len(report.locked)
     err.print(f"Revealed {len(report.revealed)} of {n} region(s).")

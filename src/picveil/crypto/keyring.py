@@ -240,6 +240,15 @@ class Circle:
         """The circle key as the group key ``K`` of SPEC §6.2."""
         return GroupKey(self._key)
 
+    def image_group_key(self, file_salt: bytes) -> GroupKey:
+        """The group key ``K`` of this circle in one image (container SPEC §6.4).
+
+        ``K = HKDF-SHA256(circle_key, salt=file_salt, info="picveil v1 circle image key")``:
+        fresh for every image, so it may also be wrapped for ``--to``
+        recipients without revealing the circle key.
+        """
+        return GroupKey(_hkdf(self._key, bytes(file_salt), b"picveil v1 circle image key"))
+
     def key_check(self, salt: bytes) -> bytes:
         """4 bytes that let a revealer test this circle against an in-image header.
 

@@ -18,6 +18,7 @@ from ..errors import KeyFileError, RecipientError
 #: Wrap kinds, as stored in the container (``pvkg`` box).
 WRAP_X25519 = 1
 WRAP_PASSPHRASE = 2
+WRAP_CIRCLE = 3  #: data = the 8-byte circle id; K derives from the circle key
 
 KEY_BYTES = 32
 SALT_BYTES = 16

@@ -26,10 +26,10 @@ _LAZY = {
     "PROFILES": "profiles",
     "get_profile": "profiles",
     "profiles_markdown": "profiles",
-    "FitResult": "fit",
-    "fit": "fit",
-    "scale_box": "fit",
-    "target_size": "fit",
+    "FitResult": "fitting",
+    "fit": "fitting",
+    "scale_box": "fitting",
+    "target_size": "fitting",
     "Chain": "simulate",
     "Step": "simulate",
     "StepReport": "simulate",
@@ -52,7 +52,7 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .fit import FitResult, fit, scale_box, target_size
+    from .fitting import FitResult, fit, scale_box, target_size
     from .profiles import PROFILES, PlatformProfile, get_profile, profiles_markdown
     from .quality import QualityEstimate, estimate_quality, ijg_quant_table
     from .simulate import (

@@ -28,15 +28,16 @@ class Box:
 class Region:
     """A box to protect, optionally with its own recipients.
 
-    ``recipients`` / ``passphrase`` of ``None`` mean "use the defaults given to
-    :func:`picveil.protect`". Regions with the same recipients and passphrase
-    share one key group.
+    ``recipients`` / ``passphrase`` / ``circle`` all ``None`` mean "use the
+    defaults given to :func:`picveil.protect`". Regions with the same
+    recipients, passphrase and circle share one key group.
     """
 
     box: Box
     recipients: tuple[str, ...] | None = None
     passphrase: str | None = field(default=None, repr=False)
     label: str = ""
+    circle: str | None = None  #: name of a circle in the keyring
 
 
 @dataclass(frozen=True)

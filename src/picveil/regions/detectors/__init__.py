@@ -294,6 +294,7 @@ def detect(
     face_padding: FacePadding | None = FacePadding(),
     detectors: Mapping[str, str] | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    orientation: int | None = None,
 ) -> list[Detection]:
     """Find candidate regions to protect.
 
@@ -319,6 +320,10 @@ def detect(
         ``{"faces": "haar-face"}``.
     max_pixels : int
         Refuse larger images.
+    orientation : int, optional
+        EXIF orientation (1..8) of an *array* given as stored pixels, e.g.
+        from :func:`load_image`; arrays are otherwise taken as upright (1).
+        Files and bytes carry their own.
 
     Returns
     -------
@@ -348,7 +353,13 @@ def detect(
         raise ValueError("Name at least one class to detect: faces, text, plates, people.")
     thresholds = _thresholds(min_score)
     choice = {canonical_class(k): v for k, v in (detectors or {}).items()}
-    rgb, orientation = load_image(image, max_pixels=max_pixels)
+    rgb, file_orientation = load_image(image, max_pixels=max_pixels)
+    if orientation is None:
+        orientation = file_orientation
+    elif not isinstance(image, np.ndarray):
+        raise ValueError("orientation= applies to arrays only; files carry their own.")
+    elif orientation not in range(1, 9):
+        raise ValueError(f"EXIF orientation is 1..8, got {orientation!r}.")
     stored_h, stored_w = rgb.shape[:2]
     view = upright(rgb, orientation)
     height, width = view.shape[:2]

@@ -1,0 +1,253 @@
+"""Prepare a photo for a network *before* protecting it.
+
+:func:`fit` resizes a photo so that its long edge is at most the profile's
+limit and encodes it once as a baseline 4:2:0 JPEG at the profile's quality.
+Protected afterwards, the photo is then small enough that the network has no
+reason to resize it, which is the transformation that hurts a reveal most.
+
+What ``fit`` keeps and what it changes
+--------------------------------------
+* **Pixels stay in stored orientation.** The EXIF Orientation tag is *not*
+  applied to the pixels; it is copied to the output. Boxes given in
+  stored-pixel coordinates (what ``picveil protect --box`` takes) therefore
+  keep their meaning, after mapping with :func:`scale_box` /
+  :meth:`FitResult.map_box`.
+* **Metadata goes through picveil's allow-list**
+  (:func:`picveil.jpeg.metadata.select_metadata` with the default
+  :class:`~picveil.jpeg.metadata.MetadataPolicy`): the ICC profile is kept,
+  EXIF is rewritten with GPS, serial numbers and the thumbnail removed and the
+  orientation kept; EXIF PixelXDimension / PixelYDimension are set to the new
+  size. XMP, IPTC, MPF and comments are dropped.
+* **Resampling** is Pillow's Lanczos (a = 3) on the gamma-encoded (sRGB)
+  values, as nearly every image tool and network does; resampling in linear
+  light would darken fine bright detail slightly less, but would also differ
+  from what the networks do. The image is never upscaled.
+* **Non-JPEG input** (PNG, BMP, TIFF, WebP) is first turned into a JPEG by
+  picveil's loader at quality 100, 4:4:4 (:func:`picveil.jpeg.loading.read_input`),
+  so its size limits, alpha handling and EXIF cleaning apply; that step
+  costs far less than the final encode.
+* The output is always re-encoded, even when no resize is needed, so that
+  what is protected is exactly what the profile describes.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import warnings
+from dataclasses import dataclass
+
+from picveil.errors import CorruptImageError, UnsupportedImageError
+from picveil.jpeg.loading import DEFAULT_MAX_PIXELS, read_input
+
+from .profiles import PlatformProfile, get_profile
+
+__all__ = ["FitResult", "fit", "scale_box", "target_size"]
+
+#: Pillow's chroma subsampling codes for ``Image.save(..., subsampling=)``.
+PILLOW_SUBSAMPLING = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}
+
+# EXIF Exif-IFD pointer and the pixel-dimension tags inside it (EXIF 2.32 4.6.5).
+_EXIF_IFD = 0x8769
+_PIXEL_X = 0xA002
+_PIXEL_Y = 0xA003
+
+
+def target_size(width: int, height: int, max_edge: int) -> tuple[int, int]:
+    """The size after shrinking ``width × height`` so its long edge is ``max_edge``.
+
+    Never enlarges: a size whose long edge is at most `max_edge` comes back
+    unchanged. Otherwise the long edge becomes exactly `max_edge` and the
+    short edge ``round(short * max_edge / long)``, at least 1.
+
+    Parameters
+    ----------
+    width, height : int
+        Positive sizes in pixels.
+    max_edge : int
+        Positive limit in pixels.
+
+    Returns
+    -------
+    (int, int)
+        ``(width, height)``.
+
+    Raises
+    ------
+    ValueError
+        A non-positive argument.
+    """
+    if min(width, height, max_edge) < 1:
+        raise ValueError(f"sizes must be positive, got {width}×{height} and max edge {max_edge}")
+    long_edge = max(width, height)
+    if long_edge <= max_edge:
+        return width, height
+
+    def short(n: int) -> int:
+        return max(1, min(max_edge, round(n * max_edge / long_edge)))
+
+    return (max_edge, short(height)) if width >= height else (short(width), max_edge)
+
+
+def scale_box(
+    box: tuple[int, int, int, int], from_size: tuple[int, int], to_size: tuple[int, int]
+) -> tuple[int, int, int, int]:
+    """Map a box ``(x, y, w, h)`` from an image of `from_size` to one of `to_size`.
+
+    The box grows outward to whole pixels (its left/top edge rounded down,
+    right/bottom edge rounded up), so that what it covered before it still
+    covers; it is clipped to the new image.
+
+    Parameters
+    ----------
+    box : (int, int, int, int)
+        ``x, y, w, h`` in pixels of the source image (anything with four
+        integer fields, e.g. :class:`picveil.regions.Box`, also works).
+    from_size, to_size : (int, int)
+        ``(width, height)`` of the source and of the resized image.
+
+    Returns
+    -------
+    (int, int, int, int)
+        ``x, y, w, h`` in pixels of the resized image.
+    """
+    x, y, w, h = (int(v) for v in (box if isinstance(box, tuple) else (box.x, box.y, box.w, box.h)))
+    sx, sy = to_size[0] / from_size[0], to_size[1] / from_size[1]
+    x0, y0 = max(0, math.floor(x * sx + 1e-9)), max(0, math.floor(y * sy + 1e-9))
+    x1 = min(to_size[0], math.ceil((x + w) * sx - 1e-9))
+    y1 = min(to_size[1], math.ceil((y + h) * sy - 1e-9))
+    return x0, y0, max(0, x1 - x0), max(0, y1 - y0)
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """What :func:`fit` produced.
+
+    Attributes
+    ----------
+    jpeg : bytes
+        The baseline JPEG, ready to protect and upload.
+    scale : float
+        ``new long edge / old long edge``: 1.0 when no resize was needed,
+        otherwise exactly ``profile.max_long_edge / old long edge`` (the short
+        edge is rounded to whole pixels, so use :meth:`map_box` to map boxes).
+    size : (int, int)
+        ``(width, height)`` of the output, in stored (not EXIF-rotated) pixels.
+    source_size : (int, int)
+        ``(width, height)`` of the input, in stored pixels.
+    quality : int
+        The JPEG quality used.
+    """
+
+    jpeg: bytes
+    scale: float
+    size: tuple[int, int]
+    source_size: tuple[int, int]
+    quality: int
+
+    @property
+    def resized(self) -> bool:
+        return self.size != self.source_size
+
+    def map_box(self, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        """Map a box in the input's stored pixels to the output (see :func:`scale_box`)."""
+        return scale_box(box, self.source_size, self.size)
+
+
+def _update_pixel_dimensions(payload: bytes, size: tuple[int, int]) -> bytes | None:
+    """Set EXIF PixelX/YDimension in an (already cleaned) APP1 payload, if present."""
+    from PIL import Image
+
+    exif = Image.Exif()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            exif.load(payload)
+            sub = exif.get_ifd(_EXIF_IFD)
+            if _PIXEL_X not in sub and _PIXEL_Y not in sub:
+                return payload
+            if _PIXEL_X in sub:
+                sub[_PIXEL_X] = size[0]
+            if _PIXEL_Y in sub:
+                sub[_PIXEL_Y] = size[1]
+            return exif.tobytes()
+    except (SyntaxError, ValueError, TypeError, KeyError, IndexError, OSError, EOFError):
+        return None  # cannot be rewritten: dropped (fail closed)
+
+
+def fit(
+    image: bytes,
+    profile: PlatformProfile | str,
+    *,
+    quality: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> FitResult:
+    """Resize and re-encode a photo for a network's profile.
+
+    Parameters
+    ----------
+    image : bytes
+        A JPEG, PNG, BMP, TIFF or WebP file.
+    profile : PlatformProfile or str
+        The profile, or its name (see :data:`picveil.platforms.profiles.PROFILES`).
+    quality : int, optional
+        JPEG quality 1..100 instead of ``profile.jpeg_quality``.
+    max_pixels : int
+        Refuse inputs with more pixels than this.
+
+    Returns
+    -------
+    FitResult
+        The JPEG, the scale applied and the sizes (see the module docstring
+        for what is kept).
+
+    Raises
+    ------
+    InputError
+        Unknown profile name.
+    ValueError
+        `quality` outside 1..100.
+    NotAnImageError, CorruptImageError, UnsupportedImageError, ImageTooLargeError
+        As :func:`picveil.jpeg.loading.read_input`; also for a CMYK JPEG.
+    """
+    from PIL import Image
+
+    from picveil.jpeg.markers import insert_segments
+    from picveil.jpeg.metadata import APP1, EXIF_SIG, MetadataPolicy, select_metadata
+
+    prof = get_profile(profile)
+    q = prof.jpeg_quality if quality is None else quality
+    if isinstance(q, bool) or not isinstance(q, int) or not 1 <= q <= 100:
+        raise ValueError(f"quality must be an integer from 1 to 100, got {q!r}")
+
+    jpeg, _ = read_input(image, quality=100, subsampling="4:4:4", max_pixels=max_pixels)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            im = Image.open(io.BytesIO(jpeg))
+            im.load()
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise CorruptImageError(f"The JPEG could not be decoded: {exc}") from exc
+    if im.mode not in ("L", "RGB"):
+        raise UnsupportedImageError(f"picveil fits grayscale and RGB photos, not {im.mode} JPEGs.")
+    src_size = im.size
+    new_size = target_size(*src_size, prof.max_long_edge)
+    if new_size != src_size:
+        im = im.resize(new_size, Image.Resampling.LANCZOS)
+    scale = max(new_size) / max(src_size)
+
+    buf = io.BytesIO()
+    options: dict[str, object] = {"quality": q, "progressive": False, "optimize": True}
+    if im.mode == "RGB":
+        options["subsampling"] = PILLOW_SUBSAMPLING[prof.subsampling]
+    im.save(buf, "JPEG", **options)
+
+    segments = []
+    for marker, payload in select_metadata(jpeg, MetadataPolicy()):
+        if marker == APP1 and payload.startswith(EXIF_SIG):
+            payload = _update_pixel_dimensions(payload, new_size)
+            if payload is None:
+                continue
+        segments.append((marker, payload))
+    out = insert_segments(buf.getvalue(), segments)
+    return FitResult(jpeg=out, scale=scale, size=new_size, source_size=src_size, quality=q)

@@ -1,0 +1,387 @@
+"""Embedding the robust header into a JPEG's coefficients (SPEC.md §9, informative).
+
+The embedder works in the DCT domain of the protected JPEG: it adds a smooth
+luma pattern (one raised-cosine bump per cell, ``amp[r, c] * wy[r] * wx[c]``)
+to the quantized luma blocks outside the excluded MCU rectangles, never
+decoding and re-encoding pixels. Because the realisation is quantized and
+decoders clip to ``[0, 255]``, it runs closed-loop: encode, decode with
+Pillow, measure the features, correct the amplitudes, a few times. Cells
+that cannot move the required way (clipped near black or white) switch to
+the lattice point on the other side.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from picveil.errors import UnsupportedImageError
+from picveil.jpeg.codec import AC_MAX, AC_MIN, DC_MAX, DC_MIN
+
+from . import coding
+from .channel import features, luma, qim_targets
+from .errors import HeaderCapacityError
+from .layout import DELTA, Grid, Layout, grid_for, layout, window_matrix
+
+__all__ = ["EmbedReport", "Plan", "capacity", "embed", "plan"]
+
+#: Usable copies per coded body bit the embedder aims for when it picks the parity class.
+COPIES_TARGET = 4.0
+#: Fewest usable copies per coded body bit (defines :func:`capacity`).
+COPIES_MIN = 2.0
+#: Fewest usable preamble cells (the preamble is 384 coded bits of RM(1, 7)).
+MIN_USABLE_PREAMBLE = 64
+#: Closed-loop iterations, the one at which stuck cells switch lattice point,
+#: and the cap on a cell's bump amplitude in units of DELTA / gain.
+ITERATIONS, SWITCH_AT, AMP_CAP = 4, 1, 1.0
+#: A usable cell whose final feature misses its target by more than this counts as failed.
+FAIL_TOLERANCE = DELTA / 8
+
+_D8 = np.array(
+    [[(math.sqrt(1 / 8) if u == 0 else 0.5) * math.cos((2 * x + 1) * u * math.pi / 16) for x in range(8)] for u in range(8)]
+)
+
+Box = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Where the header goes in one image (the geometry part of embedding).
+
+    Attributes
+    ----------
+    grid : Grid
+    layout : Layout
+    usable : numpy.ndarray
+        ``bool`` ``(rows, cols)``: cells whose window touches no excluded luma block.
+    excluded_blocks : numpy.ndarray
+        ``bool`` ``(ceil(H/8), ceil(W/8))``: luma blocks inside the (MCU-snapped) boxes.
+    """
+
+    grid: Grid
+    layout: Layout
+    usable: np.ndarray
+    excluded_blocks: np.ndarray
+
+    def usable_of(self, cells: np.ndarray) -> int:
+        return int(self.usable.reshape(-1)[cells].sum())
+
+    @property
+    def usable_body(self) -> int:
+        return self.usable_of(self.layout.body_cells)
+
+    @property
+    def usable_preamble(self) -> int:
+        return self.usable_of(self.layout.preamble_cells)
+
+
+def _check_boxes(width: int, height: int, boxes: Sequence[Box]) -> list[Box]:
+    out = []
+    for i, box in enumerate(boxes):
+        if len(box) != 4:
+            raise ValueError(f"excluded box {i + 1} must be (x, y, w, h), got {box!r}")
+        x, y, w, h = (int(v) for v in box)
+        if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > width or y + h > height:
+            raise ValueError(f"excluded box {i + 1} {box!r} is empty or outside the {width}x{height} image")
+        out.append((x, y, w, h))
+    return out
+
+
+def _cell_pixel_ranges(n_px: int, n_cells: int) -> tuple[np.ndarray, np.ndarray]:
+    """First and one-past-last pixel of every cell along an axis."""
+    x = (np.arange(n_px) + 0.5) * (n_cells / n_px)
+    idx = np.minimum(np.floor(x).astype(np.int64), n_cells - 1)
+    cells = np.arange(n_cells)
+    return np.searchsorted(idx, cells, "left"), np.searchsorted(idx, cells, "right")
+
+
+def plan(width: int, height: int, excluded: Sequence[Box], mcu: tuple[int, int] = (16, 16)) -> Plan | None:
+    """Grid, layout and usable cells of a ``width`` x ``height`` image.
+
+    Parameters
+    ----------
+    width, height : int
+        Image size in pixels.
+    excluded : sequence of (x, y, w, h)
+        Pixel boxes of the protected regions; each is snapped outwards to the
+        MCU grid.
+    mcu : (int, int)
+        MCU width and height in pixels (16 x 16 for 4:2:0, 8 x 8 for gray or 4:4:4).
+
+    Returns
+    -------
+    Plan or None
+        ``None`` if the image is too small for any grid.
+    """
+    grid = grid_for(width, height)
+    if grid is None:
+        return None
+    try:
+        lay = layout(grid)
+    except ValueError:
+        return None
+    mw, mh = mcu
+    if mw % 8 or mh % 8 or mw <= 0 or mh <= 0:
+        raise ValueError(f"mcu must be multiples of 8 pixels, got {mcu!r}")
+    hb, wb = -(-height // 8), -(-width // 8)
+    blocks = np.zeros((hb, wb), dtype=bool)
+    for x, y, w, h in _check_boxes(width, height, excluded):
+        cx0, cy0 = x // mw, y // mh
+        cx1, cy1 = -(-(x + w) // mw), -(-(y + h) // mh)
+        blocks[cy0 * mh // 8 : cy1 * mh // 8, cx0 * mw // 8 : cx1 * mw // 8] = True
+    cum = np.zeros((hb + 1, wb + 1), dtype=np.int64)
+    cum[1:, 1:] = np.cumsum(np.cumsum(blocks, 0), 1)
+    x0, x1 = _cell_pixel_ranges(width, grid.cols)
+    y0, y1 = _cell_pixel_ranges(height, grid.rows)
+    bx0, bx1 = x0 // 8, (x1 - 1) // 8 + 1
+    by0, by1 = y0 // 8, (y1 - 1) // 8 + 1
+    count = (
+        cum[by1[:, None], bx1[None, :]]
+        - cum[by0[:, None], bx1[None, :]]
+        - cum[by1[:, None], bx0[None, :]]
+        + cum[by0[:, None], bx0[None, :]]
+    )
+    return Plan(grid, lay, count == 0, blocks)
+
+
+def _fits(usable_body: int, usable_preamble: int, length: int, parity_class: int, copies: float) -> bool:
+    return usable_preamble >= MIN_USABLE_PREAMBLE and usable_body >= copies * coding.body_bits(length, parity_class)
+
+
+def choose_parity(usable_body: int, usable_preamble: int, length: int) -> int | None:
+    """The parity class for a `length`-byte payload, or ``None`` if it does not fit.
+
+    The strongest class that leaves :data:`COPIES_TARGET` usable copies of
+    every coded bit; failing that the strongest that leaves :data:`COPIES_MIN`.
+    """
+    for copies in (COPIES_TARGET, COPIES_MIN):
+        for pc in reversed(range(len(coding.PARITY_RATIOS))):
+            if _fits(usable_body, usable_preamble, length, pc, copies):
+                return pc
+    return None
+
+
+def capacity(width: int, height: int, excluded: Sequence[Box] = (), mcu: tuple[int, int] = (16, 16)) -> int:
+    """Largest payload, in bytes, :func:`embed` accepts for this geometry.
+
+    Parameters
+    ----------
+    width, height : int
+        Image size in pixels.
+    excluded : sequence of (x, y, w, h)
+        Pixel boxes of the protected regions (snapped outwards to the MCU grid).
+    mcu : (int, int)
+        MCU size in pixels.
+
+    Returns
+    -------
+    int
+        0 if the image is too small or too covered to carry any header.
+    """
+    if width <= 0 or height <= 0:
+        raise ValueError(f"image size must be positive, got {width}x{height}")
+    p = plan(width, height, excluded, mcu)
+    if p is None:
+        return 0
+    lo, hi = 0, coding.MAX_PAYLOAD
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if _fits(p.usable_body, p.usable_preamble, mid, 0, COPIES_MIN):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+@dataclass(frozen=True)
+class EmbedReport:
+    """What :func:`embed` did.
+
+    Attributes
+    ----------
+    grid : (int, int)
+        Cells across and down.
+    cell_px : float
+        Cell width in pixels of the embedded image.
+    payload_bytes, parity_class, coded_bits : int
+        Payload size, Reed-Solomon parity class (SPEC.md §7) and coded body bits.
+    cells, usable_cells : int
+        All cells, and those the embedder could modulate.
+    copies : float
+        Mean number of usable cells per coded body bit.
+    failed_cells : int
+        Usable cells whose feature ends further than ``DELTA / 8`` from its
+        target (clipped near black or white); the error correction covers them.
+    in_regions : bool
+        True if the header had to be written into the excluded regions too.
+    psnr_outside : float
+        PSNR (dB, RGB or gray, 8-bit) of the decoded image after embedding
+        against before, over the pixels outside the excluded MCU rectangles;
+        ``inf`` if nothing changed.
+    """
+
+    grid: tuple[int, int]
+    cell_px: float
+    payload_bytes: int
+    parity_class: int
+    coded_bits: int
+    cells: int
+    usable_cells: int
+    copies: float
+    failed_cells: int
+    in_regions: bool
+    psnr_outside: float
+
+
+def _decode(data: bytes) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        im = im.convert("L") if im.mode == "L" else im.convert("RGB")
+        return np.asarray(im)
+
+
+def _components(coeffs) -> list[int]:
+    comps = coeffs.components
+    max_h = max(c.h_samp for c in comps)
+    max_v = max(c.v_samp for c in comps)
+    if coeffs.color_space in ("gray", "ycbcr"):
+        if (comps[0].h_samp, comps[0].v_samp) != (max_h, max_v):
+            raise UnsupportedImageError("The robust header needs a full-resolution luma component.")
+        return [0]
+    if coeffs.color_space == "rgb" and all((c.h_samp, c.v_samp) == (1, 1) for c in comps):
+        return [0, 1, 2]
+    raise UnsupportedImageError(f"The robust header cannot be embedded in a {coeffs.color_space} JPEG with this sampling.")
+
+
+def _cell_bits(lay: Layout, payload: bytes, parity_class: int) -> np.ndarray:
+    """The bit every cell carries, ``(rows, cols)`` uint8 (SPEC.md §5)."""
+    bits = np.zeros(lay.grid.cells, dtype=np.uint8)
+    bits[lay.pilot_cells] = lay.pilot_bits
+    pre = coding.preamble_encode(coding.Preamble(coding.VERSION, parity_class, len(payload)))
+    bits[lay.preamble_cells] = pre[np.arange(lay.n_pre) % pre.size]
+    body = coding.body_encode(payload, parity_class)
+    bits[lay.body_cells] = body[np.arange(lay.n_body) % body.size]
+    return bits.reshape(lay.grid.rows, lay.grid.cols)
+
+
+def _block_dct(pattern: np.ndarray, hb: int, wb: int) -> np.ndarray:
+    """Orthonormal 8x8 DCT (= the JPEG FDCT) of `pattern` padded to ``(8hb, 8wb)``."""
+    pad = np.zeros((hb * 8, wb * 8), dtype=np.float64)
+    h, w = pattern.shape
+    pad[:h, :w] = pattern
+    blocks = pad.reshape(hb, 8, wb, 8).transpose(0, 2, 1, 3)
+    return np.matmul(np.matmul(_D8, blocks), _D8.T)
+
+
+def embed(coeffs, payload: bytes, excluded_boxes: Sequence[Box], *, allow_in_regions: bool = False) -> EmbedReport:
+    """Write `payload` as a robust header into `coeffs`, in place.
+
+    Parameters
+    ----------
+    coeffs : picveil.jpeg.codec.JpegCoefficients
+        The protected JPEG (gray, YCbCr with full-resolution luma, or 4:4:4 RGB).
+        Only luma coefficients of blocks outside `excluded_boxes` change
+        (unless `allow_in_regions` is needed).
+    payload : bytes
+        1 to 1024 opaque bytes.
+    excluded_boxes : sequence of (x, y, w, h)
+        Pixel boxes of the protected regions, snapped outwards to the MCU grid.
+    allow_in_regions : bool, keyword-only
+        If the header does not fit outside the regions, write it over the
+        whole image, regions included (SPEC.md §10) instead of raising.
+
+    Returns
+    -------
+    EmbedReport
+
+    Raises
+    ------
+    HeaderCapacityError
+        If the header does not fit (see :func:`capacity`).
+    ValueError
+        If `payload` is empty or too long, or a box is out of the image.
+    UnsupportedImageError
+        For JPEG layouts the channel cannot modulate.
+    """
+    payload = bytes(payload)
+    if not 1 <= len(payload) <= coding.MAX_PAYLOAD:
+        raise ValueError(f"payload must be 1..{coding.MAX_PAYLOAD} bytes, got {len(payload)}")
+    comps = _components(coeffs)
+    width, height = coeffs.width, coeffs.height
+    mcu = (coeffs.mcu_width, coeffs.mcu_height)
+    p = plan(width, height, excluded_boxes, mcu)
+    if p is None:
+        raise HeaderCapacityError(f"A {width}x{height} image is too small to carry a robust header.")
+    pc = choose_parity(p.usable_body, p.usable_preamble, len(payload))
+    in_regions = False
+    usable, excluded_blocks = p.usable, p.excluded_blocks
+    if pc is None and allow_in_regions:
+        pc = choose_parity(p.layout.n_body, p.layout.n_pre, len(payload))
+        in_regions = True
+        usable = np.ones_like(usable)
+        excluded_blocks = np.zeros_like(excluded_blocks)
+    if pc is None:
+        raise HeaderCapacityError(
+            f"The {len(payload)}-byte header does not fit outside the regions of this "
+            f"{width}x{height} image: at most {capacity(width, height, excluded_boxes, mcu)} bytes do."
+        )
+    lay, grid = p.layout, p.grid
+    bits = _cell_bits(lay, payload, pc)
+
+    ax = window_matrix(width, grid.cols).astype(np.float64)
+    ay = window_matrix(height, grid.rows).astype(np.float64)
+    gain = np.outer((ay**2).sum(1) / ay.sum(1), (ax**2).sum(1) / ax.sum(1))
+    cap = AMP_CAP * DELTA / gain
+
+    base = {ci: coeffs.array(ci) for ci in comps}
+    tables = {ci: coeffs.quant_table(ci).astype(np.float64) for ci in comps}
+    before = _decode(coeffs.encode())
+    f = features(luma(before), grid)
+    target = qim_targets(f, bits, lay.dither)
+    amp = np.zeros_like(f)
+    for it in range(ITERATIONS):
+        err = np.where(usable, target - f, 0.0)
+        if it == SWITCH_AT:
+            stuck = usable & (np.abs(err) > DELTA / 4)
+            target = np.where(stuck, target + DELTA * np.sign(f - target), target)
+            err = np.where(usable, target - f, 0.0)
+        amp = np.clip(amp + err / gain, -cap, cap)
+        pattern = ay.T @ amp @ ax
+        for ci in comps:
+            comp = coeffs.components[ci]
+            hb, wb = comp.height_in_blocks, comp.width_in_blocks
+            delta = np.rint(_block_dct(pattern, hb, wb) / tables[ci])
+            delta[excluded_blocks[:hb, :wb]] = 0
+            new = base[ci].astype(np.int32) + delta.astype(np.int32)
+            dc = np.clip(new[..., 0, 0], DC_MIN, DC_MAX)
+            new = np.clip(new, AC_MIN, AC_MAX)
+            new[..., 0, 0] = dc
+            coeffs.set_blocks(ci, 0, 0, new.astype(np.int16))
+        after = _decode(coeffs.encode())
+        f = features(luma(after), grid)
+
+    failed = int((usable & (np.abs(target - f) > FAIL_TOLERANCE)).sum())
+    outside = ~np.repeat(np.repeat(p.excluded_blocks, 8, 0), 8, 1)[:height, :width]
+    diff = (after.astype(np.float64) - before.astype(np.float64))[outside]
+    mse = float(np.mean(diff**2)) if diff.size else 0.0
+    psnr = math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
+    n_bits = coding.body_bits(len(payload), pc)
+    used_body = int(usable.reshape(-1)[lay.body_cells].sum())
+    return EmbedReport(
+        grid=(grid.cols, grid.rows),
+        cell_px=width / grid.cols,
+        payload_bytes=len(payload),
+        parity_class=pc,
+        coded_bits=n_bits,
+        cells=grid.cells,
+        usable_cells=int(usable.sum()),
+        copies=used_body / n_bits,
+        failed_cells=failed,
+        in_regions=in_regions,
+        psnr_outside=psnr,
+    )

@@ -1,0 +1,86 @@
+"""Circles through the container: protect --circle, reveal with the keyring."""
+
+import numpy as np
+import pytest
+
+import picveil
+from picveil import errors
+from picveil.cli.main import main
+from picveil.crypto import Keyring
+from picveil.regions import Box, Region
+
+from .conftest import decode, encode_jpeg
+
+FACE = (150, 10, 155, 175)
+BADGE = (276, 336, 58, 36)
+
+
+@pytest.fixture()
+def two_keyrings(tmp_path):
+    me = Keyring.open(tmp_path / "me", create=True)
+    friend = Keyring.open(tmp_path / "friend", create=True)
+    me.create_circle("family")
+    shared = me.share_circle("family", [friend.recipient])
+    friend.import_circle(shared)
+    return me, friend
+
+
+def test_circle_round_trip(photo, two_keyrings, tmp_path):
+    me, friend = two_keyrings
+    src = encode_jpeg(photo)
+    prot = picveil.protect(src, [FACE], circle="family", keyring=me)
+    info = picveil.inspect(prot)
+    assert info.regions[0].circle == me.get("family").id_hex
+    assert info.regions[0].recipients == 0
+    # the friend reveals with the keyring only: no identity file, no passphrase
+    assert np.array_equal(decode(picveil.reveal(prot, keyring=friend)), decode(src))
+    # a stranger's keyring is told which circle is needed
+    stranger = Keyring.open(tmp_path / "stranger", create=True)
+    with pytest.raises(errors.CircleNotFoundError, match=me.get("family").id_hex):
+        picveil.reveal(prot, keyring=stranger)
+
+
+def test_per_region_circles_and_recipients(photo, two_keyrings, identities):
+    me, friend = two_keyrings
+    me.create_circle("work")
+    src = encode_jpeg(photo)
+    regions = [Region(Box(*FACE), circle="family", recipients=(identities[0].recipient,)), Region(Box(*BADGE), circle="work")]
+    prot = picveil.protect(src, regions, keyring=me)
+    out, rep = picveil.api._reveal(prot, keyring=friend)
+    assert rep.revealed == (0,) and rep.locked == (1,)
+    # --to recipients of a circle region still work through the container
+    out, rep = picveil.api._reveal(prot, identities=[identities[0]], keyring=False)
+    assert rep.revealed == (0,)
+    out, rep = picveil.api._reveal(prot, keyring=me)
+    assert rep.revealed == (0, 1)
+    assert np.array_equal(decode(out), decode(src))
+
+
+def test_circle_keys_differ_per_image(photo, two_keyrings):
+    me, _ = two_keyrings
+    src = encode_jpeg(photo)
+    a = picveil.protect(src, [FACE], circle="family", keyring=me)
+    b = picveil.protect(src, [FACE], circle="family", keyring=me)
+    assert a != b
+
+
+def test_cli_circle_flow(photo, tmp_path, capsys, monkeypatch):
+    home_me, home_friend = tmp_path / "me", tmp_path / "friend"
+    assert main(["circle", "create", "family", "--keyring", str(home_me)]) == 0
+    assert main(["circle", "whoami", "--keyring", str(home_friend)]) == 0
+    friend_rcpt = capsys.readouterr().out.strip().splitlines()[-1]
+    assert main(["circle", "share", "family", "--to", friend_rcpt, "-o", str(tmp_path / "family.circle"), "--keyring", str(home_me)]) == 0
+    assert main(["circle", "import", str(tmp_path / "family.circle"), "--keyring", str(home_friend)]) == 0
+    src = tmp_path / "photo.jpg"
+    src.write_bytes(encode_jpeg(photo))
+    post = tmp_path / "post.jpg"
+    assert main(["protect", str(src), "-o", str(post), "--box", "150,10,155,175", "--circle", "family", "--keyring", str(home_me)]) == 0
+    assert main(["protect", str(src), "-o", str(tmp_path / "p2.jpg"), "--box", "150,10,155,175@family", "--keyring", str(home_me)]) == 0
+    capsys.readouterr()
+    assert main(["reveal", str(post), "-o", str(tmp_path / "r.jpg"), "--keyring", str(home_friend)]) == 0
+    assert np.array_equal(decode((tmp_path / "r.jpg").read_bytes()), decode(src.read_bytes()))
+    monkeypatch.setenv("PICVEIL_HOME", str(tmp_path / "nobody"))
+    assert main(["circle", "whoami"]) == 0
+    code = main(["reveal", str(post), "-o", str(tmp_path / "r2.jpg")])
+    err = capsys.readouterr().err
+    assert code == 4 and "circle" in err and "hint:" in err
