@@ -3,7 +3,7 @@
 * :mod:`~picveil.platforms.profiles`: one :class:`PlatformProfile` per
   network (long-edge limit, JPEG quality, what is stripped), each with the
   sources its numbers come from;
-* :mod:`~picveil.platforms.fit`: :func:`fit` resizes and re-encodes a photo
+* :mod:`~picveil.platforms.fitting`: :func:`fit` resizes and re-encodes a photo
   to a profile *before* protection, so that the network need not resize it;
 * :mod:`~picveil.platforms.simulate`: a platform simulator, pure
   bytes → bytes steps (strip, orient, resize, JPEG with several encoders,

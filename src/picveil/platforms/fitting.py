@@ -1,4 +1,7 @@
-"""Prepare a photo for a network *before* protecting it.
+"""Prepare a photo for a network *before* protecting it (``picveil fit``).
+
+The module is called ``fitting`` rather than ``fit`` so that the submodule
+cannot shadow the function :func:`fit` on the package.
 
 :func:`fit` resizes a photo so that its long edge is at most the profile's
 limit and encodes it once as a baseline 4:2:0 JPEG at the profile's quality.

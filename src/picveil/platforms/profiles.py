@@ -13,7 +13,7 @@ Two kinds of number are kept apart:
   ``observed_quality_range`` (the JPEG quality its output is reported at),
   ``subsampling``, ``formats_served``, ``strips_metadata``;
 * what picveil does about it: ``jpeg_quality``, the quality that
-  :func:`picveil.platforms.fit.fit` encodes at. It is the top of the
+  :func:`picveil.platforms.fitting.fit` encodes at. It is the top of the
   observed range: encoding higher only spends bytes the network throws away,
   encoding lower loses more than the network would.
 """
@@ -74,7 +74,7 @@ class PlatformProfile:
     max_long_edge : int
         The network downsizes photos whose longer side exceeds this (pixels).
     jpeg_quality : int
-        IJG quality (1-100) that :func:`~picveil.platforms.fit.fit` encodes at.
+        IJG quality (1-100) that :func:`~picveil.platforms.fitting.fit` encodes at.
     observed_quality_range : (int, int) or None
         Lowest and highest IJG quality the network's JPEGs are reported at;
         ``None`` when nothing is reported.

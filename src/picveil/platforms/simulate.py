@@ -348,7 +348,7 @@ def resize_max_edge(
     bytes
         `data` unchanged when it already fits; otherwise a PNG (lossless
         intermediate; ICC kept, EXIF not) of size
-        :func:`picveil.platforms.fit.target_size`.
+        :func:`picveil.platforms.fitting.target_size`.
 
     Raises
     ------
