@@ -27,7 +27,7 @@ def test_reveal_inverts_protect(key, shapes, seed):
     k = RegionKey(key)
     b = blocks_for(np.random.default_rng(seed), shapes)
     copy = [x.copy() for x in b]
-    p = s.protect(b, k)
+    p = s.protect(b, k).blocks
     assert all(np.array_equal(x, y) for x, y in zip(b, copy))  # input untouched
     r = s.reveal(p, k)
     assert all(np.array_equal(x, y) for x, y in zip(b, r))
@@ -36,7 +36,7 @@ def test_reveal_inverts_protect(key, shapes, seed):
 def test_wrong_key_gives_garbage():
     s = get_scheme(1)
     b = blocks_for(np.random.default_rng(0), [(12, 12)])
-    p = s.protect(b, RegionKey(bytes(32)))
+    p = s.protect(b, RegionKey(bytes(32))).blocks
     wrong = bytearray(32)
     wrong[31] = 1  # one-bit key change
     r = s.reveal(p, RegionKey(bytes(wrong)))[0]
@@ -70,8 +70,8 @@ def test_commutes_with_requantisation():
     def quant(x):
         return np.round(x / q).astype(np.int16)
     # scramble the fine coefficients, then requantise == requantise then scramble
-    a = s.protect([np.round(raw).astype(np.int16)], k)[0]
-    assert np.array_equal(quant(a.astype(float)), s.protect([quant(np.round(raw))], k)[0])
+    a = s.protect([np.round(raw).astype(np.int16)], k).blocks[0]
+    assert np.array_equal(quant(a.astype(float)), s.protect([quant(np.round(raw))], k).blocks[0])
 
 
 def test_unknown_scheme():
@@ -88,7 +88,7 @@ def test_committed_vector():
     assert k.stream(v["label"].encode(), 32).hex() == v["stream32"]
     assert keyed_permutation(k, b"picveil scramble-v1 perm\x00", v["n"]).tolist() == v["perm"]
     blocks = [np.array(v["input"], dtype=np.int16).reshape(v["rows"], v["cols"], 8, 8)]
-    out = get_scheme(1).protect(blocks, k)[0]
+    out = get_scheme(1).protect(blocks, k).blocks[0]
     assert out.ravel().tolist() == v["output"]
 
 

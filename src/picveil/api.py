@@ -165,6 +165,11 @@ def _region_bytes(blocks: list[np.ndarray]) -> list[memoryview]:
     return [memoryview(np.ascontiguousarray(b, dtype="<i2")).cast("B") for b in blocks]
 
 
+def _region_data_aad(index: int, kind: int, header_raw: bytes) -> bytes:
+    """Associated data of a ``pvrd`` entry: binds it to its region, kind and header."""
+    return b"picveil v1 region data\x00" + index.to_bytes(2, "big") + bytes([kind]) + header_raw
+
+
 def _header_geometry(coeffs):
     from .container import ComponentInfo
 
@@ -199,7 +204,8 @@ def _protect(
     clip: bool = False,
 ) -> tuple[bytes, ProtectReport, Path | None]:
     from . import crypto
-    from .container import Container, Header, KeyGroup, RegionRecord, Wrap, encode_container
+    from .container import Container, ExtraBox, Header, KeyGroup, RegionRecord, Wrap, encode_container
+    from .container.region_data import BOX_REGION_DATA, DATA_SCHEME_AUX, RegionDataEntry, encode_region_data
     from .jpeg import markers
     from .jpeg.codec import read_coefficients
     from .jpeg.loading import read_input
@@ -288,16 +294,22 @@ def _protect(
     )
     header_raw = header.to_bytes()
     mac_keys = [k.mac_key(file_salt) for k in group_keys]
+    quant = [coeffs.quant_table(ci) for ci in range(len(coeffs.components))]
     region_tags: dict[int, list[bytes]] = {g: [] for g in range(len(used))}
+    data_entries = []
     for idx, (rect, rec) in enumerate(zip(rects, records)):
         ranges = _component_rects(coeffs, rect)
         blocks = [coeffs.blocks(ci, *rg) for ci, rg in enumerate(ranges)]
-        scrambled = sch.protect(blocks, group_keys[rect.group].region_key(rec.salt))
-        for ci, (rg, arr) in enumerate(zip(ranges, scrambled)):
+        rkey = group_keys[rect.group].region_key(rec.salt)
+        result = sch.protect(blocks, rkey, quant)
+        for ci, (rg, arr) in enumerate(zip(ranges, result.blocks)):
             coeffs.set_blocks(ci, rg[0], rg[2], arr)
         region_tags[rect.group].append(
-            mac_keys[rect.group].tag(_REGION_LABEL, idx.to_bytes(2, "big"), *_region_bytes(scrambled))
+            mac_keys[rect.group].tag(_REGION_LABEL, idx.to_bytes(2, "big"), *_region_bytes(result.blocks))
         )
+        if result.aux:
+            aad = _region_data_aad(idx, DATA_SCHEME_AUX, header_raw)
+            data_entries.append(RegionDataEntry(idx, DATA_SCHEME_AUX, rkey.seal(DATA_SCHEME_AUX, aad, result.aux)))
     groups = tuple(
         KeyGroup(
             index=g,
@@ -307,7 +319,8 @@ def _protect(
         )
         for g in range(len(used))
     )
-    payloads = encode_container(Container(header=header, groups=groups))
+    extras = (ExtraBox(BOX_REGION_DATA, encode_region_data(data_entries)),) if data_entries else ()
+    payloads = encode_container(Container(header=header, groups=groups, extras=extras))
     body = coeffs.encode(progressive=progressive, optimize=optimize)
     policy = MetadataPolicy(keep_gps=keep_gps, keep_serials=keep_serials, keep_all=keep_all_metadata)
     segments = list(select_metadata(jpeg, policy)) + [(0xFFEB, p) for p in payloads]
@@ -448,6 +461,13 @@ def _reveal(
         raise ContentModifiedError(
             "The image was resized or re-encoded with a different layout after it was protected; exact reveal is impossible."
         )
+    from .container.region_data import BOX_REGION_DATA, DATA_SCHEME_AUX, decode_region_data
+
+    region_data = {}
+    for extra in container.extras:
+        if extra.box_type == BOX_REGION_DATA:
+            region_data = {(e.region, e.kind): e.ciphertext for e in decode_region_data(extra.body)}
+    quant = [coeffs.quant_table(ci) for ci in range(len(coeffs.components))]
     revealed, locked = [], []
     position_in_group: dict[int, int] = {}
     for idx, rec in enumerate(header.regions):
@@ -464,7 +484,17 @@ def _reveal(
             raise ContentModifiedError(
                 "The protected regions were re-encoded or edited after protection; exact reveal is impossible."
             )
-        original = sch.reveal(blocks, unlocked[rec.group].region_key(rec.salt))
+        rkey = unlocked[rec.group].region_key(rec.salt)
+        aux = None
+        sealed = region_data.get((idx, DATA_SCHEME_AUX))
+        if sealed is not None:
+            aux = rkey.open(DATA_SCHEME_AUX, _region_data_aad(idx, DATA_SCHEME_AUX, header_raw), sealed)
+            if aux is None:
+                raise TamperedError("The picveil data in this image is damaged or was altered.")
+        try:
+            original = sch.reveal(blocks, rkey, quant, aux)
+        except ValueError:
+            raise TamperedError("The picveil data in this image is damaged or was altered.") from None
         for ci, (rg, arr) in enumerate(zip(ranges, original)):
             coeffs.set_blocks(ci, rg[0], rg[2], arr)
         revealed.append(idx)

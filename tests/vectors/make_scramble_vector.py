@@ -18,7 +18,7 @@ key = bytes(range(32))
 k = RegionKey(key)
 rows, cols = 2, 3
 inp = (np.arange(rows * cols * 64, dtype=np.int16) % 97 - 48).reshape(rows, cols, 8, 8)
-out = get_scheme(1).protect([inp], k)[0]
+out = get_scheme(1).protect([inp], k).blocks[0]
 v = {
     "description": "scramble-v1 on one 2×3-block component with region_key = 00 01 .. 1f",
     "region_key": key.hex(),

@@ -208,6 +208,18 @@ def _plot_examples(results, out: Path) -> list[str]:
     return files
 
 
+def cpu_minutes(results) -> float:
+    """CPU minutes the cells took (training, statistics attackers, obfuscation), cached cells included."""
+    total, seen = 0.0, set()
+    for r in results.rows:
+        total += r.cpu_seconds
+        key = (r.dataset, r.size, r.obfuscation)
+        if key not in seen:
+            seen.add(key)
+            total += r.obfuscate_cpu_seconds
+    return total / 60.0
+
+
 def write_report(results, out_dir) -> Path:
     """Write ``README.md``, ``results.json`` and the plots into ``out_dir``; return the README path."""
     out = Path(out_dir)
@@ -224,6 +236,10 @@ def write_report(results, out_dir) -> Path:
         f"{mode['n_test']} test images per data set (class-stratified, seed {cfg['seed']}), at most "
         f"{att['max_epochs']} epochs, early stopping after {att['patience']} epochs without gain on a "
         f"{att['val_fraction']:.0%} validation split.", "",
+        f"Compute: {cpu_minutes(results):.1f} CPU-minutes over all cells, run as {cfg.get('workers', 1)} "
+        f"one-thread worker process(es); on an otherwise idle machine with that many cores the wall time "
+        f"is about {cpu_minutes(results) / max(1, cfg.get('workers', 1)):.0f} min. Wall time here includes "
+        "waiting for other processes.", "",
         "Threat model (seed 004): the attacker knows the algorithm and its settings, not the keys; every "
         "image has its own fresh key. It trains on obfuscated training images with their labels and is "
         "scored on obfuscated test images. Network: seed 004's MNIST CNN (appendix A.1) with batch "

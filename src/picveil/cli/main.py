@@ -348,3 +348,6 @@ def run() -> None:  # console-script entry point
 from .circle_cmd import circle_app  # noqa: E402
 
 app.add_typer(circle_app, name="circle")
+from .platform_cmd import register as _register_platform_cmds  # noqa: E402
+
+_register_platform_cmds(app)

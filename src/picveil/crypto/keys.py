@@ -166,6 +166,28 @@ class RegionKey:
         enc = Cipher(algorithms.AES(subkey), modes.CTR(bytes(16))).encryptor()
         return enc.update(bytes(n)) + enc.finalize()
 
+    def _aead(self, kind: int):
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        return AESGCM(_hkdf(self._key, b"", b"picveil v1 region data" + bytes([kind])))
+
+    def seal(self, kind: int, aad: bytes, plaintext: bytes) -> bytes:
+        """AES-256-GCM under a subkey of this region key for ``kind``.
+
+        The subkey is unique per (region, kind), so the fixed zero nonce is
+        never reused.
+        """
+        return self._aead(kind).encrypt(bytes(12), plaintext, aad)
+
+    def open(self, kind: int, aad: bytes, ciphertext: bytes) -> bytes | None:
+        """Decrypt what :meth:`seal` made; ``None`` if it does not authenticate."""
+        from cryptography.exceptions import InvalidTag
+
+        try:
+            return self._aead(kind).decrypt(bytes(12), ciphertext, aad)
+        except InvalidTag:
+            return None
+
     def __repr__(self) -> str:
         return "RegionKey(<secret>)"
 

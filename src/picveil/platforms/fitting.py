@@ -114,7 +114,10 @@ def scale_box(
     (int, int, int, int)
         ``x, y, w, h`` in pixels of the resized image.
     """
-    x, y, w, h = (int(v) for v in (box if isinstance(box, tuple) else (box.x, box.y, box.w, box.h)))
+    fields = (box.x, box.y, box.w, box.h) if hasattr(box, "w") else tuple(box)
+    if len(fields) != 4:
+        raise ValueError(f"a box is (x, y, w, h), got {box!r}")
+    x, y, w, h = (int(v) for v in fields)
     sx, sy = to_size[0] / from_size[0], to_size[1] / from_size[1]
     x0, y0 = max(0, math.floor(x * sx + 1e-9)), max(0, math.floor(y * sy + 1e-9))
     x1 = min(to_size[0], math.ceil((x + w) * sx - 1e-9))
@@ -239,6 +242,7 @@ def fit(
         im = im.resize(new_size, Image.Resampling.LANCZOS)
     scale = max(new_size) / max(src_size)
 
+    im.info = {}  # Pillow would copy a JPEG comment from info; metadata goes below
     buf = io.BytesIO()
     options: dict[str, object] = {"quality": q, "progressive": False, "optimize": True}
     if im.mode == "RGB":

@@ -10,7 +10,9 @@ ITU-T T.81 Annex K (K.1 luminance, K.2 chrominance) as libjpeg's
     table = clamp((base * scale + 50) // 100, 1, 255)   # baseline
 
 :func:`estimate_quality` inverts that: it finds the ``Q`` whose scaled tables
-are nearest to a file's tables. For a libjpeg-family file the match is exact;
+are nearest to a file's tables. For libjpeg-turbo files (Pillow, OpenCV,
+most software) the match is exact. IJG libjpeg 9 changed the chrominance DC
+entry of K.2 from 17 to 16, so its files estimate right but not exactly;
 for an encoder with its own tables (mozjpeg's default, camera firmware) the
 estimate is only the nearest point on the IJG scale, and ``exact`` is False.
 """

@@ -138,6 +138,8 @@ _EOI = b"\xff\xd9"
 # (WebP container spec: ICC 0x20, EXIF 0x08, XMP 0x04).
 _WEBP_META_CHUNKS = frozenset({b"ICCP", b"EXIF", b"XMP "})
 _VP8X_META_FLAGS = 0x20 | 0x08 | 0x04
+# PNG chunks that hold pixels (ISO/IEC 15948 5.6: the critical chunks, plus tRNS).
+_PNG_KEEP = frozenset({b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS"})
 
 
 # --- decoding -------------------------------------------------------------------
@@ -190,7 +192,7 @@ def _pixels(im: Image.Image) -> Image.Image:
         out = Image.new(mode, im.size, _WHITE if gray else (_WHITE,) * 3)
         out.paste(rgba.convert(mode), mask=rgba.getchannel("A"))
         return out
-    return im.convert("RGB")  # P, 1, CMYK, YCbCr, F...: plain conversion
+    return im.convert("L" if im.mode in ("1", "F") else "RGB")  # P, CMYK, YCbCr...: plain conversion
 
 
 def _png(im: Image.Image, icc: bytes | None = None) -> bytes:
@@ -224,8 +226,11 @@ def strip_metadata(data: bytes) -> bytes:
         JPEG: every APPn and COM segment is removed except the APP0 JFIF
         header (its thumbnail dropped) and APP14 Adobe (it says how to decode
         the colours); bytes after EOI (appended previews) are dropped.
-        PNG: only critical chunks and tRNS are kept. WebP: ICCP, EXIF and
-        XMP chunks are removed and the VP8X flags cleared to match.
+        Only the header before the first scan is examined (segments between
+        the scans of a progressive JPEG are kept).
+        PNG: only the critical chunks and tRNS are kept (colour chunks such
+        as iCCP, gAMA and sRGB go too). WebP: ICCP, EXIF and XMP chunks are
+        removed and the VP8X flags cleared to match.
 
     Raises
     ------
@@ -235,18 +240,16 @@ def strip_metadata(data: bytes) -> bytes:
     fmt = sniff(data)
     if fmt == "jpeg":
         return _strip_jpeg(data)
+    if fmt == "png":
+        return _strip_png(data)
     if fmt == "webp":
         return _strip_webp(data)
     im, _ = _open(data, DEFAULT_MAX_PIXELS)
-    keep = {"transparency": im.info["transparency"]} if "transparency" in im.info else {}
-    im.info = keep
-    buf = io.BytesIO()
-    im.save(buf, "PNG", compress_level=_PNG_LEVEL, **keep)
-    return buf.getvalue()
+    return _png(_pixels(im))
 
 
 def _strip_jpeg(data: bytes) -> bytes:
-    from picveil.jpeg.markers import SOS, encode_segment, read_segments, remove_segments
+    from picveil.jpeg.markers import encode_segment, read_segments, remove_segments, sos_offset
 
     def is_metadata(seg) -> bool:
         if seg.marker == _APP0 and seg.payload.startswith(b"JFIF\x00"):
@@ -264,12 +267,27 @@ def _strip_jpeg(data: bytes) -> bytes:
             break
     # Entropy-coded data never contains FF D9 (0xFF is stuffed as FF 00), so
     # the first FF D9 after the first SOS ends the image.
-    first_sos = next((s.offset for s in read_segments(out) if s.marker == SOS), None)
-    if first_sos is not None:
-        end = out.find(_EOI, first_sos)
-        if end >= 0:
-            out = out[: end + 2]
-    return out
+    end = out.find(_EOI, sos_offset(out))
+    return out[: end + 2] if end >= 0 else out
+
+
+def _strip_png(data: bytes) -> bytes:
+    """Keep the critical PNG chunks and tRNS (transparency is pixel data), in order."""
+    chunks: list[bytes] = []
+    pos = 8
+    while True:
+        if pos + 12 > len(data):
+            raise CorruptImageError("The PNG file ends inside a chunk (no IEND).")
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        tag = data[pos + 4 : pos + 8]
+        end = pos + 12 + length
+        if end > len(data):
+            raise CorruptImageError(f"The PNG chunk {tag!r} runs past the end of the file.")
+        if tag in _PNG_KEEP:
+            chunks.append(data[pos:end])
+        pos = end
+        if tag == b"IEND":
+            return data[:8] + b"".join(chunks)
 
 
 def _strip_webp(data: bytes) -> bytes:
@@ -368,6 +386,11 @@ def resize_max_edge(
     icc = im.info.get("icc_profile")
     px = _pixels(im)
     if method.startswith("opencv-"):
+        if "opencv" not in available_encoders():
+            raise InputError(
+                f"The resize method {method} needs OpenCV, which is not installed here.",
+                hint="Install opencv-python-headless (pip install 'picveil[platforms]'), or use lanczos.",
+            )
         import cv2
         import numpy as np
 
@@ -448,10 +471,11 @@ def reencode(
         raise ValueError(f"encoder must be one of {', '.join(ENCODERS)}, got {encoder!r}")
     if subsampling not in SUBSAMPLINGS:
         raise ValueError(f"subsampling must be one of {', '.join(SUBSAMPLINGS)}, got {subsampling!r}")
-    if encoder in _JPEGLIB_VERSIONS and encoder not in available_encoders():
+    if encoder not in available_encoders():
+        package = "jpeglib" if encoder in _JPEGLIB_VERSIONS else "opencv-python-headless"
         raise InputError(
             f"The {encoder} encoder ({ENCODERS[encoder]}) is not available here.",
-            hint="Install the jpeglib package (pip install jpeglib), which ships it.",
+            hint=f"Install the {package} package, which ships it (pip install 'picveil[platforms]').",
         )
     im, _ = _open(data, max_pixels)
     px = _pixels(im)

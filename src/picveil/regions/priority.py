@@ -66,7 +66,7 @@ def level_budget(level: int) -> float:
     """Share of the image area protected at ``level`` (1..5): 0.30, 0.475, 0.65, 0.825, 1.0."""
     if isinstance(level, bool) or not isinstance(level, int) or level not in LEVELS:
         raise ValueError(f"The security level is an integer from 1 to 5, got {level!r}.")
-    return min(1.0, LEVEL_BASE + LEVEL_STEP * (level - 1))
+    return round(min(1.0, LEVEL_BASE + LEVEL_STEP * (level - 1)), 6)
 
 
 def level_table() -> list[tuple[int, float]]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .layout import DELTA, Grid, Layout, window_matrix
+from .layout import DELTA, Grid, Layout, axis_windows
 
 __all__ = ["cell_llrs", "features", "luma", "qim_targets", "soft_values", "working_luma"]
 
@@ -76,6 +76,38 @@ def working_luma(image: np.ndarray) -> np.ndarray:
     return np.asarray(small, dtype=np.float32)
 
 
+def _reduce(arr: np.ndarray, axis: int, idx: np.ndarray, w: np.ndarray, n: int) -> np.ndarray:
+    """Sum ``arr * w`` along `axis` into ``n`` bins ``idx`` (non-decreasing; out-of-range ignored)."""
+    sel = np.nonzero((idx >= 0) & (idx < n))[0]
+    shape = list(arr.shape)
+    shape[axis] = n
+    out = np.zeros(shape, dtype=np.float64)
+    if sel.size == 0:
+        return out
+    ids = idx[sel]
+    starts = np.concatenate(([0], np.nonzero(np.diff(ids))[0] + 1))
+    wshape = [1] * arr.ndim
+    wshape[axis] = sel.size
+    sums = np.add.reduceat(np.take(arr, sel, axis=axis) * w[sel].reshape(wshape), starts, axis=axis)
+    index = [slice(None)] * arr.ndim
+    index[axis] = ids[starts]
+    out[tuple(index)] = sums
+    return out
+
+
+def _window_sums(y: np.ndarray, ny: int, nx: int) -> tuple[np.ndarray, np.ndarray]:
+    """``sum(Ky[r] * Kx[c] * y)`` and ``sum(Ky[r]) * sum(Kx[c])`` for all windows."""
+    h, w = y.shape
+    xlo, xwlo, xhi, xwhi = axis_windows(w, nx)
+    ylo, ywlo, yhi, ywhi = axis_windows(h, ny)
+    rows = _reduce(y, 1, xlo, xwlo, nx) + _reduce(y, 1, xhi, xwhi, nx)
+    num = _reduce(rows, 0, ylo, ywlo, ny) + _reduce(rows, 0, yhi, ywhi, ny)
+    one_x, one_y = np.ones((1, w)), np.ones((h, 1))
+    den_x = (_reduce(one_x, 1, xlo, xwlo, nx) + _reduce(one_x, 1, xhi, xwhi, nx))[0]
+    den_y = (_reduce(one_y, 0, ylo, ywlo, ny) + _reduce(one_y, 0, yhi, ywhi, ny))[:, 0]
+    return num, np.outer(den_y, den_x)
+
+
 def features(y: np.ndarray, grid: Grid) -> np.ndarray:
     """Window-weighted mean luma of every cell of `grid`.
 
@@ -89,15 +121,20 @@ def features(y: np.ndarray, grid: Grid) -> np.ndarray:
     -------
     numpy.ndarray
         ``float64``, shape ``(rows, cols)``:
-        ``F[r, c] = sum(wy[r] * wx[c] * y) / (sum(wy[r]) * sum(wx[c]))``
-        with the windows of :func:`~picveil.robust.layout.window_matrix`.
+        ``F[r, c] = sum(Ky[r] * Kx[c] * y) / (sum(Ky[r]) * sum(Kx[c]))`` with the
+        windows of :func:`~picveil.robust.layout.axis_windows`.
+
+    Raises
+    ------
+    ValueError
+        If the image has fewer than 2 pixels per cell along an axis.
     """
+    y = np.asarray(y, dtype=np.float64)
     h, w = y.shape
-    ax = window_matrix(w, grid.cols)
-    ay = window_matrix(h, grid.rows)
-    num = (ay @ np.asarray(y, dtype=np.float32)) @ ax.T
-    den = np.outer(ay.sum(axis=1, dtype=np.float64), ax.sum(axis=1, dtype=np.float64))
-    return num.astype(np.float64) / den
+    if w < 2 * grid.cols or h < 2 * grid.rows:
+        raise ValueError(f"a {w}x{h} image is too small for a {grid.cols}x{grid.rows} grid")
+    num, den = _window_sums(y, grid.rows, grid.cols)
+    return num / den
 
 
 def qim_targets(f: np.ndarray, bits: np.ndarray, dither: np.ndarray) -> np.ndarray:
@@ -130,15 +167,23 @@ def _box_mean(a: np.ndarray, radius: int) -> np.ndarray:
     return s / m
 
 
-def pilot_score(s: np.ndarray, lay: Layout) -> float:
-    """z-score of the pilots: their agreement, in units of its standard deviation under no signal.
+def _evidence(s: np.ndarray, lay: Layout) -> np.ndarray:
+    """Per-cell evidence of the signal, flat: ``s`` signed by the pilot bit on
+    pilots, the sharpness ``2|s| - 1`` elsewhere. Without a signal ``s`` is
+    uniform on ``[-1, 1]`` (the dither sees to that), so every value is
+    uniform on ``[-1, 1]``: mean 0, variance 1/3."""
+    flat = s.reshape(-1)
+    ev = 2.0 * np.abs(flat) - 1.0
+    ev[lay.pilot_cells] = flat[lay.pilot_cells] * (1.0 - 2.0 * lay.pilot_bits)
+    return ev
 
-    Without a signal, ``s`` is uniform on ``[-1, 1]`` (variance 1/3) and the
-    score is approximately standard normal.
-    """
-    flat = s.reshape(-1)[lay.pilot_cells]
-    signed = flat * (1.0 - 2.0 * lay.pilot_bits)
-    return float(signed.mean() * np.sqrt(3.0 * lay.n_pilot))
+
+def presence_score(s: np.ndarray, lay: Layout) -> float:
+    """Detection statistic: the summed evidence of all cells in standard
+    deviations of chance (SPEC.md §8.2); approximately standard normal when
+    the image carries no header on this grid."""
+    ev = _evidence(s, lay)
+    return float(ev.sum() / np.sqrt(ev.size / 3.0))
 
 
 def cell_llrs(s: np.ndarray, lay: Layout) -> np.ndarray:
@@ -163,8 +208,7 @@ def cell_llrs(s: np.ndarray, lay: Layout) -> np.ndarray:
     sigma = float(np.sqrt(np.mean(good**2))) if good.size >= 8 else SIGMA_MAX
     sigma = min(SIGMA_MAX, max(SIGMA_MIN, sigma))
 
-    evidence = 2.0 * np.abs(flat) - 1.0
-    evidence[lay.pilot_cells] = signed_pilots
+    evidence = _evidence(s, lay)
     present = _box_mean(evidence.reshape(s.shape), PRESENCE_RADIUS)
     reference = max(0.3, float(np.quantile(present, 0.9)))
     p = np.clip(present / reference, 0.02, 0.98)

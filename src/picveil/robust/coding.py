@@ -214,7 +214,7 @@ def _rs():
     return reedsolo
 
 
-def _interleave_index(sizes: list[int], nsym: int) -> list[tuple[int, int]]:
+def interleave_index(sizes: list[int], nsym: int) -> list[tuple[int, int]]:
     """(block, position) of each coded byte in transmission order: position-major."""
     lengths = [k + nsym for k in sizes]
     return [(b, p) for p in range(max(lengths)) for b in range(len(lengths)) if p < lengths[b]]
@@ -236,52 +236,71 @@ def body_encode(payload: bytes, parity_class: int) -> np.ndarray:
     for k in sizes:
         codewords.append(bytes(rs.rs_encode_msg(msg[start : start + k], nsym, fcr=_RS_FCR, generator=_RS_GENERATOR)))
         start += k
-    stream_bytes = bytes(codewords[b][p] for b, p in _interleave_index(sizes, nsym))
+    stream_bytes = bytes(codewords[b][p] for b, p in interleave_index(sizes, nsym))
     return np.unpackbits(np.frombuffer(stream_bytes, dtype=np.uint8))
 
 
-def _block_candidates(rs, word: bytes, reliab: np.ndarray, nsym: int) -> list[bytes]:
-    """Distinct decodings of one block: no erasures, then the least reliable bytes erased."""
-    out: list[bytes] = []
+def _block_candidates(rs, word: bytes, reliab: np.ndarray, nsym: int):
+    """Distinct decodings of one block, lazily: no erasures first, then the
+    2, 4, ... least reliable bytes erased."""
+    seen: list[bytes] = []
     order = [int(i) for i in np.argsort(reliab, kind="stable")]
-    tries = [0] + list(range(2, nsym + 1, 2))
-    for n_erase in tries:
+    for n_erase in [0, *range(2, nsym + 1, 2)]:
+        erase = sorted(order[:n_erase]) or None
         try:
-            data, _, _ = rs.rs_correct_msg(bytearray(word), nsym, fcr=_RS_FCR, generator=_RS_GENERATOR,
-                                           erase_pos=sorted(order[:n_erase]) or None)
+            data, _, _ = rs.rs_correct_msg(bytearray(word), nsym, fcr=_RS_FCR, generator=_RS_GENERATOR, erase_pos=erase)
         except rs.ReedSolomonError:
             continue
         data = bytes(data)
-        if data not in out:
-            out.append(data)
-            if len(out) >= MAX_CANDIDATES:
-                break
-    return out
+        if data not in seen:
+            seen.append(data)
+            yield data
 
 
 def body_decode(llr: np.ndarray, length: int, parity_class: int) -> bytes | None:
     """Decode the body from the summed LLR of each coded bit.
 
-    Returns the payload, or ``None`` when no combination of block decodings
-    passes the CRC-32.
+    Each block is decoded with errors only, then with its least reliable
+    bytes (smallest ``min |LLR|`` over the byte's bits) declared erased, 2 at a
+    time up to ``nsym``; the first combination of block decodings (at most
+    :data:`MAX_CANDIDATES` per block) whose CRC-32 matches is the payload.
+
+    Returns
+    -------
+    bytes or None
+        The payload, or ``None`` if nothing passes the CRC-32.
     """
     rs = _rs()
     sizes, nsym = body_shape(length, parity_class)
     llr = np.asarray(llr, dtype=np.float64)
-    bits = (llr < 0).astype(np.uint8)
-    stream_bytes = np.packbits(bits)
+    stream_bytes = np.packbits((llr < 0).astype(np.uint8))
     byte_rel = np.abs(llr).reshape(-1, 8).min(axis=1)
     words = [bytearray(k + nsym) for k in sizes]
     rels = [np.zeros(k + nsym) for k in sizes]
-    for i, (b, p) in enumerate(_interleave_index(sizes, nsym)):
+    for i, (b, p) in enumerate(interleave_index(sizes, nsym)):
         words[b][p] = int(stream_bytes[i])
         rels[b][p] = byte_rel[i]
-    candidates = [_block_candidates(rs, bytes(w), r, nsym) for w, r in zip(words, rels)]
-    if any(not c for c in candidates):
-        return None
-    for combo in itertools.islice(itertools.product(*candidates), MAX_COMBINATIONS):
-        msg = b"".join(combo)
-        payload, crc = msg[:-4], msg[-4:]
-        if zlib.crc32(payload).to_bytes(4, "big") == crc:
-            return payload
+    gens = [_block_candidates(rs, bytes(w), r, nsym) for w, r in zip(words, rels)]
+    cands: list[list[bytes]] = [[] for _ in sizes]
+    tried: set[tuple[int, ...]] = set()
+    for depth in range(1, MAX_CANDIDATES + 1):
+        grew = False
+        for b, gen in enumerate(gens):
+            if len(cands[b]) < depth:
+                nxt = next(gen, None)
+                if nxt is not None:
+                    cands[b].append(nxt)
+                    grew = True
+            if not cands[b]:
+                return None
+        if depth > 1 and not grew:
+            return None
+        for combo in itertools.islice(itertools.product(*(range(len(c)) for c in cands)), MAX_COMBINATIONS):
+            if combo in tried:
+                continue
+            tried.add(combo)
+            msg = b"".join(cands[b][i] for b, i in enumerate(combo))
+            payload, crc = msg[:-4], msg[-4:]
+            if zlib.crc32(payload).to_bytes(4, "big") == crc:
+                return payload
     return None

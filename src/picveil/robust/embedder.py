@@ -25,19 +25,20 @@ from picveil.jpeg.codec import AC_MAX, AC_MIN, DC_MAX, DC_MIN
 from . import coding
 from .channel import features, luma, qim_targets
 from .errors import HeaderCapacityError
-from .layout import DELTA, Grid, Layout, grid_for, layout, window_matrix
+from .layout import DELTA, Grid, Layout, grid_for, layout, window_extent, window_matrix
 
 __all__ = ["EmbedReport", "Plan", "capacity", "embed", "plan"]
 
-#: Usable copies per coded body bit the embedder aims for when it picks the parity class.
-COPIES_TARGET = 4.0
-#: Fewest usable copies per coded body bit (defines :func:`capacity`).
-COPIES_MIN = 2.0
+#: Design error rate of one usable cell after the worst supported chain
+#: (JPEG quality 30 or WebP 50 at 12-pixel cells): sizes the error correction.
+P_CELL = 0.02
 #: Fewest usable preamble cells (the preamble is 384 coded bits of RM(1, 7)).
-MIN_USABLE_PREAMBLE = 64
+MIN_USABLE_PREAMBLE = 96
 #: Closed-loop iterations, the one at which stuck cells switch lattice point,
-#: and the cap on a cell's bump amplitude in units of DELTA / gain.
-ITERATIONS, SWITCH_AT, AMP_CAP = 4, 1, 1.0
+#: and the cap on a window's amplitude in units of DELTA.
+ITERATIONS, SWITCH_AT, AMP_CAP = 4, 1, 4.0
+#: Jacobi steps (and damping) solving for the amplitudes of overlapping windows.
+JACOBI_STEPS, JACOBI_DAMPING = 40, 0.9
 #: A usable cell whose final feature misses its target by more than this counts as failed.
 FAIL_TOLERANCE = DELTA / 8
 
@@ -57,7 +58,8 @@ class Plan:
     grid : Grid
     layout : Layout
     usable : numpy.ndarray
-        ``bool`` ``(rows, cols)``: cells whose window touches no excluded luma block.
+        ``bool`` ``(rows, cols)``: cells whose window (two cells wide) touches
+        no excluded luma block.
     excluded_blocks : numpy.ndarray
         ``bool`` ``(ceil(H/8), ceil(W/8))``: luma blocks inside the (MCU-snapped) boxes.
     """
@@ -89,14 +91,6 @@ def _check_boxes(width: int, height: int, boxes: Sequence[Box]) -> list[Box]:
             raise ValueError(f"excluded box {i + 1} {box!r} is empty or outside the {width}x{height} image")
         out.append((x, y, w, h))
     return out
-
-
-def _cell_pixel_ranges(n_px: int, n_cells: int) -> tuple[np.ndarray, np.ndarray]:
-    """First and one-past-last pixel of every cell along an axis."""
-    x = (np.arange(n_px) + 0.5) * (n_cells / n_px)
-    idx = np.minimum(np.floor(x).astype(np.int64), n_cells - 1)
-    cells = np.arange(n_cells)
-    return np.searchsorted(idx, cells, "left"), np.searchsorted(idx, cells, "right")
 
 
 def plan(width: int, height: int, excluded: Sequence[Box], mcu: tuple[int, int] = (16, 16)) -> Plan | None:
@@ -135,8 +129,8 @@ def plan(width: int, height: int, excluded: Sequence[Box], mcu: tuple[int, int] 
         blocks[cy0 * mh // 8 : cy1 * mh // 8, cx0 * mw // 8 : cx1 * mw // 8] = True
     cum = np.zeros((hb + 1, wb + 1), dtype=np.int64)
     cum[1:, 1:] = np.cumsum(np.cumsum(blocks, 0), 1)
-    x0, x1 = _cell_pixel_ranges(width, grid.cols)
-    y0, y1 = _cell_pixel_ranges(height, grid.rows)
+    x0, x1 = window_extent(width, grid.cols)
+    y0, y1 = window_extent(height, grid.rows)
     bx0, bx1 = x0 // 8, (x1 - 1) // 8 + 1
     by0, by1 = y0 // 8, (y1 - 1) // 8 + 1
     count = (
@@ -148,21 +142,48 @@ def plan(width: int, height: int, excluded: Sequence[Box], mcu: tuple[int, int] 
     return Plan(grid, lay, count == 0, blocks)
 
 
-def _fits(usable_body: int, usable_preamble: int, length: int, parity_class: int, copies: float) -> bool:
-    return usable_preamble >= MIN_USABLE_PREAMBLE and usable_body >= copies * coding.body_bits(length, parity_class)
+def _bit_error(copies: np.ndarray) -> np.ndarray:
+    """Design error probability of a coded bit read from ``copies`` usable cells
+    (soft-combined), when one cell is wrong with probability :data:`P_CELL`."""
+    p = P_CELL
+    return np.select([copies == 0, copies <= 2, copies <= 4], [0.5, p, 3 * p**2], 10 * p**3)
 
 
-def choose_parity(usable_body: int, usable_preamble: int, length: int) -> int | None:
-    """The parity class for a `length`-byte payload, or ``None`` if it does not fit.
+def body_margin(p: Plan, length: int, parity_class: int, usable: np.ndarray | None = None) -> float:
+    """Spare parity of the weakest Reed-Solomon block, as a share of its parity.
 
-    The strongest class that leaves :data:`COPIES_TARGET` usable copies of
-    every coded bit; failing that the strongest that leaves :data:`COPIES_MIN`.
+    With the usable cells of `p`, every coded bit has a known number of usable
+    copies. A byte with a bit of no usable copy is *dead*: the decoder sees
+    garbage and erases it (cost 1 parity symbol). Any other byte is wrong
+    with the probability that one of its bits is (:func:`_bit_error`) and
+    then costs 2. The margin is ``(nsym - mean - 3 sd) / nsym`` of the cost;
+    the body is expected to decode when it is at least 0.
     """
-    for copies in (COPIES_TARGET, COPIES_MIN):
-        for pc in reversed(range(len(coding.PARITY_RATIOS))):
-            if _fits(usable_body, usable_preamble, length, pc, copies):
-                return pc
-    return None
+    lay = p.layout
+    flags = (p.usable if usable is None else usable).reshape(-1)[lay.body_cells].astype(np.int64)
+    n_bits = coding.body_bits(length, parity_class)
+    copies = np.bincount(np.arange(lay.n_body) % n_bits, weights=flags, minlength=n_bits)[:n_bits]
+    dead = (copies < 1).reshape(-1, 8).any(axis=1)
+    wrong = 1.0 - np.prod(1.0 - _bit_error(copies).reshape(-1, 8), axis=1)
+    mean = np.where(dead, 1.0, 2.0 * wrong)
+    var = np.where(dead, 0.0, 4.0 * wrong * (1.0 - wrong))
+    sizes, nsym = coding.body_shape(length, parity_class)
+    block = np.array([b for b, _ in coding.interleave_index(sizes, nsym)])
+    cost = np.bincount(block, weights=mean, minlength=len(sizes))
+    sd = np.sqrt(np.bincount(block, weights=var, minlength=len(sizes)))
+    return float(np.min((nsym - cost - 3.0 * sd) / nsym))
+
+
+def choose_parity(p: Plan, length: int, usable: np.ndarray | None = None) -> int | None:
+    """The parity class with the largest :func:`body_margin` for a `length`-byte
+    payload, or ``None`` if no class has a non-negative margin or too few
+    preamble cells are usable."""
+    n_pre = p.usable_preamble if usable is None else int(usable.reshape(-1)[p.layout.preamble_cells].sum())
+    if n_pre < MIN_USABLE_PREAMBLE:
+        return None
+    margins = [body_margin(p, length, pc, usable) for pc in range(len(coding.PARITY_RATIOS))]
+    best = int(np.argmax(margins))
+    return best if margins[best] >= 0 else None
 
 
 def capacity(width: int, height: int, excluded: Sequence[Box] = (), mcu: tuple[int, int] = (16, 16)) -> int:
@@ -190,7 +211,7 @@ def capacity(width: int, height: int, excluded: Sequence[Box] = (), mcu: tuple[i
     lo, hi = 0, coding.MAX_PAYLOAD
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if _fits(p.usable_body, p.usable_preamble, mid, 0, COPIES_MIN):
+        if choose_parity(p, mid) is not None:
             lo = mid
         else:
             hi = mid - 1
@@ -317,13 +338,13 @@ def embed(coeffs, payload: bytes, excluded_boxes: Sequence[Box], *, allow_in_reg
     p = plan(width, height, excluded_boxes, mcu)
     if p is None:
         raise HeaderCapacityError(f"A {width}x{height} image is too small to carry a robust header.")
-    pc = choose_parity(p.usable_body, p.usable_preamble, len(payload))
+    pc = choose_parity(p, len(payload))
     in_regions = False
     usable, excluded_blocks = p.usable, p.excluded_blocks
     if pc is None and allow_in_regions:
-        pc = choose_parity(p.layout.n_body, p.layout.n_pre, len(payload))
-        in_regions = True
         usable = np.ones_like(usable)
+        pc = choose_parity(p, len(payload), usable)
+        in_regions = True
         excluded_blocks = np.zeros_like(excluded_blocks)
     if pc is None:
         raise HeaderCapacityError(
@@ -333,10 +354,13 @@ def embed(coeffs, payload: bytes, excluded_boxes: Sequence[Box], *, allow_in_reg
     lay, grid = p.layout, p.grid
     bits = _cell_bits(lay, payload, pc)
 
-    ax = window_matrix(width, grid.cols).astype(np.float64)
-    ay = window_matrix(height, grid.rows).astype(np.float64)
-    gain = np.outer((ay**2).sum(1) / ay.sum(1), (ax**2).sum(1) / ax.sum(1))
-    cap = AMP_CAP * DELTA / gain
+    ax = window_matrix(width, grid.cols)
+    ay = window_matrix(height, grid.rows)
+    # Feature change per unit amplitude: F += My @ amp @ Mx.T (SPEC.md §9).
+    mx = (ax / ax.sum(1, keepdims=True)) @ ax.T
+    my = (ay / ay.sum(1, keepdims=True)) @ ay.T
+    diag = np.outer(np.diag(my), np.diag(mx))
+    ax32, ayt32 = ax.astype(np.float32), ay.T.astype(np.float32)
 
     base = {ci: coeffs.array(ci) for ci in comps}
     tables = {ci: coeffs.quant_table(ci).astype(np.float64) for ci in comps}
@@ -345,13 +369,16 @@ def embed(coeffs, payload: bytes, excluded_boxes: Sequence[Box], *, allow_in_reg
     target = qim_targets(f, bits, lay.dither)
     amp = np.zeros_like(f)
     for it in range(ITERATIONS):
-        err = np.where(usable, target - f, 0.0)
         if it == SWITCH_AT:
-            stuck = usable & (np.abs(err) > DELTA / 4)
+            stuck = usable & (np.abs(target - f) > DELTA / 4)
             target = np.where(stuck, target + DELTA * np.sign(f - target), target)
-            err = np.where(usable, target - f, 0.0)
-        amp = np.clip(amp + err / gain, -cap, cap)
-        pattern = ay.T @ amp @ ax
+        err = np.where(usable, target - f, 0.0)
+        step = np.zeros_like(amp)
+        for _ in range(JACOBI_STEPS):  # solve My @ step @ Mx.T = err on the usable cells
+            resid = np.where(usable, err - my @ step @ mx.T, 0.0)
+            step += JACOBI_DAMPING * resid / diag
+        amp = np.clip(amp + step, -AMP_CAP * DELTA, AMP_CAP * DELTA)
+        pattern = (ayt32 @ amp.astype(np.float32)) @ ax32
         for ci in comps:
             comp = coeffs.components[ci]
             hb, wb = comp.height_in_blocks, comp.width_in_blocks

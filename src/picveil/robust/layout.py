@@ -25,13 +25,15 @@ __all__ = [
     "grid_for",
     "layout",
     "stream",
+    "axis_windows",
+    "window_extent",
     "window_matrix",
 ]
 
 #: Version of the channel (SPEC.md); part of every stream label.
 CHANNEL_VERSION = 1
 #: QIM step in 8-bit luma levels: lattice points of one bit are DELTA apart.
-DELTA = 12.0
+DELTA = 5.5
 #: Allowed numbers of cells along the long edge of the image.
 LEVELS = (16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 112, 128)
 #: Smallest cell side, in pixels of the embedded image, an embedder uses by default.
@@ -41,7 +43,7 @@ MIN_SHORT_CELLS = 6
 #: Pilot cells: one in this many, and at least this many.
 PILOT_DIVISOR, MIN_PILOTS = 16, 64
 #: Preamble cells: one in this many, clamped to this range.
-PREAMBLE_DIVISOR, MIN_PREAMBLE, MAX_PREAMBLE = 8, 96, 768
+PREAMBLE_DIVISOR, MIN_PREAMBLE, MAX_PREAMBLE = 8, 128, 768
 #: Fewest body cells of a valid grid.
 MIN_BODY = 64
 
@@ -148,24 +150,53 @@ def candidate_grids(width: int, height: int) -> list[Grid]:
     return sorted(out, key=lambda g: (-g.cells, g.cols, g.rows))
 
 
-def window_matrix(n_px: int, n_cells: int) -> np.ndarray:
-    """Analysis windows of ``n_cells`` cells along an axis of ``n_px`` pixels.
+def axis_windows(n_px: int, n_cells: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The two windows every pixel of an axis of ``n_px`` pixels belongs to.
 
-    Pixel ``j`` (centre at ``j + 0.5``) lies in cell ``i = floor(x)`` with
-    ``x = (j + 0.5) * n_cells / n_px`` and gets the weight
-    ``sin(pi * (x - i)) ** 2`` in that cell, 0 in all others.
+    In cell units, pixel ``j`` is at ``x = (j + 0.5) * n_cells / n_px``.
+    Window ``c`` is centred on cell ``c`` and two cells wide:
+    ``K_c(x) = cos(pi * (x - c - 0.5) / 2) ** 2`` for ``|x - c - 0.5| < 1``,
+    else 0. Windows overlap by half, and ``K_c + K_(c+1) = 1`` between the
+    centres of cells ``c`` and ``c + 1`` (a partition of unity away from the
+    image's edges). Pixel ``j`` lies in windows ``lo = floor(x - 0.5)`` and
+    ``hi = lo + 1`` with weights ``cos(pi * t / 2) ** 2`` and
+    ``sin(pi * t / 2) ** 2``, ``t = x - lo - 0.5``; an index outside
+    ``0 .. n_cells - 1`` means no window (at the edges).
 
     Returns
     -------
-    numpy.ndarray
-        ``float32``, shape ``(n_cells, n_px)``.
+    (lo, w_lo, hi, w_hi)
+        ``int64`` and ``float64`` arrays of shape ``(n_px,)``; ``lo`` and ``hi``
+        never decrease along the axis.
     """
     x = (np.arange(n_px, dtype=np.float64) + 0.5) * (n_cells / n_px)
-    idx = np.minimum(np.floor(x).astype(np.int64), n_cells - 1)
-    w = np.sin(np.pi * (x - idx)) ** 2
-    out = np.zeros((n_cells, n_px), dtype=np.float32)
-    out[idx, np.arange(n_px)] = w
+    lo = np.floor(x - 0.5).astype(np.int64)
+    t = x - lo - 0.5
+    return lo, np.cos(np.pi * t / 2) ** 2, lo + 1, np.sin(np.pi * t / 2) ** 2
+
+
+def window_matrix(n_px: int, n_cells: int) -> np.ndarray:
+    """The windows of :func:`axis_windows` as a dense ``(n_cells, n_px)`` ``float64`` matrix."""
+    lo, w_lo, hi, w_hi = axis_windows(n_px, n_cells)
+    out = np.zeros((n_cells, n_px), dtype=np.float64)
+    cols = np.arange(n_px)
+    for idx, w in ((lo, w_lo), (hi, w_hi)):
+        ok = (idx >= 0) & (idx < n_cells)
+        out[idx[ok], cols[ok]] = w[ok]
     return out
+
+
+def window_extent(n_px: int, n_cells: int) -> tuple[np.ndarray, np.ndarray]:
+    """First and one-past-last pixel where each window of the axis is non-zero."""
+    lo, w_lo, hi, w_hi = axis_windows(n_px, n_cells)
+    first = np.full(n_cells, n_px, dtype=np.int64)
+    last = np.full(n_cells, -1, dtype=np.int64)
+    cols = np.arange(n_px)
+    for idx, w in ((lo, w_lo), (hi, w_hi)):
+        ok = (idx >= 0) & (idx < n_cells) & (w > 0)
+        np.minimum.at(first, idx[ok], cols[ok])
+        np.maximum.at(last, idx[ok], cols[ok])
+    return first, last + 1
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,11 @@ transform that produced it.
 from __future__ import annotations
 
 from ..errors import UnsupportedVersionError
-from .base import Scheme
+from .base import Protected, Scheme
 from .scramble_v1 import ScrambleV1
+from .scramble_v2 import ScrambleV2, ScrambleV3
 
-_SCHEMES: dict[int, Scheme] = {s.scheme_id: s for s in (ScrambleV1(),)}
+_SCHEMES: dict[int, Scheme] = {s.scheme_id: s for s in (ScrambleV1(), ScrambleV2(), ScrambleV3())}
 _BY_NAME = {s.name: s for s in _SCHEMES.values()}
 DEFAULT_SCHEME = ScrambleV1.name
 
@@ -39,4 +40,4 @@ def scheme_names() -> list[str]:
     return sorted(_BY_NAME)
 
 
-__all__ = ["DEFAULT_SCHEME", "Scheme", "get_scheme", "scheme_names"]
+__all__ = ["DEFAULT_SCHEME", "Protected", "Scheme", "get_scheme", "scheme_names"]

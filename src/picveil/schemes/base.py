@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -13,20 +14,40 @@ class KeyStream(Protocol):
     def stream(self, label: bytes, n: int) -> bytes: ...
 
 
+@dataclass(frozen=True)
+class Protected:
+    """What a scheme returns for one region.
+
+    ``blocks``: the protected blocks, as written into the image.
+    ``aux``: bytes an exact reveal needs besides the blocks (may be empty);
+    picveil stores them encrypted under the region key in the container.
+    ``robust``: compact parameters a reveal from re-encoded pixels needs (may
+    be empty); they travel encrypted in the robust in-image header.
+    """
+
+    blocks: list[np.ndarray]
+    aux: bytes = b""
+    robust: bytes = b""
+
+
 class Scheme(Protocol):
     """A keyed, exactly invertible transform of one region's blocks.
 
     ``blocks`` is a list with one array per JPEG component, each of shape
     ``(rows, cols, 8, 8)``, dtype ``int16``, holding quantized DCT
     coefficients in natural (row-major) order: exactly the component's blocks
-    inside the region, in raster order. ``protect`` and ``reveal`` return new
-    arrays of the same shapes and dtype and never modify their input; for any
-    key, ``reveal(protect(b, k), k) == b``.
+    inside the region, in raster order. ``quant`` holds each component's
+    quantization table, ``(8, 8)`` ``uint16``. ``protect`` and ``reveal``
+    never modify their input; for any key,
+    ``reveal(p.blocks, k, quant, p.aux) == blocks`` where
+    ``p = protect(blocks, k, quant)``.
     """
 
     scheme_id: int
     name: str
 
-    def protect(self, blocks: list[np.ndarray], key: KeyStream) -> list[np.ndarray]: ...
+    def protect(self, blocks: list[np.ndarray], key: KeyStream, quant: list[np.ndarray]) -> Protected: ...
 
-    def reveal(self, blocks: list[np.ndarray], key: KeyStream) -> list[np.ndarray]: ...
+    def reveal(
+        self, blocks: list[np.ndarray], key: KeyStream, quant: list[np.ndarray], aux: bytes | None = None
+    ) -> list[np.ndarray]: ...

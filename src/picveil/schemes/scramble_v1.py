@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import KeyStream
+from .base import KeyStream, Protected
 
 _PERM = b"picveil scramble-v1 perm"
 _SIGN = b"picveil scramble-v1 sign"
@@ -52,7 +52,7 @@ class ScrambleV1:
         tag = bytes([ci])
         return keyed_permutation(key, _PERM + tag, n), keyed_signs(key, _SIGN + tag, n)
 
-    def protect(self, blocks: list[np.ndarray], key: KeyStream) -> list[np.ndarray]:
+    def protect(self, blocks: list[np.ndarray], key: KeyStream, quant=None) -> Protected:
         out = []
         for ci, comp in enumerate(blocks):
             rows, cols = comp.shape[:2]
@@ -62,9 +62,9 @@ class ScrambleV1:
             scr = flat[perm]
             scr *= signs
             out.append(scr.reshape(comp.shape))
-        return out
+        return Protected(out)
 
-    def reveal(self, blocks: list[np.ndarray], key: KeyStream) -> list[np.ndarray]:
+    def reveal(self, blocks: list[np.ndarray], key: KeyStream, quant=None, aux: bytes | None = None) -> list[np.ndarray]:
         out = []
         for ci, comp in enumerate(blocks):
             rows, cols = comp.shape[:2]

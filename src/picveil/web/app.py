@@ -32,7 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..errors import PicveilError
-from .errors import INTERNAL_ERROR, body_of, log, status_of
+from .errors import INTERNAL_ERROR, body_of, log, status_of, too_large
 
 #: Default limits: a 50 MiB upload, 50 megapixels (a 12 MP phone photo is far below).
 DEFAULT_MAX_UPLOAD_BYTES = 50 << 20
@@ -126,6 +126,9 @@ def create_app(
                     {"error": "Requests from other web sites are refused.", "hint": "Use the page `picveil serve` serves.", "kind": "OriginError"},
                     status_code=403,
                 )
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cfg.max_upload_bytes:  # any endpoint; forms also count while streaming
+            return JSONResponse(body_of(too_large(cfg.max_upload_bytes)), status_code=413)
         response = await call_next(request)
         path = request.url.path
         response.headers.setdefault("X-Content-Type-Options", "nosniff")

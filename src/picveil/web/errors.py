@@ -59,6 +59,18 @@ class FeatureUnavailableError(WebError):
         super().__init__(message, status=501, hint=hint, kind="FeatureUnavailableError")
 
 
+def too_large(limit: int) -> WebError:
+    """The 413 for a request body over ``limit`` bytes."""
+    mib = limit / (1 << 20)
+    shown = f"{mib:.0f} MiB" if mib >= 1 else f"{limit:,} bytes"
+    return WebError(
+        f"The upload is larger than this app's limit of {shown}.",
+        status=413,
+        kind="UploadTooLargeError",
+        hint="Use a smaller file, or restart the app with a higher `picveil serve --max-upload-mb`.",
+    )
+
+
 # Hints written for the page, used when an error carries its class's default
 # hint (which speaks of command-line flags). Looked up along the class's MRO.
 _WEB_HINTS: dict[str, str] = {

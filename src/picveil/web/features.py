@@ -24,11 +24,11 @@ from .errors import FeatureUnavailableError
 
 #: What the issue that adds looks names; used when the looks module lists none.
 _KNOWN_LOOKS = ("scramble", "fill", "inpaint", "frost", "sticker", "blur", "pixelate")
-#: Likewise for platform profiles.
+#: Likewise for platform profiles, when ``picveil.platforms`` has no ``PROFILES``.
 _KNOWN_PLATFORMS = ("generic", "facebook", "instagram", "x", "whatsapp")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _params(fn_name: str) -> frozenset[str]:
     from .. import api
 
@@ -71,7 +71,7 @@ def detectors_module():
     return mod
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def detector_status() -> dict[str, str | None]:
     """Each detection class → ``None`` if a detector for it loads here, else why not.
 
@@ -119,30 +119,61 @@ def looks() -> list[str]:
     return _names(mod, ("LOOKS", "names", "available"), _KNOWN_LOOKS)
 
 
-def platforms() -> list[str]:
-    """Platform profiles :func:`picveil.api.protect` offers; empty when it has no ``platform=``."""
-    if "platform" not in _params("_protect"):
+def platforms() -> list[dict[str, Any]]:
+    """Platform profiles, ``[{name, title, max_long_edge}]``; empty when there are none.
+
+    They work through ``api.protect(platform=…)`` when the API has that
+    option, else by fitting the photo first (:func:`fit_for_platform`).
+    """
+    if "platform" not in _params("_protect") and _try_import("picveil.platforms") is None:
         return []
-    mod = _try_import("picveil.platforms")
-    return _names(mod, ("PROFILES", "names", "available"), _KNOWN_PLATFORMS)
+    try:
+        from ..platforms import PROFILES
+    except ImportError:
+        return [{"name": n, "title": n, "max_long_edge": None} for n in _KNOWN_PLATFORMS]
+    return [{"name": p.name, "title": p.title, "max_long_edge": p.max_long_edge} for p in PROFILES.values()]
+
+
+def fit_for_platform(photo: bytes, boxes: list, platform: str | None, *, max_pixels: int) -> tuple[bytes, list, dict[str, Any]]:
+    """Prepare a photo and its (stored-pixel) boxes for a platform profile.
+
+    Returns ``(photo, boxes, options)``: when :func:`picveil.api.protect`
+    takes ``platform=``, the inputs unchanged and that option; otherwise the
+    photo resized and re-encoded by :func:`picveil.platforms.fit` (as
+    ``picveil fit`` does before ``picveil protect``), the boxes mapped onto it,
+    and no option.
+    """
+    if not platform:
+        return photo, boxes, {}
+    names = [p["name"] for p in platforms()]
+    if platform not in names:
+        if not names:
+            raise FeatureUnavailableError("Platform profiles are not available in this picveil.")
+        from ..errors import InputError
+
+        raise InputError(f"No platform profile named {platform!r}; choose one of {', '.join(names)}.")
+    if "platform" in _params("_protect"):
+        return photo, boxes, {"platform": platform}
+    from ..platforms import fit
+    from ..regions import Box
+
+    fitted = fit(photo, platform, max_pixels=max_pixels)
+    return fitted.jpeg, [Box(*fitted.map_box((b.x, b.y, b.w, b.h))) for b in boxes], {}
 
 
 # --- the seam -----------------------------------------------------------------------------
-def protect_options(*, look: str | None, platform: str | None, circle: str | None, keyring) -> dict[str, Any]:
-    """Keyword arguments for ``api._protect`` beyond the core ones.
+def protect_options(*, look: str | None, circle: str | None, keyring) -> dict[str, Any]:
+    """Keyword arguments for ``api._protect`` for a look and a circle.
 
-    ``look`` ``None`` or ``"scramble"`` and ``platform`` ``None`` add nothing,
-    so the core API is called exactly as the CLI calls it.
+    ``look`` ``None`` or ``"scramble"`` and ``circle`` ``None`` add nothing,
+    so the core API is then called exactly as the CLI calls it. (Platforms:
+    :func:`fit_for_platform`.)
     """
     opts: dict[str, Any] = {}
     if look and look != "scramble":
         if look not in looks():
             raise FeatureUnavailableError(f"The look {look!r} is not available in this picveil.")
         opts["look"] = look
-    if platform:
-        if platform not in platforms():
-            raise FeatureUnavailableError(f"The platform profile {platform!r} is not available in this picveil.")
-        opts["platform"] = platform
     if circle:
         if not circles_for_protect():
             raise FeatureUnavailableError("Protecting for circles is not available in this picveil yet.")

@@ -17,7 +17,7 @@ from fastapi import Request
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from .errors import WebError
+from .errors import WebError, too_large
 
 #: Most form fields a request may have; the widest form (protect) has about ten.
 MAX_FIELDS = 64
@@ -75,17 +75,6 @@ class Form:
         return (self.text(name, "") or "").lower() in ("1", "true", "on", "yes")
 
 
-def _too_large(limit: int) -> WebError:
-    mib = limit / (1 << 20)
-    shown = f"{mib:.0f} MiB" if mib >= 1 else f"{limit:,} bytes"
-    return WebError(
-        f"The upload is larger than this app's limit of {shown}.",
-        status=413,
-        kind="UploadTooLargeError",
-        hint="Use a smaller file, or restart the app with a higher `picveil serve --max-upload-mb`.",
-    )
-
-
 async def read_form(request: Request, *, max_bytes: int) -> Form:
     """Parse the request's ``multipart/form-data`` body in memory.
 
@@ -106,7 +95,7 @@ async def read_form(request: Request, *, max_bytes: int) -> Form:
         )
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise _too_large(max_bytes)
+        raise too_large(max_bytes)
 
     parts: list[Part] = []
     header_field = bytearray()
@@ -162,7 +151,7 @@ async def read_form(request: Request, *, max_bytes: int) -> Form:
         async for chunk in request.stream():
             received += len(chunk)
             if received > max_bytes:
-                raise _too_large(max_bytes)
+                raise too_large(max_bytes)
             parser.write(chunk)
         parser.finalize()
     except MultipartParseError:

@@ -69,7 +69,7 @@ def probe(data: bytes, max_pixels: int) -> ImageInfo:
                     f"The image is {width}×{height} = {width * height:,} pixels, over the limit of {max_pixels:,} pixels."
                 )
             orientation = im.getexif().get(0x0112, 1)
-    except (Image.DecompressionBombError,) as exc:
+    except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(f"The image is too large: {exc}") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise CorruptImageError(f"The {fmt.upper()} file could not be read: {exc}") from None

@@ -229,7 +229,7 @@ def upright(rgb: np.ndarray, orientation: int) -> np.ndarray:
         4: lambda a: a[::-1],
         5: lambda a: a.transpose(1, 0, 2),
         6: lambda a: np.rot90(a, -1),
-        7: lambda a: np.rot90(a, 1)[::-1],
+        7: lambda a: a[::-1, ::-1].transpose(1, 0, 2),
         8: lambda a: np.rot90(a, 1),
     }
     return np.ascontiguousarray(ops[orientation](rgb))
@@ -366,11 +366,10 @@ def detect(
 
     def detector_for(cls: str) -> Detector:
         name = choice.get(cls, cls)
+        if name in _REGISTRY and _REGISTRY[name].cls != cls:
+            raise ValueError(f"Detector {name!r} finds {_REGISTRY[name].cls}, not {cls}.")
         opts = {"min_face": min_face} if cls == "face" else {}
-        det = get(name, **opts)
-        if det.cls != cls:
-            raise ValueError(f"Detector {name!r} finds {det.cls}, not {cls}.")
-        return det
+        return get(name, **opts)
 
     cache: dict[str, Any] = {}
     raw: dict[str, list[Detection]] = {}

@@ -8,13 +8,14 @@ isolated, high-contrast line of text. Each text box is scored on
   :data:`MIN_HEIGHT` px high;
 * contrast: the 5th–95th percentile spread of grey levels inside the box,
   at least :data:`MIN_CONTRAST` of 255;
-* isolation: no other text line of similar height directly above or below
-  it (that is a paragraph, not a plate).
+* isolation: at most :data:`MAX_LINES` lines of similar height stacked
+  together (three or more make a paragraph, not a plate).
 
-A candidate's score is the text score times the share of these checks it
-passes softly (see :func:`plate_likeness`); its box grows from the characters
-to the plate (:data:`GROW_X` of the text height on each side,
-:data:`GROW_Y` of it above and below).
+A candidate's score is the text score times ``0.5 + 0.5 × likeness``
+(see :func:`plate_likeness`). Its box grows from the characters to the
+plate in the text line's own (rotated) frame: :data:`GROW_X` of the line's
+length at each end, :data:`GROW_Y` of its height above and below; the
+detection's box is the upright bounding box of that rotated rectangle.
 
 ``plate-haar`` is OpenCV's ``haarcascade_russian_plate_number.xml``: the
 fallback when the text model is not installed. It finds frontal,
@@ -41,8 +42,9 @@ ASPECT = (1.8, 8.0)
 MIN_HEIGHT = 7
 MIN_CONTRAST = 0.25
 NEIGHBOUR_GAP = 1.6  # text heights: a line this close above/below is a neighbour
-GROW_X = 0.45
-GROW_Y = 0.45
+MAX_LINES = 2  # plates have one or two lines; three or more is a paragraph
+GROW_X = 0.12
+GROW_Y = 0.3
 
 
 def _rotated_size(poly: tuple[tuple[int, int], ...]) -> tuple[float, float]:
@@ -52,34 +54,67 @@ def _rotated_size(poly: tuple[tuple[int, int], ...]) -> tuple[float, float]:
     return max(a, b), min(a, b)
 
 
-def plate_likeness(text: Detection, others: list[Detection], gray: np.ndarray) -> float:
-    """How plate-like a text detection is, in ``[0, 1]`` (1: every check passes)."""
+def _neighbours(a: Detection, b: Detection) -> bool:
+    """Two text lines of similar height, one right above the other."""
+    ab, bb = a.box, b.box
+    similar = 0.6 < bb.h / max(ab.h, 1) < 1.6
+    x_overlap = min(ab.x + ab.w, bb.x + bb.w) - max(ab.x, bb.x) > 0.3 * min(ab.w, bb.w)
+    gap = max(bb.y - (ab.y + ab.h), ab.y - (bb.y + bb.h))
+    return similar and x_overlap and gap < NEIGHBOUR_GAP * min(ab.h, bb.h)
+
+
+def paragraph_sizes(texts: list[Detection]) -> list[int]:
+    """For each text line, the number of lines in its paragraph (lines linked
+    by :func:`_neighbours`, transitively)."""
+    parent = list(range(len(texts)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(len(texts)):
+        for j in range(i + 1, len(texts)):
+            if _neighbours(texts[i], texts[j]):
+                parent[find(i)] = find(j)
+    roots = [find(i) for i in range(len(texts))]
+    return [roots.count(r) for r in roots]
+
+
+def plate_likeness(text: Detection, paragraph: int, gray: np.ndarray) -> float:
+    """How plate-like a text detection is, in ``[0, 1]`` (1: every check
+    passes); ``paragraph`` is the number of lines in its paragraph."""
     b = text.box
     long_side, short_side = _rotated_size(text.polygon) if text.polygon else (float(max(b.w, b.h)), float(min(b.w, b.h)))
-    if short_side < MIN_HEIGHT:
+    if short_side < MIN_HEIGHT or paragraph > MAX_LINES:
         return 0.0
     aspect = long_side / short_side
     lo, hi = ASPECT
     geometry = 1.0 if lo <= aspect <= hi else max(0.0, 1.0 - min(abs(aspect - lo), abs(aspect - hi)) / lo)
     patch = gray[b.y : b.y + b.h, b.x : b.x + b.w]
-    if patch.size == 0:
+    if patch.size == 0 or geometry == 0.0:
         return 0.0
     p5, p95 = np.percentile(patch, (5, 95))
     contrast = min(1.0, (p95 - p5) / 255.0 / MIN_CONTRAST)
-    isolated = 1.0
-    for o in others:
-        if o is text:
-            continue
-        ob = o.box
-        similar = 0.6 < ob.h / max(b.h, 1) < 1.6
-        x_overlap = min(b.x + b.w, ob.x + ob.w) - max(b.x, ob.x) > 0.3 * min(b.w, ob.w)
-        gap = max(ob.y - (b.y + b.h), b.y - (ob.y + ob.h))
-        if similar and x_overlap and gap < NEIGHBOUR_GAP * b.h:
-            isolated = 0.0
-            break
-    if geometry == 0.0 or isolated == 0.0:
-        return 0.0
     return float(geometry * contrast)
+
+
+def grow_plate(text: Detection) -> np.ndarray:
+    """The plate's rotated rectangle (4×2 float array) around a text line."""
+    b = text.box
+    if text.polygon is None:
+        p = np.array([[b.x, b.y], [b.x + b.w, b.y], [b.x + b.w, b.y + b.h], [b.x, b.y + b.h]], dtype=np.float64)
+    else:
+        p = np.asarray(text.polygon, dtype=np.float64)
+    centre = p.mean(axis=0)
+    e1, e2 = p[1] - p[0], p[2] - p[1]
+    long_e, short_e = (e1, e2) if np.hypot(*e1) >= np.hypot(*e2) else (e2, e1)
+    L, S = np.hypot(*long_e), np.hypot(*short_e)
+    u = long_e / max(L, 1e-9)
+    v = short_e / max(S, 1e-9)
+    hl, hs = L / 2 + GROW_X * L, S / 2 + GROW_Y * S
+    return np.array([centre - hl * u - hs * v, centre + hl * u - hs * v, centre + hl * u + hs * v, centre - hl * u + hs * v])
 
 
 class TextPlateDetector:
@@ -100,17 +135,15 @@ class TextPlateDetector:
         texts = self._text(rgb, cache)
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         out = []
-        for t in texts:
-            like = plate_likeness(t, texts, gray)
+        for t, lines in zip(texts, paragraph_sizes(texts)):
+            like = plate_likeness(t, lines, gray)
             if like <= 0.0:
                 continue
-            b = t.box
-            short = _rotated_size(t.polygon)[1] if t.polygon else min(b.w, b.h)
-            box = xyxy_to_box(
-                b.x - GROW_X * short, b.y - GROW_Y * short, b.x + b.w + GROW_X * short, b.y + b.h + GROW_Y * short, width, height
-            )
+            poly = grow_plate(t)
+            box = xyxy_to_box(poly[:, 0].min(), poly[:, 1].min(), poly[:, 0].max(), poly[:, 1].max(), width, height)
             if box is not None:
-                out.append(Detection("plate", t.score * (0.5 + 0.5 * like), box, t.polygon, self.name))
+                pts = tuple((int(np.clip(round(x), 0, width)), int(np.clip(round(y), 0, height))) for x, y in poly)
+                out.append(Detection("plate", t.score * (0.5 + 0.5 * like), box, pts, self.name))
         return out
 
 
@@ -144,4 +177,4 @@ class HaarPlateDetector:
         return out
 
 
-__all__ = ["HaarPlateDetector", "TextPlateDetector", "plate_likeness", "OPENCV_PIN"]
+__all__ = ["HaarPlateDetector", "TextPlateDetector", "paragraph_sizes", "plate_likeness"]

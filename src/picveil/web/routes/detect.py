@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
@@ -12,6 +14,10 @@ from ..imaging import check_space, probe
 from ._common import ERROR_RESPONSES, box_json, config
 
 router = APIRouter(tags=["protect"])
+
+#: Detector networks (OpenCV DNN in particular) are not safe to run from two
+#: threads at once; requests come from a thread pool, so they take turns.
+_DETECT_LOCK = threading.Lock()
 
 
 @router.post(
@@ -58,7 +64,8 @@ async def detect(request: Request) -> dict:
                 "No detector for the requested classes can run here.",
                 hint=" ".join(unavailable.values()) or None,
             )
-        found = mod.detect(photo, runnable, min_score=min_score, max_pixels=cfg.max_pixels)
+        with _DETECT_LOCK:
+            found = mod.detect(photo, runnable, min_score=min_score, max_pixels=cfg.max_pixels)
         return info, found, unavailable
 
     info, found, unavailable = await run_in_threadpool(work)

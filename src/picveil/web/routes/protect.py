@@ -48,7 +48,7 @@ _SPACE_DOC = "Coordinate space of the boxes: 'stored' (the file's pixels, as the
         passphrase=("string", "A passphrase that also opens the regions."),
         circle=("string", "A circle name from the keyring (when available): its members reveal with their keyring."),
         look=("string", "The look of protected regions (see /api/capabilities); default scramble."),
-        platform=("string", "A platform profile (see /api/capabilities)."),
+        platform=("string", "A platform profile name (see /api/capabilities): the photo is first resized and re-encoded for it, as `picveil fit` does."),
     ),
 )
 async def protect(request: Request):
@@ -72,15 +72,19 @@ async def protect(request: Request):
         info = probe(photo, cfg.max_pixels)
         stored = [to_stored(b, info) for b in boxes] if space == "displayed" else boxes
         keyring = features.open_keyring(cfg.keyring_home, kr_pass, create=False) if circle else None
-        extra = features.protect_options(look=look, platform=platform, circle=circle, keyring=keyring)
+        extra = features.protect_options(look=look, circle=circle, keyring=keyring)
+        source, stored, fit_options = features.fit_for_platform(photo, stored, platform, max_pixels=cfg.max_pixels)
+        if source is not photo:
+            info = probe(source, cfg.max_pixels)  # the report's boxes are in the fitted photo
         out, report, _ = api._protect(
-            photo,
+            source,
             stored,
             recipients=recipients,
             passphrase=passphrase,
             max_pixels=cfg.max_pixels,
             clip=True,
             **extra,
+            **fit_options,
         )
         return out, info, report
 
@@ -127,7 +131,7 @@ async def preview(request: Request):
         info = probe(photo, cfg.max_pixels)
         displayed = boxes if space == "displayed" else [to_displayed(b, info) for b in boxes]
         small, small_boxes, _ = preview_source(photo, info, displayed)
-        extra = features.protect_options(look=look, platform=None, circle=None, keyring=None)
+        extra = features.protect_options(look=look, circle=None, keyring=None)
         return api.protect(small, small_boxes, recipients=[Identity.generate().recipient], clip=True, **extra)
 
     out = await run_in_threadpool(work)

@@ -1,0 +1,177 @@
+"""Reading the robust header from decoded pixels, at any scale (SPEC.md §8).
+
+The extractor needs nothing but the picture: it tries every grid the
+received size allows (:func:`~picveil.robust.layout.candidate_grids`),
+keeps those whose cells sit on the QIM lattices (and whose pilots agree)
+far beyond chance, and decodes the preamble
+and then the body of the best one. The grid is defined relative to the
+image, so a resized copy is read without knowing the scale.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+
+from picveil.errors import CorruptImageError, NoPicveilDataError, NotAnImageError
+
+from . import coding
+from .channel import cell_llrs, features, presence_score, soft_values, working_luma
+from .errors import HeaderDamagedError
+from .layout import Grid, candidate_grids, layout
+
+__all__ = ["Extraction", "detect", "extract", "extract_from_jpeg", "extract_report"]
+
+#: Presence score from which a grid counts as found (about 1e-9 by chance per grid).
+Z_FOUND = 6.0
+#: Long edge of the copy on which grids are searched (cells stay >= 8 px at 128 levels).
+DETECT_LONG_EDGE = 1024
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """A decoded robust header and how it was found.
+
+    Attributes
+    ----------
+    payload : bytes
+    grid : (int, int)
+        Cells across and down.
+    score : float
+        Presence score: evidence of the signal in standard deviations of
+        chance (SPEC.md §8.2).
+    cell_px : float
+        Cell width in pixels of the received image.
+    """
+
+    payload: bytes
+    grid: tuple[int, int]
+    score: float
+    cell_px: float
+
+
+def _resized(y: np.ndarray, long_edge: int) -> np.ndarray:
+    from PIL import Image
+
+    h, w = y.shape
+    scale = long_edge / max(h, w)
+    if scale >= 1.0:
+        return y
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(Image.fromarray(y, mode="F").resize(size, Image.Resampling.BOX), dtype=np.float32)
+
+
+def detect(image: np.ndarray) -> list[tuple[float, Grid]]:
+    """Grids whose signal is found in `image`, best first.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        ``uint8``, ``(H, W)`` or ``(H, W, 3)``.
+
+    Returns
+    -------
+    list of (float, Grid)
+        Presence scores of at least :data:`Z_FOUND`, in decreasing order; empty
+        if the image carries no robust header (or one damaged beyond recognition).
+    """
+    y = working_luma(image)
+    small = _resized(y, DETECT_LONG_EDGE)
+    h, w = np.asarray(image).shape[:2]
+    found = []
+    for grid in candidate_grids(w, h):
+        try:
+            lay = layout(grid)
+        except ValueError:
+            continue
+        try:
+            f = features(small, grid)
+        except ValueError:  # cells smaller than a pixel: not this grid
+            continue
+        z = presence_score(soft_values(f, lay.dither), lay)
+        if z >= Z_FOUND:
+            found.append((z, grid))
+    found.sort(key=lambda t: -t[0])
+    return found
+
+
+def _decode_grid(y: np.ndarray, grid: Grid) -> bytes | None:
+    lay = layout(grid)
+    s = soft_values(features(y, grid), lay.dither)
+    llr = cell_llrs(s, lay).reshape(-1)
+    pre_llr = np.bincount(
+        np.arange(lay.n_pre) % coding.PRE_BITS, weights=llr[lay.preamble_cells], minlength=coding.PRE_BITS
+    )
+    pre = coding.preamble_decode(pre_llr)
+    if pre is None:
+        return None
+    n_bits = coding.body_bits(pre.length, pre.parity_class)
+    body_llr = np.bincount(np.arange(lay.n_body) % n_bits, weights=llr[lay.body_cells], minlength=n_bits)[:n_bits]
+    return coding.body_decode(body_llr, pre.length, pre.parity_class)
+
+
+def extract_report(image: np.ndarray) -> Extraction:
+    """Find and decode the robust header of a decoded image.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        ``uint8``, ``(H, W)`` gray or ``(H, W, 3)`` RGB, at any scale of the
+        embedded image (same aspect ratio, no crop).
+
+    Returns
+    -------
+    Extraction
+
+    Raises
+    ------
+    NoPicveilDataError
+        If no grid's signal is found.
+    HeaderDamagedError
+        If the signal is found but the header does not decode exactly.
+    ValueError
+        If `image` is not a ``uint8`` gray or RGB array.
+    """
+    found = detect(image)
+    if not found:
+        raise NoPicveilDataError(
+            "No picveil header was found in the image.",
+            hint="The image carries no robust picveil header, or it was cropped, rotated or edited.",
+        )
+    y = working_luma(image)
+    w = np.asarray(image).shape[1]
+    for z, grid in found:
+        payload = _decode_grid(y, grid)
+        if payload is not None:
+            return Extraction(payload, (grid.cols, grid.rows), z, w / grid.cols)
+    raise HeaderDamagedError("The image carries a picveil header, but it is too damaged to read.")
+
+
+def extract(image: np.ndarray) -> bytes:
+    """The payload of the robust header of a decoded image (see :func:`extract_report`)."""
+    return extract_report(image).payload
+
+
+def extract_from_jpeg(data: bytes) -> bytes:
+    """Decode an image file with Pillow (JPEG, WebP, PNG, ...) and :func:`extract` its header.
+
+    Raises
+    ------
+    NotAnImageError, CorruptImageError
+        If Pillow cannot read `data`.
+    NoPicveilDataError, HeaderDamagedError
+        As :func:`extract_report`.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(bytes(data))) as im:
+            im = im.convert("L") if im.mode in ("L", "I;16", "I", "F") else im.convert("RGB")
+            image = np.asarray(im)
+    except UnidentifiedImageError as exc:
+        raise NotAnImageError("The data is not an image Pillow can read.") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise CorruptImageError(f"The image is truncated or corrupt: {exc}.") from exc
+    return extract(image)

@@ -1,0 +1,275 @@
+"""The robust in-image header on real photos: embed, platform chains, extract.
+
+Photos: scikit-image's coffee (upscaled to 2 MP) and chelsea, and the bundled
+astronaut. Regions are scrambled like scramble-v1 (block permutation and sign
+flips, seeded), so the extractor sees the same garbage it meets in practice.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from importlib.resources import files
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from picveil import robust
+from picveil.errors import NoPicveilDataError, NotAnImageError
+from picveil.jpeg.codec import read_coefficients
+
+from .conftest import sample_rgb
+
+PAYLOAD_BYTES = 120
+
+
+def _jpeg(rgb: np.ndarray, quality: int = 92, **kw) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", quality=quality, **kw)
+    return buf.getvalue()
+
+
+def _decode(data: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(data)) as im:
+        return np.asarray(im.convert("L") if im.mode == "L" else im.convert("RGB"))
+
+
+def _resize(rgb: np.ndarray, long_edge: int) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    s = long_edge / max(h, w)
+    return np.asarray(Image.fromarray(rgb).resize((round(w * s), round(h * s)), Image.Resampling.LANCZOS))
+
+
+def _scramble(coeffs, boxes, seed: int) -> None:
+    """Permute blocks and flip signs inside the MCU-snapped boxes, per component."""
+    rng = np.random.default_rng(seed)
+    mw, mh = coeffs.mcu_width, coeffs.mcu_height
+    max_h = max(c.h_samp for c in coeffs.components)
+    max_v = max(c.v_samp for c in coeffs.components)
+    for x, y, w, h in boxes:
+        cx0, cy0, cx1, cy1 = x // mw, y // mh, -(-(x + w) // mw), -(-(y + h) // mh)
+        for ci, comp in enumerate(coeffs.components):
+            sx, sy = mw // 8 * comp.h_samp // max_h, mh // 8 * comp.v_samp // max_v
+            bx1, by1 = min(cx1 * sx, comp.width_in_blocks), min(cy1 * sy, comp.height_in_blocks)
+            blk = coeffs.blocks(ci, cy0 * sy, by1, cx0 * sx, bx1)
+            flat = blk.reshape(-1, 8, 8)[rng.permutation(blk.shape[0] * blk.shape[1])]
+            flat = flat * rng.choice(np.array([-1, 1], dtype=np.int16), size=flat.shape)
+            coeffs.set_blocks(ci, cy0 * sy, cx0 * sx, flat.reshape(blk.shape))
+
+
+class Protected:
+    def __init__(self, rgb: np.ndarray, boxes, payload_bytes: int, seed: int) -> None:
+        self.boxes = boxes
+        self.source = _jpeg(rgb)
+        coeffs = read_coefficients(self.source)
+        _scramble(coeffs, boxes, seed)
+        self.scrambled = _decode(coeffs.encode())
+        self.scrambled_coeffs = [coeffs.array(ci) for ci in range(len(coeffs.components))]
+        rng = np.random.default_rng(seed)
+        self.payload = rng.integers(0, 256, payload_bytes, dtype=np.uint8).tobytes()
+        self.report = robust.embed(coeffs, self.payload, boxes)
+        self.coeffs = coeffs
+        self.jpeg = coeffs.encode()
+        self.pixels = _decode(self.jpeg)
+
+
+@pytest.fixture(scope="session")
+def coffee2mp() -> Protected:
+    from skimage import data
+
+    rgb = np.asarray(Image.fromarray(data.coffee()).resize((1728, 1152), Image.Resampling.LANCZOS))
+    return Protected(rgb, [(560, 150, 420, 520), (1300, 700, 250, 300)], PAYLOAD_BYTES, seed=1)
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> Protected:
+    return Protected(sample_rgb(), [(150, 10, 155, 175)], 40, seed=2)
+
+
+# --- round trips through platform chains ---------------------------------------------------
+def test_round_trip_full_quality(coffee2mp):
+    assert robust.extract(coffee2mp.pixels) == coffee2mp.payload
+    assert robust.extract_from_jpeg(coffee2mp.jpeg) == coffee2mp.payload
+
+
+def test_report(coffee2mp):
+    rep = coffee2mp.report
+    assert rep.payload_bytes == PAYLOAD_BYTES and rep.grid == (128, 85)
+    assert rep.copies >= 2 and rep.usable_cells < rep.cells
+    assert 40.0 <= rep.psnr_outside < 60
+
+
+def test_pillow_q30(coffee2mp):
+    assert robust.extract_from_jpeg(_jpeg(coffee2mp.pixels, 30)) == coffee2mp.payload
+
+
+def test_opencv_q50(coffee2mp):
+    cv2 = pytest.importorskip("cv2")
+    ok, enc = cv2.imencode(".jpg", cv2.cvtColor(coffee2mp.pixels, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 50])
+    assert ok
+    assert robust.extract_from_jpeg(enc.tobytes()) == coffee2mp.payload
+
+
+def test_webp_q75(coffee2mp):
+    buf = io.BytesIO()
+    Image.fromarray(coffee2mp.pixels).save(buf, "WEBP", quality=75)
+    assert robust.extract_from_jpeg(buf.getvalue()) == coffee2mp.payload
+
+
+def test_png(coffee2mp):
+    buf = io.BytesIO()
+    Image.fromarray(coffee2mp.pixels).save(buf, "PNG")
+    assert robust.extract_from_jpeg(buf.getvalue()) == coffee2mp.payload
+
+
+@pytest.mark.parametrize("edge, quality", [(1080, 75), (720, 70)])
+def test_downscale_then_jpeg(coffee2mp, edge, quality):
+    small = _jpeg(_resize(coffee2mp.pixels, edge), quality)
+    got = robust.extract_report(_decode(small))
+    assert got.payload == coffee2mp.payload
+    assert got.grid == coffee2mp.report.grid
+    assert got.cell_px == pytest.approx(edge / 128, rel=0.01)
+
+
+def test_small_photo_progressive_q40(astronaut):
+    data = _jpeg(astronaut.pixels, 40, progressive=True)
+    assert robust.extract_from_jpeg(data) == astronaut.payload
+
+
+def test_gray_jpeg():
+    from skimage import data
+
+    gray = np.asarray(Image.fromarray(data.camera()).resize((768, 768), Image.Resampling.LANCZOS))
+    coeffs = read_coefficients(_jpeg(gray))
+    rep = robust.embed(coeffs, b"gray header", [])
+    assert rep.psnr_outside >= 40
+    assert robust.extract_from_jpeg(_jpeg(_decode(coeffs.encode()), 35)) == b"gray header"
+
+
+# --- what embedding may and may not change -------------------------------------------------
+def test_regions_untouched(coffee2mp):
+    """Every coefficient of every block inside the MCU-snapped regions is unchanged."""
+    co = coffee2mp.coeffs
+    mw, mh = co.mcu_width, co.mcu_height
+    for x, y, w, h in coffee2mp.boxes:
+        cx0, cy0, cx1, cy1 = x // mw, y // mh, -(-(x + w) // mw), -(-(y + h) // mh)
+        for ci in range(3):
+            sx = mw // 8 if ci == 0 else 1
+            sy = mh // 8 if ci == 0 else 1
+            now = co.array(ci)[cy0 * sy : cy1 * sy, cx0 * sx : cx1 * sx]
+            was = coffee2mp.scrambled_coeffs[ci][cy0 * sy : cy1 * sy, cx0 * sx : cx1 * sx]
+            assert np.array_equal(now, was)
+    # ... and the chroma does not change anywhere.
+    for ci in (1, 2):
+        assert np.array_equal(co.array(ci), coffee2mp.scrambled_coeffs[ci])
+
+
+def test_psnr_outside_regions(coffee2mp, astronaut):
+    for prot in (coffee2mp, astronaut):
+        mask = np.ones(prot.pixels.shape[:2], dtype=bool)
+        for x, y, w, h in prot.boxes:
+            mask[y // 16 * 16 : -(-(y + h) // 16) * 16, x // 16 * 16 : -(-(x + w) // 16) * 16] = False
+        diff = prot.pixels.astype(float)[mask] - prot.scrambled.astype(float)[mask]
+        psnr = 10 * math.log10(255**2 / np.mean(diff**2))
+        assert psnr >= 40.0
+        assert psnr == pytest.approx(prot.report.psnr_outside, abs=0.05)
+
+
+# --- refusals ------------------------------------------------------------------------------
+def _unprotected_photos() -> list[np.ndarray]:
+    from skimage import data
+
+    photos = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket(), data.camera(), data.immunohistochemistry()]
+    out = []
+    for p in photos:
+        out.append(p)
+        out.append(np.ascontiguousarray(p[::-1, ::-1]))
+        out.append(_resize(p, 1024))
+    return out[:20]
+
+
+def test_no_false_positive_on_unembedded_photos():
+    photos = _unprotected_photos()
+    assert len(photos) >= 18
+    for p in photos:
+        with pytest.raises(NoPicveilDataError):
+            robust.extract(_decode(_jpeg(p, 85)))
+
+
+def test_uniform_image_has_no_header():
+    with pytest.raises(NoPicveilDataError):
+        robust.extract(np.full((600, 800, 3), 127, dtype=np.uint8))
+
+
+def test_destroyed_body_is_damaged_not_wrong(astronaut):
+    """Pilots survive but the data does not: a clear error, never a wrong payload."""
+    y = astronaut.pixels.copy()
+    rng = np.random.default_rng(0)
+    noisy = np.clip(y.astype(int) + rng.integers(-9, 10, y.shape), 0, 255).astype(np.uint8)
+    with pytest.raises((robust.HeaderDamagedError, NoPicveilDataError)):
+        robust.extract(noisy)
+
+
+def test_capacity_errors():
+    rgb = sample_rgb()
+    cap = robust.capacity(512, 512, [(150, 10, 155, 175)])
+    assert 20 <= cap < PAYLOAD_BYTES
+    with pytest.raises(robust.HeaderCapacityError):
+        robust.embed(read_coefficients(_jpeg(rgb)), bytes(cap + 1), [(150, 10, 155, 175)])
+    # The whole image is region: refused by default, written into it on request.
+    whole = [(0, 0, 512, 512)]
+    assert robust.capacity(512, 512, whole) == 0
+    with pytest.raises(robust.HeaderCapacityError):
+        robust.embed(read_coefficients(_jpeg(rgb)), b"x" * 20, whole)
+    coeffs = read_coefficients(_jpeg(rgb))
+    rep = robust.embed(coeffs, b"x" * 20, whole, allow_in_regions=True)
+    assert rep.in_regions
+    assert robust.extract_from_jpeg(coeffs.encode()) == b"x" * 20
+    # Too small for any grid.
+    assert robust.capacity(64, 48) == 0
+    with pytest.raises(robust.HeaderCapacityError):
+        robust.embed(read_coefficients(_jpeg(rgb[:64, :64])), b"x", [])
+    assert robust.HeaderCapacityError("x").exit_code == 3
+
+
+def test_capacity_grows_with_size():
+    caps = [robust.capacity(w, h) for w, h in [(640, 480), (1280, 960), (2048, 1536), (4000, 3000)]]
+    assert caps == sorted(caps) and caps[0] >= 60 and caps[-1] >= 500
+
+
+def test_bad_arguments():
+    coeffs = read_coefficients(_jpeg(sample_rgb()))
+    with pytest.raises(ValueError):
+        robust.embed(coeffs, b"", [])
+    with pytest.raises(ValueError):
+        robust.embed(coeffs, b"x", [(500, 500, 50, 50)])
+    with pytest.raises(ValueError):
+        robust.extract(np.zeros((100, 100), dtype=np.float32))
+    with pytest.raises(NotAnImageError):
+        robust.extract_from_jpeg(b"not an image")
+
+
+# --- committed test vectors ----------------------------------------------------------------
+def _vectors():
+    root = files("picveil").joinpath("robust/vectors")
+    return sorted(p.name for p in root.iterdir() if p.name.endswith(".json"))
+
+
+@pytest.mark.parametrize("name", _vectors())
+def test_vectors(name):
+    root = files("picveil").joinpath("robust/vectors")
+    vec = json.loads(root.joinpath(name).read_text())
+    data = root.joinpath(vec["file"]).read_bytes()
+    if vec["outcome"] == "success":
+        got = robust.extract_report(_decode(data))
+        assert got.payload.hex() == vec["payload_hex"]
+        assert list(got.grid) == vec["grid"]
+    elif vec["outcome"] == "no header":
+        with pytest.raises(NoPicveilDataError):
+            robust.extract_from_jpeg(data)
+    else:
+        assert vec["outcome"] == "header damaged"
+        with pytest.raises(robust.HeaderDamagedError):
+            robust.extract_from_jpeg(data)
