@@ -50,18 +50,23 @@ def main() -> None:
     p.add_argument("--n-train", type=int, default=8000)
     p.add_argument("--n-test", type=int, default=2000)
     p.add_argument("--variants", default="p3", help="comma-separated P3 registry prefixes")
+    p.add_argument("--no-none", action="store_true", help="skip the unprotected baseline")
+    p.add_argument("--configs", default="ours,paper net", help="comma-separated: 'ours', 'paper net'")
     p.add_argument("--workers", type=int, default=2)
     args = p.parse_args()
-    names = ["none"] + [f"{v}-{t}" for v in args.variants.split(",") for t in (20, 10, 1)]
-    jobs = [(n, c, args.n_train, args.n_test) for n in names for c in ("ours", "paper net")]
+    names = ([] if args.no_none else ["none"]) + [f"{v}-{t}" for v in args.variants.split(",") for t in (20, 10, 1)]
+    configs = [c.strip() for c in args.configs.split(",")]
+    jobs = [(n, c, args.n_train, args.n_test) for n in names for c in configs]
     with ProcessPoolExecutor(args.workers) as pool:
         res = {(n, c): top1 for n, c, top1 in pool.map(_job, jobs)}
     print(f"MNIST 32x32, {args.n_train}/{args.n_test} images, CNN top-1 %")
-    print(f"{'obfuscation':16s} {'ours':>7s} {'paper net':>10s} {'seed 004':>9s} {'ours/paper':>11s}")
+    print(f"{'obfuscation':16s}" + "".join(f" {c:>10s}" for c in configs) + f" {'seed 004':>9s}"
+          + "".join(f" {c + '/004':>14s}" for c in configs))
     for n in names:
         ref = PAPER["none"] if n == "none" else PAPER[int(n.rsplit("-", 1)[1])]
-        a, b = 100 * res[(n, "ours")], 100 * res[(n, "paper net")]
-        print(f"{n:16s} {a:7.1f} {b:10.1f} {ref:9.1f} {a / ref:11.2f}")
+        vals = [100 * res[(n, c)] for c in configs]
+        print(f"{n:16s}" + "".join(f" {v:10.1f}" for v in vals) + f" {ref:9.1f}"
+              + "".join(f" {v / ref:14.2f}" for v in vals))
 
 
 if __name__ == "__main__":

@@ -30,10 +30,8 @@ import argparse
 import io
 import math
 import os
-import subprocess
 import sys
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -52,6 +50,8 @@ ASPECT = 4 / 3
 MAX_UPSCALE, NOISE_SIGMA = 2.0, 2.0
 #: Share of the image covered by regions: drawn uniformly from this range.
 REGION_SHARE = (0.05, 0.35)
+#: Fewest payload bytes a case must be able to carry (regions are redrawn until it can).
+MIN_PAYLOAD = 12
 #: Photos smaller than this (pixels) are left out (they carry too little).
 MIN_PIXELS = 150_000
 
@@ -266,12 +266,15 @@ def run_one(args) -> Result:
     name, rgb, payload_bytes, quick, seed = args
     rng = np.random.default_rng(seed)
     h, w = rgb.shape[:2]
-    boxes = random_boxes(w, h, rng)
     src = encode_jpeg(rgb, SOURCE_QUALITY)
     coeffs = read_coefficients(src)
-    scramble_regions(coeffs, boxes, seed)
     mcu = (coeffs.mcu_width, coeffs.mcu_height)
-    cap = robust.capacity(w, h, boxes, mcu)
+    for _ in range(20):  # small photos: redraw the regions until some header fits
+        boxes = random_boxes(w, h, rng)
+        cap = robust.capacity(w, h, boxes, mcu)
+        if cap >= MIN_PAYLOAD:
+            break
+    scramble_regions(coeffs, boxes, seed)
     n = min(payload_bytes, cap)
     payload = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
     t0 = time.perf_counter()

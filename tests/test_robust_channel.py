@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import json
 import math
-from importlib.resources import files
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -85,7 +85,7 @@ def coffee2mp() -> Protected:
 
 @pytest.fixture(scope="session")
 def astronaut() -> Protected:
-    return Protected(sample_rgb(), [(150, 10, 155, 175)], 40, seed=2)
+    return Protected(sample_rgb(), [(150, 10, 155, 175)], 24, seed=2)
 
 
 # --- round trips through platform chains ---------------------------------------------------
@@ -203,19 +203,30 @@ def test_uniform_image_has_no_header():
         robust.extract(np.full((600, 800, 3), 127, dtype=np.uint8))
 
 
-def test_destroyed_body_is_damaged_not_wrong(astronaut):
-    """Pilots survive but the data does not: a clear error, never a wrong payload."""
-    y = astronaut.pixels.copy()
+def test_destroyed_body_is_damaged_not_wrong(coffee2mp):
+    """Signal still found, data gone: a clear error, never a wrong payload."""
+    mixed = coffee2mp.pixels.copy()
+    cut = int(0.25 * mixed.shape[0])
+    mixed[cut:] = coffee2mp.scrambled[cut:]
+    with pytest.raises(robust.HeaderDamagedError):
+        robust.extract(mixed)
+
+
+def test_noise_never_gives_a_wrong_payload(astronaut):
     rng = np.random.default_rng(0)
-    noisy = np.clip(y.astype(int) + rng.integers(-9, 10, y.shape), 0, 255).astype(np.uint8)
-    with pytest.raises((robust.HeaderDamagedError, NoPicveilDataError)):
-        robust.extract(noisy)
+    for amplitude in (10, 25, 60):
+        noisy = np.clip(astronaut.pixels.astype(int) + rng.integers(-amplitude, amplitude + 1, astronaut.pixels.shape), 0, 255)
+        try:
+            got = robust.extract(noisy.astype(np.uint8))
+        except (robust.HeaderDamagedError, NoPicveilDataError):
+            continue
+        assert got == astronaut.payload
 
 
 def test_capacity_errors():
     rgb = sample_rgb()
     cap = robust.capacity(512, 512, [(150, 10, 155, 175)])
-    assert 20 <= cap < PAYLOAD_BYTES
+    assert 24 <= cap < PAYLOAD_BYTES
     with pytest.raises(robust.HeaderCapacityError):
         robust.embed(read_coefficients(_jpeg(rgb)), bytes(cap + 1), [(150, 10, 155, 175)])
     # The whole image is region: refused by default, written into it on request.
@@ -236,7 +247,7 @@ def test_capacity_errors():
 
 def test_capacity_grows_with_size():
     caps = [robust.capacity(w, h) for w, h in [(640, 480), (1280, 960), (2048, 1536), (4000, 3000)]]
-    assert caps == sorted(caps) and caps[0] >= 60 and caps[-1] >= 500
+    assert caps == sorted(caps) and caps[0] >= 40 and caps[1] >= 200 and caps[-1] >= 400
 
 
 def test_bad_arguments():
@@ -252,16 +263,19 @@ def test_bad_arguments():
 
 
 # --- committed test vectors ----------------------------------------------------------------
-def _vectors():
-    root = files("picveil").joinpath("robust/vectors")
-    return sorted(p.name for p in root.iterdir() if p.name.endswith(".json"))
+#: The vectors in the source tree (the tests run from a checkout; an installed
+#: package carries them too when its package data lists them).
+VECTORS = Path(__file__).resolve().parents[1] / "src" / "picveil" / "robust" / "vectors"
 
 
-@pytest.mark.parametrize("name", _vectors())
+def test_vectors_present():
+    assert len(list(VECTORS.glob("*.json"))) >= 4
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in VECTORS.glob("*.json")))
 def test_vectors(name):
-    root = files("picveil").joinpath("robust/vectors")
-    vec = json.loads(root.joinpath(name).read_text())
-    data = root.joinpath(vec["file"]).read_bytes()
+    vec = json.loads((VECTORS / name).read_text())
+    data = (VECTORS / vec["file"]).read_bytes()
     if vec["outcome"] == "success":
         got = robust.extract_report(_decode(data))
         assert got.payload.hex() == vec["payload_hex"]

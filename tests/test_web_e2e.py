@@ -332,6 +332,9 @@ def test_phone_width(browser, server, capabilities):
     pg.goto(server)
     pg.wait_for_selector("body[data-ready=true]")
     load_photo(pg, capabilities)
+    pg.wait_for_function(
+        "document.getElementById('protect-result').src !== document.getElementById('protect-original').src"
+    )
     overflow = pg.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0, f"the page scrolls sideways by {overflow} px at 375 px"
     screenshot(pg, "protect-phone")

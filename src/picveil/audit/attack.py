@@ -303,6 +303,7 @@ def train_stats(
     y_test: np.ndarray,
     *,
     seed: int = 0,
+    threads: int = 1,
 ) -> dict[str, AttackResult]:
     """Score logistic regression (``"stats-lr"``) and an MLP (``"stats-mlp"``) on
     :func:`global_stats_features`."""
@@ -310,6 +311,8 @@ def train_stats(
     from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
+
+    from threadpoolctl import threadpool_limits
 
     ftr, fte = global_stats_features(x_train), global_stats_features(x_test)
     models = {
@@ -319,8 +322,11 @@ def train_stats(
     out = {}
     for name, model in models.items():
         t0, c0 = time.perf_counter(), time.process_time()
-        pipe = make_pipeline(StandardScaler(), model).fit(ftr, y_train)
-        scores = pipe.predict_proba(fte)
+        # One BLAS thread: these models are small, and idle BLAS threads spinning
+        # next to the CNN workers cost more than they help.
+        with threadpool_limits(limits=threads):
+            pipe = make_pipeline(StandardScaler(), model).fit(ftr, y_train)
+            scores = pipe.predict_proba(fte)
         # predict_proba columns follow pipe.classes_; map labels to column indices.
         col = {c: i for i, c in enumerate(pipe.classes_)}
         lab = np.array([col.get(v, -1) for v in y_test])

@@ -160,9 +160,10 @@ def _plot_bars(results, out: Path) -> list[str]:
             ax.axhline(chance, color="red", linestyle="--", linewidth=1, label="chance")
         ax.set_xticks(x, names, rotation=45, ha="right")
         ax.set_ylabel("attacker top-1 accuracy (%)")
-        ax.set_ylim(0, 100)
+        ax.set_ylim(0, 118)  # headroom for the legend
+        ax.set_yticks(range(0, 101, 20))
         ax.set_title(f"{dataset}: attacker accuracy on obfuscated test images")
-        ax.legend(fontsize="small", loc="upper right")
+        ax.legend(fontsize="small", loc="upper center", ncol=len(sizes) + 2, frameon=False)
         fig.tight_layout()
         fname = f"accuracy-{dataset}.png"
         fig.savefig(out / fname, dpi=110)

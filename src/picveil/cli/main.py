@@ -351,3 +351,6 @@ app.add_typer(circle_app, name="circle")
 from .platform_cmd import register as _register_platform_cmds  # noqa: E402
 
 _register_platform_cmds(app)
+from .web_cmd import register as _register_web  # noqa: E402
+
+_register_web(app)

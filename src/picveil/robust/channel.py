@@ -19,7 +19,7 @@ import numpy as np
 
 from .layout import DELTA, Grid, Layout, axis_windows
 
-__all__ = ["cell_llrs", "features", "luma", "qim_targets", "soft_values", "working_luma"]
+__all__ = ["area_resize", "cell_llrs", "features", "luma", "presence_score", "qim_targets", "soft_values", "working_luma"]
 
 #: JFIF luma weights of R, G, B.
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
@@ -57,23 +57,32 @@ def luma(image: np.ndarray) -> np.ndarray:
     raise ValueError(f"image must have shape (H, W) or (H, W, 3), got {arr.shape}")
 
 
-def working_luma(image: np.ndarray) -> np.ndarray:
-    """:func:`luma`, area-averaged to a long edge of at most :data:`WORK_LONG_EDGE`.
+def area_resize(y: np.ndarray, long_edge: int) -> np.ndarray:
+    """Area-average a float image to a long edge of at most `long_edge` pixels.
 
-    Features are weighted means over cells of at least ``long / 128`` pixels,
-    so averaging the picture first changes them by far less than a JPEG
-    does, and makes extraction time independent of the input size.
+    Returns `y` itself when it is already small enough; otherwise a
+    ``float32`` array of about the same aspect ratio (Pillow's box filter,
+    which maps the image's extent onto the new one exactly).
     """
     from PIL import Image
 
-    y = luma(image)
     h, w = y.shape
-    scale = WORK_LONG_EDGE / max(h, w)
+    scale = long_edge / max(h, w)
     if scale >= 1.0:
         return y
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    small = Image.fromarray(y, mode="F").resize(size, Image.Resampling.BOX)
+    small = Image.fromarray(np.asarray(y, dtype=np.float32), mode="F").resize(size, Image.Resampling.BOX)
     return np.asarray(small, dtype=np.float32)
+
+
+def working_luma(image: np.ndarray) -> np.ndarray:
+    """:func:`luma`, area-averaged to a long edge of at most :data:`WORK_LONG_EDGE`.
+
+    Features are weighted means over windows of at least ``2 * long / 128``
+    pixels, so averaging the picture first changes them far less than a JPEG
+    does, and makes extraction time independent of the input size.
+    """
+    return area_resize(luma(image), WORK_LONG_EDGE)
 
 
 def _reduce(arr: np.ndarray, axis: int, idx: np.ndarray, w: np.ndarray, n: int) -> np.ndarray:

@@ -144,9 +144,12 @@ def plan(width: int, height: int, excluded: Sequence[Box], mcu: tuple[int, int] 
 
 def _bit_error(copies: np.ndarray) -> np.ndarray:
     """Design error probability of a coded bit read from ``copies`` usable cells
-    (soft-combined), when one cell is wrong with probability :data:`P_CELL`."""
+    (soft-combined), when one cell is wrong with probability :data:`P_CELL`.
+
+    A lone usable copy counts double: the garbage copies from the regions
+    sometimes outvote it when compression has weakened it."""
     p = P_CELL
-    return np.select([copies == 0, copies <= 2, copies <= 4], [0.5, p, 3 * p**2], 10 * p**3)
+    return np.select([copies == 0, copies == 1, copies == 2, copies <= 4], [0.5, 2 * p, p, 3 * p**2], 10 * p**3)
 
 
 def body_margin(p: Plan, length: int, parity_class: int, usable: np.ndarray | None = None) -> float:

@@ -18,7 +18,7 @@ import numpy as np
 from picveil.errors import CorruptImageError, NoPicveilDataError, NotAnImageError
 
 from . import coding
-from .channel import cell_llrs, features, presence_score, soft_values, working_luma
+from .channel import area_resize, cell_llrs, features, presence_score, soft_values, working_luma
 from .errors import HeaderDamagedError
 from .layout import Grid, candidate_grids, layout
 
@@ -52,17 +52,6 @@ class Extraction:
     cell_px: float
 
 
-def _resized(y: np.ndarray, long_edge: int) -> np.ndarray:
-    from PIL import Image
-
-    h, w = y.shape
-    scale = long_edge / max(h, w)
-    if scale >= 1.0:
-        return y
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return np.asarray(Image.fromarray(y, mode="F").resize(size, Image.Resampling.BOX), dtype=np.float32)
-
-
 def detect(image: np.ndarray) -> list[tuple[float, Grid]]:
     """Grids whose signal is found in `image`, best first.
 
@@ -78,7 +67,7 @@ def detect(image: np.ndarray) -> list[tuple[float, Grid]]:
         if the image carries no robust header (or one damaged beyond recognition).
     """
     y = working_luma(image)
-    small = _resized(y, DETECT_LONG_EDGE)
+    small = area_resize(y, DETECT_LONG_EDGE)
     h, w = np.asarray(image).shape[:2]
     found = []
     for grid in candidate_grids(w, h):
