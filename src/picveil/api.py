@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +68,7 @@ class Inspection:
     regions: tuple[RegionInfo, ...]
     groups: int
     extra_boxes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,31 @@ def _region_bytes(blocks: list[np.ndarray]) -> list[memoryview]:
     return [memoryview(np.ascontiguousarray(b, dtype="<i2")).cast("B") for b in blocks]
 
 
+def _decode_pixels(jpeg: bytes) -> np.ndarray:
+    """Decode to ``(H, W, C)`` float64 (C = 1 for grayscale, else RGB), as stored (no EXIF rotation)."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(jpeg)) as im:
+        im = im.convert("L" if im.mode == "L" else "RGB")
+        arr = np.asarray(im, dtype=np.float64)
+    return arr[..., None] if arr.ndim == 2 else arr
+
+
+def _blocks_from_bytes(raw: bytes, shapes: list[tuple[int, int]]) -> list[np.ndarray]:
+    """Inverse of :func:`_region_bytes` for the given per-component block shapes."""
+    need = sum(h * w * 128 for h, w in shapes)
+    if len(raw) != need:
+        raise TamperedError("The picveil data in this image is damaged or was altered.")
+    out, pos = [], 0
+    for h, w in shapes:
+        n = h * w * 128
+        out.append(np.frombuffer(raw[pos : pos + n], dtype="<i2").astype(np.int16).reshape(h, w, 8, 8))
+        pos += n
+    return out
+
+
 def _region_data_aad(index: int, kind: int, header_raw: bytes) -> bytes:
     """Associated data of a ``pvrd`` entry: binds it to its region, kind and header."""
     return b"picveil v1 region data\x00" + index.to_bytes(2, "big") + bytes([kind]) + header_raw
@@ -193,6 +220,11 @@ def _protect(
     passphrase: str | None = None,
     circle: str | None = None,
     keyring=None,
+    look: str = "scramble",
+    cells: int = 6,
+    feather: int = 0,
+    shape: str = "box",
+    mask=None,
     quality: int = DEFAULT_QUALITY,
     scheme: str | None = None,
     keep_gps: bool = False,
@@ -205,7 +237,8 @@ def _protect(
 ) -> tuple[bytes, ProtectReport, Path | None]:
     from . import crypto
     from .container import Container, ExtraBox, Header, KeyGroup, RegionRecord, Wrap, encode_container
-    from .container.region_data import BOX_REGION_DATA, DATA_SCHEME_AUX, RegionDataEntry, encode_region_data
+    from .container.region_data import BOX_REGION_DATA, DATA_ORIGINAL, DATA_SCHEME_AUX, RegionDataEntry, encode_region_data
+    from .schemes import Protected
     from .jpeg import markers
     from .jpeg.codec import read_coefficients
     from .jpeg.loading import read_input
@@ -234,17 +267,23 @@ def _protect(
         raise UnsupportedImageError(f"picveil cannot protect {coeffs.color_space.upper()} JPEGs.")
     sch = get_scheme(scheme or DEFAULT_SCHEME)
 
-    # Key groups: one per distinct (recipients, passphrase, circle).
+    from .looks import LookParams, look_id
+
+    params = LookParams(cells=cells, feather=feather, shape=shape)
+    # Plan groups: one per distinct (recipients, passphrase, circle, look); key
+    # groups: one per distinct (recipients, passphrase, circle).
     default_to = _normalise_recipients(recipients)
     specs = [as_region(r) for r in regions]
-    group_of: dict[tuple[tuple[str, ...], str | None, str | None], int] = {}
+    plan_of: dict[tuple, int] = {}
     box_groups = []
     for spec in specs:
         if spec.recipients is None and spec.passphrase is None and spec.circle is None:
             key = (tuple(sorted(default_to)), passphrase, circle)
         else:
             key = (tuple(sorted(_normalise_recipients(spec.recipients))), spec.passphrase, spec.circle)
-        box_groups.append(group_of.setdefault(key, len(group_of)))
+        region_look = spec.look or look
+        look_id(region_look)
+        box_groups.append(plan_of.setdefault(key + (region_look,), len(plan_of)))
     rects = plan_regions(
         [s.box for s in specs],
         box_groups,
@@ -254,11 +293,14 @@ def _protect(
         mcu_h=coeffs.mcu_height,
         clip=clip,
     )
-    # Renumber groups densely in order of first use by a rectangle.
-    used = list(dict.fromkeys(r.group for r in rects))
-    renumber = {g: i for i, g in enumerate(used)}
-    rects = [McuRect(r.x, r.y, r.w, r.h, renumber[r.group]) for r in rects]
-    group_specs = {renumber[g]: k for k, g in group_of.items() if g in renumber}
+    plan_key = {g: k for k, g in plan_of.items()}
+    key_groups = list(dict.fromkeys(plan_key[r.group][:3] for r in rects))
+    rect_looks = [plan_key[r.group][3] for r in rects]
+    rects = [McuRect(r.x, r.y, r.w, r.h, key_groups.index(plan_key[r.group][:3])) for r in rects]
+    used = key_groups
+    group_specs = dict(enumerate(key_groups))
+    if mask is not None and shape != "mask":
+        params = LookParams(cells=cells, feather=feather, shape="mask")
 
     file_salt = crypto.random_salt()
     kr = None
@@ -280,7 +322,8 @@ def _protect(
         wraps.append(w)
 
     records = tuple(
-        RegionRecord(x=r.x, y=r.y, w=r.w, h=r.h, group=r.group, look=LOOK_SCRAMBLE, salt=crypto.random_salt()) for r in rects
+        RegionRecord(x=r.x, y=r.y, w=r.w, h=r.h, group=r.group, look=look_id(lk), salt=crypto.random_salt())
+        for r, lk in zip(rects, rect_looks)
     )
     header = Header(
         scheme_id=sch.scheme_id,
@@ -297,11 +340,23 @@ def _protect(
     quant = [coeffs.quant_table(ci) for ci in range(len(coeffs.components))]
     region_tags: dict[int, list[bytes]] = {g: [] for g in range(len(used))}
     data_entries = []
+    decoded = None
     for idx, (rect, rec) in enumerate(zip(rects, records)):
         ranges = _component_rects(coeffs, rect)
         blocks = [coeffs.blocks(ci, *rg) for ci, rg in enumerate(ranges)]
         rkey = group_keys[rect.group].region_key(rec.salt)
-        result = sch.protect(blocks, rkey, quant)
+        if rec.look == LOOK_SCRAMBLE:
+            result = sch.protect(blocks, rkey, quant)
+        else:
+            from .looks.apply import paint_region
+
+            if decoded is None:
+                decoded = _decode_pixels(jpeg)
+            painted = paint_region(decoded, coeffs, rect, ranges, rect_looks[idx], params, rkey, quant, mask)
+            original = zlib.compress(b"".join(bytes(m) for m in _region_bytes(blocks)), 6)
+            aad = _region_data_aad(idx, DATA_ORIGINAL, header_raw)
+            data_entries.append(RegionDataEntry(idx, DATA_ORIGINAL, rkey.seal(DATA_ORIGINAL, aad, original)))
+            result = Protected(painted)
         for ci, (rg, arr) in enumerate(zip(ranges, result.blocks)):
             coeffs.set_blocks(ci, rg[0], rg[2], arr)
         region_tags[rect.group].append(
@@ -319,6 +374,7 @@ def _protect(
         )
         for g in range(len(used))
     )
+    data_entries.sort(key=lambda e: (e.region, e.kind))
     extras = (ExtraBox(BOX_REGION_DATA, encode_region_data(data_entries)),) if data_entries else ()
     payloads = encode_container(Container(header=header, groups=groups, extras=extras))
     body = coeffs.encode(progressive=progressive, optimize=optimize)
@@ -372,16 +428,46 @@ def protect(image: Source, regions, **options) -> bytes:
     return _protect(image, regions, **options)[0]
 
 
-def protect_file(src: PathLike, dst: PathLike, regions, *, overwrite: bool = False, **options) -> ProtectReport:
-    """Protect ``src`` into ``dst`` (written atomically; ``src`` is never modified)."""
+def protect_file(
+    src: PathLike, dst: PathLike, regions, *, overwrite: bool = False, sidecar: bool = False, **options
+) -> ProtectReport:
+    """Protect ``src`` into ``dst`` (written atomically; ``src`` is never modified).
+
+    With ``sidecar``, also writes ``dst`` + ``.picveil``: the container alone
+    (a JUMBF box), for platforms that strip the image's metadata.
+    """
     dst = _check_output(dst, Path(src), overwrite)
+    side = Path(str(dst) + SIDECAR_SUFFIX)
+    if sidecar:
+        _check_output(side, Path(src), overwrite)
     out, report, _ = _protect(Path(src), regions, **options)
     write_atomic(dst, out)
+    if sidecar:
+        write_atomic(side, sidecar_bytes(out))
     return ProtectReport(dst, report.source_format, report.regions, report.input_bytes, report.output_bytes)
 
 
 # --- reveal ----------------------------------------------------------------------------------
-def _load_container(data: bytes):
+SIDECAR_SUFFIX = ".picveil"
+
+
+def sidecar_bytes(protected: bytes) -> bytes:
+    """The container of a protected JPEG as a standalone JUMBF box (a sidecar file)."""
+    from .container import from_app11_payloads
+    from .jpeg import markers
+
+    return from_app11_payloads(markers.app11_payloads(protected))
+
+
+def _load_container(data: bytes, sidecar: bytes | None = None):
+    if sidecar is not None:
+        from .container import Container
+
+        return Container.from_jumbf(sidecar)
+    return _load_container_from_image(data)
+
+
+def _load_container_from_image(data: bytes):
     from .container import decode_container
     from .jpeg import markers
     from .jpeg.loading import sniff
@@ -398,6 +484,7 @@ def _reveal(
     identities=(),
     passphrase: str | None = None,
     keyring=None,
+    sidecar=None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     require_all: bool = False,
 ) -> tuple[bytes, RevealReport]:
@@ -407,11 +494,18 @@ def _reveal(
     from .jpeg.metadata import MetadataPolicy, select_metadata
     from .schemes import get_scheme
 
-    data, _ = _read_source(image)
-    container = _load_container(data)
+    data, src_path = _read_source(image)
+    if sidecar is None and src_path is not None and Path(str(src_path) + SIDECAR_SUFFIX).exists():
+        sidecar = Path(str(src_path) + SIDECAR_SUFFIX)
+    side = _read_source(sidecar)[0] if sidecar is not None else None
+    if side is not None and markers.app11_payloads(data):
+        side = None  # the image's own container wins
+    container = _load_container(data, side)
     header = container.header
     sch = get_scheme(header.scheme_id)
-    unknown_looks = sorted({r.look for r in header.regions} - {LOOK_SCRAMBLE})
+    from .looks import LOOK_NAMES
+
+    unknown_looks = sorted({r.look for r in header.regions} - set(LOOK_NAMES))
     if unknown_looks:
         from .errors import UnsupportedVersionError
 
@@ -461,7 +555,7 @@ def _reveal(
         raise ContentModifiedError(
             "The image was resized or re-encoded with a different layout after it was protected; exact reveal is impossible."
         )
-    from .container.region_data import BOX_REGION_DATA, DATA_SCHEME_AUX, decode_region_data
+    from .container.region_data import BOX_REGION_DATA, DATA_ORIGINAL, DATA_SCHEME_AUX, decode_region_data
 
     region_data = {}
     for extra in container.extras:
@@ -485,6 +579,16 @@ def _reveal(
                 "The protected regions were re-encoded or edited after protection; exact reveal is impossible."
             )
         rkey = unlocked[rec.group].region_key(rec.salt)
+        if rec.look != LOOK_SCRAMBLE:
+            sealed = region_data.get((idx, DATA_ORIGINAL))
+            plain = rkey.open(DATA_ORIGINAL, _region_data_aad(idx, DATA_ORIGINAL, header_raw), sealed) if sealed else None
+            if plain is None:
+                raise TamperedError("The picveil data in this image is damaged or was altered.")
+            original = _blocks_from_bytes(zlib.decompress(plain), [(rg[1] - rg[0], rg[3] - rg[2]) for rg in ranges])
+            for ci, (rg, arr) in enumerate(zip(ranges, original)):
+                coeffs.set_blocks(ci, rg[0], rg[2], arr)
+            revealed.append(idx)
+            continue
         aux = None
         sealed = region_data.get((idx, DATA_SCHEME_AUX))
         if sealed is not None:
@@ -572,7 +676,7 @@ def _region_infos(header, groups) -> tuple[RegionInfo, ...]:
         pw = any(w.kind == crypto.WRAP_PASSPHRASE for w in g.wraps)
         circ = next((w.data.hex() for w in g.wraps if w.kind == crypto.WRAP_CIRCLE), None)
         counts[g.index] = (n, pw, circ)
-    looks = {LOOK_SCRAMBLE: "scramble"}
+    from .looks import LOOK_NAMES as looks
     infos = []
     for i, r in enumerate(header.regions):
         rect = McuRect(r.x, r.y, r.w, r.h, r.group)
@@ -627,4 +731,17 @@ def inspect(image: Source) -> Inspection:
         regions=_region_infos(h, c.groups),
         groups=len(c.groups),
         extra_boxes=tuple(e.box_type.decode("latin-1") for e in c.extras),
+        warnings=_warnings(_region_infos(h, c.groups)),
     )
+
+
+def _warnings(infos) -> tuple[str, ...]:
+    from .looks import leak_warning
+
+    out = []
+    for name in dict.fromkeys(r.look for r in infos):
+        w = leak_warning(name)
+        if w:
+            regions = ", ".join(str(r.index + 1) for r in infos if r.look == name)
+            out.append(f"region(s) {regions}: {w}")
+    return tuple(out)

@@ -31,7 +31,7 @@ import json
 import os
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -303,7 +303,7 @@ class BatchSpec:
 
     def fingerprint(self) -> str:
         """Digest of every option the outputs depend on; secrets only as present/absent."""
-        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "passphrase"}
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "passphrase"}
         d["passphrase"] = self.passphrase is not None
         d["recipients"] = sorted(self.recipients)
         d["operation"] = self.operation

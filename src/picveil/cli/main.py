@@ -125,6 +125,24 @@ def _region_table(infos, title: str) -> Table:
     return t
 
 
+def _read_mask(path: Path):
+    """A mask PNG -> (bool array, boxes of its connected parts)."""
+    import numpy as np
+    from PIL import Image
+
+    from ..regions import Box
+
+    try:
+        with Image.open(path) as im:
+            m = np.asarray(im.convert("L")) > 127
+    except (OSError, ValueError) as exc:
+        raise RegionError(f"Cannot read the mask {path}: {exc}") from None
+    if not m.any():
+        raise RegionError(f"The mask {path} is empty (no white pixels).")
+    ys, xs = np.nonzero(m)
+    return m, [Box(int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1))]
+
+
 def _default_output(src: Path, suffix: str) -> Path:
     return src.with_name(f"{src.stem}.{suffix}.jpg")
 
@@ -167,6 +185,12 @@ def protect(
     circle: Optional[str] = typer.Option(None, "--circle", "-c", help="Circle (from your keyring) for boxes without @NAME; @CIRCLE works per box."),
     keyring_dir: Optional[Path] = typer.Option(None, "--keyring", help="Keyring folder (default: $PICVEIL_HOME or ~/.config/picveil)."),
     passphrase: bool = typer.Option(False, "--passphrase", "-p", help=f"Also protect with a passphrase (asked, or ${PASSPHRASE_ENV})."),
+    look: str = typer.Option("scramble", "--look", help="scramble (default, survives re-encoding), fill, inpaint, frost, sticker, blur, pixelate."),
+    cells: int = typer.Option(6, "--cells", help="Cells across a region for pixelate/blur."),
+    feather: int = typer.Option(0, "--feather", help="Soft edge in pixels (painted looks)."),
+    shape: str = typer.Option("box", "--shape", help="box, ellipse or mask (painted looks; scramble stays MCU-aligned)."),
+    mask: Optional[Path] = typer.Option(None, "--mask", help="PNG mask (white = protect) for --shape mask; also adds its boxes."),
+    sidecar: bool = typer.Option(False, "--sidecar", help="Also write OUTPUT.picveil, the reveal data, for platforms that strip it."),
     quality: int = typer.Option(95, "--quality", "-q", min=1, max=100, help="JPEG quality for non-JPEG inputs."),
     keep_gps: bool = typer.Option(False, "--keep-gps", help="Keep GPS location in the EXIF data."),
     keep_serials: bool = typer.Option(False, "--keep-serials", help="Keep camera serial numbers and maker notes."),
@@ -193,8 +217,19 @@ def protect(
     for members in groups.values():
         for r in members:
             parse_recipient(r)
+    from ..looks import leak_warning, look_id
+
+    look_id(look)
+    mask_arr = None
+    if mask is not None:
+        mask_arr, mask_boxes = _read_mask(mask)
+        box = list(box) + [f"{b.x},{b.y},{b.w},{b.h}" for b in mask_boxes]
+        shape = "mask"
     if not box:
         raise RegionError("No region to protect.", hint="Give at least one --box X,Y,W,H.")
+    warning = leak_warning(look)
+    if warning:
+        err.print(f"picveil: warning: {warning}", markup=False)
     needs_circles = circle is not None or any("@" in b and b.split("@", 1)[1] not in groups for b in box)
     regions = _regions(box, groups, _circle_names(keyring_dir) if needs_circles else set())
     needs_default = any(r.recipients is None and r.circle is None for r in regions)
@@ -213,6 +248,12 @@ def protect(
         passphrase=pw,
         circle=circle,
         keyring=keyring_dir,
+        look=look,
+        cells=cells,
+        feather=feather,
+        shape=shape,
+        mask=mask_arr,
+        sidecar=sidecar,
         quality=quality,
         keep_gps=keep_gps,
         keep_serials=keep_serials,
@@ -236,6 +277,7 @@ def reveal(
     passphrase: bool = typer.Option(False, "--passphrase", "-p", help=f"Use a passphrase (asked, or ${PASSPHRASE_ENV})."),
     require_all: bool = typer.Option(False, "--require-all", help="Fail unless every region can be revealed."),
     keyring_dir: Optional[Path] = typer.Option(None, "--keyring", help="Keyring folder whose circles are tried (default: yours)."),
+    sidecar: Optional[Path] = typer.Option(None, "--sidecar", help="Reveal data written by protect --sidecar (IMAGE.picveil is found by itself)."),
     max_pixels: int = typer.Option(200_000_000, "--max-pixels", help="Refuse larger images."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output file."),
 ) -> None:
@@ -250,6 +292,7 @@ def reveal(
         identities=identity,
         passphrase=pw,
         keyring=keyring_dir,
+        sidecar=sidecar,
         require_all=require_all,
         max_pixels=max_pixels,
         overwrite=force,
@@ -280,6 +323,8 @@ def inspect(
     out.print(f"image {info.width}×{info.height}, {info.subsampling}, MCU {info.mcu[0]}×{info.mcu[1]}")
     out.print(f"{len(info.regions)} region(s) in {info.groups} key group(s)")
     out.print(_region_table(info.regions, "Regions"))
+    for w in info.warnings:
+        out.print(f"warning: {w}")
     if info.extra_boxes:
         out.print(f"extra boxes (ignored by this version): {', '.join(info.extra_boxes)}")
 

@@ -38,6 +38,7 @@ class Region:
     passphrase: str | None = field(default=None, repr=False)
     label: str = ""
     circle: str | None = None  #: name of a circle in the keyring
+    look: str | None = None  #: a look name (see picveil.looks); None: the protect() default
 
 
 @dataclass(frozen=True)

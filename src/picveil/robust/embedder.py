@@ -1,9 +1,11 @@
 """Embedding the robust header into a JPEG's coefficients (SPEC.md §9, informative).
 
 The embedder works in the DCT domain of the protected JPEG: it adds a smooth
-luma pattern (one raised-cosine bump per cell, ``amp[r, c] * wy[r] * wx[c]``)
-to the quantized luma blocks outside the excluded MCU rectangles, never
-decoding and re-encoding pixels. Because the realisation is quantized and
+luma pattern (one cos² window two cells wide per cell,
+``sum amp[r, c] * Ky_r * Kx_c``: a smooth random field, no grid of dots) to
+the quantized luma blocks outside the excluded MCU rectangles, never
+decoding and re-encoding pixels. The windows overlap, so the amplitudes
+solve a small linear system (damped Jacobi on the cell grid). Because the realisation is quantized and
 decoders clip to ``[0, 255]``, it runs closed-loop: encode, decode with
 Pillow, measure the features, correct the amplitudes, a few times. Cells
 that cannot move the required way (clipped near black or white) switch to

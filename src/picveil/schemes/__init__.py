@@ -13,8 +13,9 @@ from ..errors import UnsupportedVersionError
 from .base import Protected, Scheme
 from .scramble_v1 import ScrambleV1
 from .scramble_v2 import ScrambleV2
+from .searchable_v1 import SearchableV1
 
-_SCHEMES: dict[int, Scheme] = {s.scheme_id: s for s in (ScrambleV1(), ScrambleV2())}
+_SCHEMES: dict[int, Scheme] = {s.scheme_id: s for s in (ScrambleV1(), ScrambleV2(), SearchableV1())}
 _BY_NAME = {s.name: s for s in _SCHEMES.values()}
 DEFAULT_SCHEME = ScrambleV1.name
 

@@ -1,0 +1,97 @@
+"""Looks (issue 6): every look reveals exactly; content-independent looks use nothing inside."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import picveil
+from picveil import errors
+from picveil.cli.main import main
+from picveil.looks import LOOK_IDS, LookParams, leak_warning
+from picveil.looks.paint import PAINTERS
+
+from .conftest import decode, encode_jpeg
+
+FACE = (150, 10, 155, 175)
+
+
+@pytest.mark.parametrize("look", list(LOOK_IDS))
+@pytest.mark.parametrize("sub", ["4:2:0", "gray"])
+def test_every_look_reveals_exactly(photo, identities, look, sub):
+    src = encode_jpeg(photo, sub=sub)
+    prot = picveil.protect(src, [FACE], recipients=[identities[0].recipient], look=look, shape="ellipse", feather=6)
+    info = picveil.inspect(prot)
+    assert info.regions[0].look == look
+    assert bool(info.warnings) == (look in ("blur", "pixelate"))
+    assert np.array_equal(decode(picveil.reveal(prot, identities=[identities[0]])), decode(src))
+    # the region changed, the rest of the image did not (coefficients outside identical => pixels far away equal)
+    a, b = decode(src).astype(int), decode(prot).astype(int)
+    assert np.abs(a[300:] - b[300:]).max() == 0
+    assert np.abs(a[16:176, 160:300] - b[16:176, 160:300]).mean() > 5
+
+
+@pytest.mark.parametrize("look", ["fill", "inpaint", "frost", "sticker"])
+def test_content_independent_looks_ignore_the_interior(look):
+    rng = np.random.default_rng(0)
+    ctx = rng.uniform(0, 255, size=(96, 96, 3))
+    inside = np.zeros((96, 96), bool)
+    inside[24:72, 24:72] = True
+    other = ctx.copy()
+    other[inside] = rng.uniform(0, 255, size=(inside.sum(), 3))  # different content inside only
+    noise = lambda h, w: np.zeros((h, w))  # noqa: E731
+    a = PAINTERS[look](ctx, inside, LookParams(), noise)
+    b = PAINTERS[look](other, inside, LookParams(), noise)
+    assert np.allclose(a[inside], b[inside])
+
+
+def test_derived_looks_do_depend_on_the_interior():
+    rng = np.random.default_rng(0)
+    ctx = rng.uniform(0, 255, size=(64, 64, 1))
+    inside = np.ones((64, 64), bool)
+    for look in ("blur", "pixelate"):
+        assert leak_warning(look)
+        a = PAINTERS[look](ctx, inside, LookParams(cells=4))
+        assert not np.allclose(a, PAINTERS[look](255 - ctx, inside, LookParams(cells=4)))
+    cells = PAINTERS["pixelate"](ctx, inside, LookParams(cells=4))[..., 0]
+    assert len(np.unique(cells)) == 16
+
+
+def test_bad_look_options(photo, identities):
+    src = encode_jpeg(photo)
+    for kw in ({"look": "sparkle"}, {"look": "pixelate", "cells": 0}, {"look": "fill", "shape": "star"}):
+        with pytest.raises(errors.InputError):
+            picveil.protect(src, [FACE], recipients=[identities[0].recipient], **kw)
+
+
+def test_sidecar_reveals_after_metadata_strip(photo, identities, tmp_path):
+    src = tmp_path / "p.jpg"
+    src.write_bytes(encode_jpeg(photo))
+    out = tmp_path / "post.jpg"
+    picveil.protect_file(src, out, [FACE], recipients=[identities[0].recipient], look="sticker", sidecar=True)
+    side = tmp_path / "post.jpg.picveil"
+    assert side.exists()
+    from picveil.jpeg.markers import remove_segments
+
+    stripped = tmp_path / "downloaded.jpg"
+    stripped.write_bytes(remove_segments(out.read_bytes(), lambda s: 0xFFE1 <= s.marker <= 0xFFEF))
+    with pytest.raises(errors.NoPicveilDataError):
+        picveil.reveal(stripped.read_bytes(), identities=[identities[0]])
+    rev = picveil.reveal(stripped.read_bytes(), identities=[identities[0]], sidecar=side)
+    assert np.array_equal(decode(rev), decode(src.read_bytes()))
+
+
+def test_cli_look_and_mask(photo, tmp_path, capsys, identities):
+    src = tmp_path / "p.jpg"
+    src.write_bytes(encode_jpeg(photo))
+    m = np.zeros((512, 512), np.uint8)
+    m[20:180, 160:300] = 255
+    Image.fromarray(m).save(tmp_path / "mask.png")
+    out = tmp_path / "o.jpg"
+    assert main(["protect", str(src), "-o", str(out), "--mask", str(tmp_path / "mask.png"),
+                 "--look", "pixelate", "--to", identities[0].recipient]) == 0
+    assert "warning" in capsys.readouterr().err
+    assert main(["inspect", str(out)]) == 0
+    assert "warning" in capsys.readouterr().out
+    assert np.array_equal(decode(picveil.reveal(out.read_bytes(), identities=[identities[0]])), decode(src.read_bytes()))
