@@ -217,6 +217,9 @@ def _run_cell(cell: _Cell, report=None) -> list[dict]:
     """
     from .attack import train_cnn, train_stats
 
+    if Path(cell.cell_file).is_file():  # another run finished it meanwhile
+        return json.loads(Path(cell.cell_file).read_text())
+
     def emit(*event):
         if report is not None:
             report(*event)
@@ -242,7 +245,7 @@ def _run_cell(cell: _Cell, report=None) -> list[dict]:
 
         allx = _obfuscate(ob, base, idx, cell.seed, cell.dataset, cell.size, tick=tick)
         xtr, xte = allx[: cell.n_train], allx[cell.n_train:]
-        tmp = obf_file.with_name(obf_file.stem + ".tmp.npz")
+        tmp = obf_file.with_name(f"{obf_file.stem}.{os.getpid()}.tmp.npz")
         np.savez_compressed(tmp, train=xtr, test=xte)
         tmp.replace(obf_file)
     t_obf, c_obf = time.perf_counter() - t0, time.process_time() - c0
@@ -258,7 +261,9 @@ def _run_cell(cell: _Cell, report=None) -> list[dict]:
                         seconds=sr.seconds, obfuscate_seconds=t_obf, cpu_seconds=sr.cpu_seconds,
                         obfuscate_cpu_seconds=c_obf))
     out = [asdict(x) for x in rows]
-    Path(cell.cell_file).write_text(json.dumps(out))
+    tmp = Path(f"{cell.cell_file}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(out))
+    tmp.replace(cell.cell_file)
     return out
 
 

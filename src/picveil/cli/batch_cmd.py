@@ -93,6 +93,8 @@ def protect_command(
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
 ) -> None:
     """Protect every photo under IN_DIR into OUT_DIR; rerun to resume (finished files are skipped by checksum)."""
+    from dataclasses import replace
+
     from ..batch import BatchSpec
     from .main import _passphrase
 
@@ -113,12 +115,10 @@ def protect_command(
         keep_serials=keep_serials,
         max_pixels=max_pixels,
     )
-    spec.check()  # before asking for a passphrase
-    pw = _passphrase(passphrase, confirm=True)
-    if pw:
-        from dataclasses import replace
-
-        spec = replace(spec, passphrase=pw)
+    # Check every option before asking for a passphrase (a stand-in answers "someone can reveal").
+    (replace(spec, passphrase="?") if passphrase else spec).check()
+    if passphrase:
+        spec = replace(spec, passphrase=_passphrase(True, confirm=True))
     _run(spec, in_dir, out_dir, workers=workers, dask=dask, manifest=manifest, redo=redo, progress=not no_progress)
 
 
