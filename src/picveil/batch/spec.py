@@ -213,7 +213,9 @@ class BatchSpec:
     circle, recipients, passphrase, keyring
         Who can reveal, as for :func:`picveil.protect`.
     look : str, optional
-        How protected regions look (when :func:`picveil.protect` has ``look=``).
+        How protected regions look (:mod:`picveil.looks`; default scramble).
+    cells, feather, shape : optional
+        Options of painted looks, passed on when given.
     platform : str, optional
         Fit each photo to this network's profile first (:func:`picveil.platforms.fit`);
         ``boxes`` are mapped onto the fitted photo, detection runs on it.
@@ -237,6 +239,9 @@ class BatchSpec:
     passphrase: str | None = field(default=None, repr=False)
     keyring: str | None = None
     look: str | None = None
+    cells: int | None = None
+    feather: int | None = None
+    shape: str | None = None
     platform: str | None = None
     level: int | None = None
     min_score: float | None = None
@@ -292,8 +297,16 @@ class BatchSpec:
                 raise RegionError(f"The security level is an integer from 1 to 5, got {self.level!r}.")
         if self.min_score is not None and not 0.0 <= self.min_score <= 1.0:
             raise RegionError(f"--min-score must be in [0, 1], got {self.min_score!r}.")
-        if self.look is not None and not _api_accepts("look"):
-            raise FeatureUnavailableError(f"The look {self.look!r} is not available in this picveil (protect has no looks yet).")
+        look_options = {k: v for k, v in self._look_options().items() if k != "look"}
+        if self.look is not None or look_options:
+            if not all(_api_accepts(k) for k in ["look", *look_options]):
+                raise FeatureUnavailableError(f"The look {self.look!r} or its options are not available in this picveil.")
+            from ..looks import LookParams, look_id
+
+            look_id(self.look or "scramble")
+            LookParams(**look_options)
+            if self.shape == "mask":
+                raise RegionError("--shape mask needs a mask per photo, which batch runs do not take.", hint="Use box or ellipse.")
         if self.platform is not None:
             try:
                 from ..platforms import get_profile
@@ -357,10 +370,10 @@ class BatchSpec:
                 options["platform"] = self.platform
             else:
                 image, boxes = self._fit(image, boxes)
-        if self.look is not None:
-            if not _api_accepts("look"):
-                raise FeatureUnavailableError(f"The look {self.look!r} is not available in this picveil.")
-            options["look"] = self.look
+        for key, value in self._look_options().items():
+            if not _api_accepts(key):
+                raise FeatureUnavailableError(f"The look option {key}={value!r} is not available in this picveil.")
+            options[key] = value
         width, height = _image_size(image, self.max_pixels)
         if self.detect:
             boxes += self._detect(image)
@@ -374,6 +387,10 @@ class BatchSpec:
         return Outcome(in_sha, len(data), out_sha, len(out), len(report.regions))
 
     run_one = protect_one
+
+    def _look_options(self) -> dict:
+        """``look``, ``cells``, ``feather``, ``shape`` for :func:`picveil.protect`, those given only."""
+        return {k: getattr(self, k) for k in ("look", "cells", "feather", "shape") if getattr(self, k) is not None}
 
     def _fit(self, image: bytes, boxes: list[Box]) -> tuple[bytes, list[Box]]:
         try:

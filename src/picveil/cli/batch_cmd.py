@@ -76,7 +76,10 @@ def protect_command(
     circle: Optional[str] = typer.Option(None, "--circle", "-c", help="Circle (from your keyring) that can reveal."),
     keyring_dir: Optional[Path] = typer.Option(None, "--keyring", help="Keyring folder (default: $PICVEIL_HOME or ~/.config/picveil)."),
     passphrase: bool = typer.Option(False, "--passphrase", "-p", help="Also protect with a passphrase (asked, or $PICVEIL_PASSPHRASE)."),
-    look: Optional[str] = typer.Option(None, "--look", help="How protected regions look (when this picveil has looks)."),
+    look: Optional[str] = typer.Option(None, "--look", help="scramble (default), fill, inpaint, frost, sticker, blur, pixelate."),
+    cells: Optional[int] = typer.Option(None, "--cells", help="Cells across a region for pixelate/blur."),
+    feather: Optional[int] = typer.Option(None, "--feather", help="Soft edge in pixels (painted looks)."),
+    shape: Optional[str] = typer.Option(None, "--shape", help="box or ellipse (painted looks)."),
     platform: Optional[str] = typer.Option(None, "--platform", "-P", help="Fit every photo to a network's profile first (see `picveil platforms`)."),
     level: Optional[int] = typer.Option(None, "--level", min=1, max=5, help="Security level 1-5: protect detections by priority up to the level's share of the photo."),
     min_score: Optional[float] = typer.Option(None, "--min-score", min=0.0, max=1.0, help="Drop weaker detections (default: per class)."),
@@ -96,7 +99,7 @@ def protect_command(
     from dataclasses import replace
 
     from ..batch import BatchSpec
-    from .main import _passphrase
+    from .main import _passphrase, err
 
     spec = BatchSpec(
         detect=detect or (),
@@ -105,6 +108,9 @@ def protect_command(
         recipients=tuple(_recipients(to, recipients_file)),
         keyring=str(keyring_dir.expanduser().resolve()) if keyring_dir else None,
         look=look,
+        cells=cells,
+        feather=feather,
+        shape=shape,
         platform=platform,
         level=level,
         min_score=min_score,
@@ -117,6 +123,14 @@ def protect_command(
     )
     # Check every option before asking for a passphrase (a stand-in answers "someone can reveal").
     (replace(spec, passphrase="?") if passphrase else spec).check()
+    if look:
+        try:
+            from ..looks import leak_warning
+        except ImportError:  # pragma: no cover - check() has refused the look already
+            leak_warning = None
+        warning = leak_warning(look) if leak_warning else None
+        if warning:
+            err.print(f"picveil: warning: {warning}", markup=False)
     if passphrase:
         spec = replace(spec, passphrase=_passphrase(True, confirm=True))
     _run(spec, in_dir, out_dir, workers=workers, dask=dask, manifest=manifest, redo=redo, progress=not no_progress)
@@ -262,7 +276,8 @@ def register(app: typer.Typer) -> None:
     """Add ``batch`` (with ``protect``, ``reveal`` and ``manifest``) to the picveil app."""
     from .main import _reports_errors
 
-    batch_app.command("protect")(_reports_errors(protect_command))
-    batch_app.command("reveal")(_reports_errors(reveal_command))
-    batch_app.command("manifest")(_reports_errors(manifest_command))
+    if not batch_app.registered_commands:
+        batch_app.command("protect")(_reports_errors(protect_command))
+        batch_app.command("reveal")(_reports_errors(reveal_command))
+        batch_app.command("manifest")(_reports_errors(manifest_command))
     app.add_typer(batch_app, name="batch")

