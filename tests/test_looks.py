@@ -95,3 +95,19 @@ def test_cli_look_and_mask(photo, tmp_path, capsys, identities):
     assert main(["inspect", str(out)]) == 0
     assert "warning" in capsys.readouterr().out
     assert np.array_equal(decode(picveil.reveal(out.read_bytes(), identities=[identities[0]])), decode(src.read_bytes()))
+
+
+def test_protect_for_a_platform_maps_boxes(identities):
+    import io
+
+    from skimage import data
+    from skimage.transform import resize
+
+    big = (resize(data.astronaut(), (2400, 2400), order=1) * 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(big).save(buf, "JPEG", quality=90)
+    prot = picveil.protect(buf.getvalue(), [(700, 50, 730, 820)], recipients=[identities[0].recipient], platform="instagram")
+    info = picveil.inspect(prot)
+    assert (info.width, info.height) == (1080, 1080)
+    b = info.regions[0].box  # 700*0.45=315, 50*0.45=22.5 -> snapped outward to 16 px
+    assert b.x <= 315 and b.y <= 22 and b.x + b.w >= 315 + 328 and b.y + b.h >= 22 + 369

@@ -167,6 +167,14 @@ def _region_bytes(blocks: list[np.ndarray]) -> list[memoryview]:
     return [memoryview(np.ascontiguousarray(b, dtype="<i2")).cast("B") for b in blocks]
 
 
+def _map_region(region: Region, fitted) -> Region:
+    """The same region on a resized image (``platforms.FitResult``)."""
+    from dataclasses import replace
+
+    b = region.box
+    return replace(region, box=Box(*fitted.map_box((b.x, b.y, b.w, b.h))))
+
+
 def _decode_pixels(jpeg: bytes) -> np.ndarray:
     """Decode to ``(H, W, C)`` float64 (C = 1 for grayscale, else RGB), as stored (no EXIF rotation)."""
     import io
@@ -225,6 +233,7 @@ def _protect(
     feather: int = 0,
     shape: str = "box",
     mask=None,
+    platform: str | None = None,
     quality: int = DEFAULT_QUALITY,
     scheme: str | None = None,
     keep_gps: bool = False,
@@ -246,6 +255,17 @@ def _protect(
     from .schemes import DEFAULT_SCHEME, get_scheme
 
     data, src_path = _read_source(image)
+    if platform is not None:
+        # Resize and re-encode for the platform first, so that it need not; boxes follow.
+        from .platforms import fit
+
+        fitted = fit(data, platform, max_pixels=max_pixels)
+        regions = [_map_region(as_region(r), fitted) for r in regions]
+        if mask is not None:
+            from PIL import Image
+
+            mask = np.asarray(Image.fromarray(np.asarray(mask, dtype=np.uint8) * 255).resize(fitted.size)) > 127
+        data = fitted.jpeg
     jpeg, source_format = read_input(data, quality=quality, max_pixels=max_pixels)
     if source_format == "jpeg" and markers.app11_payloads(jpeg):
         from .container import decode_container
@@ -419,6 +439,14 @@ def protect(image: Source, regions, **options) -> bytes:
         Output mode; ``None`` keeps the input's.
     clip : bool
         Clip boxes to the image instead of refusing boxes that cross its edge.
+    look : str
+        ``scramble`` (default), ``fill``, ``inpaint``, ``frost``, ``sticker``,
+        ``blur`` or ``pixelate`` (see :mod:`picveil.looks`); with ``cells``,
+        ``feather``, ``shape`` (``box``/``ellipse``/``mask``) and ``mask``.
+    platform : str, optional
+        Resize and re-encode for ``x``, ``facebook``, ``instagram``,
+        ``whatsapp`` or ``generic`` first (boxes are mapped), so the platform
+        need not resize.
 
     Raises
     ------
