@@ -140,6 +140,27 @@ def test_nms_keeps_the_best_of_overlapping_boxes_and_drops_contained_ones():
     assert dbase.nms_xyxy(boxes, scores, 0.3, contain=0.7).tolist() == [2, 1]
 
 
+def test_face_pyramid_and_tiles_cover_the_image():
+    from picveil.regions.detectors.faces import LEVEL_MAX, TILE, TILE_OVERLAP, _tiles, pyramid_scales
+
+    assert pyramid_scales(4000, 3000, 20) == pytest.approx([1.0, 1 / 3, 1 / 9])
+    assert pyramid_scales(4000, 3000, 40)[0] == pytest.approx(0.5)
+    assert pyramid_scales(800, 600, 200)[0] == 1.0  # small images are not shrunk below 1024 px
+    with pytest.raises(ValueError):
+        pyramid_scales(100, 100, 0)
+    for w, h in ((4000, 3000), (2600, 2600), (8000, 6000), (300, 200)):
+        tiles = _tiles(w, h, TILE, TILE_OVERLAP)
+        covered = np.zeros((h, w), dtype=bool)
+        for x0, y0, x1, y1 in tiles:
+            assert x1 - x0 <= TILE and y1 - y0 <= TILE
+            covered[y0:y1, x0:x1] = True
+        assert covered.all()
+        xs = sorted({(t[0], t[2]) for t in tiles})
+        for (a0, a1), (b0, b1) in zip(xs, xs[1:]):
+            assert a1 - b0 >= LEVEL_MAX  # every face small enough for this level fits whole in some tile
+    assert len(_tiles(4000, 3000, TILE, TILE_OVERLAP)) == 4
+
+
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_orientation_mapping_matches_pillow(orientation):
     from PIL import ImageOps
@@ -345,6 +366,8 @@ def test_regions_file_edits_disable_and_exclude():
         doc.enabled(exclude=[9])
     region = doc.regions[1].region()
     assert region.box == Box(5, 5, 50, 20) and region.label == "text"
+    assert doc.regions[1].detection() == _doc().regions[1].detection()
+    assert doc.regions[1].detection().box == Box(5, 5, 50, 20)
     doc.check_image(512, 512)
     with pytest.raises(RegionError, match="512×512"):
         doc.check_image(640, 480)

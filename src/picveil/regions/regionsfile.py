@@ -54,6 +54,11 @@ class RegionEntry:
     enabled: bool = True
     source: str = ""
 
+    def detection(self) -> Detection:
+        """The entry as a :class:`Detection` (score 1.0 when absent: a user's own box),
+        e.g. for :func:`picveil.regions.priority.prioritise`."""
+        return Detection(self.cls, 1.0 if self.score is None else self.score, self.box, self.polygon, self.source or "regions-file")
+
     def region(self, **kwargs: Any) -> Region:
         """A :class:`Region` for :func:`picveil.protect`, labelled with the class."""
         return Region(self.box, label=kwargs.pop("label", self.cls), **kwargs)

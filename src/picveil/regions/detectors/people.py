@@ -24,7 +24,7 @@ from .base import Detection, nms_detections, xyxy_to_box
 
 HOG_SIDE = 1280
 HOG_SCALE = 1.08
-BODY_WIDTH = 3.0
+BODY_WIDTH = 3.5
 BODY_HEIGHT = 7.0
 FACE_BODY_WEIGHT = 0.8
 FACE_MIN_SCORE = 0.5
