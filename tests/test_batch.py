@@ -204,6 +204,21 @@ def test_manifest_command_prints_json_lines(tmp_path, tree, me, capsys):
     assert stdout.split() == ["done", "5", "skipped", "1", "failed", "2"]
 
 
+def test_circle_protect_and_keyring_reveal(tmp_path, tree, capsys):
+    from picveil.crypto import Keyring
+
+    home = tmp_path / "home"
+    Keyring.open(home, create=True).create_circle("family")
+    out, back = tmp_path / "out", tmp_path / "back"
+    code, _, err = run(capsys, "batch", tree, out, "--circle", "family", "--keyring", home, "--box", BOX, "-j", 1)
+    assert code == 8 and rows(out)["top.jpg"].status == "done", err
+    code, _, err = run(capsys, "batch", tree, tmp_path / "o2", "--circle", "friends", "--keyring", home, "--box", BOX)
+    assert code == 4 and "friends" in err  # refused before any file is read
+    code, _, err = run(capsys, "batch", "reveal", out, back, "--keyring", home, "-j", 1)
+    assert code == 0, err
+    assert np.array_equal(decode((back / "top.jpg").read_bytes()), decode((tree / "top.jpg").read_bytes()))
+
+
 # --- walking and naming --------------------------------------------------------------------------
 def test_walk_streams_sorted_and_skips_hidden_and_linked_folders(tmp_path, tree):
     (tree / "album" / ".hidden").mkdir()

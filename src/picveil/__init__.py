@@ -5,6 +5,7 @@ The public API (imported lazily, so ``import picveil`` is cheap):
 * :func:`protect`, :func:`protect_file`: scramble regions into a valid JPEG;
 * :func:`reveal`, :func:`reveal_file`: restore them with an age identity or passphrase;
 * :func:`inspect`: what a protected image carries, without a key;
+* :func:`detect`: find faces, text, licence plates and people (the ``[detect]`` extra);
 * :class:`Region`, :class:`Box`; :class:`Identity` (age keys); errors in :mod:`picveil.errors`.
 
 Subpackages, from the top down (arrows run one way):
@@ -42,6 +43,8 @@ _LAZY = {
     "Region": "regions",
     "Box": "regions",
     "Identity": "crypto",
+    "detect": "regions.detectors",
+    "Detection": "regions.detectors",
 }
 
 __all__ = ["PicveilError", "errors", "__version__", *_LAZY]

@@ -21,6 +21,7 @@ import numpy as np
 
 from .errors import (
     ContentModifiedError,
+    RegionError,
     InputError,
     NoPicveilDataError,
     NotRecipientError,
@@ -167,6 +168,29 @@ def _region_bytes(blocks: list[np.ndarray]) -> list[memoryview]:
     return [memoryview(np.ascontiguousarray(b, dtype="<i2")).cast("B") for b in blocks]
 
 
+def _auto_regions(jpeg, width, height, classes, level, min_score, exclude, regions_file) -> list[Region]:
+    """Regions from detection and/or a regions.json, after --exclude and --level."""
+    from .regions import priority as pr
+    from .regions import regionsfile as rf
+
+    if regions_file is not None:
+        doc = rf.read(regions_file)
+        doc.check_image(width, height)
+    else:
+        from .regions.detectors import detect as run_detect
+
+        if isinstance(classes, str):
+            classes = [c.strip() for c in classes.split(",") if c.strip()]
+        dets = run_detect(jpeg, tuple(classes), min_score=min_score)
+        doc = rf.from_detections(dets, width, height)
+    entries = doc.enabled(exclude=exclude)
+    if level is not None:
+        chosen = pr.select_by_level(pr.prioritise([e.detection() for e in entries], width, height), level, width, height)
+        keep = {(d.box.x, d.box.y, d.box.w, d.box.h) for d in chosen}
+        entries = [e for e in entries if (e.box.x, e.box.y, e.box.w, e.box.h) in keep]
+    return [Region(e.box, label=e.cls) for e in entries]
+
+
 def _map_region(region: Region, fitted) -> Region:
     """The same region on a resized image (``platforms.FitResult``)."""
     from dataclasses import replace
@@ -234,6 +258,12 @@ def _protect(
     shape: str = "box",
     mask=None,
     platform: str | None = None,
+    detect: Sequence[str] | str | None = None,
+    level: int | None = None,
+    min_score: float | None = None,
+    exclude: Sequence[int] = (),
+    regions_file=None,
+    allow_empty: bool = False,
     quality: int = DEFAULT_QUALITY,
     scheme: str | None = None,
     keep_gps: bool = False,
@@ -286,6 +316,19 @@ def _protect(
     if coeffs.color_space not in ("gray", "ycbcr", "rgb"):
         raise UnsupportedImageError(f"picveil cannot protect {coeffs.color_space.upper()} JPEGs.")
     sch = get_scheme(scheme or DEFAULT_SCHEME)
+    regions = list(regions)
+    if detect or regions_file is not None:
+        regions += _auto_regions(jpeg, coeffs.width, coeffs.height, detect, level, min_score, exclude, regions_file)
+    if not regions:
+        if not allow_empty:
+            raise RegionError(
+                "Nothing to protect: no box given and nothing detected.",
+                hint="Add --box X,Y,W,H, lower --min-score, or pass --allow-empty to write the image unprotected.",
+            )
+        policy = MetadataPolicy(keep_gps=keep_gps, keep_serials=keep_serials, keep_all=keep_all_metadata)
+        body = coeffs.encode(progressive=progressive, optimize=optimize)
+        out = markers.insert_segments(body, list(select_metadata(jpeg, policy)))
+        return out, ProtectReport(None, source_format, (), len(data), len(out)), src_path
 
     from .looks import LookParams, look_id
 

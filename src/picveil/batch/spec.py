@@ -277,6 +277,10 @@ class BatchSpec:
             raise RecipientError("No one to reveal the regions.", hint="Add --to age1…, --circle NAME or --passphrase.")
         for r in self.recipients:
             parse_recipient(r)
+        if self.circle:
+            from ..crypto import Keyring
+
+            Keyring.open(self.keyring).get(self.circle)  # a missing keyring or circle: now, not per file
         for b in self.boxes:
             if b.w <= 0 or b.h <= 0:
                 raise RegionError(f"The box {b} is empty: its width and height must be positive.")

@@ -41,7 +41,10 @@ class _ProtectByDefault(TyperGroup):
 
 batch_app = typer.Typer(
     cls=_ProtectByDefault,
-    help="Protect or reveal every photo in a folder tree (resumable; local processes or Dask).",
+    help=(
+        "Protect (the default: `picveil batch IN OUT …` is `picveil batch protect IN OUT …`) or reveal "
+        "every photo in a folder tree; resumable; on local processes or a Dask cluster."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

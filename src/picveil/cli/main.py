@@ -192,6 +192,12 @@ def protect(
     mask: Optional[Path] = typer.Option(None, "--mask", help="PNG mask (white = protect) for --shape mask; also adds its boxes."),
     sidecar: bool = typer.Option(False, "--sidecar", help="Also write OUTPUT.picveil, the reveal data, for platforms that strip it."),
     platform: Optional[str] = typer.Option(None, "--platform", help="Fit for x, facebook, instagram, whatsapp or generic first (see `picveil platforms`)."),
+    detect: Optional[str] = typer.Option(None, "--detect", help="Find regions: faces,text,plates,people (the [detect] extra)."),
+    level: Optional[int] = typer.Option(None, "--level", min=1, max=5, help="Security level 1..5: share of the area protected in priority order (30%…100%)."),
+    min_score: Optional[float] = typer.Option(None, "--min-score", help="Minimum detection score."),
+    exclude: Optional[str] = typer.Option(None, "--exclude", help="Detection ids to keep visible, e.g. 3,5 (ids from `picveil detect`)."),
+    regions_file: Optional[Path] = typer.Option(None, "--regions", help="regions.json from `picveil detect` (edit it, then pass it back)."),
+    allow_empty: bool = typer.Option(False, "--allow-empty", help="Write the image even if nothing is to be protected."),
     quality: int = typer.Option(95, "--quality", "-q", min=1, max=100, help="JPEG quality for non-JPEG inputs."),
     keep_gps: bool = typer.Option(False, "--keep-gps", help="Keep GPS location in the EXIF data."),
     keep_serials: bool = typer.Option(False, "--keep-serials", help="Keep camera serial numbers and maker notes."),
@@ -226,8 +232,12 @@ def protect(
         mask_arr, mask_boxes = _read_mask(mask)
         box = list(box) + [f"{b.x},{b.y},{b.w},{b.h}" for b in mask_boxes]
         shape = "mask"
-    if not box:
-        raise RegionError("No region to protect.", hint="Give at least one --box X,Y,W,H.")
+    if not box and not detect and regions_file is None and not allow_empty:
+        raise RegionError("No region to protect.", hint="Give --box X,Y,W,H, --detect faces, or --regions regions.json.")
+    try:
+        exclude_ids = [int(x) for x in exclude.split(",") if x.strip()] if exclude else []
+    except ValueError:
+        raise RegionError(f"--exclude takes detection ids like 3,5, got {exclude!r}.") from None
     warning = leak_warning(look)
     if warning:
         err.print(f"picveil: warning: {warning}", markup=False)
@@ -256,6 +266,12 @@ def protect(
         mask=mask_arr,
         sidecar=sidecar,
         platform=platform,
+        detect=detect,
+        level=level,
+        min_score=min_score,
+        exclude=exclude_ids,
+        regions_file=regions_file,
+        allow_empty=allow_empty,
         quality=quality,
         keep_gps=keep_gps,
         keep_serials=keep_serials,
@@ -327,6 +343,9 @@ def inspect(
     out.print(_region_table(info.regions, "Regions"))
     for w in info.warnings:
         out.print(f"warning: {w}")
+    from ..regions.priority import level_table
+
+    out.print("security levels (--level): " + ", ".join(f"{lv}={100 * share:.1f}%" for lv, share in level_table()) + " of the image area, in priority order")
     if info.extra_boxes:
         out.print(f"extra boxes (ignored by this version): {', '.join(info.extra_boxes)}")
 
@@ -401,3 +420,6 @@ _register_platform_cmds(app)
 from .web_cmd import register as _register_web  # noqa: E402
 
 _register_web(app)
+from .detect_cmd import register as _register_detect  # noqa: E402
+
+_register_detect(app)

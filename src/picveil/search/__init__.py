@@ -1,0 +1,17 @@
+"""Search over whole-image protected photos, without keys (seed 002).
+
+A server that holds only searchable-v1 protected JPEGs ranks them by
+similarity to a protected query. Imports are lazy: numpy-only modules load
+on use, PyTorch and FAISS only when a network or an index is used (the
+``search`` extra).
+
+* ``features``: keyless, scheme-invariant features of a JPEG's coefficients;
+* ``model``: the cipher-image gMLP (and the plaintext upper-bound network);
+* ``training``: triplet + cross-entropy training; weights saved with SHA-256;
+* ``metrics``: mAP, Recall@K, P@K in seed 002's protocol;
+* ``data``: Fashion-MNIST / MNIST as photo-like labelled JPEGs, offline;
+* ``index``: the library database (SQLite catalogue + FAISS index).
+
+What search reveals is what searchable-v1 leaks; read
+:mod:`picveil.schemes.searchable_v1` before using it.
+"""

@@ -108,26 +108,14 @@ class CipherGMLP(nn.Module):
         d = config["d"]
         self.block = nn.Sequential(nn.Linear(config["d_in"], config["d_block"]), nn.GELU(), nn.Linear(config["d_block"], d))
         self.slot = nn.Parameter(torch.zeros(len(rows), d))
-        # Marginal tokens: one per feature column and slot, holding that column's
-        # quantile function over the slot's blocks (each column sorted on its own).
-        self.quantiles = list(config.get("marginal_quantiles", [0] * len(rows)))
-        self.marginal = nn.ModuleList(
-            [nn.Linear(q, d) if q else nn.Identity() for q in self.quantiles]
-        )
-        n_marg = sum(config["d_in"] for q in self.quantiles if q)
-        self.trunk = _Trunk(d, config["depth"], sum(bins) + n_marg, config["n_classes"])
+        self.trunk = _Trunk(d, config["depth"], sum(bins), config["n_classes"])
 
     def forward(self, x: torch.Tensor):
-        x = x.float() / 255.0
-        e = self.block(x)
+        e = self.block(x.float() / 255.0)
         parts, start = [], 0
         for s, (r, b) in enumerate(zip(self.rows, self.bins)):
             seg = e[:, start:start + r]
             parts.append(seg.reshape(len(e), b, r // b, -1).mean(dim=2) + self.slot[s])
-            q = self.quantiles[s]
-            if q:
-                cols = x[:, start:start + r].sort(dim=1).values.transpose(1, 2)  # (N, d_in, r)
-                parts.append(self.marginal[s](cols.reshape(len(x), cols.shape[1], q, r // q).mean(dim=3)))
             start += r
         return self.trunk(torch.cat(parts, dim=1))
 

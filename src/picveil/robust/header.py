@@ -1,0 +1,381 @@
+"""The robust header's payload: what a reveal from pixels needs, in as few bytes as possible.
+
+The robust channel (``channel.py``, SPEC.md §1-§12) carries opaque bytes. This
+module defines what picveil puts in them (SPEC.md §13): the image geometry
+and sampling, an 8-byte file-salt seed, the regions in MCU units with their
+key group and look, one circle reference and key check per key group, and
+each scramble region's scheme parameters for a reveal from pixels.
+
+Pure functions and frozen dataclasses; no I/O. Nothing here is secret: the
+channel is public, so the payload holds no key material, only public
+identifiers (circle ids) and a 4-byte key check per group.
+
+* :meth:`RobustHeader.to_bytes` / :meth:`RobustHeader.from_bytes`: the
+  canonical encoding (every value has exactly one byte form; parse then
+  serialise gives the input back);
+* :func:`file_salt_from_seed`, :func:`region_salt`: the salts the container
+  uses when protect writes a robust header (SPEC.md §13.3).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from picveil.errors import UnsupportedVersionError
+
+from .errors import HeaderDamagedError
+
+__all__ = [
+    "CIRCLE_ID_BYTES",
+    "FORMAT_VERSION",
+    "KEY_CHECK_BYTES",
+    "LAYOUTS",
+    "LOOK_OTHER",
+    "SEED_BYTES",
+    "GroupEntry",
+    "RegionEntry",
+    "RobustHeader",
+    "file_salt_from_seed",
+    "layout_of",
+    "region_salt",
+]
+
+#: Version of the payload format (the high nibble of its first byte).
+FORMAT_VERSION = 1
+#: Bytes of the file-salt seed carried in the header (SPEC.md §13.3).
+SEED_BYTES = 8
+CIRCLE_ID_BYTES = 8
+KEY_CHECK_BYTES = 4
+#: Container salts are 16 bytes (container SPEC §2).
+SALT_BYTES = 16
+#: Looks are coded on 4 bits; this value stands for any look id >= 15.
+LOOK_OTHER = 15
+#: Largest value a header varint may hold (u32).
+VARINT_MAX = 2**32 - 1
+
+#: Layout code -> (name, colour space, sampling factors (h, v) per component).
+LAYOUTS: dict[int, tuple[str, str, tuple[tuple[int, int], ...]]] = {
+    0: ("gray", "gray", ((1, 1),)),
+    1: ("4:4:4", "ycbcr", ((1, 1), (1, 1), (1, 1))),
+    2: ("4:2:2", "ycbcr", ((2, 1), (1, 1), (1, 1))),
+    3: ("4:2:0", "ycbcr", ((2, 2), (1, 1), (1, 1))),
+    4: ("4:4:0", "ycbcr", ((1, 2), (1, 1), (1, 1))),
+    5: ("rgb", "rgb", ((1, 1), (1, 1), (1, 1))),
+}
+_CODE_OF = {(cs, samp): code for code, (_, cs, samp) in LAYOUTS.items()}
+
+_FILE_SALT_LABEL = b"picveil v1 file salt"
+_REGION_SALT_LABEL = b"picveil v1 region salt"
+_DAMAGED = "The image carries a picveil header, but it is too damaged to read."
+
+
+# --- salts ------------------------------------------------------------------------------
+def file_salt_from_seed(seed: bytes) -> bytes:
+    """The container's 16-byte ``file_salt`` of an image whose robust header carries `seed`.
+
+    ``file_salt = SHA-256("picveil v1 file salt" ‖ seed)[:16]``, `seed` being
+    :data:`SEED_BYTES` random bytes (SPEC.md §13.3).
+    """
+    seed = bytes(seed)
+    if len(seed) != SEED_BYTES:
+        raise ValueError(f"a file-salt seed is {SEED_BYTES} bytes, got {len(seed)}")
+    return hashlib.sha256(_FILE_SALT_LABEL + seed).digest()[:SALT_BYTES]
+
+
+def region_salt(file_salt: bytes, index: int) -> bytes:
+    """The 16-byte salt of region `index` of an image with a robust header.
+
+    ``salt_r = SHA-256("picveil v1 region salt" ‖ file_salt ‖ u16be(r))[:16]``
+    (SPEC.md §13.3): unique per image and region, so it need not be carried.
+    """
+    if len(file_salt) != SALT_BYTES:
+        raise ValueError(f"file_salt is {SALT_BYTES} bytes, got {len(file_salt)}")
+    if not 0 <= index <= 0xFFFF:
+        raise ValueError(f"region index must be 0..65535, got {index}")
+    return hashlib.sha256(_REGION_SALT_LABEL + bytes(file_salt) + index.to_bytes(2, "big")).digest()[:SALT_BYTES]
+
+
+def layout_of(color_space: str, sampling: tuple[tuple[int, int], ...]) -> str | None:
+    """The layout name of a JPEG's colour space and per-component ``(h, v)``
+    sampling factors, or ``None`` if the robust header cannot describe it."""
+    code = _CODE_OF.get((color_space, tuple(tuple(s) for s in sampling)))
+    return None if code is None else LAYOUTS[code][0]
+
+
+# --- varints ------------------------------------------------------------------------------
+def _put_varint(out: bytearray, value: int) -> None:
+    if not 0 <= value <= VARINT_MAX:
+        raise ValueError(f"value {value} does not fit a header varint (0..{VARINT_MAX})")
+    while True:
+        low = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(low | 0x80)
+        else:
+            out.append(low)
+            return
+
+
+class _Reader:
+    """Bounds-checked reads; every failure is the one opaque :class:`HeaderDamagedError`."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def take(self, n: int) -> bytes:
+        if n < 0 or self.pos + n > len(self.data):
+            raise HeaderDamagedError(_DAMAGED)
+        out = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return out
+
+    def u8(self) -> int:
+        return self.take(1)[0]
+
+    def varint(self) -> int:
+        value, shift = 0, 0
+        for i in range(5):
+            byte = self.u8()
+            value |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                if (i > 0 and byte == 0) or value > VARINT_MAX:  # not minimal, or too large
+                    raise HeaderDamagedError(_DAMAGED)
+                return value
+            shift += 7
+        raise HeaderDamagedError(_DAMAGED)
+
+    def end(self) -> None:
+        if self.pos != len(self.data):
+            raise HeaderDamagedError(_DAMAGED)
+
+
+# --- the payload ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RegionEntry:
+    """One protected rectangle, in MCUs (as the container's ``pvhd`` region record).
+
+    ``look`` 0 is the scheme's scramble, the only look a reveal from pixels
+    can undo; any other value is a "container only" look (:data:`LOOK_OTHER`
+    stands for ids of 15 and more). ``params`` are the scheme's robust
+    parameters (:attr:`picveil.schemes.Protected.robust`), empty for other looks.
+    """
+
+    x: int
+    y: int
+    w: int
+    h: int
+    group: int
+    look: int = 0
+    params: bytes = b""
+
+    def __post_init__(self) -> None:
+        for name in ("x", "y", "w", "h", "group"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or not 0 <= v <= VARINT_MAX:
+                raise ValueError(f"region {name} must be an integer 0..{VARINT_MAX}, got {v!r}")
+        if self.w < 1 or self.h < 1:
+            raise ValueError(f"a region is at least 1x1 MCU, got {self.w}x{self.h}")
+        if not 0 <= self.look <= LOOK_OTHER:
+            raise ValueError(f"look must be 0..{LOOK_OTHER}, got {self.look}")
+        if self.look != 0 and self.params:
+            raise ValueError("only scramble regions (look 0) carry scheme parameters")
+
+    @property
+    def robust(self) -> bool:
+        """Whether a reveal from pixels can undo this region (the scramble look)."""
+        return self.look == 0
+
+
+@dataclass(frozen=True)
+class GroupEntry:
+    """A key group opened by a circle: its public id and a key check for this image."""
+
+    circle_id: bytes
+    key_check: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.circle_id) != CIRCLE_ID_BYTES:
+            raise ValueError(f"circle_id is {CIRCLE_ID_BYTES} bytes, got {len(self.circle_id)}")
+        if len(self.key_check) != KEY_CHECK_BYTES:
+            raise ValueError(f"key_check is {KEY_CHECK_BYTES} bytes, got {len(self.key_check)}")
+
+
+@dataclass(frozen=True)
+class RobustHeader:
+    """The payload of the robust in-image header (SPEC.md §13).
+
+    Attributes
+    ----------
+    scheme_id : int
+        The protection scheme (container SPEC §9, §10).
+    width, height : int
+        Size in pixels of the protected image, 1..65535.
+    layout : str
+        Colour space and sampling: a name in :data:`LAYOUTS` (``"4:2:0"``, ...).
+    seed : bytes
+        :data:`SEED_BYTES` random bytes; ``file_salt = file_salt_from_seed(seed)``.
+    regions : tuple of RegionEntry
+        In container order (region ``r`` has salt ``region_salt(file_salt, r)``).
+    groups : tuple of GroupEntry
+        Key groups, in container order; every group has at least one region.
+    """
+
+    scheme_id: int
+    width: int
+    height: int
+    layout: str
+    seed: bytes
+    regions: tuple[RegionEntry, ...]
+    groups: tuple[GroupEntry, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "seed", bytes(self.seed))
+        object.__setattr__(self, "regions", tuple(self.regions))
+        object.__setattr__(self, "groups", tuple(self.groups))
+        if not 0 <= self.scheme_id <= VARINT_MAX:
+            raise ValueError(f"scheme_id must be 0..{VARINT_MAX}, got {self.scheme_id}")
+        if not (1 <= self.width <= 0xFFFF and 1 <= self.height <= 0xFFFF):
+            raise ValueError(f"image size must be 1..65535 pixels a side, got {self.width}x{self.height}")
+        if self.layout not in {name for name, _, _ in LAYOUTS.values()}:
+            raise ValueError(f"unknown layout {self.layout!r}")
+        if len(self.seed) != SEED_BYTES:
+            raise ValueError(f"seed is {SEED_BYTES} bytes, got {len(self.seed)}")
+        if not self.regions or not self.groups:
+            raise ValueError("a header has at least one region and one group")
+        cols, rows = self.mcu_cols, self.mcu_rows
+        seen = set()
+        for i, r in enumerate(self.regions):
+            if r.x + r.w > cols or r.y + r.h > rows:
+                raise ValueError(f"region {i} lies outside the {cols}x{rows} MCU grid")
+            if r.group >= len(self.groups):
+                raise ValueError(f"region {i} names group {r.group}; there are {len(self.groups)}")
+            seen.add(r.group)
+        if len(seen) != len(self.groups):
+            raise ValueError("every group must have at least one region")
+        rects = sorted((r.y, r.x, r.w, r.h) for r in self.regions)
+        for i, (y, x, w, h) in enumerate(rects):
+            for y2, x2, w2, h2 in rects[i + 1 :]:
+                if y2 >= y + h:
+                    break
+                if x < x2 + w2 and x2 < x + w:
+                    raise ValueError("regions overlap")
+
+    # -- derived ------------------------------------------------------------------------
+    @property
+    def color_space(self) -> str:
+        return next(cs for name, cs, _ in LAYOUTS.values() if name == self.layout)
+
+    @property
+    def sampling(self) -> tuple[tuple[int, int], ...]:
+        """``(h, v)`` sampling factors per component, in component order."""
+        return next(s for name, _, s in LAYOUTS.values() if name == self.layout)
+
+    @property
+    def mcu(self) -> tuple[int, int]:
+        """MCU width and height in pixels."""
+        s = self.sampling
+        return 8 * max(h for h, _ in s), 8 * max(v for _, v in s)
+
+    @property
+    def mcu_cols(self) -> int:
+        return -(-self.width // self.mcu[0])
+
+    @property
+    def mcu_rows(self) -> int:
+        return -(-self.height // self.mcu[1])
+
+    @property
+    def file_salt(self) -> bytes:
+        """The container's 16-byte file salt (:func:`file_salt_from_seed`)."""
+        return file_salt_from_seed(self.seed)
+
+    def region_salt(self, index: int) -> bytes:
+        """Salt of region `index` (:func:`region_salt`)."""
+        return region_salt(self.file_salt, index)
+
+    def region_box(self, index: int) -> tuple[int, int, int, int]:
+        """Region `index` in pixels ``(x, y, w, h)``, clipped to the image."""
+        r = self.regions[index]
+        mw, mh = self.mcu
+        x0, y0 = r.x * mw, r.y * mh
+        return x0, y0, min((r.x + r.w) * mw, self.width) - x0, min((r.y + r.h) * mh, self.height) - y0
+
+    # -- bytes ------------------------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        """The canonical encoding (SPEC.md §13.1)."""
+        code = next(c for c, (name, _, _) in LAYOUTS.items() if name == self.layout)
+        out = bytearray([FORMAT_VERSION << 4 | code])
+        _put_varint(out, self.scheme_id)
+        _put_varint(out, self.width)
+        _put_varint(out, self.height)
+        out += self.seed
+        _put_varint(out, len(self.regions))
+        for r in self.regions:
+            for v in (r.x, r.y, r.w, r.h):
+                _put_varint(out, v)
+            _put_varint(out, r.group << 4 | r.look)
+        _put_varint(out, len(self.groups))
+        for g in self.groups:
+            out += g.circle_id + g.key_check
+        for r in self.regions:
+            if r.look == 0:
+                _put_varint(out, len(r.params))
+                out += r.params
+        return bytes(out)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> RobustHeader:
+        """Parse a payload; the inverse of :meth:`to_bytes`.
+
+        Raises
+        ------
+        UnsupportedVersionError
+            The payload's format version is not 1 (a newer picveil wrote it).
+        HeaderDamagedError
+            Any other rule of SPEC.md §13.1 is broken (one opaque message).
+        """
+        rd = _Reader(bytes(data))
+        head = rd.u8()
+        if head >> 4 != FORMAT_VERSION:
+            raise UnsupportedVersionError(
+                f"This image's picveil header has format version {head >> 4}, which this picveil does not know.",
+                hint="Update picveil.",
+            )
+        code = head & 0x0F
+        if code not in LAYOUTS:
+            raise HeaderDamagedError(_DAMAGED)
+        scheme_id, width, height = rd.varint(), rd.varint(), rd.varint()
+        seed = rd.take(SEED_BYTES)
+        n_regions = rd.varint()
+        if not 1 <= n_regions <= len(rd.data):  # each region takes at least 5 bytes: bounds the loop
+            raise HeaderDamagedError(_DAMAGED)
+        raw_regions = []
+        for _ in range(n_regions):
+            x, y, w, h, gl = rd.varint(), rd.varint(), rd.varint(), rd.varint(), rd.varint()
+            raw_regions.append((x, y, w, h, gl >> 4, gl & 0x0F))
+        n_groups = rd.varint()
+        if not 1 <= n_groups <= len(rd.data):
+            raise HeaderDamagedError(_DAMAGED)
+        groups = []
+        for _ in range(n_groups):
+            cid = rd.take(CIRCLE_ID_BYTES)
+            groups.append((cid, rd.take(KEY_CHECK_BYTES)))
+        regions = []
+        for x, y, w, h, group, look in raw_regions:
+            params = rd.take(rd.varint()) if look == 0 else b""
+            regions.append((x, y, w, h, group, look, params))
+        rd.end()
+        try:
+            return cls(
+                scheme_id=scheme_id,
+                width=width,
+                height=height,
+                layout=LAYOUTS[code][0],
+                seed=seed,
+                regions=tuple(RegionEntry(*r) for r in regions),
+                groups=tuple(GroupEntry(c, k) for c, k in groups),
+            )
+        except ValueError:
+            raise HeaderDamagedError(_DAMAGED) from None
