@@ -273,6 +273,10 @@ def test_boxes_that_miss_a_photo_write_nothing_and_stay_skipped(tmp_path, tree, 
     assert row.input_sha256 and row.output is None and not (out / "top.jpg").exists()
     again = process(spec, _task(tree, out, "top.jpg", prev=row))
     assert again.status == "skipped" and again.reason == "up to date (nothing to protect)"
+    # --allow-empty writes it anyway, without regions (metadata allow-list applied).
+    written = process(BatchSpec(boxes=["4000,4000,10,10"], recipients=[me[0]], allow_empty=True), _task(tree, out, "top.jpg"))
+    assert written.status == "done" and written.regions == 0 and "allow-empty" in written.reason
+    assert np.array_equal(decode((out / "top.jpg").read_bytes()), decode((tree / "top.jpg").read_bytes()))
 
 
 def test_missing_feature_fails_the_file_clearly(tmp_path, tree, me, monkeypatch):

@@ -15,6 +15,8 @@ Exit codes (documented in README.md):
 5     integrity: tampered container, or protected pixels changed
 6     no picveil data in the image
 7     output problem: output equals input, cannot write
+8     ``picveil batch``: finished, but some files failed (see the manifest)
+130   interrupted (run the same batch again to continue)
 ====  ==========================================================
 """
 

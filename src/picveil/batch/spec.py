@@ -230,6 +230,10 @@ class BatchSpec:
         As for :func:`picveil.protect`.
     clip : bool
         Clip boxes to each photo (default ``True``: a library mixes sizes).
+    allow_empty : bool
+        Photos with nothing to protect (no detection, boxes off the photo) are
+        still written, without protected regions but with the metadata
+        allow-list applied. By default they are skipped and not written.
     """
 
     detect: tuple[str, ...] = ()
@@ -249,6 +253,7 @@ class BatchSpec:
     scheme: str | None = None
     quality: int = 95
     clip: bool = True
+    allow_empty: bool = False
     keep_gps: bool = False
     keep_serials: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
@@ -369,11 +374,8 @@ class BatchSpec:
             clip=self.clip,
         )
         boxes = list(self.boxes)
-        if self.platform is not None:
-            if _api_accepts("platform"):
-                options["platform"] = self.platform
-            else:
-                image, boxes = self._fit(image, boxes)
+        if self.platform is not None:  # fitted here (not by protect) so that detection sees the fitted photo
+            image, boxes = self._fit(image, boxes)
         for key, value in self._look_options().items():
             if not _api_accepts(key):
                 raise FeatureUnavailableError(f"The look option {key}={value!r} is not available in this picveil.")
@@ -383,12 +385,19 @@ class BatchSpec:
             boxes += self._detect(image)
         if self.clip:
             boxes = [b for b in boxes if b.x < width and b.y < height and b.x + b.w > 0 and b.y + b.h > 0]
+        note = ""
         if not boxes:
             what = ", ".join(self.detect) if self.detect else "the boxes miss this photo"
-            return Outcome(in_sha, len(data), None, None, 0, f"nothing to protect ({'no ' + what + ' found' if self.detect else what})")
+            note = f"nothing to protect ({'no ' + what + ' found' if self.detect else what})"
+            if not self.allow_empty:
+                return Outcome(in_sha, len(data), None, None, 0, note)
+            if not _api_accepts("allow_empty"):
+                raise FeatureUnavailableError("--allow-empty is not available in this picveil.")
+            options["allow_empty"] = True
+            note += "; written without protected regions (--allow-empty)"
         out, report, _ = api._protect(image, boxes, **options)
         out_sha = _write(str(dst), out)
-        return Outcome(in_sha, len(data), out_sha, len(out), len(report.regions))
+        return Outcome(in_sha, len(data), out_sha, len(out), len(report.regions), note)
 
     run_one = protect_one
 

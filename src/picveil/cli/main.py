@@ -423,3 +423,6 @@ _register_web(app)
 from .detect_cmd import register as _register_detect  # noqa: E402
 
 _register_detect(app)
+from .batch_cmd import register as _register_batch  # noqa: E402
+
+_register_batch(app)

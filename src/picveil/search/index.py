@@ -265,8 +265,8 @@ class Library:
             )
 
     # -- the FAISS index -------------------------------------------------------------------
-    def _faiss_index(self):
-        if self._index is not None:
+    def _faiss_index(self, dim: int | None = None):
+        if self._index is not None and (dim is None or self._index.d == dim or self._index.ntotal):
             return self._index
         faiss = _faiss()
         blob = self._meta("faiss")
@@ -277,14 +277,14 @@ class Library:
             if index.ntotal != n:
                 index = None
         if index is None:
-            index = self._rebuild()
+            index = self._rebuild(dim)
         self._index = index
         return index
 
-    def _rebuild(self):
+    def _rebuild(self, dim: int | None = None):
         faiss = _faiss()
-        dim = int(self._meta("dim") or 0)
-        index = faiss.IndexIDMap2(faiss.IndexFlatIP(max(dim, 1)))
+        dim = int(self._meta("dim") or dim or 1)
+        index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         rows = self._con.execute("SELECT id, vector FROM images ORDER BY id").fetchall()
         if rows:
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
@@ -313,7 +313,7 @@ class Library:
         from ..errors import PicveilError
 
         self._check_extractor(extractor)
-        faiss_index = self._faiss_index()
+        faiss_index = self._faiss_index(extractor.dim)
         report = AddReport()
         start = time.perf_counter()
         pending: list[tuple] = []
