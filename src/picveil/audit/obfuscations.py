@@ -293,7 +293,13 @@ def picveil_schemes() -> list[str]:
         from picveil.schemes import scheme_names
     except Exception:
         return ["default"]
-    return ["default"] + list(scheme_names())
+    try:
+        from picveil.looks import LOOK_IDS
+    except Exception:
+        looks = []
+    else:
+        looks = [f"look-{name}" for name in LOOK_IDS if name != "scramble"]
+    return ["default"] + list(scheme_names()) + looks
 
 
 def picveil_mode(
@@ -309,7 +315,8 @@ def picveil_mode(
     to ``picveil.protect`` with one region covering it and a fresh
     ``pyrage.x25519.Identity`` as the only recipient, and the protected JPEG
     is decoded back to grayscale ``uint8``. ``mode`` names a picveil scheme
-    (``scheme=``); ``"default"`` leaves picveil's default. Keys come from
+    (``scheme=``) or a painted look as ``look-<name>`` (``look=``);
+    ``"default"`` leaves picveil's default. Keys come from
     picveil (the OS CSPRNG), not from ``rng``, so the output is *not*
     reproducible from ``rng``; the audit caches it instead.
     """
@@ -319,7 +326,12 @@ def picveil_mode(
 
     h, w = image.shape
     recipient = str(pyrage.x25519.Identity.generate().to_public())
-    opts = {} if mode == "default" else {"scheme": mode}
+    if mode == "default":
+        opts = {}
+    elif mode.startswith("look-"):  # a painted look (picveil.looks), whole image as one region
+        opts = {"look": mode[len("look-"):]}
+    else:
+        opts = {"scheme": mode}
     protected = protect(_encode_gray(image, quality), regions=[(0, 0, w, h)], recipients=[recipient], **opts)
     out = _decode_gray(protected)
     if out.shape != (h, w):
