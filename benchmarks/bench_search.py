@@ -49,7 +49,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -63,7 +62,7 @@ from picveil.api import protect, reveal
 from picveil.crypto import Identity, RegionKey
 from picveil.jpeg.codec import read_coefficients
 from picveil.schemes import get_scheme
-from picveil.schemes.searchable_v1 import DIAG_ORDER, DIAG_SLICES
+from picveil.schemes.searchable_v1 import DIAG_SLICES
 from picveil.search import data as sdata
 from picveil.search import features, metrics
 from picveil.search.index import HistogramExtractor, Library, NetworkExtractor
@@ -71,7 +70,7 @@ from picveil.search.model import DEFAULT_CIPHER_CONFIG, DEFAULT_PLAIN_CONFIG
 from picveil.search.training import TrainSettings, classify, embed, load_weights, save_weights, train_network
 
 QUALITIES = (10, 20, 30, 40, 50, 60, 70, 80, 90)
-COLOR_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle_left", "motorcycle_right", "retina", "hubble_deep_field")
+COLOR_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "retina", "hubble_deep_field")
 GRAY_PHOTOS = ("camera", "moon", "coins", "grass", "gravel", "brick", "page")
 ZIGZAG = np.array(
     [0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21,
@@ -323,8 +322,8 @@ def index_timing(protected: list[bytes], extractors: list, queries: int) -> list
     return rows
 
 
-def near_duplicates(pics: list[tuple[str, np.ndarray]], ex, ident: Identity) -> tuple[int, int, list[str]]:
-    files, notes = [], []
+def near_duplicates(pics: list[tuple[str, np.ndarray]], extractors: list, ident: Identity) -> list[str]:
+    files = []
     for name, img in pics:
         copies = []
         # copy A: the photo at q90; copy B: cropped by 12 px on each side and saved at q75
@@ -334,15 +333,14 @@ def near_duplicates(pics: list[tuple[str, np.ndarray]], ex, ident: Identity) -> 
             c = read_coefficients(buf.getvalue())
             copies.append(protect(buf.getvalue(), [(0, 0, c.width, c.height)], scheme="searchable-v1", recipients=[ident.recipient]))
         files.append((name, *copies))
-    a = ex([f[1] for f in files])
-    b = ex([f[2] for f in files])
-    sims = b @ a.T
-    top = sims.argmax(axis=1)
-    hits = int((top == np.arange(len(files))).sum())
-    for i, (name, _, _) in enumerate(files):
-        second = np.sort(sims[i])[-2]
-        notes.append(f"{name}: top-1 {files[top[i]][0]} ({sims[i, top[i]]:.3f}; next {second:.3f})")
-    return hits, len(files), notes
+    lines = []
+    for ex in extractors:
+        sims = ex([f[2] for f in files]) @ ex([f[1] for f in files]).T
+        top = sims.argmax(axis=1)
+        hits = int((top == np.arange(len(files))).sum())
+        misses = [f"{files[i][0]}→{files[top[i]][0]}" for i in range(len(files)) if top[i] != i]
+        lines.append(f"  {ex.name.split()[0]}: {hits}/{len(files)} first" + (f" (missed: {', '.join(misses)})" if misses else ""))
+    return lines
 
 
 # --- main -------------------------------------------------------------------------------------------
@@ -410,10 +408,10 @@ def main(argv: list[str] | None = None) -> int:
         out.append(table("Index (SQLite catalogue + FAISS IndexFlatIP), Fashion-MNIST protected files",
                          ["features", "images", "added", "build per 10k", "query median", "query p95", "query finds itself first"], rows))
         report["index"] = rows
-        hits, total, notes = near_duplicates(pics, net, ident)
-    out.append(f"\nNear duplicates: {hits}/{total} photos (copy B cropped by 12 px and saved at q75, both protected "
-               "under independent keys) find copy A first among all copies A.")
-    out += ["  " + n for n in notes]
+        lines = near_duplicates(pics, [net, HistogramExtractor()], ident)
+    out.append(f"\nNear duplicates among {len(pics)} real photos: copy B (cropped by 12 px, saved at q75) queries all "
+               "copies A (q90); each file protected under its own key. The network was trained on Fashion-MNIST only.")
+    out += lines
     out.append(f"\nTotal run time {time.perf_counter() - t0:.0f} s; torch threads {args.threads}.")
     print("\n".join(out))
     if args.json:

@@ -364,7 +364,7 @@ def test_run_audit_end_to_end_and_resume(tmp_path):
     pytest.importorskip("matplotlib")
     from picveil.audit.run import Mode, Results, run_audit
 
-    mode = Mode("smoke", n_train=500, n_test=200, max_epochs=3, patience=2)
+    mode = Mode("smoke", n_train=500, n_test=200, max_epochs=5, patience=2)
     kw = dict(datasets=["digits"], obfuscations=["none", "etc8"], sizes=[32], seed=0,
               progress=False, mode=mode)
     res = run_audit(tmp_path / "a", workers=1, **kw)
@@ -372,7 +372,8 @@ def test_run_audit_end_to_end_and_resume(tmp_path):
         (o, a) for o in ("none", "etc8") for a in ("cnn", "stats-lr", "stats-mlp")}
     for r in res.rows:
         assert 0.0 <= r.top1 <= r.top5 <= 1.0 and r.chance == pytest.approx(0.1)
-    assert res.get("digits", 32, "none").top1 > 0.5 > res.get("digits", 32, "etc8").top1
+    none, etc8 = res.get("digits", 32, "none").top1, res.get("digits", 32, "etc8").top1
+    assert none > 0.4 and none > etc8 + 0.15  # chance is 0.10
     readme = (tmp_path / "a" / "README.md").read_text()
     assert "| none |" in readme and "digits, 32×32" in readme
     assert (tmp_path / "a" / "accuracy-digits.png").stat().st_size > 1000

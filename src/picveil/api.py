@@ -79,6 +79,7 @@ class ProtectReport:
     regions: tuple[RegionInfo, ...]
     input_bytes: int
     output_bytes: int
+    warnings: tuple[str, ...] = ()  #: e.g. why no robust in-image header was written
 
 
 @dataclass(frozen=True)
@@ -273,6 +274,7 @@ def _protect(
     progressive: bool | None = None,
     optimize: bool = False,
     clip: bool = False,
+    robust: bool | None = None,
 ) -> tuple[bytes, ProtectReport, Path | None]:
     from . import crypto
     from .container import Container, ExtraBox, Header, KeyGroup, RegionRecord, Wrap, encode_container
@@ -365,7 +367,23 @@ def _protect(
     if mask is not None and shape != "mask":
         params = LookParams(cells=cells, feather=feather, shape="mask")
 
-    file_salt = crypto.random_salt()
+    # Robust in-image header (robust/SPEC.md §13): on by default when every key
+    # group is a circle group; its salts are derived so that the header carries 8 bytes.
+    all_circles = all(group_specs[g][2] is not None for g in range(len(used)))
+    robust_on = all_circles if robust is None else bool(robust)
+    if robust_on and not all_circles:
+        raise InputError(
+            "The robust in-image header needs every region to be protected for a circle.",
+            hint="Use --circle for every region, or turn the robust header off.",
+        )
+    if robust_on:
+        from .robust import header as robust_header
+
+        robust_seed = crypto.random_salt(robust_header.SEED_BYTES)
+        file_salt = robust_header.file_salt_from_seed(robust_seed)
+    else:
+        file_salt = crypto.random_salt()
+    group_circles = {}
     kr = None
     group_keys, wraps = [], []
     for g in range(len(used)):
@@ -375,6 +393,7 @@ def _protect(
             if kr is None:
                 kr = keyring if isinstance(keyring, crypto.Keyring) else crypto.Keyring.open(keyring)
             c = kr.get(circle_name)
+            group_circles[g] = c
             gk = c.image_group_key(file_salt)
             w.append((crypto.WRAP_CIRCLE, c.circle_id))
         else:
@@ -385,8 +404,11 @@ def _protect(
         wraps.append(w)
 
     records = tuple(
-        RegionRecord(x=r.x, y=r.y, w=r.w, h=r.h, group=r.group, look=look_id(lk), salt=crypto.random_salt())
-        for r, lk in zip(rects, rect_looks)
+        RegionRecord(
+            x=r.x, y=r.y, w=r.w, h=r.h, group=r.group, look=look_id(lk),
+            salt=robust_header.region_salt(file_salt, i) if robust_on else crypto.random_salt(),
+        )
+        for i, (r, lk) in enumerate(zip(rects, rect_looks))
     )
     header = Header(
         scheme_id=sch.scheme_id,
@@ -403,6 +425,7 @@ def _protect(
     quant = [coeffs.quant_table(ci) for ci in range(len(coeffs.components))]
     region_tags: dict[int, list[bytes]] = {g: [] for g in range(len(used))}
     data_entries = []
+    robust_params: list[bytes] = []
     decoded = None
     for idx, (rect, rec) in enumerate(zip(rects, records)):
         ranges = _component_rects(coeffs, rect)
@@ -425,6 +448,7 @@ def _protect(
         region_tags[rect.group].append(
             mac_keys[rect.group].tag(_REGION_LABEL, idx.to_bytes(2, "big"), *_region_bytes(result.blocks))
         )
+        robust_params.append(result.robust if rec.look == LOOK_SCRAMBLE else b"")
         if result.aux:
             aad = _region_data_aad(idx, DATA_SCHEME_AUX, header_raw)
             data_entries.append(RegionDataEntry(idx, DATA_SCHEME_AUX, rkey.seal(DATA_SCHEME_AUX, aad, result.aux)))
@@ -440,12 +464,23 @@ def _protect(
     data_entries.sort(key=lambda e: (e.region, e.kind))
     extras = (ExtraBox(BOX_REGION_DATA, encode_region_data(data_entries)),) if data_entries else ()
     payloads = encode_container(Container(header=header, groups=groups, extras=extras))
+    warnings: list[str] = []
+    if robust_on:
+        # After the container (whose tags cover the regions only) and before encoding:
+        # the header goes into the luma outside the regions.
+        from .robust.header import embed_header
+
+        warning = embed_header(
+            coeffs, header, robust_seed, [group_circles[g] for g in range(len(used))], robust_params
+        )
+        if warning:
+            warnings.append(warning)
     body = coeffs.encode(progressive=progressive, optimize=optimize)
     policy = MetadataPolicy(keep_gps=keep_gps, keep_serials=keep_serials, keep_all=keep_all_metadata)
     segments = list(select_metadata(jpeg, policy)) + [(0xFFEB, p) for p in payloads]
     out = markers.insert_segments(body, segments)
     infos = _region_infos(header, groups)
-    report = ProtectReport(None, source_format, infos, len(data), len(out))
+    report = ProtectReport(None, source_format, infos, len(data), len(out), tuple(warnings))
     return out, report, src_path
 
 
@@ -515,7 +550,7 @@ def protect_file(
     write_atomic(dst, out)
     if sidecar:
         write_atomic(side, sidecar_bytes(out))
-    return ProtectReport(dst, report.source_format, report.regions, report.input_bytes, report.output_bytes)
+    return ProtectReport(dst, report.source_format, report.regions, report.input_bytes, report.output_bytes, report.warnings)
 
 
 # --- reveal ----------------------------------------------------------------------------------
@@ -569,9 +604,17 @@ def _reveal(
     if sidecar is None and src_path is not None and Path(str(src_path) + SIDECAR_SUFFIX).exists():
         sidecar = Path(str(src_path) + SIDECAR_SUFFIX)
     side = _read_source(sidecar)[0] if sidecar is not None else None
-    if side is not None and markers.app11_payloads(data):
+    from .jpeg.loading import sniff
+
+    if side is not None and sniff(data) == "jpeg" and markers.app11_payloads(data):
         side = None  # the image's own container wins
-    container = _load_container(data, side)
+    fallback_options = dict(
+        keyring=keyring, identities=identities, passphrase=passphrase, max_pixels=max_pixels, require_all=require_all
+    )
+    try:
+        container = _load_container(data, side)
+    except NoPicveilDataError:  # stripped by a platform: try the robust in-image header
+        return _reveal_from_pixels(data, **fallback_options)
     header = container.header
     sch = get_scheme(header.scheme_id)
     from .looks import LOOK_NAMES
@@ -607,6 +650,10 @@ def _reveal(
             ids_hex = ", ".join(dict.fromkeys(c.hex() for c in missing_circles))
             raise CircleNotFoundError(f"This image was protected for circle {ids_hex}, which is not in your keyring.")
         raise NotRecipientError("None of the given keys opens any region of this image (wrong key or passphrase, or not a recipient).")
+    if sniff(data) != "jpeg":  # a sidecar's container, but the picture was converted (WebP, PNG)
+        return _reveal_from_pixels(data, **fallback_options, fallback=ContentModifiedError(
+            "The image was converted to another format after it was protected; exact reveal is impossible."
+        ))
     coeffs = read_coefficients(data, max_pixels=max_pixels)
     geometry_ok = (
         coeffs.width == header.width
@@ -623,9 +670,9 @@ def _reveal(
             raise TamperedError("The picveil data in this image is damaged or was altered.")
         mac_keys[g] = mk
     if not geometry_ok:
-        raise ContentModifiedError(
+        return _reveal_from_pixels(data, **fallback_options, fallback=ContentModifiedError(
             "The image was resized or re-encoded with a different layout after it was protected; exact reveal is impossible."
-        )
+        ))
     from .container.region_data import BOX_REGION_DATA, DATA_ORIGINAL, DATA_SCHEME_AUX, decode_region_data
 
     region_data = {}
@@ -646,9 +693,9 @@ def _reveal(
         blocks = [coeffs.blocks(ci, *rg) for ci, rg in enumerate(ranges)]
         tag = container.groups[rec.group].region_tags[pos]
         if not mac_keys[rec.group].verify(tag, _REGION_LABEL, idx.to_bytes(2, "big"), *_region_bytes(blocks)):
-            raise ContentModifiedError(
+            return _reveal_from_pixels(data, **fallback_options, fallback=ContentModifiedError(
                 "The protected regions were re-encoded or edited after protection; exact reveal is impossible."
-            )
+            ))
         rkey = unlocked[rec.group].region_key(rec.salt)
         if rec.look != LOOK_SCRAMBLE:
             sealed = region_data.get((idx, DATA_ORIGINAL))
@@ -680,6 +727,42 @@ def _reveal(
     segments = select_metadata(data, MetadataPolicy(keep_all=True))
     out = markers.insert_segments(body, segments)
     return out, RevealReport(None, tuple(revealed), tuple(locked), out)
+
+
+def _reveal_from_pixels(
+    data: bytes,
+    *,
+    keyring=None,
+    identities=(),
+    passphrase: str | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    require_all: bool = False,
+    fallback: Exception | None = None,
+) -> tuple[bytes, RevealReport]:
+    """Reveal from the robust in-image header when the container is gone or no
+    longer matches the pixels (re-encoded, resized): the regions are inverted
+    on the decoded pixels with the keyring's circles (robust/SPEC.md §13).
+
+    The result is a JPEG at quality 95, at the received size (or, when only
+    the metadata was stripped from a scramble-v1 image, the exactly restored
+    JPEG). If the picture carries no robust header either, `fallback` (the
+    container path's own error) is raised when given, else
+    :class:`NoPicveilDataError`.
+    """
+    from .robust.reveal import encode_output, reveal_pixels
+
+    kr = _keyring_for_reveal(keyring, explicit=bool(identities or passphrase))
+    try:
+        rgb, rep = reveal_pixels(data, keyring=kr, identities=identities or (), max_pixels=max_pixels)
+    except NoPicveilDataError:
+        if fallback is not None:
+            raise fallback from None
+        raise
+    locked = tuple(sorted(rep.locked + rep.container_only))
+    if require_all and locked:
+        raise NotRecipientError(f"The keyring opens {len(rep.revealed)} of {len(rep.header.regions)} regions.")
+    out = rep.jpeg or encode_output(rgb, "jpeg")  # the exact JPEG when the coefficients were intact
+    return out, RevealReport(None, rep.revealed, locked, out)
 
 
 def _keyring_for_reveal(keyring, *, explicit: bool):

@@ -102,7 +102,7 @@ def index_info(
     from .main import out
 
     with Library.open(db) as lib:
-        by_scheme = dict(lib._con.execute("SELECT scheme, count(*) FROM images GROUP BY scheme").fetchall())
+        by_scheme = lib.scheme_counts()
         info = {"db": str(db), "photos": len(lib), "extractor": lib.extractor_name, "schemes": by_scheme}
     if as_json:
         out.print_json(json.dumps(info))

@@ -14,13 +14,17 @@ identifiers (circle ids) and a 4-byte key check per group.
   canonical encoding (every value has exactly one byte form; parse then
   serialise gives the input back);
 * :func:`file_salt_from_seed`, :func:`region_salt`: the salts the container
-  uses when protect writes a robust header (SPEC.md §13.3).
+  uses when protect writes a robust header (SPEC.md §13.3);
+* :func:`embed_header`: build the payload for a protected image and embed it
+  (what :func:`picveil.protect` calls).
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+
+import numpy as np
 
 from picveil.errors import UnsupportedVersionError
 
@@ -36,21 +40,27 @@ __all__ = [
     "GroupEntry",
     "RegionEntry",
     "RobustHeader",
+    "embed_header",
     "file_salt_from_seed",
     "layout_of",
     "region_salt",
+    "tables_fingerprint",
 ]
 
 #: Version of the payload format (the high nibble of its first byte).
 FORMAT_VERSION = 1
 #: Bytes of the file-salt seed carried in the header (SPEC.md §13.3).
 SEED_BYTES = 8
-CIRCLE_ID_BYTES = 8
+#: Bytes of the circle id carried per group: a prefix of the keyring's 8-byte id
+#: (it routes and names; the key check authenticates), SPEC.md §13.2.
+CIRCLE_ID_BYTES = 4
 KEY_CHECK_BYTES = 4
 #: Container salts are 16 bytes (container SPEC §2).
 SALT_BYTES = 16
 #: Looks are coded on 4 bits; this value stands for any look id >= 15.
 LOOK_OTHER = 15
+#: Flag of a region's ``group/look`` varint: scheme parameters follow.
+_HAS_PARAMS = 0x10
 #: Largest value a header varint may hold (u32).
 VARINT_MAX = 2**32 - 1
 
@@ -94,6 +104,16 @@ def region_salt(file_salt: bytes, index: int) -> bytes:
     if not 0 <= index <= 0xFFFF:
         raise ValueError(f"region index must be 0..65535, got {index}")
     return hashlib.sha256(_REGION_SALT_LABEL + bytes(file_salt) + index.to_bytes(2, "big")).digest()[:SALT_BYTES]
+
+
+def tables_fingerprint(tables) -> int:
+    """u8 fingerprint of a JPEG's quantization tables, one ``(8, 8)`` table per
+    component in component order: CRC-8 (SPEC.md §7.1's) of the values as
+    u16be in natural order (SPEC.md §13.1)."""
+    from .coding import crc8
+
+    raw = b"".join(np.asarray(t, dtype=">u2").tobytes() for t in tables)
+    return crc8(raw)
 
 
 def layout_of(color_space: str, sampling: tuple[tuple[int, int], ...]) -> str | None:
@@ -190,14 +210,20 @@ class RegionEntry:
 
 @dataclass(frozen=True)
 class GroupEntry:
-    """A key group opened by a circle: its public id and a key check for this image."""
+    """A key group opened by a circle: a prefix of its public id and a key check for this image.
+
+    ``circle_id`` may be given whole (8 bytes, as :attr:`picveil.crypto.Circle.circle_id`);
+    only its first :data:`CIRCLE_ID_BYTES` are kept.
+    """
 
     circle_id: bytes
     key_check: bytes
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "circle_id", bytes(self.circle_id)[:CIRCLE_ID_BYTES])
+        object.__setattr__(self, "key_check", bytes(self.key_check))
         if len(self.circle_id) != CIRCLE_ID_BYTES:
-            raise ValueError(f"circle_id is {CIRCLE_ID_BYTES} bytes, got {len(self.circle_id)}")
+            raise ValueError(f"circle_id is at least {CIRCLE_ID_BYTES} bytes, got {len(self.circle_id)}")
         if len(self.key_check) != KEY_CHECK_BYTES:
             raise ValueError(f"key_check is {KEY_CHECK_BYTES} bytes, got {len(self.key_check)}")
 
@@ -216,6 +242,9 @@ class RobustHeader:
         Colour space and sampling: a name in :data:`LAYOUTS` (``"4:2:0"``, ...).
     seed : bytes
         :data:`SEED_BYTES` random bytes; ``file_salt = file_salt_from_seed(seed)``.
+    tables : int
+        :func:`tables_fingerprint` of the protected JPEG's quantization tables
+        (tells a file that still holds the protected coefficients from a re-encoded one).
     regions : tuple of RegionEntry
         In container order (region ``r`` has salt ``region_salt(file_salt, r)``).
     groups : tuple of GroupEntry
@@ -229,6 +258,7 @@ class RobustHeader:
     seed: bytes
     regions: tuple[RegionEntry, ...]
     groups: tuple[GroupEntry, ...]
+    tables: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "seed", bytes(self.seed))
@@ -242,6 +272,8 @@ class RobustHeader:
             raise ValueError(f"unknown layout {self.layout!r}")
         if len(self.seed) != SEED_BYTES:
             raise ValueError(f"seed is {SEED_BYTES} bytes, got {len(self.seed)}")
+        if not 0 <= self.tables <= 0xFF:
+            raise ValueError(f"tables is a u8 fingerprint, got {self.tables}")
         if not self.regions or not self.groups:
             raise ValueError("a header has at least one region and one group")
         cols, rows = self.mcu_cols, self.mcu_rows
@@ -311,16 +343,16 @@ class RobustHeader:
         _put_varint(out, self.width)
         _put_varint(out, self.height)
         out += self.seed
+        out.append(self.tables)
         _put_varint(out, len(self.regions))
         for r in self.regions:
             for v in (r.x, r.y, r.w, r.h):
                 _put_varint(out, v)
-            _put_varint(out, r.group << 4 | r.look)
-        _put_varint(out, len(self.groups))
+            _put_varint(out, r.group << 5 | (_HAS_PARAMS if r.params else 0) | r.look)
         for g in self.groups:
             out += g.circle_id + g.key_check
         for r in self.regions:
-            if r.look == 0:
+            if r.params:
                 _put_varint(out, len(r.params))
                 out += r.params
         return bytes(out)
@@ -348,23 +380,28 @@ class RobustHeader:
             raise HeaderDamagedError(_DAMAGED)
         scheme_id, width, height = rd.varint(), rd.varint(), rd.varint()
         seed = rd.take(SEED_BYTES)
+        tables = rd.u8()
         n_regions = rd.varint()
         if not 1 <= n_regions <= len(rd.data):  # each region takes at least 5 bytes: bounds the loop
             raise HeaderDamagedError(_DAMAGED)
         raw_regions = []
         for _ in range(n_regions):
             x, y, w, h, gl = rd.varint(), rd.varint(), rd.varint(), rd.varint(), rd.varint()
-            raw_regions.append((x, y, w, h, gl >> 4, gl & 0x0F))
-        n_groups = rd.varint()
-        if not 1 <= n_groups <= len(rd.data):
+            raw_regions.append((x, y, w, h, gl >> 5, gl & 0x0F, bool(gl & _HAS_PARAMS)))
+        n_groups = max(r[4] for r in raw_regions) + 1  # every group has a region
+        if n_groups * (CIRCLE_ID_BYTES + KEY_CHECK_BYTES) > len(rd.data) - rd.pos:
             raise HeaderDamagedError(_DAMAGED)
         groups = []
         for _ in range(n_groups):
             cid = rd.take(CIRCLE_ID_BYTES)
             groups.append((cid, rd.take(KEY_CHECK_BYTES)))
         regions = []
-        for x, y, w, h, group, look in raw_regions:
-            params = rd.take(rd.varint()) if look == 0 else b""
+        for x, y, w, h, group, look, has_params in raw_regions:
+            params = b""
+            if has_params:
+                params = rd.take(rd.varint())
+                if not params:  # the flag says "some"; an empty list is not canonical
+                    raise HeaderDamagedError(_DAMAGED)
             regions.append((x, y, w, h, group, look, params))
         rd.end()
         try:
@@ -376,6 +413,72 @@ class RobustHeader:
                 seed=seed,
                 regions=tuple(RegionEntry(*r) for r in regions),
                 groups=tuple(GroupEntry(c, k) for c, k in groups),
+                tables=tables,
             )
         except ValueError:
             raise HeaderDamagedError(_DAMAGED) from None
+
+
+# --- writing it into a protected image -----------------------------------------------------------
+def embed_header(coeffs, container_header, seed: bytes, circles, params) -> str | None:
+    """Build the robust header of a protected image and embed it into `coeffs`.
+
+    Parameters
+    ----------
+    coeffs : picveil.jpeg.codec.JpegCoefficients
+        The protected image's coefficients (regions already scrambled); the
+        luma outside the regions changes in place.
+    container_header : picveil.container.Header
+        The container's header, whose ``file_salt`` is
+        ``file_salt_from_seed(seed)`` and whose region salts are
+        :func:`region_salt`.
+    seed : bytes
+        The :data:`SEED_BYTES` seed.
+    circles : sequence of picveil.crypto.Circle
+        The circle of every key group, in group order.
+    params : sequence of bytes
+        Each region's scheme parameters for a reveal from pixels.
+
+    Returns
+    -------
+    str or None
+        ``None`` when the header was embedded, else a warning saying why not
+        (the image then reveals only with its container).
+    """
+    from picveil.errors import UnsupportedImageError
+
+    from .embedder import embed
+    from .errors import HeaderCapacityError
+
+    h = container_header
+    if file_salt_from_seed(seed) != h.file_salt:
+        raise ValueError("the container's file_salt does not come from this seed")
+    sampling = tuple((c.h_samp, c.v_samp) for c in h.components)
+    layout = layout_of(coeffs.color_space, sampling)
+    if layout is None:
+        return (
+            "No robust in-image header: this JPEG's colour layout cannot carry one; "
+            "the image reveals only with its picveil data (keep the file, or a sidecar)."
+        )
+    rh = RobustHeader(
+        scheme_id=h.scheme_id,
+        width=h.width,
+        height=h.height,
+        layout=layout,
+        seed=seed,
+        regions=tuple(
+            RegionEntry(r.x, r.y, r.w, r.h, r.group, min(r.look, LOOK_OTHER), bytes(p) if r.look == 0 else b"")
+            for r, p in zip(h.regions, params)
+        ),
+        groups=tuple(GroupEntry(c.circle_id, c.key_check(h.file_salt)) for c in circles),
+        tables=tables_fingerprint([coeffs.quant_table(ci) for ci in range(len(coeffs.components))]),
+    )
+    payload = rh.to_bytes()
+    boxes = [rh.region_box(i) for i in range(len(rh.regions))]
+    try:
+        embed(coeffs, payload, boxes)
+    except HeaderCapacityError as exc:
+        return f"No robust in-image header: {exc.message} The image reveals only with its picveil data."
+    except (UnsupportedImageError, ValueError) as exc:
+        return f"No robust in-image header: {exc}. The image reveals only with its picveil data."
+    return None

@@ -10,7 +10,8 @@ on use, PyTorch and FAISS only when a network or an index is used (the
 * ``training``: triplet + cross-entropy training; weights saved with SHA-256;
 * ``metrics``: mAP, Recall@K, P@K in seed 002's protocol;
 * ``data``: Fashion-MNIST / MNIST as photo-like labelled JPEGs, offline;
-* ``index``: the library database (SQLite catalogue + FAISS index).
+* ``index``: the library database (SQLite catalogue + FAISS index);
+* ``errors``: the subsystem's error types (children of ``PicveilError``).
 
 What search reveals is what searchable-v1 leaks; read
 :mod:`picveil.schemes.searchable_v1` before using it.

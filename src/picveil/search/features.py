@@ -19,7 +19,8 @@ Arrays
   files saved at different qualities land on one scale.
 * *tokens* (:func:`cipher_tokens`): ``uint8`` ``(SLOT_ROWS_TOTAL, 64)``: for
   each of three component slots (luma, chroma 1, chroma 2), the block
-  features sorted by a keyless key (``|DC|``, then AC energy) and resampled
+  features sorted by a keyless key (``|DC|``, then AC energy, then the whole
+  row, so that the order never depends on block positions) and resampled
   to a fixed number of rows at evenly spaced ranks -- the quantile function
   of the block-feature distribution. A one-component (grayscale) file fills
   the chroma slots with the features of a neutral chroma block (all zero),

@@ -79,9 +79,13 @@ class Extractor:
 
 
 class NetworkExtractor(Extractor):
-    """The cipher-image gMLP of :mod:`picveil.search.model`."""
+    """The cipher-image gMLP of :mod:`picveil.search.model`.
 
-    def __init__(self, model, *, threads: int | None = None) -> None:
+    One PyTorch thread by default: the network is small, and on a busy
+    machine extra threads make a single query ~50× slower, not faster.
+    """
+
+    def __init__(self, model, *, threads: int | None = 1) -> None:
         self.model = model
         self.name = f"cipher-gmlp sha256:{model.sha256}"
         self.dim = int(model.config["d"])
@@ -121,7 +125,7 @@ class HistogramExtractor(Extractor):
         return np.stack([histogram_features(d) for d in files])
 
 
-def get_extractor(kind: str = "network", *, weights: str | os.PathLike | None = None, threads: int | None = None) -> Extractor:
+def get_extractor(kind: str = "network", *, weights: str | os.PathLike | None = None, threads: int | None = 1) -> Extractor:
     """``"network"`` (the bundled model, or ``weights``) or ``"histogram"``."""
     if kind == "histogram":
         return HistogramExtractor()
@@ -193,6 +197,8 @@ class Library:
         path = Path(path)
         if not create and not path.is_file():
             raise IndexFileError(f"No library database at {path}.")
+        if create and not path.parent.is_dir():
+            raise IndexFileError(f"The folder {path.parent} does not exist.", hint="Create it first, or choose another --db.")
         try:
             con = sqlite3.connect(path, isolation_level=None)
             con.execute("PRAGMA journal_mode=WAL")
@@ -243,6 +249,10 @@ class Library:
 
     def __len__(self) -> int:
         return self._con.execute("SELECT count(*) FROM images").fetchone()[0]
+
+    def scheme_counts(self) -> dict[str, int]:
+        """How many library photos each protection scheme holds (``"none"``: not protected)."""
+        return dict(self._con.execute("SELECT scheme, count(*) FROM images GROUP BY scheme").fetchall())
 
     def _meta(self, key: str):
         row = self._con.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -385,7 +395,13 @@ class Library:
         q = np.ascontiguousarray(np.asarray(vector, dtype=np.float32).reshape(1, -1))
         if q.shape[1] != index.d:
             raise IndexFileError(f"The query has {q.shape[1]} features; the library holds {index.d}.")
-        scores, ids = index.search(q, min(k, n))
+        faiss = _faiss()
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)  # one query: threads only add start-up and contention
+        try:
+            scores, ids = index.search(q, min(k, n))
+        finally:
+            faiss.omp_set_num_threads(threads)
         hits = []
         for rank, (score, rid) in enumerate(zip(scores[0], ids[0]), start=1):
             if rid < 0:

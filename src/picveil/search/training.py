@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from importlib.resources import files
@@ -49,7 +48,7 @@ WEIGHTS_FORMAT = "picveil-search-weights 1"
 #: The network that ships in the package (trained by benchmarks/bench_search.py
 #: or `picveil train-search` on protected Fashion-MNIST; see its "meta").
 BUNDLED_WEIGHTS = "weights/cipher-gmlp-fmnist.pt"
-BUNDLED_SHA256 = ""  # filled in when the bundled weights are committed
+BUNDLED_SHA256 = "f1ec95806134bd3bada3915f2536dd4063bc98245b43e32396819288f9f4ab68"
 
 
 def require_torch():
@@ -289,9 +288,3 @@ def load_bundled():
     model.sha256 = digest
     return model
 
-
-def timed(fn, *args, **kwargs):
-    """``(result, seconds)`` of one call (for the benchmark and the CLI)."""
-    t = time.perf_counter()
-    out = fn(*args, **kwargs)
-    return out, time.perf_counter() - t

@@ -1,0 +1,322 @@
+"""Reveal after the platforms: robust header payload, and reveal from pixels.
+
+A ~2 MP real photo is protected for a circle, put through simulated platform
+chains (metadata stripped, JPEG by Pillow and OpenCV, WebP, PNG, a downscale)
+and revealed with nothing but a friend's keyring. The decrypted regions are
+compared with the *same chain applied to the unprotected photo* (the physical
+limit): the gap must stay within the margins measured for this photo (see
+MARGINS). Errors: no circle, no header, a damaged header.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import picveil
+from picveil import api, errors
+from picveil.crypto import Keyring
+from picveil.platforms.simulate import parse_chain
+from picveil.robust import HeaderDamagedError
+from picveil.robust import header as rh
+from picveil.robust import reveal as rv
+
+BOXES = [(608, 256, 208, 240), (1248, 784, 160, 128)]
+
+#: Decrypted-region PSNR gap (revealed minus plain chain, dB) that each chain
+#: must beat on this photo, measured with scramble-v1 (the default): pillow
+#: q75 -11.3, opencv q50 -9.8, WebP q75 -19.7, resize to 1080 + q75 -17.4.
+#: Each margin is about 2 dB below the measurement (keys are random, so the
+#: clipped pixels differ from run to run), so that the test catches a
+#: regression, not noise. This colourful photo is a hard case: the scrambled
+#: regions leave the RGB gamut often, and the viewer clips them. The issue's
+#: targets (-0.5 dB at Q >= 50, -2 dB after a downscale) are not met: see
+#: benchmarks/bench_robust.py for the table over 24 photos.
+MARGINS = {
+    "jpeg:75": -13.5,
+    "jpeg:50:opencv": -12.0,
+    "webp:75": -22.0,
+    "resize:1080,jpeg:75": -19.5,
+}
+#: Lowest decrypted-region PSNR (dB) for chains whose plain version is lossless
+#: (measured: strip: exact, the integer inverse of the intact coefficients; png 45.5).
+ABSOLUTE = {"strip": float("inf"), "png": 43.0}
+
+
+def _jpeg(rgb: np.ndarray, quality: int = 92) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", quality=quality, subsampling=2)
+    return buf.getvalue()
+
+
+def _decode(data: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(data)) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def _region_mask(shape, boxes, scale: float = 1.0) -> np.ndarray:
+    mask = np.zeros(shape[:2], dtype=bool)
+    for x, y, w, h in boxes:
+        mask[round(y * scale) : round((y + h) * scale), round(x * scale) : round((x + w) * scale)] = True
+    return mask
+
+
+@pytest.fixture(scope="module")
+def keyrings(tmp_path_factory):
+    d = tmp_path_factory.mktemp("keyrings")
+    me = Keyring.open(d / "me", create=True)
+    friend = Keyring.open(d / "friend", create=True)
+    me.create_circle("family")
+    friend.import_circle(me.share_circle("family", [friend.recipient]))
+    stranger = Keyring.open(d / "stranger", create=True)
+    stranger.create_circle("family")  # same name, another key
+    return me, friend, stranger
+
+
+@pytest.fixture(scope="module")
+def photo() -> bytes:
+    """scikit-image's coffee (a real photo) upscaled to 1800 x 1200 (2.2 MP), JPEG q92."""
+    from skimage import data
+
+    rgb = Image.fromarray(data.coffee()).resize((1800, 1200), Image.Resampling.LANCZOS)
+    return _jpeg(np.asarray(rgb))
+
+
+@pytest.fixture(scope="module")
+def protected(photo, keyrings):
+    me, _, _ = keyrings
+    out, report, _ = api._protect(photo, BOXES, circle="family", keyring=me)
+    assert report.warnings == ()
+    return out, report
+
+
+# --- the payload ------------------------------------------------------------------------------
+def _header(**kw) -> rh.RobustHeader:
+    base = dict(
+        scheme_id=1,
+        width=1800,
+        height=1200,
+        layout="4:2:0",
+        seed=bytes(range(8)),
+        regions=(rh.RegionEntry(38, 16, 13, 15, 0), rh.RegionEntry(78, 49, 10, 8, 1, params=b"\x01\x02")),
+        groups=(rh.GroupEntry(b"\xaa" * 8, b"\x01\x02\x03\x04"), rh.GroupEntry(b"\xbb" * 4, b"\x05\x06\x07\x08")),
+    )
+    base.update(kw)
+    return rh.RobustHeader(**base)
+
+
+def test_payload_round_trip_and_size():
+    h = _header()
+    raw = h.to_bytes()
+    assert rh.RobustHeader.from_bytes(raw) == h
+    assert rh.RobustHeader.from_bytes(raw).to_bytes() == raw
+    one = _header(regions=(rh.RegionEntry(38, 16, 13, 15, 0),), groups=(rh.GroupEntry(b"\xaa" * 8, b"\x01\x02\x03\x04"),))
+    assert len(one.to_bytes()) == 29  # head 1, scheme 1, size 4, seed 8, tables 1, regions 1 + 5, group 8
+    assert h.mcu == (16, 16) and h.region_box(1) == (1248, 784, 160, 128)
+
+
+def test_payload_rejects_non_canonical_and_damaged():
+    raw = bytearray(_header().to_bytes())
+    with pytest.raises(errors.UnsupportedVersionError):
+        rh.RobustHeader.from_bytes(bytes([0x23]) + raw[1:])
+    with pytest.raises(HeaderDamagedError):
+        rh.RobustHeader.from_bytes(bytes([0x1A]) + raw[1:])  # unknown layout
+    with pytest.raises(HeaderDamagedError):
+        rh.RobustHeader.from_bytes(raw + b"\x00")  # trailing byte
+    with pytest.raises(HeaderDamagedError):
+        rh.RobustHeader.from_bytes(raw[:-1])
+    # scheme id 1 written as a two-byte varint
+    with pytest.raises(HeaderDamagedError):
+        rh.RobustHeader.from_bytes(raw[:1] + b"\x81\x00" + raw[2:])
+    with pytest.raises(ValueError):
+        _header(regions=(rh.RegionEntry(0, 0, 4, 4, 0), rh.RegionEntry(3, 3, 4, 4, 0)))  # overlap
+    with pytest.raises(ValueError):
+        _header(regions=(rh.RegionEntry(110, 0, 4, 4, 0),), groups=(rh.GroupEntry(b"\xaa" * 4, b"\0" * 4),))
+
+
+def test_payload_fuzz():
+    """Mutated payloads parse to something that serialises back to them, or fail cleanly."""
+    rng = random.Random(4)
+    seeds = [_header().to_bytes(), _header(scheme_id=2, layout="gray").to_bytes()]
+    for _ in range(3000):
+        raw = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 4)):
+            op = rng.random()
+            pos = rng.randrange(len(raw))
+            if op < 0.6:
+                raw[pos] = rng.randrange(256)
+            elif op < 0.8:
+                del raw[pos]
+            else:
+                raw.insert(pos, rng.randrange(256))
+        try:
+            parsed = rh.RobustHeader.from_bytes(bytes(raw))
+        except (HeaderDamagedError, errors.UnsupportedVersionError):
+            continue
+        assert parsed.to_bytes() == bytes(raw)
+
+
+def test_salts_are_derived():
+    fs = rh.file_salt_from_seed(bytes(8))
+    assert len(fs) == 16 and fs != rh.file_salt_from_seed(b"\x01" + bytes(7))
+    assert rh.region_salt(fs, 0) != rh.region_salt(fs, 1)
+    # a test vector, recomputed here with hashlib only (SPEC.md §13.3)
+    import hashlib
+
+    assert fs == hashlib.sha256(b"picveil v1 file salt" + bytes(8)).digest()[:16]
+    assert rh.region_salt(fs, 3) == hashlib.sha256(b"picveil v1 region salt" + fs + b"\x00\x03").digest()[:16]
+
+
+# --- pieces of the reveal ------------------------------------------------------------------------
+@pytest.mark.parametrize("scheme_id", [1, 2])
+def test_float_unscramble_matches_the_scheme(scheme_id):
+    """The float inverse used on pixels is the scheme's own (SPEC labels), AC and DC signs alike."""
+    from picveil.crypto import GroupKey
+    from picveil.schemes import get_scheme
+
+    key = GroupKey(bytes(32)).region_key(bytes(16))
+    rng = np.random.default_rng(0)
+    blocks = [rng.integers(-40, 40, (3, 5, 8, 8)).astype(np.int16), rng.integers(-9, 9, (2, 3, 8, 8)).astype(np.int16)]
+    quant = [np.full((8, 8), 4, np.uint16)] * 2
+    prot = get_scheme(scheme_id).protect(blocks, key, quant)
+    params = prot.robust
+    s = rv._Scramble(scheme_id, key, [15, 6], params if scheme_id == 2 else b"")
+    for ci, (orig, p) in enumerate(zip(blocks, prot.blocks)):
+        back = s.inverse(ci, p.reshape(-1, 8, 8).astype(np.float64))
+        assert np.array_equal(back[:, 1:, :], orig.reshape(-1, 8, 8)[:, 1:, :])
+        assert np.array_equal(back[:, 0, 1:], orig.reshape(-1, 8, 8)[:, 0, 1:])
+        if scheme_id == 1:
+            assert np.array_equal(back[:, 0, 0], orig.reshape(-1, 8, 8)[:, 0, 0])
+        assert np.allclose(s.forward(ci, back), p.reshape(-1, 8, 8))
+
+
+def test_deconvolve_inverts_the_chroma_blur():
+    """Triangle upsampling then box downsampling is the blur [1/8, 3/4, 1/8]; deconvolve undoes it."""
+    rng = np.random.default_rng(1)
+    c = rng.uniform(0, 255, (40, 56))
+    blurred = rv._box_down(rv._fancy_up(c, 2, 2, (80, 112)), 2, 2)
+    assert np.sqrt(np.mean((blurred - c) ** 2)) > 10
+    exact = rv.deconvolve(blurred, rv.JPEG_CHROMA_BLUR, nu=1e-9)
+    assert np.sqrt(np.mean((exact - c)[2:-2, 2:-2] ** 2)) < 0.5
+    # the default regularisation gives up a little at the highest frequencies, which white noise is full of
+    back = rv.deconvolve(blurred, rv.JPEG_CHROMA_BLUR)
+    assert np.sqrt(np.mean((back - c)[2:-2, 2:-2] ** 2)) < 0.35 * np.sqrt(np.mean((blurred - c) ** 2))
+
+
+# --- protect writes it ------------------------------------------------------------------------
+def test_protect_embeds_and_keeps_the_exact_path(photo, protected, keyrings):
+    _, friend, _ = keyrings
+    out, _ = protected
+    from picveil.robust import extract_from_jpeg
+
+    h = rh.RobustHeader.from_bytes(extract_from_jpeg(out))
+    assert (h.width, h.height, h.layout, h.scheme_id) == (1800, 1200, "4:2:0", 1)
+    assert [h.region_box(i) for i in range(2)] == BOXES
+    circle = friend.get("family")
+    assert circle.circle_id.startswith(h.groups[0].circle_id)
+    # the container is derived from the same seed, and the exact path still reveals exactly
+    info = picveil.inspect(out)
+    assert info.regions[0].circle == circle.id_hex
+    assert np.array_equal(_decode(picveil.reveal(out, keyring=friend))[_region_mask((1200, 1800), BOXES)],
+                          _decode(photo)[_region_mask((1200, 1800), BOXES)])
+
+
+def test_robust_off_and_non_circle_groups(photo, keyrings, identities):
+    me, _, _ = keyrings
+    out = picveil.protect(photo, BOXES, circle="family", keyring=me, robust=False)
+    with pytest.raises(errors.NoPicveilDataError):
+        rv.reveal_pixels(parse_chain("strip").run(out), keyring=me)
+    # age recipients: no robust header by default, and asking for one is an error
+    out = picveil.protect(photo, BOXES[:1], recipients=[identities[0].recipient])
+    with pytest.raises(errors.NoPicveilDataError):
+        picveil.reveal(parse_chain("strip").run(out), keyring=me)
+    with pytest.raises(errors.InputError):
+        picveil.protect(photo, BOXES[:1], recipients=[identities[0].recipient], robust=True)
+
+
+def test_no_room_is_a_warning_not_a_failure(photo, keyrings):
+    me, _, _ = keyrings
+    out, report, _ = api._protect(photo, [(0, 0, 1800, 1200)], circle="family", keyring=me)
+    assert len(report.warnings) == 1 and "robust in-image header" in report.warnings[0]
+    picveil.reveal(out, keyring=me)  # the container still works
+
+
+# --- reveal after the platforms ------------------------------------------------------------------
+@pytest.mark.parametrize("chain", ["strip", "png", "jpeg:75", "jpeg:50:opencv", "webp:75", "resize:1080,jpeg:75"])
+def test_reveal_after_platform(chain, photo, protected, keyrings):
+    _, friend, _ = keyrings
+    out, _ = protected
+    ch = parse_chain("strip," + chain)
+    received = ch.run(out)
+    revealed = _decode(picveil.reveal(received, keyring=friend))
+    plain = _decode(ch.run(photo))
+    original = _decode(photo)
+    if revealed.shape != original.shape:  # measured against the resized original
+        h, w = revealed.shape[:2]
+        original = np.asarray(Image.fromarray(original).resize((w, h), Image.Resampling.LANCZOS))
+    mask = _region_mask(revealed.shape, BOXES, revealed.shape[1] / 1800)
+    p_reveal = _psnr(revealed[mask], original[mask])
+    p_plain = _psnr(plain[mask], original[mask])
+    p_scrambled = _psnr(_decode(received)[mask], original[mask])
+    assert p_reveal > p_scrambled + 10, "the region is not revealed"
+    if chain in ABSOLUTE:
+        assert p_reveal >= ABSOLUTE[chain], (p_reveal, p_plain)
+    else:
+        assert p_reveal - p_plain >= MARGINS[chain], (p_reveal, p_plain)
+
+
+def test_unrelated_keyring_is_told_which_circle(protected, keyrings):
+    me, _, stranger = keyrings
+    received = parse_chain("strip,jpeg:80").run(protected[0])
+    prefix = me.get("family").circle_id[:4].hex()
+    with pytest.raises(errors.CircleNotFoundError, match=prefix):
+        picveil.reveal(received, keyring=stranger)
+
+
+def test_plain_photo_has_no_header(photo, keyrings):
+    _, friend, _ = keyrings
+    with pytest.raises(errors.NoPicveilDataError):
+        picveil.reveal(parse_chain("strip,jpeg:75").run(photo), keyring=friend)
+
+
+def test_damaged_header_is_an_error_not_a_garbled_image(protected, keyrings):
+    """Noise strong enough to break the header: a clear error, never pixels."""
+    _, friend, _ = keyrings
+    rgb = _decode(parse_chain("strip").run(protected[0])).astype(np.float64)
+    rng = np.random.default_rng(7)
+    noisy = np.clip(rgb + rng.normal(0, 30, rgb.shape), 0, 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(noisy).save(buf, "PNG")
+    with pytest.raises((HeaderDamagedError, errors.NoPicveilDataError)):
+        picveil.reveal(buf.getvalue(), keyring=friend)
+
+
+def test_cropped_picture_is_refused(protected, keyrings):
+    _, friend, _ = keyrings
+    rgb = _decode(parse_chain("strip").run(protected[0]))
+    buf = io.BytesIO()
+    Image.fromarray(rgb[:, :1500]).save(buf, "PNG")
+    with pytest.raises((HeaderDamagedError, errors.NoPicveilDataError)):
+        picveil.reveal(buf.getvalue(), keyring=friend)
+
+
+def test_converted_picture_beside_its_sidecar(protected, keyrings, tmp_path):
+    """A sidecar's container with a picture converted to WebP: the exact path
+    cannot apply, the robust header does."""
+    _, friend, _ = keyrings
+    out, _ = protected
+    webp = tmp_path / "post.webp"
+    webp.write_bytes(parse_chain("strip,webp:90").run(out))
+    (tmp_path / "post.webp.picveil").write_bytes(api.sidecar_bytes(out))
+    revealed, report = api._reveal(webp, keyring=friend)
+    assert report.revealed == (0, 1) and report.locked == ()
+    assert revealed[:2] == b"\xff\xd8"
