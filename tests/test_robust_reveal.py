@@ -226,8 +226,36 @@ def test_protect_embeds_and_keeps_the_exact_path(photo, protected, keyrings):
     # the container is derived from the same seed, and the exact path still reveals exactly
     info = picveil.inspect(out)
     assert info.regions[0].circle == circle.id_hex
-    assert np.array_equal(_decode(picveil.reveal(out, keyring=friend))[_region_mask((1200, 1800), BOXES)],
-                          _decode(photo)[_region_mask((1200, 1800), BOXES)])
+    # ... everywhere: the container's pvru record takes the header out again
+    revealed = picveil.reveal(out, keyring=friend)
+    assert np.array_equal(_decode(revealed), _decode(photo))
+    from picveil.jpeg.codec import read_coefficients
+
+    a, b = read_coefficients(revealed), read_coefficients(photo)
+    assert all(np.array_equal(a.array(ci), b.array(ci)) for ci in range(3))
+    assert "pvru" in info.extra_boxes
+    # while the protected file itself differs outside the regions (the header is there)
+    outside = ~_region_mask((1200, 1800), BOXES)
+    assert not np.array_equal(_decode(out)[outside], _decode(photo)[outside])
+
+
+def test_undo_record_is_checked(protected):
+    from picveil.container import decode_container
+    from picveil.container.format import BOX_ROBUST_UNDO
+    from picveil.jpeg import markers
+    from picveil.jpeg.codec import read_coefficients
+
+    out, _ = protected
+    c = decode_container(markers.app11_payloads(out))
+    undo = next(e.body for e in c.extras if e.box_type == BOX_ROBUST_UNDO)
+    assert len(undo) < 0.02 * len(out)  # a few kB, not a copy of the changes
+    coeffs = read_coefficients(out)
+    before = coeffs.array(0).copy()
+    for bad in (undo[:-1] + bytes([undo[-1] ^ 1]), undo[:20], b"", bytes([9]) + undo[1:]):
+        assert rh.apply_undo(coeffs, bad) is False
+        assert np.array_equal(coeffs.array(0), before)  # left as it was
+    assert rh.apply_undo(coeffs, undo) is True
+    assert not np.array_equal(coeffs.array(0), before)
 
 
 def test_robust_off_and_non_circle_groups(photo, keyrings, identities):

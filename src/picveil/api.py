@@ -88,6 +88,7 @@ class RevealReport:
     revealed: tuple[int, ...]  #: region indices restored
     locked: tuple[int, ...]  #: region indices the given keys could not open
     jpeg: bytes = field(repr=False, default=b"")
+    warnings: tuple[str, ...] = ()  #: e.g. a reveal from pixels that is not exact
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -275,6 +276,7 @@ def _protect(
     optimize: bool = False,
     clip: bool = False,
     robust: bool | None = None,
+    whole: bool = False,
 ) -> tuple[bytes, ProtectReport, Path | None]:
     from . import crypto
     from .container import Container, ExtraBox, Header, KeyGroup, RegionRecord, Wrap, encode_container
@@ -317,8 +319,18 @@ def _protect(
     coeffs = read_coefficients(jpeg, max_pixels=max_pixels)
     if coeffs.color_space not in ("gray", "ycbcr", "rgb"):
         raise UnsupportedImageError(f"picveil cannot protect {coeffs.color_space.upper()} JPEGs.")
-    sch = get_scheme(scheme or DEFAULT_SCHEME)
     regions = list(regions)
+    if whole:
+        if regions or detect or regions_file is not None:
+            raise InputError(
+                "A whole-image protection takes no boxes and no detection.",
+                hint="Drop --whole to protect regions, or drop the boxes.",
+            )
+        regions = [Box(0, 0, coeffs.width, coeffs.height)]
+        scheme = scheme or "searchable-v1"
+        if robust is None:
+            robust = False  # an image that is all region has no room for a robust header
+    sch = _scheme_named(scheme or DEFAULT_SCHEME)
     if detect or regions_file is not None:
         regions += _auto_regions(jpeg, coeffs.width, coeffs.height, detect, level, min_score, exclude, regions_file)
     if not regions:
@@ -462,19 +474,23 @@ def _protect(
         for g in range(len(used))
     )
     data_entries.sort(key=lambda e: (e.region, e.kind))
-    extras = (ExtraBox(BOX_REGION_DATA, encode_region_data(data_entries)),) if data_entries else ()
-    payloads = encode_container(Container(header=header, groups=groups, extras=extras))
+    extras = [ExtraBox(BOX_REGION_DATA, encode_region_data(data_entries))] if data_entries else []
     warnings: list[str] = []
     if robust_on:
-        # After the container (whose tags cover the regions only) and before encoding:
-        # the header goes into the luma outside the regions.
+        # Before encoding: the header goes into the luma outside the regions (the
+        # container's tags cover the regions only), and the container keeps the
+        # record that undoes it, so that the exact reveal stays exact everywhere.
+        from .container.format import BOX_ROBUST_UNDO
         from .robust.header import embed_header
 
-        warning = embed_header(
+        warning, undo = embed_header(
             coeffs, header, robust_seed, [group_circles[g] for g in range(len(used))], robust_params
         )
         if warning:
             warnings.append(warning)
+        if undo:
+            extras.append(ExtraBox(BOX_ROBUST_UNDO, undo))
+    payloads = encode_container(Container(header=header, groups=groups, extras=tuple(extras)))
     body = coeffs.encode(progressive=progressive, optimize=optimize)
     policy = MetadataPolicy(keep_gps=keep_gps, keep_serials=keep_serials, keep_all=keep_all_metadata)
     segments = list(select_metadata(jpeg, policy)) + [(0xFFEB, p) for p in payloads]
@@ -525,6 +541,19 @@ def protect(image: Source, regions, **options) -> bytes:
         Resize and re-encode for ``x``, ``facebook``, ``instagram``,
         ``whatsapp`` or ``generic`` first (boxes are mapped), so the platform
         need not resize.
+    detect, level, min_score, exclude, regions_file :
+        Find regions automatically (see :func:`detect`) and merge them with
+        ``regions``.
+    scheme : str, optional
+        ``scramble-v1`` (default), ``scramble-v2`` or ``searchable-v1``
+        (short names ``scramble``, ``searchable``).
+    whole : bool
+        Protect the entire image as one region (``regions`` must be empty);
+        the scheme defaults to ``searchable-v1``, whose cipher images a server
+        can index and search (:mod:`picveil.search`).
+    robust : bool or None
+        Write the robust in-image header that survives platforms (needs every
+        region to be for a circle). ``None``: on exactly when it can be.
 
     Raises
     ------
@@ -593,6 +622,58 @@ def _reveal(
     sidecar=None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     require_all: bool = False,
+    output_format: str = "jpeg",
+) -> tuple[bytes, RevealReport]:
+    if output_format not in ("jpeg", "png"):
+        raise InputError(f"Reveal writes JPEG or PNG, not {output_format!r}.", hint="Name the output .jpg or .png.")
+    out, report = _reveal_jpeg(
+        image, identities=identities, passphrase=passphrase, keyring=keyring, sidecar=sidecar,
+        max_pixels=max_pixels, require_all=require_all, output_format=output_format,
+    )
+    if output_format == "png" and out[:2] == b"\xff\xd8":
+        out = _jpeg_to_png(out)
+    return out, RevealReport(None, report.revealed, report.locked, out, report.warnings)
+
+
+def _jpeg_to_png(jpeg: bytes) -> bytes:
+    """The decoded pixels of `jpeg` as a lossless PNG (what a viewer shows, kept)."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(jpeg)) as im:
+        im = im.convert("L") if im.mode == "L" else im.convert("RGB")
+        buf = io.BytesIO()
+        im.save(buf, "PNG", compress_level=6)
+    return buf.getvalue()
+
+
+#: Short scheme names a user may type (the newest version of each family).
+SCHEME_ALIASES = {"scramble": "scramble-v1", "searchable": "searchable-v1"}
+
+
+def _scheme_named(name: str | int):
+    from .schemes import get_scheme, scheme_names
+
+    try:
+        return get_scheme(SCHEME_ALIASES.get(name, name) if isinstance(name, str) else name)
+    except ValueError:
+        raise InputError(
+            f"Unknown protection scheme {name!r}.",
+            hint="Known: " + ", ".join(sorted(set(scheme_names()) | set(SCHEME_ALIASES))) + ".",
+        ) from None
+
+
+def _reveal_jpeg(
+    image: Source,
+    *,
+    identities=(),
+    passphrase: str | None = None,
+    keyring=None,
+    sidecar=None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    require_all: bool = False,
+    output_format: str = "jpeg",
 ) -> tuple[bytes, RevealReport]:
     from . import crypto
     from .jpeg import markers
@@ -609,7 +690,8 @@ def _reveal(
     if side is not None and sniff(data) == "jpeg" and markers.app11_payloads(data):
         side = None  # the image's own container wins
     fallback_options = dict(
-        keyring=keyring, identities=identities, passphrase=passphrase, max_pixels=max_pixels, require_all=require_all
+        keyring=keyring, identities=identities, passphrase=passphrase, max_pixels=max_pixels, require_all=require_all,
+        output_format=output_format,
     )
     try:
         container = _load_container(data, side)
@@ -673,12 +755,23 @@ def _reveal(
         return _reveal_from_pixels(data, **fallback_options, fallback=ContentModifiedError(
             "The image was resized or re-encoded with a different layout after it was protected; exact reveal is impossible."
         ))
+    from .container.format import BOX_ROBUST_UNDO
     from .container.region_data import BOX_REGION_DATA, DATA_ORIGINAL, DATA_SCHEME_AUX, decode_region_data
 
     region_data = {}
     for extra in container.extras:
         if extra.box_type == BOX_REGION_DATA:
             region_data = {(e.region, e.kind): e.ciphertext for e in decode_region_data(extra.body)}
+    warnings: list[str] = []
+    undo = next((e.body for e in container.extras if e.box_type == BOX_ROBUST_UNDO), None)
+    if undo is not None:  # take the robust header out again (container SPEC §4.4)
+        from .robust.header import apply_undo
+
+        if not apply_undo(coeffs, undo):
+            warnings.append(
+                "The in-image header could not be taken out exactly: the pixels outside the "
+                "regions keep its faint pattern (about 41 dB)."
+            )
     quant = [coeffs.quant_table(ci) for ci in range(len(coeffs.components))]
     revealed, locked = [], []
     position_in_group: dict[int, int] = {}
@@ -726,7 +819,7 @@ def _reveal(
     # The protected file's metadata was allow-listed at protection; copy it, minus picveil's APP11.
     segments = select_metadata(data, MetadataPolicy(keep_all=True))
     out = markers.insert_segments(body, segments)
-    return out, RevealReport(None, tuple(revealed), tuple(locked), out)
+    return out, RevealReport(None, tuple(revealed), tuple(locked), out, tuple(warnings))
 
 
 def _reveal_from_pixels(
@@ -738,6 +831,7 @@ def _reveal_from_pixels(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     require_all: bool = False,
     fallback: Exception | None = None,
+    output_format: str = "jpeg",
 ) -> tuple[bytes, RevealReport]:
     """Reveal from the robust in-image header when the container is gone or no
     longer matches the pixels (re-encoded, resized): the regions are inverted
@@ -761,8 +855,12 @@ def _reveal_from_pixels(
     locked = tuple(sorted(rep.locked + rep.container_only))
     if require_all and locked:
         raise NotRecipientError(f"The keyring opens {len(rep.revealed)} of {len(rep.header.regions)} regions.")
-    out = rep.jpeg or encode_output(rgb, "jpeg")  # the exact JPEG when the coefficients were intact
-    return out, RevealReport(None, rep.revealed, locked, out)
+    out = rep.jpeg or encode_output(rgb, output_format)  # the exact JPEG when the coefficients were intact
+    warnings = () if rep.jpeg else (
+        "Revealed from the pixels (the picveil data was stripped or the picture re-encoded): "
+        "the regions are the best the received pixels allow, not exact.",
+    )
+    return out, RevealReport(None, rep.revealed, locked, out, warnings)
 
 
 def _keyring_for_reveal(keyring, *, explicit: bool):
@@ -805,6 +903,9 @@ def reveal(image: Source, **options) -> bytes:
     require_all : bool
         Raise :class:`NotRecipientError` unless every region opens. By default
         regions the keys cannot open stay protected in the output.
+    output_format : {"jpeg", "png"}
+        ``"png"``: the revealed pixels as a lossless PNG (:func:`reveal_file`
+        picks it from a ``.png`` output name).
 
     The restored regions decode to exactly the coefficients of the input
     that was protected. The output carries no picveil container.
@@ -815,9 +916,10 @@ def reveal(image: Source, **options) -> bytes:
 def reveal_file(src: PathLike, dst: PathLike, *, overwrite: bool = False, **options) -> RevealReport:
     """Reveal ``src`` into ``dst`` (written atomically); returns what was restored."""
     dst = _check_output(dst, Path(src), overwrite)
+    options.setdefault("output_format", "png" if Path(dst).suffix.lower() == ".png" else "jpeg")
     out, report = _reveal(Path(src), **options)
     write_atomic(dst, out)
-    return RevealReport(dst, report.revealed, report.locked, out)
+    return RevealReport(dst, report.revealed, report.locked, out, report.warnings)
 
 
 # --- inspect ---------------------------------------------------------------------------------

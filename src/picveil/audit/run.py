@@ -442,7 +442,7 @@ def _csv(text: str) -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m picveil.audit",
+        prog="picveil audit",
         description="Attack picveil's modes and known obfuscations with trained networks; write a report.",
     )
     p.add_argument("--out", default="report", help="output directory (default: report)")
@@ -482,7 +482,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.out, datasets=_csv(args.datasets),
             obfuscations=_csv(args.obfuscations) if args.obfuscations else None,
             sizes=sizes, seed=args.seed, progress=not args.no_progress, mode=mode, workers=args.workers,
-            command="python -m picveil.audit " + shlex.join(sys.argv[1:] if argv is None else list(argv)),
+            command="picveil audit " + shlex.join(sys.argv[1:] if argv is None else list(argv)),
         )
     except _data.DatasetNotFoundError as e:
         msg, _, hint = str(e).partition("\nhint: ")

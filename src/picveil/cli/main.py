@@ -204,6 +204,9 @@ def protect(
     keep_metadata: bool = typer.Option(False, "--keep-all-metadata", help="Copy all metadata (unsafe: XMP, previews…)."),
     progressive: Optional[bool] = typer.Option(None, "--progressive/--baseline", help="Output mode (default: as the input)."),
     clip: bool = typer.Option(False, "--clip", help="Clip boxes to the image instead of refusing them."),
+    whole: bool = typer.Option(False, "--whole", help="Encrypt the entire image (scheme searchable-v1 by default: searchable with `picveil index`)."),
+    scheme: Optional[str] = typer.Option(None, "--scheme", help="scramble (default), scramble-v2 or searchable."),
+    robust: Optional[bool] = typer.Option(None, "--robust/--no-robust", help="In-image header that survives platforms (default: on when every region is for a circle)."),
     max_pixels: int = typer.Option(200_000_000, "--max-pixels", help="Refuse larger images."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output file."),
 ) -> None:
@@ -232,7 +235,7 @@ def protect(
         mask_arr, mask_boxes = _read_mask(mask)
         box = list(box) + [f"{b.x},{b.y},{b.w},{b.h}" for b in mask_boxes]
         shape = "mask"
-    if not box and not detect and regions_file is None and not allow_empty:
+    if not box and not detect and regions_file is None and not allow_empty and not whole:
         raise RegionError("No region to protect.", hint="Give --box X,Y,W,H, --detect faces, or --regions regions.json.")
     try:
         exclude_ids = [int(x) for x in exclude.split(",") if x.strip()] if exclude else []
@@ -278,10 +281,19 @@ def protect(
         keep_all_metadata=keep_metadata,
         progressive=progressive,
         clip=clip,
+        whole=whole,
+        scheme=scheme,
+        robust=robust,
         max_pixels=max_pixels,
         overwrite=force,
     )
     err.print(_region_table(report.regions, f"Protected {len(report.regions)} region(s)"))
+    for w in report.warnings:
+        err.print(f"picveil: warning: {w}", markup=False)
+    if whole and (scheme or "searchable").startswith("searchable"):
+        from ..schemes.searchable_v1 import LEAK_SUMMARY
+
+        err.print(f"picveil: note: {LEAK_SUMMARY}", markup=False)
     growth = 100.0 * (report.output_bytes / report.input_bytes - 1)
     err.print(f"{report.input_bytes:,} → {report.output_bytes:,} bytes ({growth:+.1f}%)")
     out.print(str(report.output))
@@ -289,8 +301,8 @@ def protect(
 
 @command()
 def reveal(
-    image: Path = typer.Argument(..., help="Protected JPEG."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Restored JPEG to write. Default: NAME.revealed.jpg."),
+    image: Path = typer.Argument(..., help="Protected JPEG, or the JPEG, WebP or PNG a platform served."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Restored image to write: .jpg, or .png for the revealed pixels losslessly. Default: NAME.revealed.jpg."),
     identity: List[Path] = typer.Option([], "--identity", "-i", help="age identity file. Repeatable."),
     passphrase: bool = typer.Option(False, "--passphrase", "-p", help=f"Use a passphrase (asked, or ${PASSPHRASE_ENV})."),
     require_all: bool = typer.Option(False, "--require-all", help="Fail unless every region can be revealed."),
@@ -317,6 +329,8 @@ def reveal(
     )
     n = len(report.revealed) + len(report.locked)
     err.print(f"Revealed {len(report.revealed)} of {n} region(s).")
+    for w in report.warnings:
+        err.print(f"picveil: warning: {w}", markup=False)
     if report.locked:
         err.print(f"Still protected (not for these keys): {', '.join(str(i + 1) for i in report.locked)}")
     out.print(str(report.output))
@@ -343,6 +357,10 @@ def inspect(
     out.print(_region_table(info.regions, "Regions"))
     for w in info.warnings:
         out.print(f"warning: {w}")
+    if info.scheme.startswith("searchable"):
+        from ..schemes.searchable_v1 import LEAK_SUMMARY
+
+        out.print(f"leaks: {LEAK_SUMMARY}", markup=False)
     from ..regions.priority import level_table
 
     out.print("security levels (--level): " + ", ".join(f"{lv}={100 * share:.1f}%" for lv, share in level_table()) + " of the image area, in priority order")
@@ -426,3 +444,23 @@ _register_detect(app)
 from .batch_cmd import register as _register_batch  # noqa: E402
 
 _register_batch(app)
+from .search_cmd import register as _register_search  # noqa: E402
+
+_register_search(app)
+
+
+@app.command(
+    "audit",
+    add_help_option=False,
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def audit(ctx: typer.Context) -> None:
+    """Attack the protection modes with neural networks and write a report (needs the audit extra; --help for options)."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        err.print('picveil: error: The audit needs PyTorch.\nhint: pip install "picveil[audit]"', markup=False)
+        raise typer.Exit(3)
+    from ..audit.run import main as audit_main
+
+    raise typer.Exit(audit_main(list(ctx.args)))

@@ -56,6 +56,7 @@ BOX_JUMB = b"jumb"
 BOX_JUMD = b"jumd"
 BOX_HEADER = b"pvhd"
 BOX_KEYGROUP = b"pvkg"
+BOX_ROBUST_UNDO = b"pvru"  #: extra box: undoes the robust in-image header (SPEC §4.4)
 RESERVED_BOX_TYPES = frozenset({BOX_JUMB, BOX_JUMD, BOX_HEADER, BOX_KEYGROUP})
 """Box types that cannot be used for an :class:`ExtraBox`."""
 

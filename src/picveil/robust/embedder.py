@@ -29,7 +29,7 @@ from .channel import features, luma, qim_targets
 from .errors import HeaderCapacityError
 from .layout import DELTA, Grid, Layout, grid_for, layout, window_extent, window_matrix
 
-__all__ = ["EmbedReport", "Plan", "capacity", "embed", "plan"]
+__all__ = ["EmbedReport", "Plan", "capacity", "embed", "pattern_deltas", "plan", "unembed"]
 
 #: Design error rate of one usable cell after the worst supported chain
 #: (JPEG quality 30 or WebP 50 at 12-pixel cells): sizes the error correction.
@@ -43,6 +43,9 @@ ITERATIONS, SWITCH_AT, AMP_CAP = 4, 1, 4.0
 JACOBI_STEPS, JACOBI_DAMPING = 40, 0.9
 #: A usable cell whose final feature misses its target by more than this counts as failed.
 FAIL_TOLERANCE = DELTA / 8
+#: Window amplitudes are kept on a grid of ``1 / AMP_SCALE`` so that they fit
+#: int8 (``AMP_CAP * DELTA * AMP_SCALE`` = 88) and can be stored for an exact undo (:func:`unembed`).
+AMP_SCALE = 4
 
 _D8 = np.array(
     [[(math.sqrt(1 / 8) if u == 0 else 0.5) * math.cos((2 * x + 1) * u * math.pi / 16) for x in range(8)] for u in range(8)]
@@ -248,6 +251,12 @@ class EmbedReport:
         PSNR (dB, RGB or gray, 8-bit) of the decoded image after embedding
         against before, over the pixels outside the excluded MCU rectangles;
         ``inf`` if nothing changed.
+    amplitudes : numpy.ndarray
+        ``(rows, cols)`` int8: the window amplitudes in units of
+        ``1 / AMP_SCALE``; with `excluded_blocks` they determine every
+        coefficient change (:func:`pattern_deltas`), so :func:`unembed` can undo it.
+    excluded_blocks : numpy.ndarray
+        ``(blocks down, blocks across)`` bool: the luma blocks left untouched.
     """
 
     grid: tuple[int, int]
@@ -261,6 +270,8 @@ class EmbedReport:
     failed_cells: int
     in_regions: bool
     psnr_outside: float
+    amplitudes: np.ndarray | None = None
+    excluded_blocks: np.ndarray | None = None
 
 
 def _decode(data: bytes) -> np.ndarray:
@@ -365,10 +376,8 @@ def embed(coeffs, payload: bytes, excluded_boxes: Sequence[Box], *, allow_in_reg
     mx = (ax / ax.sum(1, keepdims=True)) @ ax.T
     my = (ay / ay.sum(1, keepdims=True)) @ ay.T
     diag = np.outer(np.diag(my), np.diag(mx))
-    ax32, ayt32 = ax.astype(np.float32), ay.T.astype(np.float32)
 
     base = {ci: coeffs.array(ci) for ci in comps}
-    tables = {ci: coeffs.quant_table(ci).astype(np.float64) for ci in comps}
     before = _decode(coeffs.encode())
     f = features(luma(before), grid)
     target = qim_targets(f, bits, lay.dither)
@@ -382,14 +391,10 @@ def embed(coeffs, payload: bytes, excluded_boxes: Sequence[Box], *, allow_in_reg
         for _ in range(JACOBI_STEPS):  # solve My @ step @ Mx.T = err on the usable cells
             resid = np.where(usable, err - my @ step @ mx.T, 0.0)
             step += JACOBI_DAMPING * resid / diag
-        amp = np.clip(amp + step, -AMP_CAP * DELTA, AMP_CAP * DELTA)
-        pattern = (ayt32 @ amp.astype(np.float32)) @ ax32
-        for ci in comps:
-            comp = coeffs.components[ci]
-            hb, wb = comp.height_in_blocks, comp.width_in_blocks
-            delta = np.rint(_block_dct(pattern, hb, wb) / tables[ci])
-            delta[excluded_blocks[:hb, :wb]] = 0
-            new = base[ci].astype(np.int32) + delta.astype(np.int32)
+        amp = np.rint(np.clip(amp + step, -AMP_CAP * DELTA, AMP_CAP * DELTA) * AMP_SCALE) / AMP_SCALE
+        amp_q = np.rint(amp * AMP_SCALE).astype(np.int8)
+        for ci, delta in pattern_deltas(coeffs, amp_q, excluded_blocks).items():
+            new = base[ci].astype(np.int32) + delta
             dc = np.clip(new[..., 0, 0], DC_MIN, DC_MAX)
             new = np.clip(new, AC_MIN, AC_MAX)
             new[..., 0, 0] = dc
@@ -416,4 +421,49 @@ def embed(coeffs, payload: bytes, excluded_boxes: Sequence[Box], *, allow_in_reg
         failed_cells=failed,
         in_regions=in_regions,
         psnr_outside=psnr,
+        amplitudes=amp_q,
+        excluded_blocks=excluded_blocks.copy(),
     )
+
+
+def pattern_deltas(coeffs, amplitudes: np.ndarray, excluded_blocks: np.ndarray) -> dict[int, np.ndarray]:
+    """The coefficient change that window amplitudes make, per modulated component.
+
+    Parameters
+    ----------
+    coeffs : picveil.jpeg.codec.JpegCoefficients
+        Supplies the geometry, the components and the quantization tables.
+    amplitudes : numpy.ndarray
+        ``(rows, cols)`` int8, in units of ``1 / AMP_SCALE`` (``EmbedReport.amplitudes``).
+    excluded_blocks : numpy.ndarray
+        ``(blocks down, blocks across)`` bool; those blocks get no change.
+
+    Returns
+    -------
+    dict
+        Component index -> int32 array shaped like ``coeffs.array(ci)``:
+        ``rint(FDCT(pattern) / Q)``, before the writer clips to the legal range.
+        A pure function of its inputs (float32 arithmetic; the caller checks
+        the result when exactness matters, see :func:`unembed`).
+    """
+    rows, cols = amplitudes.shape
+    ax = window_matrix(coeffs.width, cols).astype(np.float32)
+    ayt = window_matrix(coeffs.height, rows).T.astype(np.float32)
+    pattern = (ayt @ (amplitudes.astype(np.float32) / np.float32(AMP_SCALE))) @ ax
+    out = {}
+    for ci in _components(coeffs):
+        comp = coeffs.components[ci]
+        hb, wb = comp.height_in_blocks, comp.width_in_blocks
+        delta = np.rint(_block_dct(pattern, hb, wb) / coeffs.quant_table(ci).astype(np.float64))
+        delta[excluded_blocks[:hb, :wb]] = 0
+        out[ci] = delta.astype(np.int32)
+    return out
+
+
+def unembed(coeffs, amplitudes: np.ndarray, excluded_blocks: np.ndarray) -> None:
+    """Subtract the pattern :func:`embed` added (in place): the inverse of
+    :func:`embed` wherever the writer did not clip. Callers that need an exact
+    result keep the writer's exceptions and a hash (picveil's ``pvru`` box,
+    container SPEC §4.4)."""
+    for ci, delta in pattern_deltas(coeffs, amplitudes, excluded_blocks).items():
+        coeffs.set_blocks(ci, 0, 0, (coeffs.array(ci).astype(np.int32) - delta).astype(np.int16))

@@ -40,7 +40,9 @@ __all__ = [
     "GroupEntry",
     "RegionEntry",
     "RobustHeader",
+    "apply_undo",
     "embed_header",
+    "encode_undo",
     "file_salt_from_seed",
     "layout_of",
     "region_salt",
@@ -420,7 +422,7 @@ class RobustHeader:
 
 
 # --- writing it into a protected image -----------------------------------------------------------
-def embed_header(coeffs, container_header, seed: bytes, circles, params) -> str | None:
+def embed_header(coeffs, container_header, seed: bytes, circles, params) -> tuple[str | None, bytes]:
     """Build the robust header of a protected image and embed it into `coeffs`.
 
     Parameters
@@ -441,9 +443,12 @@ def embed_header(coeffs, container_header, seed: bytes, circles, params) -> str 
 
     Returns
     -------
-    str or None
-        ``None`` when the header was embedded, else a warning saying why not
-        (the image then reveals only with its container).
+    (str or None, bytes)
+        The warning: ``None`` when the header was embedded, else why not (the
+        image then reveals only with its container). And the undo record
+        (:func:`encode_undo`; empty when nothing was embedded) that the
+        container carries so that an exact reveal also restores the pixels
+        outside the regions.
     """
     from picveil.errors import UnsupportedImageError
 
@@ -475,10 +480,129 @@ def embed_header(coeffs, container_header, seed: bytes, circles, params) -> str 
     )
     payload = rh.to_bytes()
     boxes = [rh.region_box(i) for i in range(len(rh.regions))]
+    from .embedder import _components
+
     try:
-        embed(coeffs, payload, boxes)
+        before = {ci: coeffs.array(ci).copy() for ci in _components(coeffs)}
+        report = embed(coeffs, payload, boxes)
     except HeaderCapacityError as exc:
-        return f"No robust in-image header: {exc.message} The image reveals only with its picveil data."
+        return f"No robust in-image header: {exc.message} The image reveals only with its picveil data.", b""
     except (UnsupportedImageError, ValueError) as exc:
-        return f"No robust in-image header: {exc}. The image reveals only with its picveil data."
-    return None
+        return f"No robust in-image header: {exc}. The image reveals only with its picveil data.", b""
+    return None, encode_undo(coeffs, before, report.amplitudes, report.excluded_blocks)
+
+
+# --- undo record (container SPEC §4.4, box `pvru`) --------------------------------------------
+UNDO_VERSION = 1
+
+
+def _digest(arrays: dict) -> bytes:
+    h = hashlib.sha256(b"picveil v1 robust undo")
+    for ci in sorted(arrays):
+        h.update(np.ascontiguousarray(arrays[ci], dtype="<i2").tobytes())
+    return h.digest()
+
+
+def encode_undo(coeffs, before: dict, amplitudes: np.ndarray, excluded_blocks: np.ndarray) -> bytes:
+    """The record that undoes an embedded header exactly (container SPEC §4.4).
+
+    Parameters
+    ----------
+    coeffs : picveil.jpeg.codec.JpegCoefficients
+        The coefficients after :func:`picveil.robust.embed`.
+    before : dict
+        Component index -> the coefficient array before embedding.
+    amplitudes, excluded_blocks : numpy.ndarray
+        ``EmbedReport.amplitudes`` and ``EmbedReport.excluded_blocks``.
+
+    Returns
+    -------
+    bytes
+        ``u8 version ‖ u16 cols, rows ‖ u16 mask width, height ‖ u32 n ‖ zlib(int8 amplitudes) ‖ u32 ‖ zlib(mask bits)
+        ‖ u32 m ‖ m × (u8 component ‖ u32 index ‖ i16 value) ‖ 32-byte SHA-256``:
+        the amplitudes regenerate the change (``pattern_deltas``); the
+        exceptions are the coefficients where subtracting it does not give the
+        original back (clipping); the digest is over the original arrays.
+    """
+    import struct
+    import zlib
+
+    from .embedder import pattern_deltas
+
+    rows, cols = amplitudes.shape
+    z = zlib.compress(amplitudes.astype(np.int8).tobytes(), 9)
+    rebuilt = {ci: coeffs.array(ci).astype(np.int32) - d for ci, d in pattern_deltas(coeffs, amplitudes, excluded_blocks).items()}
+    exceptions = bytearray()
+    m = 0
+    for ci in sorted(before):
+        flat_b, flat_r = before[ci].reshape(-1), rebuilt[ci].reshape(-1)
+        for i in np.flatnonzero(flat_b != flat_r):
+            exceptions += struct.pack(">BIh", ci, int(i), int(flat_b[i]))
+            m += 1
+    ex = excluded_blocks.astype(np.uint8)
+    ex_z = zlib.compress(np.packbits(ex.reshape(-1)).tobytes(), 9)
+    return (
+        struct.pack(">BHHHHI", UNDO_VERSION, cols, rows, ex.shape[1], ex.shape[0], len(z)) + z
+        + struct.pack(">I", len(ex_z)) + ex_z
+        + struct.pack(">I", m) + bytes(exceptions) + _digest(before)
+    )
+
+
+def apply_undo(coeffs, undo: bytes) -> bool:
+    """Undo an embedded header in place from its :func:`encode_undo` record.
+
+    Returns
+    -------
+    bool
+        True when the result matches the record's digest (the coefficients
+        the writer had before embedding, exactly). False when the record is
+        malformed or does not fit this image, or the result differs from the
+        digest (a different floating-point platform rounded a value
+        differently): `coeffs` is then left unchanged.
+    """
+    import struct
+    import zlib
+
+    from .embedder import _components, pattern_deltas
+
+    try:
+        version, cols, rows, exw, exh, n = struct.unpack_from(">BHHHHI", undo, 0)
+        if version != UNDO_VERSION:
+            return False
+        pos = struct.calcsize(">BHHHHI")
+        amps = np.frombuffer(zlib.decompress(undo[pos:pos + n]), dtype=np.int8)
+        pos += n
+        (n_ex,) = struct.unpack_from(">I", undo, pos)
+        pos += 4
+        bits = np.unpackbits(np.frombuffer(zlib.decompress(undo[pos:pos + n_ex]), dtype=np.uint8))
+        pos += n_ex
+        excluded = bits[: exw * exh].astype(bool).reshape(exh, exw)
+        (m,) = struct.unpack_from(">I", undo, pos)
+        pos += 4
+        items = [struct.unpack_from(">BIh", undo, pos + 7 * k) for k in range(m)]
+        pos += 7 * m
+        digest = undo[pos:pos + 32]
+        if len(digest) != 32 or pos + 32 != len(undo) or amps.size != rows * cols:
+            return False
+        comps = _components(coeffs)
+        deltas = pattern_deltas(coeffs, amps.reshape(rows, cols), excluded)
+        restored = {}
+        for ci in comps:
+            arr = coeffs.array(ci).astype(np.int32) - deltas[ci]
+            restored[ci] = arr
+        for ci, i, v in items:
+            restored[ci].reshape(-1)[i] = v
+        restored = {ci: a.astype(np.int16) for ci, a in restored.items()}
+    except (struct.error, zlib.error, ValueError, IndexError, KeyError, TypeError):
+        return False
+    except Exception as exc:  # an UnsupportedImageError from _components: not our record
+        from picveil.errors import UnsupportedImageError
+
+        if isinstance(exc, UnsupportedImageError):
+            return False
+        raise
+    if _digest(restored) != digest:
+        return False
+    for ci, a in restored.items():
+        coeffs.set_blocks(ci, 0, 0, a)
+    return True
