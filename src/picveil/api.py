@@ -170,22 +170,58 @@ def _region_bytes(blocks: list[np.ndarray]) -> list[memoryview]:
     return [memoryview(np.ascontiguousarray(b, dtype="<i2")).cast("B") for b in blocks]
 
 
-def _auto_regions(jpeg, width, height, classes, level, min_score, exclude, regions_file) -> list[Region]:
-    """Regions from detection and/or a regions.json, after --exclude and --level."""
+def _face_gallery(keyring):
+    """The face gallery of ``keyring`` (object, folder or ``None`` for the default), or ``None`` if there is no keyring."""
+    from . import crypto
+    from .regions.identify import Gallery
+
+    if not isinstance(keyring, crypto.Keyring):
+        home = Path(keyring) if keyring is not None else crypto.default_home()
+        if not (home / crypto.keyring.KEYRING_FILE).exists():
+            return None
+        keyring = crypto.Keyring.open(home)
+    return Gallery.from_keyring(keyring)
+
+
+def _auto_regions(
+    jpeg, width, height, classes, level, min_score, exclude, regions_file, *, only=None, except_people=None, keyring=None
+) -> list[Region]:
+    """Regions from detection and/or a regions.json, after --exclude, --only/--except and --level."""
     from .regions import priority as pr
     from .regions import regionsfile as rf
 
+    if isinstance(classes, str):
+        classes = [c.strip() for c in classes.split(",") if c.strip()]
+    gallery = None
+    if only is not None or except_people is not None:
+        from .regions.detectors import canonical_class
+        from .regions.identify import check_selection
+
+        if only is not None and except_people is not None:
+            check_selection(None, only, except_people)  # raises: they exclude each other
+        if regions_file is None and "face" not in {canonical_class(c) for c in classes or ()}:
+            raise InputError(
+                "--only/--except choose among detected faces, but face detection is off.",
+                hint="Add --detect faces (or pass a --regions file with faces).",
+            )
+        gallery = _face_gallery(keyring)
+        check_selection(gallery, only, except_people)
     if regions_file is not None:
         doc = rf.read(regions_file)
         doc.check_image(width, height)
     else:
         from .regions.detectors import detect as run_detect
 
-        if isinstance(classes, str):
-            classes = [c.strip() for c in classes.split(",") if c.strip()]
         dets = run_detect(jpeg, tuple(classes), min_score=min_score)
         doc = rf.from_detections(dets, width, height)
     entries = doc.enabled(exclude=exclude)
+    if gallery is not None:
+        from .regions.identify import identify_boxes, select
+
+        faces = [e for e in entries if e.cls == "face"]
+        kept = select(faces, identify_boxes(jpeg, [e.box for e in faces]), gallery, only=only, except_=except_people)
+        keep_ids = {id(e) for e in kept}
+        entries = [e for e in entries if e.cls != "face" or id(e) in keep_ids]
     if level is not None:
         chosen = pr.select_by_level(pr.prioritise([e.detection() for e in entries], width, height), level, width, height)
         keep = {(d.box.x, d.box.y, d.box.w, d.box.h) for d in chosen}
@@ -265,6 +301,8 @@ def _protect(
     min_score: float | None = None,
     exclude: Sequence[int] = (),
     regions_file=None,
+    only: Sequence[str] | str | None = None,
+    except_people: Sequence[str] | str | None = None,
     allow_empty: bool = False,
     quality: int = DEFAULT_QUALITY,
     scheme: str | None = None,
@@ -331,8 +369,11 @@ def _protect(
         if robust is None:
             robust = False  # an image that is all region has no room for a robust header
     sch = _scheme_named(scheme or DEFAULT_SCHEME)
-    if detect or regions_file is not None:
-        regions += _auto_regions(jpeg, coeffs.width, coeffs.height, detect, level, min_score, exclude, regions_file)
+    if detect or regions_file is not None or only is not None or except_people is not None:
+        regions += _auto_regions(
+            jpeg, coeffs.width, coeffs.height, detect, level, min_score, exclude, regions_file,
+            only=only, except_people=except_people, keyring=keyring,
+        )
     if not regions:
         if not allow_empty:
             raise RegionError(
@@ -483,8 +524,16 @@ def _protect(
         from .container.format import BOX_ROBUST_UNDO
         from .robust.header import embed_header
 
+        # painted regions also get an encrypted low-resolution thumbnail when
+        # the channel has room (robust/SPEC.md §13.7); `decoded` is the original
+        thumb_keys = {
+            i: group_keys[rec.group].region_key(rec.salt)
+            for i, rec in enumerate(records)
+            if rec.look != LOOK_SCRAMBLE
+        }
         warning, undo = embed_header(
-            coeffs, header, robust_seed, [group_circles[g] for g in range(len(used))], robust_params
+            coeffs, header, robust_seed, [group_circles[g] for g in range(len(used))], robust_params,
+            original=decoded, region_keys=thumb_keys,
         )
         if warning:
             warnings.append(warning)
@@ -544,6 +593,12 @@ def protect(image: Source, regions, **options) -> bytes:
     detect, level, min_score, exclude, regions_file :
         Find regions automatically (see :func:`detect`) and merge them with
         ``regions``.
+    only, except_people : str (comma-separated) or sequence of str, optional
+        Protect only the detected faces of these people, or every face except
+        theirs, named from the face gallery in ``keyring`` (``picveil people
+        add``; needs the ``[identify]`` extra and face detection). Faces that
+        match nobody are protected with ``except_people`` and left visible with
+        ``only``; non-face detections are kept either way. At most one of them.
     scheme : str, optional
         ``scramble-v1`` (default), ``scramble-v2`` or ``searchable-v1``
         (short names ``scramble``, ``searchable``).
@@ -851,7 +906,10 @@ def _reveal_from_pixels(
     except NoPicveilDataError:
         if fallback is not None:
             raise fallback from None
-        raise
+        raise NoPicveilDataError(
+            "This image carries no picveil data: no container, and no in-image header in its pixels.",
+            hint="If a platform served it, it may have been cropped, rotated or edited; ask for the file as it was posted.",
+        ) from None
     locked = tuple(sorted(rep.locked + rep.container_only))
     if require_all and locked:
         raise NotRecipientError(f"The keyring opens {len(rep.revealed)} of {len(rep.header.regions)} regions.")
@@ -860,7 +918,15 @@ def _reveal_from_pixels(
         "Revealed from the pixels (the picveil data was stripped or the picture re-encoded): "
         "the regions are the best the received pixels allow, not exact.",
     )
-    return out, RevealReport(None, rep.revealed, locked, out, warnings)
+    if rep.low_res:  # painted regions shown from their thumbnails (robust/SPEC.md §13.7)
+        names = ", ".join(str(i + 1) for i in rep.low_res)
+        warnings += (
+            f"Region{'s' if len(rep.low_res) > 1 else ''} {names}: low-resolution cop"
+            f"{'ies' if len(rep.low_res) > 1 else 'y'} only (the original travels in the picveil data, "
+            "which was stripped); reveal the original file or its sidecar for the exact picture.",
+        )
+    revealed = tuple(sorted(rep.revealed + rep.low_res))
+    return out, RevealReport(None, revealed, locked, out, warnings)
 
 
 def _keyring_for_reveal(keyring, *, explicit: bool):
