@@ -164,4 +164,23 @@ class KeyringCorruptError(TamperedError):
     )
 
 
+# --- the face gallery (picveil people, the [identify] extra) -----------------------
+class PersonNameError(InputError):
+    """A gallery name breaks the naming rules or clashes with what is stored."""
+
+    default_hint = "A person's name is 1–64 characters from A–Z, a–z, 0–9, '.', '_' and '-'."
+
+
+class PersonNotFoundError(InputError):
+    """A name given to --only/--except or `people remove` is not in the face gallery."""
+
+    default_hint = "`picveil people list` shows the gallery; `picveil people add NAME PHOTO…` adds someone."
+
+
+class NoFaceError(InputError):
+    """A gallery photo shows no face that the detector finds."""
+
+    default_hint = "Use a photo where the person's face is visible, frontal and at least 40 pixels high."
+
+
 __all__ = [name for name in dir() if name.endswith("Error") or name == "KeyError_"]

@@ -197,6 +197,8 @@ def protect(
     min_score: Optional[float] = typer.Option(None, "--min-score", help="Minimum detection score."),
     exclude: Optional[str] = typer.Option(None, "--exclude", help="Detection ids to keep visible, e.g. 3,5 (ids from `picveil detect`)."),
     regions_file: Optional[Path] = typer.Option(None, "--regions", help="regions.json from `picveil detect` (edit it, then pass it back)."),
+    only: Optional[str] = typer.Option(None, "--only", help="Protect only these people's faces, e.g. kid1,kid2 (gallery: `picveil people`; needs the identify extra)."),
+    except_people: Optional[str] = typer.Option(None, "--except", help="Protect every face except these people's, e.g. me; unknown faces stay protected."),
     allow_empty: bool = typer.Option(False, "--allow-empty", help="Write the image even if nothing is to be protected."),
     quality: int = typer.Option(95, "--quality", "-q", min=1, max=100, help="JPEG quality for non-JPEG inputs."),
     keep_gps: bool = typer.Option(False, "--keep-gps", help="Keep GPS location in the EXIF data."),
@@ -235,7 +237,7 @@ def protect(
         mask_arr, mask_boxes = _read_mask(mask)
         box = list(box) + [f"{b.x},{b.y},{b.w},{b.h}" for b in mask_boxes]
         shape = "mask"
-    if not box and not detect and regions_file is None and not allow_empty and not whole:
+    if not box and not detect and regions_file is None and not allow_empty and not whole and not (only or except_people):
         raise RegionError("No region to protect.", hint="Give --box X,Y,W,H, --detect faces, or --regions regions.json.")
     try:
         exclude_ids = [int(x) for x in exclude.split(",") if x.strip()] if exclude else []
@@ -274,6 +276,8 @@ def protect(
         min_score=min_score,
         exclude=exclude_ids,
         regions_file=regions_file,
+        only=only,
+        except_people=except_people,
         allow_empty=allow_empty,
         quality=quality,
         keep_gps=keep_gps,
@@ -464,3 +468,8 @@ def audit(ctx: typer.Context) -> None:
     from ..audit.run import main as audit_main
 
     raise typer.Exit(audit_main(list(ctx.args)))
+
+
+from .people_cmd import people_app  # noqa: E402
+
+app.add_typer(people_app, name="people")

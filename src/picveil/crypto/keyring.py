@@ -23,10 +23,13 @@ The JSON document (version 1)::
     {"version": 1,
      "circles": {NAME: {"key": HEX64, "id": HEX16, "created": ISO8601,
                         "shared_with": [age1…, …]}},
-     "people": {}}
+     "people": {NAME: {"embeddings": [[FLOAT, …], …], "added": ISO8601}}}
 
-``people`` is reserved; unknown keys, at the top level and in circle entries,
-are kept when the keyring is rewritten.
+``people`` is the face gallery of ``picveil people`` (the ``[identify]``
+extra): per person, one or more face embeddings (lists of floats, all of one
+length), kept here so that they are encrypted at rest like the circle keys and
+never written in plaintext. Unknown keys, at the top level and in circle and
+people entries, are kept when the keyring is rewritten.
 
 Derivations (``circle_key`` is the 32-byte circle key):
 
@@ -64,6 +67,8 @@ from ..errors import (
     KeyringCorruptError,
     KeyringNotFoundError,
     NotRecipientError,
+    PersonNameError,
+    PersonNotFoundError,
     RecipientError,
     UnsupportedVersionError,
 )
@@ -124,6 +129,31 @@ def check_circle_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise CircleNameError(f"Invalid circle name {name!r}.")
     return name
+
+
+def check_person_name(name: str) -> str:
+    """Return ``name`` if it is a valid gallery name (same rules as circle names),
+    else raise :class:`PersonNameError`."""
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise PersonNameError(f"Invalid person name {name!r}.")
+    return name
+
+
+def _check_embeddings(rows: object, *, where: str) -> list[list[float]]:
+    """``rows`` as a non-empty list of equal-length lists of finite floats, else :class:`ValueError`."""
+    if not isinstance(rows, (list, tuple)) or not rows:
+        raise ValueError(f"{where}: expected a non-empty list of embeddings")
+    out: list[list[float]] = []
+    for row in rows:
+        if isinstance(row, (str, bytes)) or not hasattr(row, "__iter__"):
+            raise ValueError(f"{where}: an embedding is a list of numbers")
+        vals = [float(v) for v in row]
+        if not vals or any(v != v or v in (float("inf"), float("-inf")) for v in vals):
+            raise ValueError(f"{where}: an embedding holds finite numbers")
+        if out and len(vals) != len(out[0]):
+            raise ValueError(f"{where}: embeddings of different lengths")
+        out.append(vals)
+    return out
 
 
 def _write_atomic(path: Path, data: bytes, mode: int) -> None:
@@ -388,6 +418,56 @@ class Keyring:
         """The circles whose :meth:`Circle.key_check` for ``salt`` equals ``check``."""
         return [c for c in self.circles if c.matches(salt, check)]
 
+    @property
+    def people(self) -> dict[str, list[list[float]]]:
+        """The face gallery: each person's name → their embeddings (copies), sorted by name.
+
+        Raises
+        ------
+        KeyringCorruptError
+            A people entry is not in the documented layout.
+        """
+        out: dict[str, list[list[float]]] = {}
+        for name in sorted(self._doc["people"]):
+            entry = self._doc["people"][name]
+            try:
+                out[name] = _check_embeddings(entry["embeddings"], where=name)
+            except (KeyError, TypeError, ValueError):
+                raise KeyringCorruptError(f"The face gallery entry {name!r} in the keyring at {self.path} is damaged.") from None
+        return out
+
+    def add_person(self, name: str, embeddings: Sequence[Sequence[float]]) -> int:
+        """Add face ``embeddings`` for ``name`` (created if new) and save; return how many they now have.
+
+        New embeddings must have the length of the ones already stored for that person.
+        """
+        check_person_name(name)
+        rows = _check_embeddings(list(embeddings), where=name)
+
+        def change(doc: dict) -> tuple[int, bool]:
+            entry = doc["people"].setdefault(name, {"embeddings": [], "added": _now_iso()})
+            have = entry.get("embeddings") or []
+            if have and len(have[0]) != len(rows[0]):
+                raise PersonNameError(
+                    f"{name!r} already has embeddings of another model ({len(have[0])} numbers, not {len(rows[0])}).",
+                    hint=f"Remove them first (`picveil people remove {name}`), then add the photos again.",
+                )
+            entry["embeddings"] = [*have, *rows]
+            return len(entry["embeddings"]), True
+
+        return self._mutate(change)
+
+    def remove_person(self, name: str) -> None:
+        """Delete ``name`` and all their embeddings from the gallery, and save."""
+
+        def change(doc: dict) -> tuple[None, bool]:
+            if name not in doc["people"]:
+                raise PersonNotFoundError(f"There is no person named {name!r} in the face gallery at {self.path}.")
+            del doc["people"][name]
+            return None, True
+
+        self._mutate(change)
+
     def __len__(self) -> int:
         return len(self._doc["circles"])
 
@@ -598,8 +678,8 @@ class Keyring:
         if doc["version"] != KEYRING_VERSION:
             raise bad
         circles = doc.setdefault("circles", {})
-        doc.setdefault("people", {})
-        if not isinstance(circles, dict):
+        people = doc.setdefault("people", {})
+        if not isinstance(circles, dict) or not isinstance(people, dict):
             raise bad
         for name, entry in circles.items():
             try:
