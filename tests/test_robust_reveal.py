@@ -127,7 +127,7 @@ def test_payload_round_trip_and_size():
 def test_payload_rejects_non_canonical_and_damaged():
     raw = bytearray(_header().to_bytes())
     with pytest.raises(errors.UnsupportedVersionError):
-        rh.RobustHeader.from_bytes(bytes([0x23]) + raw[1:])
+        rh.RobustHeader.from_bytes(bytes([0x33]) + raw[1:])  # version 3: unknown (2 = with thumbnails)
     with pytest.raises(HeaderDamagedError):
         rh.RobustHeader.from_bytes(bytes([0x1A]) + raw[1:])  # unknown layout
     with pytest.raises(HeaderDamagedError):

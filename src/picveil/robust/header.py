@@ -16,7 +16,9 @@ identifiers (circle ids) and a 4-byte key check per group.
 * :func:`file_salt_from_seed`, :func:`region_salt`: the salts the container
   uses when protect writes a robust header (SPEC.md §13.3);
 * :func:`embed_header`: build the payload for a protected image and embed it
-  (what :func:`picveil.protect` calls).
+  (what :func:`picveil.protect` calls), with an encrypted low-resolution
+  thumbnail of each painted region when the channel has room (SPEC.md §13.7,
+  ``thumbnail.py``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ __all__ = [
     "LAYOUTS",
     "LOOK_OTHER",
     "SEED_BYTES",
+    "THUMBNAIL_LABEL",
     "GroupEntry",
     "RegionEntry",
     "RobustHeader",
@@ -45,12 +48,17 @@ __all__ = [
     "encode_undo",
     "file_salt_from_seed",
     "layout_of",
+    "open_thumbnail",
     "region_salt",
     "tables_fingerprint",
+    "thumbnail_aad",
+    "thumbnail_budget",
 ]
 
-#: Version of the payload format (the high nibble of its first byte).
+#: Version of the payload format (the high nibble of its first byte): 1, or
+#: 2 when at least one region carries a thumbnail (SPEC.md §13.7).
 FORMAT_VERSION = 1
+THUMBNAIL_VERSION = 2
 #: Bytes of the file-salt seed carried in the header (SPEC.md §13.3).
 SEED_BYTES = 8
 #: Bytes of the circle id carried per group: a prefix of the keyring's 8-byte id
@@ -182,6 +190,8 @@ class RegionEntry:
     can undo; any other value is a "container only" look (:data:`LOOK_OTHER`
     stands for ids of 15 and more). ``params`` are the scheme's robust
     parameters (:attr:`picveil.schemes.Protected.robust`), empty for other looks.
+    ``thumbnail`` is, for other looks only, the sealed low-resolution copy of
+    the region (SPEC.md §13.7: ciphertext ‖ 4-byte tag), or empty.
     """
 
     x: int
@@ -191,8 +201,11 @@ class RegionEntry:
     group: int
     look: int = 0
     params: bytes = b""
+    thumbnail: bytes = b""
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "params", bytes(self.params))
+        object.__setattr__(self, "thumbnail", bytes(self.thumbnail))
         for name in ("x", "y", "w", "h", "group"):
             v = getattr(self, name)
             if not isinstance(v, int) or not 0 <= v <= VARINT_MAX:
@@ -203,6 +216,8 @@ class RegionEntry:
             raise ValueError(f"look must be 0..{LOOK_OTHER}, got {self.look}")
         if self.look != 0 and self.params:
             raise ValueError("only scramble regions (look 0) carry scheme parameters")
+        if self.look == 0 and self.thumbnail:
+            raise ValueError("scramble regions (look 0) carry no thumbnail")
 
     @property
     def robust(self) -> bool:
@@ -340,7 +355,8 @@ class RobustHeader:
     def to_bytes(self) -> bytes:
         """The canonical encoding (SPEC.md §13.1)."""
         code = next(c for c, (name, _, _) in LAYOUTS.items() if name == self.layout)
-        out = bytearray([FORMAT_VERSION << 4 | code])
+        version = THUMBNAIL_VERSION if any(r.thumbnail for r in self.regions) else FORMAT_VERSION
+        out = bytearray([version << 4 | code])
         _put_varint(out, self.scheme_id)
         _put_varint(out, self.width)
         _put_varint(out, self.height)
@@ -350,13 +366,14 @@ class RobustHeader:
         for r in self.regions:
             for v in (r.x, r.y, r.w, r.h):
                 _put_varint(out, v)
-            _put_varint(out, r.group << 5 | (_HAS_PARAMS if r.params else 0) | r.look)
+            _put_varint(out, r.group << 5 | (_HAS_PARAMS if r.params or r.thumbnail else 0) | r.look)
         for g in self.groups:
             out += g.circle_id + g.key_check
         for r in self.regions:
-            if r.params:
-                _put_varint(out, len(r.params))
-                out += r.params
+            extra = r.params or r.thumbnail
+            if extra:
+                _put_varint(out, len(extra))
+                out += extra
         return bytes(out)
 
     @classmethod
@@ -366,13 +383,14 @@ class RobustHeader:
         Raises
         ------
         UnsupportedVersionError
-            The payload's format version is not 1 (a newer picveil wrote it).
+            The payload's format version is not 1 or 2 (a newer picveil wrote it).
         HeaderDamagedError
             Any other rule of SPEC.md §13.1 is broken (one opaque message).
         """
         rd = _Reader(bytes(data))
         head = rd.u8()
-        if head >> 4 != FORMAT_VERSION:
+        version = head >> 4
+        if version not in (FORMAT_VERSION, THUMBNAIL_VERSION):
             raise UnsupportedVersionError(
                 f"This image's picveil header has format version {head >> 4}, which this picveil does not know.",
                 hint="Update picveil.",
@@ -399,13 +417,21 @@ class RobustHeader:
             groups.append((cid, rd.take(KEY_CHECK_BYTES)))
         regions = []
         for x, y, w, h, group, look, has_params in raw_regions:
-            params = b""
+            params = thumb = b""
             if has_params:
-                params = rd.take(rd.varint())
-                if not params:  # the flag says "some"; an empty list is not canonical
+                extra = rd.take(rd.varint())
+                if not extra:  # the flag says "some"; an empty field is not canonical
                     raise HeaderDamagedError(_DAMAGED)
-            regions.append((x, y, w, h, group, look, params))
+                if look == 0:
+                    params = extra
+                elif version == THUMBNAIL_VERSION:
+                    thumb = extra
+                else:  # version 1: only scramble regions carry a field
+                    raise HeaderDamagedError(_DAMAGED)
+            regions.append((x, y, w, h, group, look, params, thumb))
         rd.end()
+        if version == THUMBNAIL_VERSION and not any(r[7] for r in regions):
+            raise HeaderDamagedError(_DAMAGED)  # version 2 without a thumbnail: not canonical
         try:
             return cls(
                 scheme_id=scheme_id,
@@ -421,8 +447,67 @@ class RobustHeader:
             raise HeaderDamagedError(_DAMAGED) from None
 
 
+# --- thumbnails (SPEC.md §13.7) ---------------------------------------------------------------
+#: HKDF info of the thumbnail's subkeys (``RegionKey.seal_short``).
+THUMBNAIL_LABEL = b"picveil v1 robust thumbnail"
+#: Bytes of a thumbnail's authentication tag.
+THUMBNAIL_TAG_BYTES = 4
+#: Payload sizes tried below the capacity before giving up on thumbnails.
+SPARE_TRIES = 64
+
+
+def thumbnail_aad(index: int, entry: RegionEntry) -> bytes:
+    """Associated data of region `index`'s thumbnail: ``u16be(r) ‖ u32be(x, y, w, h) ‖ u8(look)``
+    (SPEC.md §13.7.3), so that a thumbnail cannot be moved to another region."""
+    import struct
+
+    return struct.pack(">HIIIIB", index, entry.x, entry.y, entry.w, entry.h, entry.look)
+
+
+def _varint_len(value: int) -> int:
+    return max(1, -(-value.bit_length() // 7))
+
+
+def thumbnail_budget(spare: int, areas: dict[int, int]) -> dict[int, int]:
+    """Plaintext bytes of each region's thumbnail (SPEC.md §13.7.1).
+
+    Parameters
+    ----------
+    spare : int
+        Payload bytes left in the channel after the header without thumbnails.
+    areas : dict
+        Region index -> area in pixels, for the regions that may get one.
+
+    Returns
+    -------
+    dict
+        Region index -> plaintext bytes, each at least ``thumbnail.MIN_BYTES``;
+        regions left out get none. The space goes to the regions in proportion
+        to their areas; while the smallest share is too small to be useful, the
+        smallest region (the last in index order among equals) is dropped.
+    """
+    from .thumbnail import MIN_BYTES
+
+    active = sorted(areas, key=lambda i: (-areas[i], i))
+    while active:
+        total = sum(areas[i] for i in active)
+        out = {}
+        for i in active:
+            share = spare * areas[i] // total  # sealed field, with its length
+            n = share - THUMBNAIL_TAG_BYTES - 1
+            while n > 0 and n + THUMBNAIL_TAG_BYTES + _varint_len(n + THUMBNAIL_TAG_BYTES) > share:
+                n -= 1
+            out[i] = n
+        if min(out.values()) >= MIN_BYTES:
+            return out
+        active.pop()
+    return {}
+
+
 # --- writing it into a protected image -----------------------------------------------------------
-def embed_header(coeffs, container_header, seed: bytes, circles, params) -> tuple[str | None, bytes]:
+def embed_header(
+    coeffs, container_header, seed: bytes, circles, params, *, original=None, region_keys=None
+) -> tuple[str | None, bytes]:
     """Build the robust header of a protected image and embed it into `coeffs`.
 
     Parameters
@@ -440,6 +525,14 @@ def embed_header(coeffs, container_header, seed: bytes, circles, params) -> tupl
         The circle of every key group, in group order.
     params : sequence of bytes
         Each region's scheme parameters for a reveal from pixels.
+    original : numpy.ndarray, optional
+        The image before protection, ``(H, W, C)`` (C = 1 or 3), values
+        0..255: source of the thumbnails of painted regions.
+    region_keys : dict, optional
+        Region index -> :class:`picveil.crypto.RegionKey`, for the painted
+        regions (look != 0) that should get a thumbnail. Thumbnails take the
+        room the header leaves in the channel (SPEC.md §13.7.1); regions for
+        which it is too small get none, and nothing fails for want of room.
 
     Returns
     -------
@@ -463,7 +556,8 @@ def embed_header(coeffs, container_header, seed: bytes, circles, params) -> tupl
     if layout is None:
         return (
             "No robust in-image header: this JPEG's colour layout cannot carry one; "
-            "the image reveals only with its picveil data (keep the file, or a sidecar)."
+            "the image reveals only with its picveil data (keep the file, or a sidecar).",
+            b"",
         )
     rh = RobustHeader(
         scheme_id=h.scheme_id,
@@ -478,18 +572,105 @@ def embed_header(coeffs, container_header, seed: bytes, circles, params) -> tupl
         groups=tuple(GroupEntry(c.circle_id, c.key_check(h.file_salt)) for c in circles),
         tables=tables_fingerprint([coeffs.quant_table(ci) for ci in range(len(coeffs.components))]),
     )
-    payload = rh.to_bytes()
     boxes = [rh.region_box(i) for i in range(len(rh.regions))]
+    payloads = [rh.to_bytes()]
+    if original is not None and region_keys:
+        full = _with_thumbnails(rh, boxes, np.asarray(original), region_keys, (coeffs.mcu_width, coeffs.mcu_height))
+        if full is not None:
+            payloads.insert(0, full.to_bytes())
     from .embedder import _components
 
     try:
         before = {ci: coeffs.array(ci).copy() for ci in _components(coeffs)}
-        report = embed(coeffs, payload, boxes)
+        for k, payload in enumerate(payloads):
+            try:
+                report = embed(coeffs, payload, boxes)
+                break
+            except HeaderCapacityError:
+                if k == len(payloads) - 1:
+                    raise  # the header without thumbnails does not fit either
     except HeaderCapacityError as exc:
         return f"No robust in-image header: {exc.message} The image reveals only with its picveil data.", b""
     except (UnsupportedImageError, ValueError) as exc:
         return f"No robust in-image header: {exc}. The image reveals only with its picveil data.", b""
     return None, encode_undo(coeffs, before, report.amplitudes, report.excluded_blocks)
+
+
+def _with_thumbnails(rh: RobustHeader, boxes, original: np.ndarray, region_keys, mcu) -> RobustHeader | None:
+    """`rh` with sealed thumbnails of the painted regions that fit, or ``None`` if none fits."""
+    from dataclasses import replace
+
+    from . import thumbnail
+    from .embedder import capacity, choose_parity, plan
+
+    base = len(rh.to_bytes())
+    areas = {
+        i: boxes[i][2] * boxes[i][3]
+        for i, r in enumerate(rh.regions)
+        if r.look != 0 and i in region_keys
+    }
+    p = plan(rh.width, rh.height, boxes, mcu)
+    if p is None or not areas:
+        return None
+    # whether a length fits is not monotonic near the capacity (Reed-Solomon
+    # block sizes): shrink the spare room until the payload fits
+    spare = capacity(rh.width, rh.height, boxes, mcu) - base
+    for _ in range(SPARE_TRIES):
+        budget = thumbnail_budget(spare, areas)
+        if not budget:
+            return None
+        size = base + sum(n + THUMBNAIL_TAG_BYTES + _varint_len(n + THUMBNAIL_TAG_BYTES) for n in budget.values())
+        if choose_parity(p, size) is not None:
+            break
+        spare -= 1
+    else:
+        return None
+    if original.ndim == 2:
+        original = original[..., None]
+    ncomp = 1 if rh.color_space == "gray" else 3
+    regions = list(rh.regions)
+    for i, n in budget.items():
+        x, y, w, h = boxes[i]
+        pixels = original[y : y + h, x : x + w]
+        if ncomp == 1:
+            pixels = pixels.mean(axis=-1) if pixels.shape[-1] == 3 else pixels[..., 0]
+        elif pixels.shape[-1] == 1:
+            pixels = np.repeat(pixels, 3, axis=-1)
+        plain = thumbnail.encode(pixels, n)
+        sealed = region_keys[i].seal_short(THUMBNAIL_LABEL, thumbnail_aad(i, regions[i]), plain, THUMBNAIL_TAG_BYTES)
+        regions[i] = replace(regions[i], thumbnail=sealed)
+    return replace(rh, regions=tuple(regions))
+
+
+def open_thumbnail(header: RobustHeader, index: int, region_key, out_size: tuple[int, int] | None = None):
+    """Decrypt and render region `index`'s thumbnail (SPEC.md §13.7).
+
+    Parameters
+    ----------
+    header : RobustHeader
+    index : int
+    region_key : picveil.crypto.RegionKey
+        The region's key (from the circle that opens its group).
+    out_size : (int, int), optional
+        ``(height, width)`` to render at; default the region's size.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        float64 ``(h, w, 3)`` RGB (``(h, w)`` for gray), not clipped; ``None``
+        if the region has no thumbnail, or it does not authenticate (wrong
+        key, damage) or decode: never unauthenticated pixels.
+    """
+    from . import thumbnail
+
+    entry = header.regions[index]
+    if not entry.thumbnail:
+        return None
+    plain = region_key.open_short(THUMBNAIL_LABEL, thumbnail_aad(index, entry), entry.thumbnail, THUMBNAIL_TAG_BYTES)
+    if plain is None:
+        return None
+    _, _, w, h = header.region_box(index)
+    return thumbnail.decode(plain, h, w, ncomp=1 if header.color_space == "gray" else 3, out_size=out_size)
 
 
 # --- undo record (container SPEC §4.4, box `pvru`) --------------------------------------------

@@ -30,7 +30,12 @@ the *received* pixels, mapped back onto the protected image's 8×8 grid:
 7. if the picture was shrunk: refine the unscrambled region by least squares
    against the received pixels, modelling the downscale (antialiased
    Lanczos) with a smoothness prior (:class:`_ResizeProblem`), then resize
-   the revealed picture to the received size, soften block seams and paste.
+   the revealed picture to the received size, soften block seams and paste;
+8. regions painted with another look (fill, blur, ...) cannot be inverted;
+   when the header carries their encrypted thumbnail (SPEC.md §13.7) and it
+   authenticates, it is rendered at the region's received size (DCT
+   resampling: smooth) and pasted with a feathered edge: a low-resolution
+   copy, reported in ``low_res``.
 
 Pure numpy/scipy on arrays; the keys come from :mod:`picveil.crypto` objects.
 
@@ -111,7 +116,11 @@ class PixelRevealReport:
     locked : tuple of int
         Regions the keyring could not open (another circle).
     container_only : tuple of int
-        Regions whose look can only be undone with the container (not scramble).
+        Regions whose look can only be undone with the container (not
+        scramble) and that got no thumbnail back.
+    low_res : tuple of int
+        Painted regions shown as their low-resolution thumbnail (SPEC.md
+        §13.7): a reduced-quality copy of the original, not a reveal.
     received_size : (int, int)
         Width and height of the received picture (also of the output).
     scale : float
@@ -143,6 +152,7 @@ class PixelRevealReport:
     blur: tuple[tuple[float, ...], ...] = ()
     clipped: int = 0
     jpeg: bytes = field(default=b"", repr=False)
+    low_res: tuple[int, ...] = ()
 
 
 # --- decoding ------------------------------------------------------------------------------------
@@ -667,6 +677,62 @@ def _regions(header: RobustHeader, keys: dict[int, object]) -> tuple[list["_Regi
     return regs, locked, container_only
 
 
+#: Feathered edge of a pasted thumbnail: this share of the region's shorter
+#: side (at least THUMBNAIL_FEATHER_MIN_PX pixels), blended linearly with the
+#: received (painted) pixels, whose border matches the surroundings.
+THUMBNAIL_FEATHER = 0.04
+THUMBNAIL_FEATHER_MIN_PX = 2
+
+
+def _paste_thumbnails(out: np.ndarray, header: RobustHeader, keys: dict[int, object], scale: float) -> list[int]:
+    """Paste, in place, the thumbnails of the painted regions that the keys open.
+
+    Parameters
+    ----------
+    out : numpy.ndarray
+        ``uint8`` ``(h, w, 3)`` or ``(h, w)``, the picture at the received size.
+    keys : dict
+        Group index -> group key (:func:`_open_groups`).
+    scale : float
+        Received size over the original size.
+
+    Returns
+    -------
+    list of int
+        The regions pasted (their thumbnail authenticated and decoded).
+    """
+    from .header import open_thumbnail
+
+    height, width = out.shape[:2]
+    sx, sy = width / header.width, height / header.height
+    done = []
+    for i, entry in enumerate(header.regions):
+        if entry.robust or not entry.thumbnail or entry.group not in keys:
+            continue
+        x, y, w, h = header.region_box(i)
+        if scale != 1.0:
+            x, y, w, h = round(x * sx), round(y * sy), round((x + w) * sx) - round(x * sx), round((y + h) * sy) - round(y * sy)
+        w, h = min(w, width - x), min(h, height - y)
+        if w < 1 or h < 1:
+            continue
+        rkey = keys[entry.group].region_key(header.region_salt(i))
+        thumb = open_thumbnail(header, i, rkey, out_size=(h, w))
+        if thumb is None:
+            continue
+        if thumb.ndim == 2 and out.ndim == 3:
+            thumb = np.repeat(thumb[..., None], 3, axis=-1)
+        feather = max(THUMBNAIL_FEATHER_MIN_PX, THUMBNAIL_FEATHER * min(w, h))
+        dy = np.minimum(np.arange(h), np.arange(h)[::-1]) + 0.5
+        dx = np.minimum(np.arange(w), np.arange(w)[::-1]) + 0.5
+        alpha = np.clip(np.minimum(dy[:, None], dx[None, :]) / feather, 0.0, 1.0)
+        if out.ndim == 3:
+            alpha = alpha[..., None]
+        sub = out[y : y + h, x : x + w].astype(np.float64)
+        out[y : y + h, x : x + w] = np.clip(np.rint(alpha * thumb + (1 - alpha) * sub), 0, 255).astype(np.uint8)
+        done.append(i)
+    return done
+
+
 def _pad_to_blocks(plane: np.ndarray, hb: int, wb: int) -> np.ndarray:
     """Edge-pad a plane to at least ``(8 hb, 8 wb)`` (what an encoder does)."""
     h, w = plane.shape
@@ -756,11 +822,14 @@ def reveal_pixels(
             if header.scheme_id == 1:  # and scramble-v1 needs nothing else: reveal exactly
                 exact = _exact(data, header, regs, image, max_pixels)
                 if exact is not None:
-                    return exact[0], PixelRevealReport(
+                    pixels = np.array(exact[0], copy=True)
+                    low_res = _paste_thumbnails(pixels, header, keys, 1.0)
+                    return pixels, PixelRevealReport(
                         header=header, revealed=tuple(r.index for r in regs), locked=tuple(locked),
-                        container_only=tuple(container_only), received_size=(width, height), scale=1.0,
+                        container_only=tuple(i for i in container_only if i not in low_res),
+                        received_size=(width, height), scale=1.0,
                         source="jpeg-coefficients (exact)", circles=tuple(dict.fromkeys(names.values())),
-                        blur=tuple(blur), jpeg=exact[1],
+                        blur=tuple(blur), jpeg=b"" if low_res else exact[1], low_res=tuple(low_res),
                     )
         elif recover_clipped:
             clip = _to_rgb(planes, header), _clip_threshold(data, fmt)
@@ -780,11 +849,13 @@ def reveal_pixels(
             by0, by1, bx0, bx1 = reg.ranges[ci]
             revealed[ci][by0 * 8 : by1 * 8, bx0 * 8 : bx1 * 8] = _unscrambled_pixels(reg, ci, coef)
     out = _compose(image, header, revealed, [r.index for r in regs], scale)
+    low_res = _paste_thumbnails(out, header, keys, scale)
     report = PixelRevealReport(
         header=header,
         revealed=tuple(r.index for r in regs),
         locked=tuple(locked),
-        container_only=tuple(container_only),
+        container_only=tuple(i for i in container_only if i not in low_res),
+        low_res=tuple(low_res),
         received_size=(width, height),
         scale=scale,
         source=source,
