@@ -10,6 +10,8 @@ obfuscations  mosaic, blur, P3, Van Droogenbroeck, EtC scrambling, picveil's mod
 attack        the CNN attacker and the global-statistics attacker
 run           ``run_audit()`` and ``main(argv)``: the whole audit, cached and resumable
 report        README.md tables, PNG plots, terminal summary
+cipher        histogram distances, key sensitivity and a jigsaw attack on picveil's schemes
+faces         checks on real faces: CenterFace, Haar and dlib-CNN hits, dlib embedding distance
 """
 
 from __future__ import annotations

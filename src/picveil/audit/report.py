@@ -221,6 +221,26 @@ def cpu_minutes(results) -> float:
     return total / 60.0
 
 
+def cipher_lines(results) -> list[str]:
+    """The "Cipher statistics" section (``picveil audit --cipher``) as lines; none without those results."""
+    data = getattr(results, "cipher", None)
+    if not data:
+        return []
+    from .cipher import CipherResults, markdown_section
+
+    return [markdown_section(CipherResults.from_dict(data)), ""]
+
+
+def faces_lines(results) -> list[str]:
+    """The "Real faces" section (``picveil audit --faces``) as lines; none without those results."""
+    data = getattr(results, "faces", None)
+    if not data:
+        return []
+    from .faces import FaceResults, markdown_table
+
+    return [markdown_table(FaceResults.from_dict(data)), ""]
+
+
 def write_report(results, out_dir) -> Path:
     """Write ``README.md``, ``results.json`` and the plots into ``out_dir``; return the README path."""
     out = Path(out_dir)
@@ -249,6 +269,8 @@ def write_report(results, out_dir) -> Path:
         f"Images: native size = padded to 32×32 with black; larger sizes = {cfg['upscale']} upscales "
         f"of that. JPEG-domain baselines use IJG quality {cfg['jpeg_quality']} tables.", "",
         markdown_tables(results),
+        *cipher_lines(results),
+        *faces_lines(results),
         "## Obfuscations", "",
         "| name | what |", "|---|---|",
         *[f"| {n} | {_summary(n)} |" for n in names],

@@ -93,6 +93,8 @@ class Results:
     config: dict
     rows: list[Row] = field(default_factory=list)
     seconds: float = 0.0
+    cipher: dict | None = None  #: :class:`picveil.audit.cipher.CipherResults` as a dict, with ``--cipher``
+    faces: dict | None = None  #: :class:`picveil.audit.faces.FaceResults` as a dict, with ``--faces``
 
     def get(self, dataset: str, size: int, obfuscation: str, attack: str = "cnn") -> Row | None:
         for r in self.rows:
@@ -103,7 +105,7 @@ class Results:
     def to_json(self) -> str:
         return json.dumps(
             {"version": RESULTS_VERSION, "config": self.config, "seconds": self.seconds,
-             "rows": [asdict(r) for r in self.rows]},
+             "rows": [asdict(r) for r in self.rows], "cipher": self.cipher, "faces": self.faces},
             indent=1,
         )
 
@@ -112,7 +114,7 @@ class Results:
         d = json.loads(text)
         if d.get("version") != RESULTS_VERSION:
             raise ValueError(f"results.json version {d.get('version')!r}, expected {RESULTS_VERSION}")
-        return cls(d["config"], [Row(**r) for r in d["rows"]], d.get("seconds", 0.0))
+        return cls(d["config"], [Row(**r) for r in d["rows"]], d.get("seconds", 0.0), d.get("cipher"), d.get("faces"))
 
 
 # --- helpers -----------------------------------------------------------------
@@ -292,6 +294,8 @@ def run_audit(
     workers: int | None = None,
     write_report: bool = True,
     command: str | None = None,
+    cipher: bool = False,
+    faces: bool = False,
 ) -> Results:
     """Train every attack on every cell and write ``out_dir/README.md``, plots and ``results.json``.
 
@@ -317,6 +321,11 @@ def run_audit(
         do not depend on the number of workers.
     write_report : write README.md, plots and results.json into ``out_dir``.
     command : the command line to print under "Reproduce" in the report.
+    cipher : also run :func:`picveil.audit.cipher.run_cipher_checks` (histograms,
+        key sensitivity, jigsaw attack) for every picveil scheme; under a minute.
+    faces : also run :func:`picveil.audit.faces.run_checks` (face detectors and
+        dlib embedding distance on real photos, every picveil mode and the
+        mosaic/blur baselines; about a minute; needs the identify and detect extras).
     """
     t_start = time.perf_counter()
     _worker_init()
@@ -399,6 +408,17 @@ def run_audit(
 
     for i in range(len(cells)):
         results.rows += [Row(**r) for r in done[i]]
+    if cipher:
+        from .cipher import run_cipher_checks
+
+        results.cipher = run_cipher_checks(seed=seed).to_dict()
+    if faces:
+        from .faces import markdown_table, run_checks
+
+        face_results = run_checks(progress=(lambda s: print(s, file=sys.stderr, flush=True)) if progress else None)
+        results.faces = face_results.to_dict()
+        if progress:
+            print(markdown_table(face_results))
     results.seconds = time.perf_counter() - t_start
     if write_report:
         from .report import write_report as _write
@@ -440,6 +460,21 @@ def _csv(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
+def _faces_available() -> bool:
+    """Whether the face checks can run here; if not, say why on stderr (the audit goes on without them)."""
+    from ..regions.detectors import DetectorUnavailableError
+    from .faces import load_detectors
+
+    try:
+        load_detectors()
+    except DetectorUnavailableError as e:
+        print(f"picveil audit: face checks skipped: {e.message}", file=sys.stderr)
+        if e.hint:
+            print(f"hint: {e.hint}", file=sys.stderr)
+        return False
+    return True
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="picveil audit",
@@ -461,6 +496,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="cells trained at once (default: CPUs, at most 4)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars or summary table")
     p.add_argument("--list", action="store_true", help="list the obfuscations and exit")
+    p.add_argument("--cipher", action="store_true",
+                   help="add cipher statistics of every picveil scheme: histograms, key sensitivity, jigsaw attack")
+    p.add_argument("--faces", action="store_true",
+                   help="add checks on real faces: detectors (CenterFace, Haar, dlib CNN) and dlib embedding "
+                        "distance for every picveil mode and the mosaic/blur baselines (identify + detect extras)")
     return p
 
 
@@ -482,6 +522,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.out, datasets=_csv(args.datasets),
             obfuscations=_csv(args.obfuscations) if args.obfuscations else None,
             sizes=sizes, seed=args.seed, progress=not args.no_progress, mode=mode, workers=args.workers,
+            cipher=args.cipher, faces=args.faces and _faces_available(),
             command="picveil audit " + shlex.join(sys.argv[1:] if argv is None else list(argv)),
         )
     except _data.DatasetNotFoundError as e:
