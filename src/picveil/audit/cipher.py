@@ -768,7 +768,8 @@ def markdown_section(results: CipherResults, *, level: int = 2) -> str:
         for h in HISTOGRAMS:
             c = [r for r in results.histograms if r["scheme"] == s and r["histogram"] == h and r["measure"] == "chi2"]
             b = [r for r in results.histograms if r["scheme"] == s and r["histogram"] == h and r["measure"] == "bhattacharyya"]
-            lines.append(f"| {s} | {h} | {_mean(c, 'protected'):.3f} | {_mean(c, 'reencoded'):.3f} | "
+            label = h.replace("|", "\\|")  # a literal bar inside a Markdown table cell
+            lines.append(f"| {s} | {label} | {_mean(c, 'protected'):.3f} | {_mean(c, 'reencoded'):.3f} | "
                          f"{_mean(c, 'shifted'):.3f} | {_mean(c, 'unrelated'):.3f} | {_mean(b, 'protected'):.3f} | "
                          f"{_mean(b, 'shifted'):.3f} | {_mean(b, 'unrelated'):.3f} |")
     lines += [
