@@ -95,7 +95,7 @@ def test_protect_then_reveal_gives_back_the_exact_pixels(client):
 
     res = reveal(client, protected, me)
     assert res.status_code == 200, res.text
-    assert json.loads(res.headers["x-picveil-report"]) == {"revealed": [0], "locked": [], "total": 1}
+    assert json.loads(res.headers["x-picveil-report"]) == {"revealed": [0], "locked": [], "total": 1, "warnings": []}
     assert res.headers["content-disposition"] == 'attachment; filename="photo.revealed.jpg"'
     np.testing.assert_array_equal(decode(res.content), original)
 
@@ -392,9 +392,13 @@ def test_keyring_circles_share_import_and_reveal(tmp_path):
         pytest.skip("this picveil cannot protect for circles yet")
     protected = protect(alice, circle="family")
     assert protected.status_code == 200, protected.text
-    assert json.loads(protected.headers["x-picveil-report"])["regions"][0]["circle"] == circle_id
+    report = json.loads(protected.headers["x-picveil-report"])
+    assert report["regions"][0]["circle"] == circle_id
+    # the 512x512 sample has too little room outside the face for the robust header: said, not hidden
+    assert any("robust in-image header" in w for w in report["warnings"])
     res = reveal(bob, protected.content, use_keyring="true")
     assert res.status_code == 200, res.text
+    assert json.loads(res.headers["x-picveil-report"])["warnings"] == []
     np.testing.assert_array_equal(decode(res.content), decode(sample_bytes()))
     # Without the keyring, or with a keyring that lacks the circle, nothing opens.
     assert_error(reveal(bob, protected.content, passphrase="x"), 403, "NotRecipientError")

@@ -93,6 +93,7 @@ async def protect(request: Request):
         "source_format": report.source_format,
         "input_bytes": report.input_bytes,
         "output_bytes": report.output_bytes,
+        "warnings": list(report.warnings),
         "space": space,
         "regions": [region_json(r, info, space) for r in report.regions],
     }

@@ -28,7 +28,7 @@ router = APIRouter(tags=["reveal"])
     summary="Reveal the regions your keys open",
     description=(
         "Returns the restored JPEG (`image/jpeg`, as an attachment); regions the keys do not "
-        "open stay protected. The header `X-Picveil-Report` carries `{revealed, locked, total}` "
+        "open stay protected. The header `X-Picveil-Report` carries `{revealed, locked, total, warnings}` "
         "(region indices). Give an identity file, a passphrase, `use_keyring`, or several. "
         "A wrong key answers 403."
     ),
@@ -81,5 +81,6 @@ async def reveal(request: Request):
         "revealed": list(report.revealed),
         "locked": list(report.locked),
         "total": len(report.revealed) + len(report.locked),
+        "warnings": list(report.warnings),
     }
     return binary_response(out, media_type="image/jpeg", filename=download_name(filename, "revealed"), report=summary)

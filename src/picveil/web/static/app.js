@@ -318,6 +318,7 @@ async function runProtect() {
       const n = report.regions.length;
       const kb = (b) => `${Math.round(b / 1024).toLocaleString()} KB`;
       $("protect-summary").textContent = `Protected ${n} region${n === 1 ? "" : "s"} (snapped to the JPEG's 8–16 px grid). File size ${kb(report.input_bytes)} → ${kb(report.output_bytes)}.`;
+      for (const w of report.warnings || []) $("protect-summary").textContent += ` Note: ${w}`;
     }
     link.focus();
   }, { button: $("protect-go") });
@@ -379,6 +380,7 @@ async function runReveal() {
       $("reveal-summary").textContent =
         `Revealed ${report.revealed.length} of ${report.total} region${report.total === 1 ? "" : "s"}.` +
         (locked ? ` ${locked} stay${locked === 1 ? "s" : ""} hidden: your key does not open ${locked === 1 ? "it" : "them"}.` : "");
+      for (const w of report.warnings || []) $("reveal-summary").textContent += ` Note: ${w}`;
     }
     $("reveal-result").hidden = false;
     setSlider();
