@@ -271,9 +271,24 @@ def test_robust_off_and_non_circle_groups(photo, keyrings, identities):
         picveil.protect(photo, BOXES[:1], recipients=[identities[0].recipient], robust=True)
 
 
-def test_no_room_is_a_warning_not_a_failure(photo, keyrings):
-    me, _, _ = keyrings
+def test_all_region_image_carries_the_header_in_its_regions(photo, keyrings):
+    me, friend, _ = keyrings
     out, report, _ = api._protect(photo, [(0, 0, 1800, 1200)], circle="family", keyring=me)
+    assert report.warnings == ()
+    # the exact path is exact: the undo record is applied before the region tags are checked
+    assert np.array_equal(_decode(picveil.reveal(out, keyring=friend)), _decode(photo))
+    # and after a platform the header is found and the whole picture revealed from pixels
+    received = parse_chain("jpeg:75").run(out)
+    revealed, rep = api._reveal(received, keyring=friend)
+    assert rep.revealed == (0,) and rep.warnings
+    plain = _decode(parse_chain("jpeg:75").run(photo))
+    assert _psnr(_decode(revealed), _decode(photo)) > _psnr(plain, _decode(photo)) + MARGINS["jpeg:75"]  # measured -9.4
+
+
+def test_too_small_for_a_header_is_a_warning_not_a_failure(keyrings):
+    me, _, _ = keyrings
+    tiny = _jpeg(np.full((96, 128, 3), 120, dtype=np.uint8))
+    out, report, _ = api._protect(tiny, [(16, 16, 32, 32)], circle="family", keyring=me)
     assert len(report.warnings) == 1 and "robust in-image header" in report.warnings[0]
     picveil.reveal(out, keyring=me)  # the container still works
 
