@@ -262,6 +262,21 @@ def _blocks_from_bytes(raw: bytes, shapes: list[tuple[int, int]]) -> list[np.nda
     return out
 
 
+def _pack_original(coeffs, rect: McuRect, blocks: list[np.ndarray]) -> tuple[int, bytes]:
+    """A painted region's original coefficients for the container: kind 3 (a
+    small Huffman-coded JPEG) where the layout allows, else kind 2 (zlib of
+    int16); container SPEC §4.3."""
+    from .container.region_data import DATA_ORIGINAL, DATA_ORIGINAL_JPEG
+    from .jpeg.blockpack import pack_blocks
+
+    box = rect.pixels(coeffs.mcu_width, coeffs.mcu_height, coeffs.width, coeffs.height)
+    sampling = [(c.h_samp, c.v_samp) for c in coeffs.components]
+    packed = pack_blocks(blocks, sampling, box.w, box.h)
+    if packed is not None:
+        return DATA_ORIGINAL_JPEG, packed
+    return DATA_ORIGINAL, zlib.compress(b"".join(bytes(m) for m in _region_bytes(blocks)), 6)
+
+
 def _region_data_aad(index: int, kind: int, header_raw: bytes) -> bytes:
     """Associated data of a ``pvrd`` entry: binds it to its region, kind and header."""
     return b"picveil v1 region data\x00" + index.to_bytes(2, "big") + bytes([kind]) + header_raw
@@ -492,9 +507,9 @@ def _protect(
             if decoded is None:
                 decoded = _decode_pixels(jpeg)
             painted = paint_region(decoded, coeffs, rect, ranges, rect_looks[idx], params, rkey, quant, mask)
-            original = zlib.compress(b"".join(bytes(m) for m in _region_bytes(blocks)), 6)
-            aad = _region_data_aad(idx, DATA_ORIGINAL, header_raw)
-            data_entries.append(RegionDataEntry(idx, DATA_ORIGINAL, rkey.seal(DATA_ORIGINAL, aad, original)))
+            kind, original = _pack_original(coeffs, rect, blocks)
+            aad = _region_data_aad(idx, kind, header_raw)
+            data_entries.append(RegionDataEntry(idx, kind, rkey.seal(kind, aad, original)))
             result = Protected(painted)
         for ci, (rg, arr) in enumerate(zip(ranges, result.blocks)):
             coeffs.set_blocks(ci, rg[0], rg[2], arr)
@@ -811,7 +826,9 @@ def _reveal_jpeg(
             "The image was resized or re-encoded with a different layout after it was protected; exact reveal is impossible."
         ))
     from .container.format import BOX_ROBUST_UNDO
-    from .container.region_data import BOX_REGION_DATA, DATA_ORIGINAL, DATA_SCHEME_AUX, decode_region_data
+    from .container.region_data import (
+        BOX_REGION_DATA, DATA_ORIGINAL, DATA_ORIGINAL_JPEG, DATA_SCHEME_AUX, decode_region_data,
+    )
 
     region_data = {}
     for extra in container.extras:
@@ -846,11 +863,23 @@ def _reveal_jpeg(
             ))
         rkey = unlocked[rec.group].region_key(rec.salt)
         if rec.look != LOOK_SCRAMBLE:
-            sealed = region_data.get((idx, DATA_ORIGINAL))
-            plain = rkey.open(DATA_ORIGINAL, _region_data_aad(idx, DATA_ORIGINAL, header_raw), sealed) if sealed else None
+            shapes = [(rg[1] - rg[0], rg[3] - rg[2]) for rg in ranges]
+            kind = DATA_ORIGINAL_JPEG if (idx, DATA_ORIGINAL_JPEG) in region_data else DATA_ORIGINAL
+            sealed = region_data.get((idx, kind))
+            plain = rkey.open(kind, _region_data_aad(idx, kind, header_raw), sealed) if sealed else None
             if plain is None:
                 raise TamperedError("The picveil data in this image is damaged or was altered.")
-            original = _blocks_from_bytes(zlib.decompress(plain), [(rg[1] - rg[0], rg[3] - rg[2]) for rg in ranges])
+            if kind == DATA_ORIGINAL_JPEG:
+                from .jpeg.blockpack import unpack_blocks
+
+                original = unpack_blocks(plain, shapes)
+                if original is None:
+                    raise TamperedError("The picveil data in this image is damaged or was altered.")
+            else:
+                try:
+                    original = _blocks_from_bytes(zlib.decompress(plain), shapes)
+                except zlib.error:
+                    raise TamperedError("The picveil data in this image is damaged or was altered.") from None
             for ci, (rg, arr) in enumerate(zip(ranges, original)):
                 coeffs.set_blocks(ci, rg[0], rg[2], arr)
             revealed.append(idx)

@@ -17,7 +17,8 @@ BOX_REGION_DATA = b"pvrd"
 
 #: Entry kinds.
 DATA_SCHEME_AUX = 1  #: scheme-specific exact-reveal data (scheme 2: original DC values)
-DATA_ORIGINAL = 2  #: the region's original coefficients (looks other than scramble)
+DATA_ORIGINAL = 2  #: the region's original coefficients (looks other than scramble), zlib of int16
+DATA_ORIGINAL_JPEG = 3  #: the same, Huffman-coded as a small JPEG (picveil.jpeg.blockpack)
 
 _TAMPERED = "The picveil data in this image is damaged or was altered."
 
