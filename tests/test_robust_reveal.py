@@ -363,3 +363,25 @@ def test_converted_picture_beside_its_sidecar(protected, keyrings, tmp_path):
     revealed, report = api._reveal(webp, keyring=friend)
     assert report.revealed == (0, 1) and report.locked == ()
     assert revealed[:2] == b"\xff\xd8"
+
+
+@pytest.mark.parametrize("k", [-1, 1, 2])
+def test_turned_picture_is_found_and_revealed_as_received(k, photo, protected, keyrings):
+    """Platforms apply a phone photo's EXIF orientation: the pixels arrive turned.
+    The turned copy is revealed from its decoded pixels, not from its JPEG
+    coefficients as the straight copy is: measured 28.7-28.8 dB against 34.8
+    (the pixel path's cost, as for a PNG or WebP copy)."""
+    _, friend, _ = keyrings
+    out, _ = protected
+    mask = _region_mask((1200, 1800), BOXES)
+    straight, rep = api._reveal(_jpeg(_decode(out), quality=85), keyring=friend)
+    assert rep.revealed == (0, 1)
+    reference = _psnr(_decode(straight)[mask], _decode(photo)[mask])
+    received = _jpeg(np.ascontiguousarray(np.rot90(_decode(out), k)), quality=85)
+    revealed, rep = api._reveal(received, keyring=friend)
+    assert rep.revealed == (0, 1) and any("turn" in w for w in rep.warnings)
+    got, want = _decode(revealed), np.rot90(_decode(photo), k)
+    assert got.shape == want.shape  # returned as received
+    turned_mask = np.rot90(mask, k)
+    assert _psnr(got[turned_mask], want[turned_mask]) > reference - 7.5
+    assert _psnr(got[turned_mask], want[turned_mask]) > _psnr(np.rot90(_decode(out), k)[turned_mask], want[turned_mask]) + 10

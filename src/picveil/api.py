@@ -937,7 +937,7 @@ def _reveal_from_pixels(
             raise fallback from None
         raise NoPicveilDataError(
             "This image carries no picveil data: no container, and no in-image header in its pixels.",
-            hint="If a platform served it, it may have been cropped, rotated or edited; ask for the file as it was posted.",
+            hint="If a platform served it, it may have been cropped or edited; ask for the file as it was posted.",
         ) from None
     locked = tuple(sorted(rep.locked + rep.container_only))
     if require_all and locked:
@@ -954,6 +954,10 @@ def _reveal_from_pixels(
             f"{'ies' if len(rep.low_res) > 1 else 'y'} only (the original travels in the picveil data, "
             "which was stripped); reveal the original file or its sidecar for the exact picture.",
         )
+    if rep.rotated:
+        turn = {90: "a quarter turn anticlockwise", 180: "a half turn", 270: "a quarter turn clockwise"}[rep.rotated]
+        warnings += (f"The picture had been given {turn} (a platform applied its orientation); "
+                     "it was revealed turned back, and is returned as received.",)
     revealed = tuple(sorted(rep.revealed + rep.low_res))
     return out, RevealReport(None, revealed, locked, out, warnings)
 

@@ -139,6 +139,10 @@ class PixelRevealReport:
     jpeg : bytes
         For an exact reveal only: the restored JPEG (the received coefficients,
         regions unscrambled; no metadata), else empty.
+    rotated : int
+        Degrees (90, 180, 270, counter-clockwise) by which the received picture
+        was turned against the protected one (a platform applied the EXIF
+        orientation); the revealed picture is turned the same way.
     """
 
     header: RobustHeader
@@ -153,6 +157,7 @@ class PixelRevealReport:
     clipped: int = 0
     jpeg: bytes = field(default=b"", repr=False)
     low_res: tuple[int, ...] = ()
+    rotated: int = 0
 
 
 # --- decoding ------------------------------------------------------------------------------------
@@ -786,12 +791,38 @@ def reveal_pixels(
     NotAnImageError, CorruptImageError, ImageTooLargeError
         The file cannot be decoded.
     """
-    from picveil.schemes import get_scheme
+    from picveil.errors import NoPicveilDataError
 
     from .extractor import extract
 
     data = bytes(data)
     image, fmt = _decode_image(data, max_pixels)
+    try:
+        return _reveal_decoded(data, image, fmt, keyring, identities, max_pixels, recover_clipped)
+    except (NoPicveilDataError, HeaderDamagedError) as first:
+        # A platform may have applied the EXIF orientation and turned the pixels
+        # (phone photos): look for the header in the picture turned back.
+        for k in (1, 3, 2):
+            turned = np.ascontiguousarray(np.rot90(image, k))
+            try:
+                extract(turned)
+            except (NoPicveilDataError, HeaderDamagedError):
+                continue
+            out, report = _reveal_decoded(None, turned, fmt, keyring, identities, max_pixels, recover_clipped)
+            from dataclasses import replace
+
+            return np.ascontiguousarray(np.rot90(out, -k)), replace(report, rotated=(360 - 90 * k) % 360)
+        raise first
+
+
+def _reveal_decoded(data, image, fmt, keyring, identities, max_pixels, recover_clipped):
+    """:func:`reveal_pixels` on a decoded picture. `data` is the received file, or
+    ``None`` when `image` is not its pixels as decoded (turned): the JPEG
+    coefficient paths are then skipped."""
+    from picveil.schemes import get_scheme
+
+    from .extractor import extract
+
     header = RobustHeader.from_bytes(extract(image))
     sch = get_scheme(header.scheme_id)  # UnsupportedVersionError for unknown schemes
     if header.scheme_id not in _LABELS:
@@ -808,7 +839,7 @@ def reveal_pixels(
     scale = _scale(header, width, height)
     regs, locked, container_only = _regions(header, keys)
 
-    planes = _jpeg_planes(data, header, max_pixels) if scale == 1.0 and fmt == "jpeg" else None
+    planes = _jpeg_planes(data, header, max_pixels) if scale == 1.0 and fmt == "jpeg" and data is not None else None
     source = "jpeg-coefficients" if planes is not None else "pixels"
     if planes is None:
         planes = _pixel_planes(image, header)
