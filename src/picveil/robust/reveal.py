@@ -6,7 +6,9 @@ how the image was sampled. :func:`reveal_pixels` reads it, derives the region
 keys from the revealer's keyring, and inverts the scramble on the block DCT of
 the *received* pixels, mapped back onto the protected image's 8×8 grid:
 
-1. decode the received file; extract and parse the header;
+1. decode the received file; extract and parse the header (if there is none,
+   try the picture turned by 90, 270 and 180 degrees: a platform may have
+   applied the photo's EXIF orientation; the result is turned back);
 2. open the key groups with the keyring's circles (id prefix + key check);
 3. measure the scale (received size against the header's) and map the
    picture back to the original grid: a JPEG of the original size is read
