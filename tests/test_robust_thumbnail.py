@@ -275,3 +275,35 @@ def test_exact_reveal_with_container_unchanged(photo, protected, keyrings):
     out, report = api._reveal(protected, keyring=me)
     assert report.revealed == (0,) and report.warnings == ()
     assert np.array_equal(_decode(out), _decode(photo))
+
+
+# --- the committed payload vector (SPEC.md §13.7) ----------------------------------------------
+def test_payload_vector_with_a_thumbnail():
+    import json
+    from pathlib import Path
+
+    from picveil.crypto import RegionKey
+
+    path = Path(__file__).resolve().parents[1] / "src" / "picveil" / "robust" / "vectors" / "payload_v2_thumbnail.json"
+    v = json.loads(path.read_text())
+    payload = bytes.fromhex(v["payload_hex"])
+    hdr = rh.RobustHeader.from_bytes(payload)
+    assert (hdr.width, hdr.height, hdr.layout, hdr.scheme_id, hdr.seed.hex(), hdr.tables) == (
+        v["width"], v["height"], v["layout"], v["scheme_id"], v["seed_hex"], v["tables"])
+    r = hdr.regions[0]
+    assert (r.x, r.y, r.w, r.h, r.group, r.look) == tuple(v["region"][k] for k in ("x", "y", "w", "h", "group", "look"))
+    assert hdr.to_bytes() == payload  # canonical
+    key = RegionKey(bytes.fromhex(v["region_key_hex"]))
+    plain = key.open_short(rh.THUMBNAIL_LABEL, rh.thumbnail_aad(0, r), r.thumbnail, rh.THUMBNAIL_TAG_BYTES)
+    assert plain == bytes.fromhex(v["thumbnail_plaintext_hex"])
+    rendered = rh.open_thumbnail(hdr, 0, key)
+    assert np.abs(np.rint(rendered) - np.array(v["rendered_rgb"])).max() <= 1
+    # any flipped bit of the sealed thumbnail, or another key, shows nothing
+    from dataclasses import replace
+
+    for i in (0, len(r.thumbnail) // 2, len(r.thumbnail) - 1):
+        bad = bytearray(r.thumbnail)
+        bad[i] ^= 0x10
+        hurt = replace(hdr, regions=(replace(r, thumbnail=bytes(bad)),))
+        assert rh.open_thumbnail(hurt, 0, key) is None
+    assert rh.open_thumbnail(hdr, 0, RegionKey(bytes(32))) is None
