@@ -284,7 +284,7 @@ def test_payload_vector_with_a_thumbnail():
 
     from picveil.crypto import RegionKey
 
-    path = Path(__file__).resolve().parents[1] / "src" / "picveil" / "robust" / "vectors" / "payload_v2_thumbnail.json"
+    path = Path(__file__).resolve().parents[1] / "src" / "picveil" / "robust" / "vectors" / "payload" / "payload_v2_thumbnail.json"
     v = json.loads(path.read_text())
     payload = bytes.fromhex(v["payload_hex"])
     hdr = rh.RobustHeader.from_bytes(payload)

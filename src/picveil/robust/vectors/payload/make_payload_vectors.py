@@ -1,7 +1,7 @@
 """Regenerate payload_v2_thumbnail.json: a robust header payload (SPEC.md §13)
 with a sealed region thumbnail (§13.7), for independent implementations.
 
-Run from the repository root: ``python src/picveil/robust/vectors/make_payload_vectors.py``.
+Run from the repository root: ``python src/picveil/robust/vectors/payload/make_payload_vectors.py``.
 The vector gives the payload bytes, the parsed fields, the region key (a test
 key, bytes 0..31), the thumbnail's plaintext, and the decoded thumbnail
 rendered at the region's size and rounded to integers (a conforming decoder
@@ -19,7 +19,7 @@ from picveil.crypto import RegionKey
 from picveil.robust import header as rh
 from picveil.robust import thumbnail
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parent  # robust/vectors/payload/
 key = RegionKey(bytes(range(32)))
 region = data.astronaut()[96:112, 176:208]  # 32 x 16 px: two 16x16 MCUs of the face
 plain = thumbnail.encode(region, 40)
