@@ -19,29 +19,12 @@ from __future__ import annotations
 
 import numpy as np
 
-#: ITU-T T.81 Annex K.1, luminance.
-STD_LUMINANCE = np.array(
-    [
-        [16, 11, 10, 16, 24, 40, 51, 61],
-        [12, 12, 14, 19, 26, 58, 60, 55],
-        [14, 13, 16, 24, 40, 57, 69, 56],
-        [14, 17, 22, 29, 51, 87, 80, 62],
-        [18, 22, 37, 56, 68, 109, 103, 77],
-        [24, 35, 55, 64, 81, 104, 113, 92],
-        [49, 64, 78, 87, 103, 121, 120, 101],
-        [72, 92, 95, 98, 112, 100, 103, 99],
-    ],
-    dtype=np.int32,
-)
+from picveil.platforms.quality import STD_LUMINANCE, ijg_quant_table
 
 
 def quant_table(quality: int) -> np.ndarray:
-    """IJG libjpeg scaling of the standard luminance table (baseline, clamped 1..255)."""
-    if not 1 <= quality <= 100:
-        raise ValueError("quality must be in 1..100")
-    scale = 5000 // quality if quality < 50 else 200 - 2 * quality
-    q = (STD_LUMINANCE * scale + 50) // 100
-    return np.clip(q, 1, 255).astype(np.int32)
+    """IJG libjpeg scaling of the standard luminance table (baseline, clamped 1..255), int32."""
+    return ijg_quant_table(quality).astype(np.int32)
 
 
 def forward(image: np.ndarray, quality: int = 75) -> np.ndarray:
