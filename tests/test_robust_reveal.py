@@ -369,8 +369,8 @@ def test_converted_picture_beside_its_sidecar(protected, keyrings, tmp_path):
 def test_turned_picture_is_found_and_revealed_as_received(k, photo, protected, keyrings):
     """Platforms apply a phone photo's EXIF orientation: the pixels arrive turned.
     The turned copy is revealed from its decoded pixels, not from its JPEG
-    coefficients as the straight copy is: measured 28.7-28.8 dB against 34.8
-    (the pixel path's cost, as for a PNG or WebP copy)."""
+    coefficients as the straight copy is: measured 32.6-32.7 dB against 35.0
+    (28.7 before the reader modelled its own chroma upsampling, a second blur)."""
     _, friend, _ = keyrings
     out, _ = protected
     mask = _region_mask((1200, 1800), BOXES)
@@ -383,5 +383,5 @@ def test_turned_picture_is_found_and_revealed_as_received(k, photo, protected, k
     got, want = _decode(revealed), np.rot90(_decode(photo), k)
     assert got.shape == want.shape  # returned as received
     turned_mask = np.rot90(mask, k)
-    assert _psnr(got[turned_mask], want[turned_mask]) > reference - 7.5
+    assert _psnr(got[turned_mask], want[turned_mask]) > reference - 3.5
     assert _psnr(got[turned_mask], want[turned_mask]) > _psnr(np.rot90(_decode(out), k)[turned_mask], want[turned_mask]) + 10

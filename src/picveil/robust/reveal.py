@@ -467,24 +467,29 @@ def deconvolve(plane: np.ndarray, a: float | tuple[float, ...], nu: float = WIEN
     ----------
     plane : numpy.ndarray
         ``(h, w)`` float.
-    a : float or (float, float) or (float, float, float)
+    a : float or (float, float) or (float, float, float) or (float, float, float, int)
         Blur parameter, ``0 <= a < 0.25``, for both axes or ``(a_y, a_x)``;
-        0 returns the plane unchanged. A third value overrides `nu`.
+        0 returns the plane unchanged. A third value overrides `nu`; a fourth
+        is how many times the blur was applied (default 1: a received JPEG's
+        own planes; 2 when this reader also upsampled and box-averaged them,
+        decoding a subsampled JPEG to pixels).
     nu : float
         Regularisation.
     """
+    passes = 1
     if np.isscalar(a):
         ay = ax = float(a)
     else:
         ay, ax = a[0], a[1]
         nu = a[2] if len(a) > 2 else nu
+        passes = int(a[3]) if len(a) > 3 else 1
     if ay <= 0 and ax <= 0:
         return np.asarray(plane, dtype=np.float64)
     from scipy.fft import dctn, idctn
 
     h, w = plane.shape
     hy, hx = _blur_eigen(h, ay), _blur_eigen(w, ax)
-    gain = np.outer(hy, hx)
+    gain = np.outer(hy, hx) ** passes
     inv = gain * (1.0 + nu) / (gain * gain + nu)
     mean = float(plane.mean())
     return idctn(dctn(plane - mean, type=2, norm="ortho") * inv, type=2, norm="ortho") + mean
@@ -799,8 +804,9 @@ def reveal_pixels(
 
     data = bytes(data)
     image, fmt = _decode_image(data, max_pixels)
+    sampling = _jpeg_sampling(data) if fmt == "jpeg" else None
     try:
-        return _reveal_decoded(data, image, fmt, keyring, identities, max_pixels, recover_clipped)
+        return _reveal_decoded(data, image, fmt, keyring, identities, max_pixels, recover_clipped, sampling)
     except (NoPicveilDataError, HeaderDamagedError) as first:
         # A platform may have applied the EXIF orientation and turned the pixels
         # (phone photos): look for the header in the picture turned back.
@@ -810,14 +816,25 @@ def reveal_pixels(
                 extract(turned)
             except (NoPicveilDataError, HeaderDamagedError):
                 continue
-            out, report = _reveal_decoded(None, turned, fmt, keyring, identities, max_pixels, recover_clipped)
+            out, report = _reveal_decoded(None, turned, fmt, keyring, identities, max_pixels, recover_clipped, sampling)
             from dataclasses import replace
 
             return np.ascontiguousarray(np.rot90(out, -k)), replace(report, rotated=(360 - 90 * k) % 360)
         raise first
 
 
-def _reveal_decoded(data, image, fmt, keyring, identities, max_pixels, recover_clipped):
+def _jpeg_sampling(data: bytes) -> int | None:
+    """Pillow's chroma subsampling code of a JPEG (0 4:4:4, 1 4:2:2, 2 4:2:0), else None."""
+    from PIL import Image, JpegImagePlugin
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return JpegImagePlugin.get_sampling(im) if im.format == "JPEG" else None
+    except Exception:  # only a hint for the blur model
+        return None
+
+
+def _reveal_decoded(data, image, fmt, keyring, identities, max_pixels, recover_clipped, received_sampling=None):
     """:func:`reveal_pixels` on a decoded picture. `data` is the received file, or
     ``None`` when `image` is not its pixels as decoded (turned): the JPEG
     coefficient paths are then skipped."""
@@ -847,7 +864,10 @@ def _reveal_decoded(data, image, fmt, keyring, identities, max_pixels, recover_c
         planes = _pixel_planes(image, header)
     planes = [_pad_to_blocks(p, hb, wb) for p, (_, _, hb, wb) in zip(planes, _plane_shapes(header))]
     nu = _wiener_nu(data if source == "jpeg-coefficients" else None, fmt)
-    blur = [(*_blur_model(fmt, f), nu) if scale == 1.0 else (0.0, 0.0, nu) for f in _factors(header)]
+    # A subsampled JPEG decoded here to pixels went through a second triangle
+    # upsampling and box average (ours) on top of the viewer's and the platform's.
+    passes = 2 if source == "pixels" and fmt == "jpeg" and received_sampling in (1, 2) else 1
+    blur = [(*_blur_model(fmt, f), nu, passes) if scale == 1.0 else (0.0, 0.0, nu) for f in _factors(header)]
     clip = None
     if regs and source == "jpeg-coefficients":
         if _same_tables(data, header):
