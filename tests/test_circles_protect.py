@@ -79,6 +79,16 @@ def test_cli_circle_flow(photo, tmp_path, capsys, monkeypatch):
     capsys.readouterr()
     assert main(["reveal", str(post), "-o", str(tmp_path / "r.jpg"), "--keyring", str(home_friend)]) == 0
     assert np.array_equal(decode((tmp_path / "r.jpg").read_bytes()), decode(src.read_bytes()))
+    assert main(["inspect", str(post)]) == 0
+    shown = capsys.readouterr().out
+    assert "robust in-image header: yes" in shown and "ignored by this version" not in shown
+    # after a platform (metadata stripped, re-encoded), the friend reveals to PNG
+    from picveil.platforms.simulate import parse_chain
+
+    (tmp_path / "downloaded.jpg").write_bytes(parse_chain("jpeg:80").run(post.read_bytes()))
+    assert main(["reveal", str(tmp_path / "downloaded.jpg"), "-o", str(tmp_path / "r.png"), "--keyring", str(home_friend)]) == 0
+    assert "not exact" in capsys.readouterr().err
+    assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     monkeypatch.setenv("PICVEIL_HOME", str(tmp_path / "nobody"))
     assert main(["circle", "whoami"]) == 0
     code = main(["reveal", str(post), "-o", str(tmp_path / "r2.jpg")])

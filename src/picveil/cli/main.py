@@ -368,8 +368,13 @@ def inspect(
     from ..regions.priority import level_table
 
     out.print("security levels (--level): " + ", ".join(f"{lv}={100 * share:.1f}%" for lv, share in level_table()) + " of the image area, in priority order")
-    if info.extra_boxes:
-        out.print(f"extra boxes (ignored by this version): {', '.join(info.extra_boxes)}")
+    if "pvru" in info.extra_boxes:
+        out.print("robust in-image header: yes (a circle's members can reveal this picture after a platform re-encodes it)")
+    if "pvrd" in info.extra_boxes:
+        out.print("region data: the painted regions' originals (or scheme data), encrypted per region")
+    unknown = [b for b in info.extra_boxes if b not in ("pvrd", "pvru")]
+    if unknown:
+        out.print(f"extra boxes (ignored by this version): {', '.join(unknown)}")
 
 
 @command()
