@@ -132,8 +132,10 @@ def test_histogram_distances_protected_vs_reencoded(face):
         assert not np.array_equal(pb, blocks[0])
         got[name] = C.histogram_distances(blocks[0], pb, q_dc)
     for name, d in got.items():
-        # signed block means: far from the original's, far above two re-encodings of the region
-        assert d["DC"]["chi2"] > 0.03 and d["DC"]["chi2"] > 10 * floor["DC"]["chi2"], name
+        # signed block means: far from the original's, far above two re-encodings of the region.
+        # Each protect draws a fresh key; over 40 fixed keys the scramble schemes gave
+        # 0.027-0.078 (re-encoding floor: 0.0009), so 0.01 leaves a wide margin.
+        assert d["DC"]["chi2"] > 0.01 and d["DC"]["chi2"] > 10 * floor["DC"]["chi2"], name
     # What the schemes document as leaked is leaked exactly: |AC| for all, |DC| for scramble-v1.
     assert got["scramble-v1"]["|DC|"]["chi2"] == 0 and got["searchable-v1"]["|DC|"]["chi2"] == 0
     assert all(d["|AC|"]["chi2"] == 0 for d in got.values())
