@@ -26,7 +26,7 @@ until the header fits). The source is a Pillow JPEG q92 4:2:0. Usage::
     python benchmarks/bench_robust.py                 # everything (long: an hour or more on 2 cores)
     python benchmarks/bench_robust.py --quick         # 6 photos and a 4 MP mosaic, 11 chains
     python benchmarks/bench_robust.py --scheme scramble-v2 --markdown
-    python benchmarks/bench_robust.py --scheme both --jobs 8
+    python benchmarks/bench_robust.py --scheme all --jobs 8
 """
 
 from __future__ import annotations
@@ -431,12 +431,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="6 photos and a 4 MP mosaic, 11 chains")
     parser.add_argument("--markdown", action="store_true", help="print Markdown instead of a rich table")
-    parser.add_argument("--scheme", default="scramble-v1", help="scramble-v1, scramble-v2 or both")
+    parser.add_argument("--scheme", default="", help="comma-separated schemes, or all (default: the default scheme)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--photos", type=int, default=0, help="use only the first N photos (0: all)")
     parser.add_argument("--chains", default="", help="only chains containing one of these comma-separated strings")
     args = parser.parse_args(argv)
-    schemes = ["scramble-v1", "scramble-v2"] if args.scheme == "both" else [args.scheme]
+    from picveil.schemes import DEFAULT_SCHEME
+
+    schemes = ["scramble-v1", "scramble-v2", "scramble-v3"] if args.scheme == "all" else (args.scheme or DEFAULT_SCHEME).split(",")
 
     from picveil.platforms.simulate import available_encoders
 

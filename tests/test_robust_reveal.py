@@ -177,7 +177,7 @@ def test_salts_are_derived():
 
 
 # --- pieces of the reveal ------------------------------------------------------------------------
-@pytest.mark.parametrize("scheme_id", [1, 2])
+@pytest.mark.parametrize("scheme_id", [1, 2, 4])
 def test_float_unscramble_matches_the_scheme(scheme_id):
     """The float inverse used on pixels is the scheme's own (SPEC labels), AC and DC signs alike."""
     from picveil.crypto import GroupKey
@@ -185,16 +185,16 @@ def test_float_unscramble_matches_the_scheme(scheme_id):
 
     key = GroupKey(bytes(32)).region_key(bytes(16))
     rng = np.random.default_rng(0)
-    blocks = [rng.integers(-40, 40, (3, 5, 8, 8)).astype(np.int16), rng.integers(-9, 9, (2, 3, 8, 8)).astype(np.int16)]
+    blocks = [rng.integers(-40, 40, (4, 6, 8, 8)).astype(np.int16), rng.integers(-9, 9, (2, 3, 8, 8)).astype(np.int16)]
     quant = [np.full((8, 8), 4, np.uint16)] * 2
     prot = get_scheme(scheme_id).protect(blocks, key, quant)
     params = prot.robust
-    s = rv._Scramble(scheme_id, key, [15, 6], params if scheme_id == 2 else b"")
+    s = rv._Scramble(scheme_id, key, [(4, 6), (2, 3)], params if scheme_id == 2 else b"")
     for ci, (orig, p) in enumerate(zip(blocks, prot.blocks)):
         back = s.inverse(ci, p.reshape(-1, 8, 8).astype(np.float64))
         assert np.array_equal(back[:, 1:, :], orig.reshape(-1, 8, 8)[:, 1:, :])
         assert np.array_equal(back[:, 0, 1:], orig.reshape(-1, 8, 8)[:, 0, 1:])
-        if scheme_id == 1:
+        if scheme_id in (1, 4):
             assert np.array_equal(back[:, 0, 0], orig.reshape(-1, 8, 8)[:, 0, 0])
         assert np.allclose(s.forward(ci, back), p.reshape(-1, 8, 8))
 
@@ -219,7 +219,7 @@ def test_protect_embeds_and_keeps_the_exact_path(photo, protected, keyrings):
     from picveil.robust import extract_from_jpeg
 
     h = rh.RobustHeader.from_bytes(extract_from_jpeg(out))
-    assert (h.width, h.height, h.layout, h.scheme_id) == (1800, 1200, "4:2:0", 1)
+    assert (h.width, h.height, h.layout, h.scheme_id) == (1800, 1200, "4:2:0", 4)  # the default, scramble-v3
     assert [h.region_box(i) for i in range(2)] == BOXES
     circle = friend.get("family")
     assert circle.circle_id.startswith(h.groups[0].circle_id)

@@ -615,8 +615,8 @@ def protect(image: Source, regions, **options) -> bytes:
         match nobody are protected with ``except_people`` and left visible with
         ``only``; non-face detections are kept either way. At most one of them.
     scheme : str, optional
-        ``scramble-v1`` (default), ``scramble-v2`` or ``searchable-v1``
-        (short names ``scramble``, ``searchable``).
+        ``scramble-v3`` (default), ``scramble-v1``, ``scramble-v2`` or
+        ``searchable-v1`` (short names ``scramble``, ``searchable``).
     whole : bool
         Protect the entire image as one region (``regions`` must be empty);
         the scheme defaults to ``searchable-v1``, whose cipher images a server
@@ -719,7 +719,7 @@ def _jpeg_to_png(jpeg: bytes) -> bytes:
 
 
 #: Short scheme names a user may type (the newest version of each family).
-SCHEME_ALIASES = {"scramble": "scramble-v1", "searchable": "searchable-v1"}
+SCHEME_ALIASES = {"scramble": "scramble-v3", "searchable": "searchable-v1"}
 
 
 def _scheme_named(name: str | int):
@@ -922,7 +922,7 @@ def _reveal_from_pixels(
     on the decoded pixels with the keyring's circles (robust/SPEC.md §13).
 
     The result is a JPEG at quality 95, at the received size (or, when only
-    the metadata was stripped from a scramble-v1 image, the exactly restored
+    the metadata was stripped from a scramble-v1/v3 image, the exactly restored
     JPEG). If the picture carries no robust header either, `fallback` (the
     container path's own error) is raised when given, else
     :class:`NoPicveilDataError`.

@@ -20,14 +20,14 @@ the *received* pixels, mapped back onto the protected image's 8×8 grid:
    (the viewer's triangle upsampling then an encoder's box downsampling:
    ``[1/8, 3/4, 1/8]`` per axis; WebP blurs more) with a Wiener-regularised
    inverse (:func:`deconvolve`), unless the JPEG is the protected file itself
-   (same quantization tables as the header's fingerprint: then scramble-v1 is
+   (same quantization tables as the header's fingerprint: then scramble-v1/v3 is
    revealed exactly, on the integer coefficients);
 5. recover what the viewer's clipping to 0..255 took away (same size only):
    a scrambled picture leaves the RGB gamut far more often than a photo, and
    pixels seen at 0 or 255 are only bounds; the values that make the
    unscrambled region smoothest within those bounds are found by a projected
    L-BFGS (:class:`_ClipProblem`);
-6. invert the scheme in floating point (scramble-v1: signs and permutation;
+6. invert the scheme in floating point (scramble-v1/v3: signed block permutations;
    scramble-v2: also the block means, through the header's quantile knots);
 7. if the picture was shrunk: refine the unscrambled region by least squares
    against the received pixels, modelling the downscale (antialiased
@@ -129,7 +129,7 @@ class PixelRevealReport:
         Received size over original size (1.0: not resized).
     source : str
         ``"jpeg-coefficients"`` (planes read from the JPEG's DCT), ``"jpeg-coefficients
-        (exact)"`` (scramble-v1 on the protected coefficients themselves: an
+        (exact)"`` (scramble-v1/v3 on the protected coefficients themselves: an
         exact reveal) or ``"pixels"``.
     circles : tuple of str
         Names (in this keyring) of the circles that opened regions.
@@ -498,6 +498,10 @@ def deconvolve(plane: np.ndarray, a: float | tuple[float, ...], nu: float = WIEN
 # --- the schemes, in floating point ----------------------------------------------------------------
 #: Key-stream labels of the schemes (container SPEC §9, §10), and scramble-v2's knots per component.
 _LABELS = {1: (b"picveil scramble-v1 perm", b"picveil scramble-v1 sign"), 2: (b"picveil scramble-v2 perm", b"picveil scramble-v2 sign")}
+#: Schemes that a reveal from pixels can invert (scramble-v3 derives its own signed permutations).
+_PIXEL_SCHEMES = frozenset({1, 2, 4})
+#: Schemes whose integer inverse needs nothing but the key (no aux data): exact from the protected file.
+_KEY_ONLY_SCHEMES = frozenset({1, 4})
 _V2_KNOTS = (17, 5, 5)
 
 
@@ -508,25 +512,32 @@ class _Scramble:
     ``inverse`` unscrambles; both are orthogonal, adjoint to each other.
     """
 
-    def __init__(self, scheme_id: int, key, counts: Sequence[int], params: bytes) -> None:
+    def __init__(self, scheme_id: int, key, shapes: Sequence[tuple[int, int]], params: bytes) -> None:
         from picveil.schemes.scramble_v1 import keyed_permutation, keyed_signs
+        from picveil.schemes.scramble_v3 import signed_permutations
 
-        perm_label, sign_label = _LABELS[scheme_id]
         self.scheme_id = scheme_id
         self.perms, self.signs = [], []
-        for ci, n in enumerate(counts):
-            self.perms.append(keyed_permutation(key, perm_label + bytes([ci]), n))
-            signs = keyed_signs(key, sign_label + bytes([ci]), n).astype(np.float64)
-            if scheme_id == 2:
-                signs[:, 0, 0] = 1.0
-            self.signs.append(signs)
+        if scheme_id == 4:  # scramble-v3: whole units, the same for every component
+            for src, signs in signed_permutations(key, [tuple(s) for s in shapes]):
+                self.perms.append(src)
+                self.signs.append(signs.astype(np.float64))
+        else:
+            perm_label, sign_label = _LABELS[scheme_id]
+            for ci, (rows, cols) in enumerate(shapes):
+                n = rows * cols
+                self.perms.append(keyed_permutation(key, perm_label + bytes([ci]), n))
+                signs = keyed_signs(key, sign_label + bytes([ci]), n).astype(np.float64)
+                if scheme_id == 2:
+                    signs[:, 0, 0] = 1.0
+                self.signs.append(signs)
         self.knots: list[bytes] = []
         if scheme_id == 2:
-            need = sum(_V2_KNOTS[: len(counts)])
+            need = sum(_V2_KNOTS[: len(shapes)])
             if len(params) != need:
                 raise HeaderDamagedError("The image carries a picveil header, but it is too damaged to read.")
             pos = 0
-            for k in _V2_KNOTS[: len(counts)]:
+            for k in _V2_KNOTS[: len(shapes)]:
                 self.knots.append(params[pos : pos + k])
                 pos += k
 
@@ -683,9 +694,9 @@ def _regions(header: RobustHeader, keys: dict[int, object]) -> tuple[list["_Regi
             locked.append(i)
         else:
             ranges = _block_ranges(header, i)
-            counts = [(b1 - b0) * (x1 - x0) for b0, b1, x0, x1 in ranges]
+            shapes = [(b1 - b0, x1 - x0) for b0, b1, x0, x1 in ranges]
             rkey = keys[entry.group].region_key(header.region_salt(i))
-            regs.append(_Region(i, ranges, _Scramble(header.scheme_id, rkey, counts, entry.params)))
+            regs.append(_Region(i, ranges, _Scramble(header.scheme_id, rkey, shapes, entry.params)))
     return regs, locked, container_only
 
 
@@ -844,7 +855,7 @@ def _reveal_decoded(data, image, fmt, keyring, identities, max_pixels, recover_c
 
     header = RobustHeader.from_bytes(extract(image))
     sch = get_scheme(header.scheme_id)  # UnsupportedVersionError for unknown schemes
-    if header.scheme_id not in _LABELS:
+    if header.scheme_id not in _PIXEL_SCHEMES:
         raise UnsupportedVersionError(
             f"This image uses protection scheme {sch.name}, which cannot be revealed from re-encoded pixels.",
             hint="Reveal the original protected file (with its picveil data).",
@@ -872,7 +883,7 @@ def _reveal_decoded(data, image, fmt, keyring, identities, max_pixels, recover_c
     if regs and source == "jpeg-coefficients":
         if _same_tables(data, header):
             blur = [(0.0, 0.0, nu)] * len(planes)  # the protected coefficients themselves: nothing to undo
-            if header.scheme_id == 1:  # and scramble-v1 needs nothing else: reveal exactly
+            if header.scheme_id in _KEY_ONLY_SCHEMES:  # and the scheme needs nothing else: reveal exactly
                 exact = _exact(data, header, regs, image, max_pixels)
                 if exact is not None:
                     pixels = np.array(exact[0], copy=True)
@@ -950,7 +961,7 @@ def _clip_matrix(header: RobustHeader) -> np.ndarray:
 
 
 def _exact(data: bytes, header: RobustHeader, regs: list[_Region], image: np.ndarray, max_pixels: int) -> tuple[np.ndarray, bytes] | None:
-    """scramble-v1 on the protected coefficients themselves (metadata stripped,
+    """scramble-v1/v3 on the protected coefficients themselves (metadata stripped,
     nothing re-encoded): unscramble the integer coefficients, which gives the
     original coefficients exactly; the picture decoded and the JPEG. ``None``
     if the file's layout is not the header's."""

@@ -1,0 +1,175 @@
+"""scramble-v3: exact inverse, the spec's steps (against a loop-by-loop reference
+written from the docstring), the committed vector, robustness of its operations,
+and what it is for: a scrambled region that stays in the RGB gamut."""
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from picveil.crypto import RegionKey
+from picveil.schemes import get_scheme
+from picveil.schemes.scramble_v1 import keyed_permutation
+from picveil.schemes.scramble_v3 import signed_permutations, unit_grid
+
+VECTOR = Path(__file__).parent / "vectors" / "scramble_v3.json"
+SCHEME = get_scheme("scramble-v3")
+
+
+def reference_protect(blocks, key):
+    """SPEC steps 1-3, one unit and one block at a time (slow, obvious)."""
+    shapes = [b.shape[:2] for b in blocks]
+    R, C = unit_grid(shapes)
+    n = R * C
+    perm = keyed_permutation(key, b"picveil scramble-v3 unit", n)
+    flags = key.stream(b"picveil scramble-v3 flip", n)
+    out = []
+    for ci, comp in enumerate(blocks):
+        rows, cols = comp.shape[:2]
+        fy, fx = rows // R, cols // C
+        res = np.zeros_like(comp)
+        for i in range(n):
+            (orow, ocol), (srow, scol) = divmod(i, C), divmod(int(perm[i]), C)
+            lr, tb, neg = flags[i] & 1, flags[i] & 2, flags[i] & 4
+            for a in range(fy):
+                for b in range(fx):
+                    sa, sb = (fy - 1 - a if tb else a), (fx - 1 - b if lr else b)
+                    blk = comp[srow * fy + sa, scol * fx + sb].astype(np.int32)
+                    u, v = np.mgrid[0:8, 0:8]
+                    if lr:
+                        blk = blk * np.where(v % 2, -1, 1)
+                    if tb:
+                        blk = blk * np.where(u % 2, -1, 1)
+                    if neg:
+                        blk = -blk
+                    res[orow * fy + a, ocol * fx + b] = blk
+        bits = np.unpackbits(np.frombuffer(key.stream(b"picveil scramble-v3 sign" + bytes([ci]), 8 * rows * cols), np.uint8))
+        flat = res.reshape(-1, 64)
+        for j in range(flat.size):
+            if bits[j] and j % 64 != 0:
+                flat[j // 64, j % 64] *= -1
+        out.append(flat.reshape(comp.shape))
+    return out
+
+
+def unit_blocks(rng, R, C, factors, lo=-300, hi=300):
+    return [rng.integers(lo, hi, size=(R * fy, C * fx, 8, 8), dtype=np.int16) for fy, fx in factors]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(min_size=32, max_size=32), st.integers(1, 6), st.integers(1, 6),
+       st.sampled_from([[(1, 1)], [(2, 2), (1, 1), (1, 1)], [(1, 2), (1, 1), (1, 1)], [(1, 1), (1, 1), (1, 1)]]),
+       st.integers(0, 2**32 - 1))
+def test_reveal_inverts_protect_and_matches_the_reference(key, R, C, factors, seed):
+    k = RegionKey(key)
+    b = unit_blocks(np.random.default_rng(seed), R, C, factors)
+    copy = [x.copy() for x in b]
+    p = SCHEME.protect(b, k).blocks
+    assert all(np.array_equal(x, y) for x, y in zip(b, copy))  # input untouched
+    assert all(np.array_equal(x, y) for x, y in zip(p, reference_protect(b, k)))
+    assert all(np.array_equal(x, y) for x, y in zip(b, SCHEME.reveal(p, k)))
+
+
+def test_every_component_moves_with_its_unit():
+    """Luma and chroma of one MCU land in the same place: colour stays with brightness."""
+    R, C = 5, 7
+    k = RegionKey(b"u" * 32)
+    # tag each unit's blocks with the unit number in a coefficient that only moves, never flips
+    # sign (DC under negation flips, so use |DC|)
+    blocks = []
+    for fy, fx in [(2, 2), (1, 1), (1, 1)]:
+        b = np.zeros((R * fy, C * fx, 8, 8), dtype=np.int16)
+        for r in range(R * fy):
+            for c in range(C * fx):
+                b[r, c, 0, 0] = 1 + (r // fy) * C + c // fx
+        blocks.append(b)
+    p = SCHEME.protect(blocks, k).blocks
+    luma_units = np.abs(p[0][::2, ::2, 0, 0])
+    assert np.array_equal(luma_units, np.abs(p[1][:, :, 0, 0])) and np.array_equal(luma_units, np.abs(p[2][:, :, 0, 0]))
+    assert sorted(luma_units.ravel().tolist()) == list(range(1, R * C + 1))
+    assert not np.array_equal(luma_units.ravel(), np.arange(1, R * C + 1))  # it did move them
+    # the four luma blocks of a unit stay together
+    for r in range(R):
+        for c in range(C):
+            assert len(set(np.abs(p[0][2 * r : 2 * r + 2, 2 * c : 2 * c + 2, 0, 0]).ravel().tolist())) == 1
+
+
+def test_vector():
+    v = json.loads(VECTOR.read_text())
+    k = RegionKey(bytes.fromhex(v["region_key"]))
+    blocks = [np.array(c["input"], dtype=np.int16).reshape(c["rows"], c["cols"], 8, 8) for c in v["components"]]
+    out = SCHEME.protect(blocks, k).blocks
+    assert [o.ravel().tolist() for o in out] == [c["output"] for c in v["components"]]
+    assert keyed_permutation(k, b"picveil scramble-v3 unit", v["units"]).tolist() == v["unit_perm"]
+    assert k.stream(b"picveil scramble-v3 flip", v["units"]).hex() == v["flip_bytes"]
+
+
+def test_signed_permutations_are_permutations_with_unit_signs():
+    k = RegionKey(bytes(32))
+    for (src, signs), (rows, cols) in zip(signed_permutations(k, [(6, 8), (3, 4), (3, 4)]), [(6, 8), (3, 4), (3, 4)]):
+        assert sorted(src.tolist()) == list(range(rows * cols))
+        assert signs.shape == (rows * cols, 8, 8) and set(np.unique(signs)) == {-1, 1}
+        assert 0.45 < (signs[:, :, 1:] < 0).mean() < 0.55  # AC signs balanced
+
+
+def test_wrong_key_gives_garbage():
+    b = unit_blocks(np.random.default_rng(0), 8, 8, [(2, 2), (1, 1), (1, 1)])
+    p = SCHEME.protect(b, RegionKey(bytes(32))).blocks
+    wrong = bytearray(32)
+    wrong[31] = 1
+    r = SCHEME.reveal(p, RegionKey(bytes(wrong)))
+    assert all(np.mean(x == y) < 0.6 for x, y in zip(r, b))
+
+
+def test_commutes_with_requantisation():
+    k = RegionKey(b"q" * 32)
+    rng = np.random.default_rng(3)
+    raw = [rng.normal(0, 80, size=(4 * fy, 5 * fx, 8, 8)) for fy, fx in [(2, 2), (1, 1), (1, 1)]]
+    q = rng.integers(1, 30, size=(8, 8))
+
+    def quant(x):
+        return np.round(x / q).astype(np.int16)
+
+    a = SCHEME.protect([np.round(x).astype(np.int16) for x in raw], k).blocks
+    b = SCHEME.protect([quant(np.round(x)) for x in raw], k).blocks
+    assert all(np.array_equal(quant(x.astype(float)), y) for x, y in zip(a, b))
+
+
+def _clipped_share(jpeg: bytes, box) -> float:
+    from PIL import Image
+
+    x, y, w, h = box
+    rgb = np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"))[y : y + h, x : x + w]
+    return float(np.any((rgb == 0) | (rgb == 255), axis=2).mean())
+
+
+@pytest.mark.parametrize("photo", ["coffee", "chelsea", "astronaut"])
+def test_scrambled_region_stays_in_gamut(photo):
+    """What scramble-v3 is for: far fewer clipped RGB pixels than scramble-v1 (measured 0.15 against
+    0.34 on coffee, 0.07 against 0.07-0.10 on chelsea), so a reveal from displayed pixels loses less."""
+    import skimage.data
+    from PIL import Image
+
+    import picveil
+    from picveil.crypto import Identity
+
+    rgb = getattr(skimage.data, photo)()
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", quality=92, subsampling=2)
+    src = buf.getvalue()
+    h, w = rgb.shape[:2]
+    box = (w // 4 // 16 * 16, h // 4 // 16 * 16, w // 3 // 16 * 16, h // 3 // 16 * 16)
+    rec = Identity.generate()
+    share = {}
+    for name in ("scramble-v1", "scramble-v3"):
+        prot = picveil.protect(src, [box], recipients=[rec.recipient], scheme=name)
+        back = picveil.reveal(prot, identities=[rec])
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(back))), np.asarray(Image.open(io.BytesIO(src))))
+        share[name] = _clipped_share(prot, box)
+    original = _clipped_share(src, box)
+    assert share["scramble-v3"] <= share["scramble-v1"] + 0.01
+    assert share["scramble-v3"] < original + 0.15
