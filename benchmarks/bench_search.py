@@ -218,8 +218,10 @@ def leak_histograms(jpeg: bytes) -> dict[str, np.ndarray]:
 
 
 def leakage(samples: list[tuple[str, bytes]], recipient: str) -> list[list]:
+    from picveil.schemes import DEFAULT_SCHEME
+
     rows = []
-    for scheme in ("searchable-v1", "scramble-v1"):
+    for scheme in dict.fromkeys(("searchable-v1", DEFAULT_SCHEME, "scramble-v1")):
         for group in sorted({g for g, _ in samples}):
             dists = {}
             for g, jpeg in samples:
