@@ -4,6 +4,7 @@ and what it is for: a scrambled region that stays in the RGB gamut."""
 
 import io
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -14,39 +15,56 @@ from hypothesis import strategies as st
 from picveil.crypto import RegionKey
 from picveil.schemes import get_scheme
 from picveil.schemes.scramble_v1 import keyed_permutation
-from picveil.schemes.scramble_v3 import signed_permutations, unit_grid
+from picveil.schemes.scramble_v3 import signed_permutations
 
 VECTOR = Path(__file__).parent / "vectors" / "scramble_v3.json"
 SCHEME = get_scheme("scramble-v3")
 
 
 def reference_protect(blocks, key):
-    """SPEC steps 1-3, one unit and one block at a time (slow, obvious)."""
+    """SPEC §10.1 steps 1-3, one unit and one block at a time (slow, obvious)."""
     shapes = [b.shape[:2] for b in blocks]
-    R, C = unit_grid(shapes)
+    R, C = min(r for r, _ in shapes), min(c for _, c in shapes)
     n = R * C
-    perm = keyed_permutation(key, b"picveil scramble-v3 unit", n)
+    factors = [(math.ceil(r / R), math.ceil(c / C)) for r, c in shapes]
+    words = [int.from_bytes(key.stream(b"picveil scramble-v3 unit", 8 * n)[8 * i : 8 * i + 8], "big") for i in range(n)]
     flags = key.stream(b"picveil scramble-v3 flip", n)
+
+    def unit_blocks(ci, i):  # the block rows and columns unit i holds in component ci
+        (rows, cols), (fy, fx) = shapes[ci], factors[ci]
+        r, k = divmod(i, C)
+        return range(r * fy, min((r + 1) * fy, rows)), range(k * fx, min((k + 1) * fx, cols))
+
+    def shape(i):
+        return tuple((len(a), len(b)) for a, b in (unit_blocks(ci, i) for ci in range(len(blocks))))
+
+    source = {}
+    for sh in dict.fromkeys(shape(i) for i in range(n)):
+        m = [i for i in range(n) if shape(i) == sh]
+        sigma = sorted(range(len(m)), key=lambda j: (words[m[j]], j))
+        for j in range(len(m)):
+            source[m[j]] = m[sigma[j]]
     out = []
+    u, v = np.mgrid[0:8, 0:8]
     for ci, comp in enumerate(blocks):
         rows, cols = comp.shape[:2]
-        fy, fx = rows // R, cols // C
         res = np.zeros_like(comp)
         for i in range(n):
-            (orow, ocol), (srow, scol) = divmod(i, C), divmod(int(perm[i]), C)
             lr, tb, neg = flags[i] & 1, flags[i] & 2, flags[i] & 4
-            for a in range(fy):
-                for b in range(fx):
-                    sa, sb = (fy - 1 - a if tb else a), (fx - 1 - b if lr else b)
-                    blk = comp[srow * fy + sa, scol * fx + sb].astype(np.int32)
-                    u, v = np.mgrid[0:8, 0:8]
+            out_rows, out_cols = unit_blocks(ci, i)
+            in_rows, in_cols = unit_blocks(ci, source[i])
+            for a, orow in enumerate(out_rows):
+                for b, ocol in enumerate(out_cols):
+                    srow = in_rows[len(in_rows) - 1 - a] if tb else in_rows[a]
+                    scol = in_cols[len(in_cols) - 1 - b] if lr else in_cols[b]
+                    blk = comp[srow, scol].astype(np.int32)
                     if lr:
                         blk = blk * np.where(v % 2, -1, 1)
                     if tb:
                         blk = blk * np.where(u % 2, -1, 1)
                     if neg:
                         blk = -blk
-                    res[orow * fy + a, ocol * fx + b] = blk
+                    res[orow, ocol] = blk
         bits = np.unpackbits(np.frombuffer(key.stream(b"picveil scramble-v3 sign" + bytes([ci]), 8 * rows * cols), np.uint8))
         flat = res.reshape(-1, 64)
         for j in range(flat.size):
@@ -56,17 +74,21 @@ def reference_protect(blocks, key):
     return out
 
 
-def unit_blocks(rng, R, C, factors, lo=-300, hi=300):
-    return [rng.integers(lo, hi, size=(R * fy, C * fx, 8, 8), dtype=np.int16) for fy, fx in factors]
+def unit_blocks(rng, R, C, factors, lo=-300, hi=300, cut=(0, 0)):
+    """Blocks of a region of R × C units; ``cut`` removes that many luma block rows / columns
+    (a region at the bottom / right edge of an image whose size is not a multiple of the MCU)."""
+    return [rng.integers(lo, hi, size=(R * fy - (cut[0] if ci == 0 and fy > 1 else 0),
+                                       C * fx - (cut[1] if ci == 0 and fx > 1 else 0), 8, 8), dtype=np.int16)
+            for ci, (fy, fx) in enumerate(factors)]
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.binary(min_size=32, max_size=32), st.integers(1, 6), st.integers(1, 6),
        st.sampled_from([[(1, 1)], [(2, 2), (1, 1), (1, 1)], [(1, 2), (1, 1), (1, 1)], [(1, 1), (1, 1), (1, 1)]]),
-       st.integers(0, 2**32 - 1))
-def test_reveal_inverts_protect_and_matches_the_reference(key, R, C, factors, seed):
+       st.integers(0, 2**32 - 1), st.tuples(st.integers(0, 1), st.integers(0, 1)))
+def test_reveal_inverts_protect_and_matches_the_reference(key, R, C, factors, seed, cut):
     k = RegionKey(key)
-    b = unit_blocks(np.random.default_rng(seed), R, C, factors)
+    b = unit_blocks(np.random.default_rng(seed), R, C, factors, cut=cut)
     copy = [x.copy() for x in b]
     p = SCHEME.protect(b, k).blocks
     assert all(np.array_equal(x, y) for x, y in zip(b, copy))  # input untouched
@@ -173,3 +195,27 @@ def test_scrambled_region_stays_in_gamut(photo):
     original = _clipped_share(src, box)
     assert share["scramble-v3"] <= share["scramble-v1"] + 0.01
     assert share["scramble-v3"] < original + 0.15
+
+
+def test_units_cut_by_the_image_edge_still_move_in_both_directions():
+    """A region at the right edge of a 4:2:0 image 9 luma blocks wide: 4 full MCU columns and a
+    cut one (one luma block wide). The full units move over the whole 5 × 4 grid, the cut ones
+    among themselves; a unit grid from gcd(9, 5) = 1 would only have shuffled whole rows."""
+    R, C = 5, 5
+    blocks = []
+    for ci, (rows, cols, fy, fx) in enumerate([(10, 9, 2, 2), (5, 5, 1, 1), (5, 5, 1, 1)]):
+        b = np.zeros((rows, cols, 8, 8), dtype=np.int16)
+        for r in range(rows):
+            for c in range(cols):
+                b[r, c, 0, 0] = 1 + (r // fy) * C + c // fx  # the unit number, in |DC|
+        blocks.append(b)
+    p = SCHEME.protect(blocks, RegionKey(b"e" * 32)).blocks
+    units = np.abs(p[1][:, :, 0, 0])  # chroma: one block per unit
+    assert np.array_equal(np.abs(p[2][:, :, 0, 0]), units)
+    assert np.array_equal(np.abs(p[0][::2, ::2, 0, 0]), units)  # luma moved with its chroma
+    full, cut = units[:, :4], units[:, 4]
+    assert sorted(cut.tolist()) == [5, 10, 15, 20, 25]  # the cut column's units stay in it
+    assert sorted(full.ravel().tolist()) == sorted(set(range(1, 26)) - {5, 10, 15, 20, 25})
+    source_columns = (full - 1) % C
+    assert (source_columns != np.arange(4)[None, :]).mean() > 0.5  # most full units changed column
+    assert all(np.array_equal(x, y) for x, y in zip(SCHEME.reveal(p, RegionKey(b"e" * 32)), blocks))

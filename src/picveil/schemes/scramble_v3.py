@@ -11,17 +11,24 @@ scramble-v3 keeps colour and brightness together, so the scrambled region
 stays in the RGB gamut about as well as the photo did.
 
 Units. A region's components hold ``rows_c × cols_c`` blocks; its *units*
-form a ``R × C`` grid with ``R = gcd(rows_c)`` and ``C = gcd(cols_c)`` over
+form a ``R × C`` grid with ``R = min(rows_c)`` and ``C = min(cols_c)`` over
 the components (for a JPEG, its MCUs: 16×16 pixels in 4:2:0, 16×8 in 4:2:2,
-8×8 in 4:4:4 and grayscale). A unit of component ``c`` is its
-``fy × fx = (rows_c / R) × (cols_c / C)`` blocks at that place.
+8×8 in 4:4:4 and grayscale). Unit ``(r, k)`` of component ``c`` is its
+blocks in rows ``r·fy .. min((r+1)·fy, rows_c) − 1`` and columns
+``k·fx .. min((k+1)·fx, cols_c) − 1``, with ``fy = ⌈rows_c / R⌉`` and
+``fx = ⌈cols_c / C⌉``: a full MCU, or fewer blocks where the image's edge
+cuts the last MCU column or row. A unit's *shape* is the number of block
+rows and columns it holds in every component.
 
 For a region with ``n = R·C`` units (key streams of the region key, labels
 ``"picveil scramble-v3 <use>"``, container SPEC §10.1):
 
-1. **Permutation.** ``perm`` = stable ascending argsort of ``n`` big-endian
-   u64 words of the ``unit`` stream: output unit ``i`` is made from input
-   unit ``perm[i]``, in every component alike.
+1. **Permutation.** Word ``i`` is the ``i``-th big-endian u64 of the
+   ``unit`` stream (8·n bytes). Units are permuted among units of the same
+   shape: listing a shape's units in raster order as ``m[0..k-1]``, output
+   unit ``m[j]`` is made from input unit ``m[σ[j]]``, where ``σ`` is the
+   stable ascending argsort of their words; the same in every component.
+   (Without cut units all units share one shape.)
 2. **Flips and negation.** Byte ``i`` of the ``flip`` stream: bit 0 (LSB)
    mirrors output unit ``i`` left–right, bit 1 top–bottom, bit 2 negates it.
    Mirroring a unit reverses the order of its blocks along that axis and
@@ -56,12 +63,10 @@ gamut.
 
 from __future__ import annotations
 
-from math import gcd
-
 import numpy as np
 
 from .base import KeyStream, Protected
-from .scramble_v1 import keyed_permutation, keyed_signs
+from .scramble_v1 import keyed_signs
 
 _UNIT = b"picveil scramble-v3 unit"
 _FLIP = b"picveil scramble-v3 flip"
@@ -73,12 +78,23 @@ _MIRROR_LR = np.where(_V % 2 == 1, -1, 1).astype(np.int16)  # (-1)^v
 _MIRROR_TB = np.where(_U % 2 == 1, -1, 1).astype(np.int16)  # (-1)^u
 
 
-def unit_grid(shapes: list[tuple[int, int]]) -> tuple[int, int]:
-    """``(R, C)``: the unit grid of a region whose components have these block shapes."""
-    rows = cols = 0
-    for r, c in shapes:
-        rows, cols = gcd(rows, r), gcd(cols, c)
-    return rows, cols
+def unit_grid(shapes: list[tuple[int, int]]) -> tuple[int, int, list[tuple[int, int]]]:
+    """The unit grid of a region whose components have these block shapes.
+
+    Returns ``(R, C, factors)``: ``R``, ``C`` the smallest block counts over
+    the components (the region's MCU rows and columns: a component sampled
+    once per MCU has exactly that many), and per component ``(fy, fx)`` =
+    ``(ceil(rows / R), ceil(cols / C))``, the blocks of a full unit.
+    """
+    if not shapes or min(min(r, c) for r, c in shapes) == 0:
+        return 0, 0, [(0, 0) for _ in shapes]
+    R, C = min(r for r, _ in shapes), min(c for _, c in shapes)
+    return R, C, [(-(-r // R), -(-c // C)) for r, c in shapes]
+
+
+def _span(index: np.ndarray, f: int, n: int) -> np.ndarray:
+    """Blocks of each unit along one axis: ``min(f, n - index * f)``, at least 0."""
+    return np.clip(n - index * f, 0, f)
 
 
 def signed_permutations(key: KeyStream, shapes: list[tuple[int, int]]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -89,8 +105,7 @@ def signed_permutations(key: KeyStream, shapes: list[tuple[int, int]]) -> list[t
     key : KeyStream
         The region key.
     shapes : list of (rows, cols)
-        Block shape of each component inside the region (all multiples of
-        the unit grid, see :func:`unit_grid`).
+        Block shape of each component inside the region.
 
     Returns
     -------
@@ -98,33 +113,48 @@ def signed_permutations(key: KeyStream, shapes: list[tuple[int, int]]) -> list[t
         Per component: ``src``, int64 ``(n_blocks,)``, and ``signs``, int16
         ``(n_blocks, 8, 8)`` of ±1, such that the scrambled blocks (raster
         order) are ``blocks[src] * signs``.
+
+    Notes
+    -----
+    Units that the region's edge cuts (the last MCU column or row of an
+    image whose size is not a multiple of the MCU) hold fewer blocks of some
+    component. Units are therefore grouped by their *shape* (the blocks they
+    hold in every component), and each group is permuted within itself by
+    the argsort of its members' words: without cut units, one group, the
+    whole grid.
     """
-    R, C = unit_grid(shapes)
+    R, C, factors = unit_grid(shapes)
     n = R * C
     if n == 0:
-        return [(np.zeros(0, dtype=np.int64), np.ones((0, 8, 8), dtype=np.int16)) for _ in shapes]
-    perm = keyed_permutation(key, _UNIT, n)
+        return [(np.arange(r * c, dtype=np.int64), np.ones((r * c, 8, 8), dtype=np.int16)) for r, c in shapes]
+    words = np.frombuffer(key.stream(_UNIT, 8 * n), dtype=">u8").astype(np.uint64)
+    ur, uc = np.divmod(np.arange(n), C)
+    heights = np.stack([_span(ur, fy, rows) for (rows, _), (fy, _) in zip(shapes, factors)], 1)
+    widths = np.stack([_span(uc, fx, cols) for (_, cols), (_, fx) in zip(shapes, factors)], 1)
+    signature = np.concatenate([heights, widths], 1)
+    source = np.empty(n, dtype=np.int64)  # output unit i is made from input unit source[i]
+    _, group = np.unique(signature, axis=0, return_inverse=True)
+    for g in np.unique(group):
+        members = np.flatnonzero(group.reshape(-1) == g)
+        source[members] = members[np.argsort(words[members], kind="stable")]
     flags = np.frombuffer(key.stream(_FLIP, n), dtype=np.uint8)
     lr, tb, neg = (flags & 1).astype(bool), (flags & 2).astype(bool), (flags & 4).astype(bool)
-    out_r, out_c = np.divmod(np.arange(n), C)
-    src_r, src_c = np.divmod(perm, C)
+    sr, sc = np.divmod(source, C)
     result = []
-    for ci, (rows, cols) in enumerate(shapes):
-        fy, fx = rows // R, cols // C
-        a = np.arange(fy)[None, :, None]  # output sub-block row inside the unit
-        b = np.arange(fx)[None, None, :]
-        sa = np.where(tb[:, None, None], fy - 1 - a, a)
-        sb = np.where(lr[:, None, None], fx - 1 - b, b)
-        dst = (out_r[:, None, None] * fy + a) * cols + out_c[:, None, None] * fx + b  # (n, fy, fx)
-        src_at = (src_r[:, None, None] * fy + sa) * cols + src_c[:, None, None] * fx + sb
+    for ci, ((rows, cols), (fy, fx)) in enumerate(zip(shapes, factors)):
         src = np.empty(rows * cols, dtype=np.int64)
-        src[dst.reshape(-1)] = src_at.reshape(-1)
-        unit_signs = np.ones((n, 8, 8), dtype=np.int16)
-        unit_signs[lr] *= _MIRROR_LR
-        unit_signs[tb] *= _MIRROR_TB
-        unit_signs[neg] *= -1
-        signs = np.empty((rows * cols, 8, 8), dtype=np.int16)
-        signs[dst.reshape(-1)] = np.repeat(unit_signs, fy * fx, axis=0)
+        signs = np.ones((rows * cols, 8, 8), dtype=np.int16)
+        h, w = heights[:, ci], widths[:, ci]
+        for a in range(fy):  # output sub-block (a, b) of each unit, where the unit has it
+            for b in range(fx):
+                has = (a < h) & (b < w)
+                sa = np.where(tb, h - 1 - a, a)[has]
+                sb = np.where(lr, w - 1 - b, b)[has]
+                dst = (ur[has] * fy + a) * cols + uc[has] * fx + b
+                src[dst] = (sr[has] * fy + sa) * cols + sc[has] * fx + sb
+                signs[dst[lr[has]]] *= _MIRROR_LR
+                signs[dst[tb[has]]] *= _MIRROR_TB
+                signs[dst[neg[has]]] *= -1
         ac = keyed_signs(key, _SIGN + bytes([ci]), rows * cols)
         ac[:, 0, 0] = 1
         signs *= ac
