@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 
@@ -45,7 +46,10 @@ def _astronaut(size: int | None = None) -> Image.Image:
     return im.resize((size, size)) if size else im
 
 
+@functools.lru_cache(maxsize=None)
 def _srgb_icc() -> bytes:
+    """One sRGB profile for the whole module: LittleCMS stamps the creation time
+    into the header, so two profiles made a second apart differ in byte 35."""
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
