@@ -496,9 +496,8 @@ def deconvolve(plane: np.ndarray, a: float | tuple[float, ...], nu: float = WIEN
 
 
 # --- the schemes, in floating point ----------------------------------------------------------------
-#: Key-stream labels of the schemes (container SPEC §9, §10), and scramble-v2's knots per component.
-_LABELS = {1: (b"picveil scramble-v1 perm", b"picveil scramble-v1 sign"), 2: (b"picveil scramble-v2 perm", b"picveil scramble-v2 sign")}
-#: Schemes that a reveal from pixels can invert (scramble-v3 derives its own signed permutations).
+#: Schemes that a reveal from pixels can invert: signed block permutations
+#: (each scheme's ``signed_permutations``), scramble-v2 with its block-mean knots.
 _PIXEL_SCHEMES = frozenset({1, 2, 4})
 #: Schemes whose integer inverse needs nothing but the key (no aux data): exact from the protected file.
 _KEY_ONLY_SCHEMES = frozenset({1, 4})
@@ -513,24 +512,13 @@ class _Scramble:
     """
 
     def __init__(self, scheme_id: int, key, shapes: Sequence[tuple[int, int]], params: bytes) -> None:
-        from picveil.schemes.scramble_v1 import keyed_permutation, keyed_signs
-        from picveil.schemes.scramble_v3 import signed_permutations
+        from picveil.schemes import get_scheme
 
         self.scheme_id = scheme_id
         self.perms, self.signs = [], []
-        if scheme_id == 4:  # scramble-v3: whole units, the same for every component
-            for src, signs in signed_permutations(key, [tuple(s) for s in shapes]):
-                self.perms.append(src)
-                self.signs.append(signs.astype(np.float64))
-        else:
-            perm_label, sign_label = _LABELS[scheme_id]
-            for ci, (rows, cols) in enumerate(shapes):
-                n = rows * cols
-                self.perms.append(keyed_permutation(key, perm_label + bytes([ci]), n))
-                signs = keyed_signs(key, sign_label + bytes([ci]), n).astype(np.float64)
-                if scheme_id == 2:
-                    signs[:, 0, 0] = 1.0
-                self.signs.append(signs)
+        for src, signs in get_scheme(scheme_id).signed_permutations(key, [tuple(s) for s in shapes]):
+            self.perms.append(src)
+            self.signs.append(signs.astype(np.float64))
         self.knots: list[bytes] = []
         if scheme_id == 2:
             need = sum(_V2_KNOTS[: len(shapes)])

@@ -52,6 +52,10 @@ class ScrambleV1:
         tag = bytes([ci])
         return keyed_permutation(key, _PERM + tag, n), keyed_signs(key, _SIGN + tag, n)
 
+    def signed_permutations(self, key: KeyStream, shapes: list[tuple[int, int]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per component ``(perm, signs)``: the scrambled blocks are ``blocks[perm] * signs``."""
+        return [self._keys(key, ci, rows * cols) for ci, (rows, cols) in enumerate(shapes)]
+
     def protect(self, blocks: list[np.ndarray], key: KeyStream, quant=None) -> Protected:
         out = []
         for ci, comp in enumerate(blocks):

@@ -108,8 +108,20 @@ class ScrambleV2:
     scheme_id = 2
     name = "scramble-v2"
 
+    def signed_permutations(self, key: KeyStream, shapes: list[tuple[int, int]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per component ``(perm, signs)`` of step 3 (DC signs +1): ``blocks[perm] * signs``
+        scrambles blocks whose means are already equalised."""
+        out = []
+        for ci, (rows, cols) in enumerate(shapes):
+            n = rows * cols
+            signs = keyed_signs(key, _SIGN + bytes([ci]), n)
+            signs[:, 0, 0] = 1
+            out.append((keyed_permutation(key, _PERM + bytes([ci]), n), signs))
+        return out
+
     def protect(self, blocks: list[np.ndarray], key: KeyStream, quant: list[np.ndarray]) -> Protected:
         out, dcs, robust = [], [], []
+        keys = self.signed_permutations(key, [b.shape[:2] for b in blocks])
         for ci, comp in enumerate(blocks):
             shape = comp.shape
             n = shape[0] * shape[1]
@@ -121,20 +133,15 @@ class ScrambleV2:
             dcs.append(flat[:, 0, 0].astype("<i2").tobytes())
             work = flat.copy()
             work[:, 0, 0] = new_dc
-            perm = keyed_permutation(key, _PERM + bytes([ci]), n)
-            signs = keyed_signs(key, _SIGN + bytes([ci]), n)
-            signs[:, 0, 0] = 1
+            perm, signs = keys[ci]
             scr = work[perm] * signs
             out.append(scr.reshape(shape))
         return Protected(out, aux=zlib.compress(b"".join(dcs), 6), robust=b"".join(robust))
 
     def _unscramble(self, blocks, key):
         out = []
-        for ci, comp in enumerate(blocks):
+        for comp, (perm, signs) in zip(blocks, self.signed_permutations(key, [b.shape[:2] for b in blocks])):
             n = comp.shape[0] * comp.shape[1]
-            perm = keyed_permutation(key, _PERM + bytes([ci]), n)
-            signs = keyed_signs(key, _SIGN + bytes([ci]), n)
-            signs[:, 0, 0] = 1
             scr = comp.reshape(n, 8, 8) * signs
             orig = np.empty_like(scr)
             orig[perm] = scr

@@ -167,6 +167,10 @@ class ScrambleV3:
     scheme_id = 4
     name = "scramble-v3"
 
+    def signed_permutations(self, key: KeyStream, shapes: list[tuple[int, int]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per component ``(src, signs)``: the scrambled blocks are ``blocks[src] * signs``."""
+        return signed_permutations(key, shapes)
+
     def protect(self, blocks: list[np.ndarray], key: KeyStream, quant=None) -> Protected:
         keys = signed_permutations(key, [b.shape[:2] for b in blocks])
         out = []
