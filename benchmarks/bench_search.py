@@ -1,4 +1,4 @@
-"""Benchmark search over whole-image protected photos (searchable-v1, seed 002).
+"""Benchmark search over whole-image protected photos (searchable-v2 and -v1, seed 002).
 
 Prints, from one run (STYLE.md point 10: tables of ratios, not a timed test):
 
@@ -8,8 +8,11 @@ Prints, from one run (STYLE.md point 10: tables of ratios, not a timed test):
 
    * ``plain gMLP``: the gMLP trained on the *plaintext* pictures
      (16×16-pixel patches in raster order) -- the upper bound;
-   * ``picveil cipher gMLP``: the shipped network on keyless features of the
-     protected files (every file under its own fresh key, as in real use);
+   * ``picveil searchable-v2, tile gMLP`` (the default of ``protect
+     --whole``): the shipped network on the keyless tile features of
+     searchable-v2 files (every file under its own fresh key, as in real use);
+   * ``picveil searchable-v1, cipher gMLP``: the same for searchable-v1,
+     whose permutation spans the whole image;
    * ``seed pipeline, per-image keys``: seed 002's network as published (gMLP
      on the decoded cipher picture's patches) on the same protected files;
    * ``seed pipeline, one shared key`` (full run, Fashion-MNIST): the same,
@@ -19,14 +22,15 @@ Prints, from one run (STYLE.md point 10: tables of ratios, not a timed test):
      hand-made kind of feature seed 002 compares with;
    * ``random ranking``.
 
-   Target: picveil's cipher mAP ≥ 80 % of the plaintext upper bound.
+   Target: picveil's cipher mAP ≥ 80 % of the plaintext upper bound (for
+   the default scheme).
 2. **Leakage** (seed 002, Table I): Euclidean distances between the
    normalized histograms of a plain JPEG and its protection -- DC
    coefficients (DCC), DC Huffman categories (DCH: code lengths of the DC
    differences in scan order), AC coefficients (ACC), AC Huffman symbols
    (ACH: run/size) -- plus the distances of the |DC| and per-diagonal |AC|
-   histograms, which searchable-v1 keeps exactly (0 = that histogram leaks).
-3. **Compression**: BPP and PSNR of plain JPEG and of searchable-v1 at
+   histograms, which both searchable schemes keep exactly (0 = that histogram leaks).
+3. **Compression**: BPP and PSNR of plain JPEG and of searchable-v2 and -v1 at
    Q 10–90 on scikit-image's bundled photos (UCID is not available offline);
    the revealed image is checked to equal the plain JPEG exactly, so their
    PSNR is the same.
@@ -41,7 +45,7 @@ test images. Usage::
 
     python benchmarks/bench_search.py            # full (about 15-20 min on 2 busy cores)
     python benchmarks/bench_search.py --quick    # about 3 min
-    python benchmarks/bench_search.py --save-weights src/picveil/search/weights/cipher-gmlp-fmnist.pt
+    python benchmarks/bench_search.py --save-weights src/picveil/search/weights/cipher-tiles-fmnist.pt
 """
 
 from __future__ import annotations
@@ -66,7 +70,8 @@ from picveil.schemes.searchable_v1 import DIAG_SLICES
 from picveil.search import data as sdata
 from picveil.search import features, metrics
 from picveil.search.index import HistogramExtractor, Library, NetworkExtractor
-from picveil.search.model import DEFAULT_CIPHER_CONFIG, DEFAULT_PLAIN_CONFIG
+from picveil.schemes import DEFAULT_WHOLE_SCHEME
+from picveil.search.model import DEFAULT_CIPHER_CONFIG, DEFAULT_PLAIN_CONFIG, DEFAULT_TILE_CONFIG
 from picveil.search.training import TrainSettings, classify, embed, load_weights, save_weights, train_network
 
 QUALITIES = (10, 20, 30, 40, 50, 60, 70, 80, 90)
@@ -110,17 +115,29 @@ def shared_key_cipher(jpegs: list[bytes]) -> list[bytes]:
     return out
 
 
+#: The searchable schemes measured, the keyless tokens and network of each; the first is the default.
+SCHEMES = {
+    "searchable-v2": ("picveil searchable-v2, tile gMLP", features.tile_tokens, DEFAULT_TILE_CONFIG),
+    "searchable-v1": ("picveil searchable-v1, cipher gMLP", features.cipher_tokens, DEFAULT_CIPHER_CONFIG),
+}
+assert next(iter(SCHEMES)) == DEFAULT_WHOLE_SCHEME
+
+
 def prepare(name: str, per_class: int) -> dict:
     t = time.perf_counter()
     images, labels, names = sdata.load_labelled(name, per_class)
     pixels, jpegs = sdata.to_jpegs(images)
-    t_prot = time.perf_counter()
-    protected = sdata.protect_whole(jpegs)
-    t_prot = time.perf_counter() - t_prot
-    tokens = np.stack([features.cipher_tokens(d) for d in protected])
-    invariant = all(np.array_equal(features.cipher_tokens(jpegs[i]), tokens[i]) for i in range(0, len(jpegs), max(1, len(jpegs) // 50)))
-    log(f"{name}: {len(jpegs)} pictures ready in {time.perf_counter() - t:.0f} s (protect {1000 * t_prot / len(jpegs):.1f} ms each)")
-    return dict(name=name, labels=labels, names=names, pixels=pixels, jpegs=jpegs, protected=protected, tokens=tokens, invariant=invariant)
+    ds = dict(name=name, labels=labels, names=names, pixels=pixels, jpegs=jpegs, protected={}, tokens={}, invariant=True)
+    for scheme, (_, tokens_of, _) in SCHEMES.items():
+        t_prot = time.perf_counter()
+        protected = sdata.protect_whole(jpegs, scheme=scheme)
+        t_prot = time.perf_counter() - t_prot
+        tokens = np.stack([tokens_of(d) for d in protected])
+        ds["invariant"] &= all(np.array_equal(tokens_of(jpegs[i]), tokens[i]) for i in range(0, len(jpegs), max(1, len(jpegs) // 50)))
+        ds["protected"][scheme], ds["tokens"][scheme] = protected, tokens
+        log(f"{name}: {scheme}: protect {1000 * t_prot / len(jpegs):.1f} ms each")
+    log(f"{name}: {len(jpegs)} pictures ready in {time.perf_counter() - t:.0f} s")
+    return ds
 
 
 # --- retrieval ----------------------------------------------------------------------------------
@@ -142,20 +159,22 @@ def retrieval(ds: dict, settings: TrainSettings, *, ablations: bool, weights_out
 
     plain_x = np.stack([features.plain_patches(p) for p in ds["pixels"]])
     run("plain gMLP (upper bound)", plain_x, DEFAULT_PLAIN_CONFIG)
-    run("picveil cipher gMLP", ds["tokens"], DEFAULT_CIPHER_CONFIG)
+    for scheme, (label, _, config) in SCHEMES.items():
+        run(label, ds["tokens"][scheme], config)
     if weights_out is not None:
-        model = extra["picveil cipher gMLP"][1]
+        label = SCHEMES[DEFAULT_WHOLE_SCHEME][0]
+        model = extra[label][1]
         meta = {"dataset": ds["name"], "classes": list(ds["names"]), "per_class": int(len(y) // len(ds["names"])),
-                "size": 128, "quality": 90, "scheme": "searchable-v1", "settings": settings.as_dict(),
-                "test_mAP": round(extra["picveil cipher gMLP"][0].mAP, 4)}
+                "size": 128, "quality": 90, "scheme": DEFAULT_WHOLE_SCHEME, "settings": settings.as_dict(),
+                "test_mAP": round(extra[label][0].mAP, 4)}
         digest = save_weights(model, weights_out, meta=meta)
         log(f"  saved {weights_out} sha256 {digest}")
     if ablations:
-        seed_x = np.stack([features.plain_patches(decoded_gray(d)) for d in ds["protected"]])
+        seed_x = np.stack([features.plain_patches(decoded_gray(d)) for d in ds["protected"]["searchable-v1"]])
         run("seed pipeline, per-image keys", seed_x, DEFAULT_PLAIN_CONFIG)
         shared = shared_key_cipher(ds["jpegs"])
         run("seed pipeline, one shared key*", np.stack([features.plain_patches(decoded_gray(d)) for d in shared]), DEFAULT_PLAIN_CONFIG)
-    h = np.stack([features.histogram_features(d) for d in np.asarray(ds["protected"], dtype=object)[test]])
+    h = np.stack([features.histogram_features(d) for d in np.asarray(ds["protected"][DEFAULT_WHOLE_SCHEME], dtype=object)[test]])
     s = metrics.ranking_metrics(metrics.cosine_similarity(h), y[test])
     rows.append(["cipher histograms (Hellinger)", s.mAP, s.recall_at_10, s.recall_at_30, s.precision_at_10, "-", "0"])
     s = metrics.ranking_metrics(metrics.random_scores(len(test)), y[test])
@@ -221,7 +240,7 @@ def leakage(samples: list[tuple[str, bytes]], recipient: str) -> list[list]:
     from picveil.schemes import DEFAULT_SCHEME
 
     rows = []
-    for scheme in dict.fromkeys(("searchable-v1", DEFAULT_SCHEME, "scramble-v1")):
+    for scheme in dict.fromkeys((*SCHEMES, DEFAULT_SCHEME, "scramble-v1")):
         for group in sorted({g for g, _ in samples}):
             dists = {}
             for g, jpeg in samples:
@@ -261,7 +280,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
-def compression(pics: list[tuple[str, np.ndarray]], ident: Identity) -> list[list]:
+def compression(pics: list[tuple[str, np.ndarray]], ident: Identity, scheme: str) -> list[list]:
     rows = []
     for q in QUALITIES:
         bpp_plain, bpp_body, bpp_file, ps, exact = [], [], [], [], True
@@ -271,7 +290,7 @@ def compression(pics: list[tuple[str, np.ndarray]], ident: Identity) -> list[lis
             c = read_coefficients(buf.getvalue())
             plain = c.encode()  # the same libjpeg encoder and Huffman tables as picveil's output
             pixels = img.shape[0] * img.shape[1]
-            prot = protect(plain, [(0, 0, c.width, c.height)], scheme="searchable-v1", recipients=[ident.recipient])
+            prot = protect(plain, [(0, 0, c.width, c.height)], scheme=scheme, recipients=[ident.recipient])
             body = read_coefficients(prot).encode()  # without picveil's container
             back = read_coefficients(reveal(prot, identities=[ident]))
             exact &= all(np.array_equal(c.array(i), back.array(i)) for i in range(len(c.components)))
@@ -281,7 +300,7 @@ def compression(pics: list[tuple[str, np.ndarray]], ident: Identity) -> list[lis
             dec = np.asarray(Image.open(io.BytesIO(plain)))
             ps.append(psnr(dec, img if dec.ndim == img.ndim else img.mean(axis=2)))
         mp, mb, mf = map(statistics.mean, (bpp_plain, bpp_body, bpp_file))
-        rows.append([f"Q{q}", mp, mb, mf, f"{100 * (mb / mp - 1):+.1f} %", f"{statistics.mean(ps):.2f}", "yes" if exact else "NO"])
+        rows.append([scheme, f"Q{q}", mp, mb, mf, f"{100 * (mb / mp - 1):+.1f} %", f"{statistics.mean(ps):.2f}", "yes" if exact else "NO"])
     return rows
 
 
@@ -324,7 +343,7 @@ def index_timing(protected: list[bytes], extractors: list, queries: int) -> list
     return rows
 
 
-def near_duplicates(pics: list[tuple[str, np.ndarray]], extractors: list, ident: Identity) -> list[str]:
+def near_duplicates(pics: list[tuple[str, np.ndarray]], extractors: list, ident: Identity, scheme: str) -> list[str]:
     files = []
     for name, img in pics:
         copies = []
@@ -333,7 +352,7 @@ def near_duplicates(pics: list[tuple[str, np.ndarray]], extractors: list, ident:
             buf = io.BytesIO()
             Image.fromarray(np.ascontiguousarray(pic)).save(buf, "JPEG", quality=q)
             c = read_coefficients(buf.getvalue())
-            copies.append(protect(buf.getvalue(), [(0, 0, c.width, c.height)], scheme="searchable-v1", recipients=[ident.recipient]))
+            copies.append(protect(buf.getvalue(), [(0, 0, c.width, c.height)], scheme=scheme, recipients=[ident.recipient]))
         files.append((name, *copies))
     lines = []
     for ex in extractors:
@@ -369,14 +388,17 @@ def main(argv: list[str] | None = None) -> int:
         ds = prepare(name, n)
         rows, extra = retrieval(ds, settings, ablations=(name == "fashion-mnist" and not args.quick),
                                 weights_out=args.save_weights if name == "fashion-mnist" else None)
-        ratio = extra["picveil cipher gMLP"][0].mAP / extra["plain gMLP (upper bound)"][0].mAP
+        plain_map = extra["plain gMLP (upper bound)"][0].mAP
+        ratios = {scheme: extra[label][0].mAP / plain_map for scheme, (label, _, _) in SCHEMES.items()}
         out.append(table(f"Retrieval, {name} ({len(ds['labels'])} pictures 128×128 q90, 70/30 split; "
-                         f"features invariant under the scheme: {'yes' if ds['invariant'] else 'NO'})", header, rows))
+                         f"features invariant under the schemes: {'yes' if ds['invariant'] else 'NO'})", header, rows))
         out.append("class acc. of a cipher row = accuracy of a keyless attacker trained on labelled protected files.")
-        out.append(f"cipher / plaintext mAP = {ratio:.3f} (target ≥ 0.80: {'met' if ratio >= 0.8 else 'NOT met'})")
-        report[f"retrieval {name}"] = {"rows": rows, "ratio": ratio}
+        for scheme, ratio in ratios.items():
+            verdict = ("met" if ratio >= 0.8 else "NOT met") if scheme == DEFAULT_WHOLE_SCHEME else "not the default"
+            out.append(f"{scheme}: cipher / plaintext mAP = {ratio:.3f} (target ≥ 0.80: {verdict})")
+        report[f"retrieval {name}"] = {"rows": rows, "ratios": ratios}
         if name == "fashion-mnist":
-            fm = (ds, extra["picveil cipher gMLP"][1])
+            fm = (ds, {scheme: extra[label][1] for scheme, (label, _, _) in SCHEMES.items()})
     if fm is not None and any("shared key" in r[0] for r in report["retrieval fashion-mnist"]["rows"]):
         out.append("* simulation of seed 002's setting (one key for the whole library); picveil keys every file afresh.")
 
@@ -395,22 +417,26 @@ def main(argv: list[str] | None = None) -> int:
     report["leakage"] = rows
 
     log("== compression")
-    rows = compression(pics, ident)
+    rows = [r for scheme in SCHEMES for r in compression(pics, ident, scheme)]
     out.append(table(f"Compression: mean over {len(pics)} scikit-image photos (UCID unavailable offline)",
-                     ["quality", "plain bpp", "searchable bpp (no container)", "searchable file bpp", "size change",
+                     ["scheme", "quality", "plain bpp", "searchable bpp (no container)", "searchable file bpp", "size change",
                       "PSNR dB (plain = revealed)", "reveal exact"], rows))
     report["compression"] = rows
 
     log("== index")
     with tempfile.TemporaryDirectory() as tmp:
-        wpath = Path(tmp) / "w.pt"
-        save_weights(fm[1], wpath)
-        net = NetworkExtractor(load_weights(wpath), threads=args.threads)
-        rows = index_timing(ds["protected"], [net, HistogramExtractor()], queries=50 if args.quick else 100)
+        rows, lines = [], []
+        for scheme, model in fm[1].items():
+            wpath = Path(tmp) / f"{scheme}.pt"
+            save_weights(model, wpath)
+            net = NetworkExtractor(load_weights(wpath), threads=args.threads)
+            extractors = [net] + ([HistogramExtractor()] if scheme == DEFAULT_WHOLE_SCHEME else [])
+            for r in index_timing(ds["protected"][scheme], extractors, queries=50 if args.quick else 100):
+                rows.append([scheme] + r)
+            lines += [f"  {scheme}:" + ln for ln in near_duplicates(pics, extractors, ident, scheme)]
         out.append(table("Index (SQLite catalogue + FAISS IndexFlatIP), Fashion-MNIST protected files",
-                         ["features", "images", "added", "build per 10k", "query median", "query p95", "query finds itself first"], rows))
+                         ["scheme", "features", "images", "added", "build per 10k", "query median", "query p95", "query finds itself first"], rows))
         report["index"] = rows
-        lines = near_duplicates(pics, [net, HistogramExtractor()], ident)
     out.append(f"\nNear duplicates among {len(pics)} real photos: copy B (cropped by 12 px, saved at q75) queries all "
                "copies A (q90); each file protected under its own key. The network was trained on Fashion-MNIST only.")
     out += lines

@@ -95,9 +95,36 @@ def test_region_is_unrecognisable(photo, identities):
 
 def test_fresh_key_every_time(photo, identities):
     src = encode_jpeg(photo)
-    a = picveil.protect(src, [FACE], recipients=[identities[0].recipient])
-    b = picveil.protect(src, [FACE], recipients=[identities[0].recipient])
+    a = picveil.protect(src, [FACE], recipients=[identities[0].recipient], look="scramble")
+    b = picveil.protect(src, [FACE], recipients=[identities[0].recipient], look="scramble")
     assert coeff_arrays(a)[0].tobytes() != coeff_arrays(b)[0].tobytes()
+
+
+def test_default_look_scrambles_only_where_the_robust_header_makes_it_pay(photo, identities, tmp_path):
+    """look="auto": a protect for recipients paints `fill` (nothing of the region leaks, and
+    without the robust header a scramble would not survive a platform anyway); a protect for
+    circles, which writes the robust header, scrambles; naming a scheme scrambles."""
+    from picveil.crypto import Keyring
+
+    src = encode_jpeg(photo)
+    me = identities[0]
+    to_me = picveil.protect(src, [FACE], recipients=[me.recipient])
+    assert [r.look for r in picveil.inspect(to_me).regions] == ["fill"]
+    assert np.array_equal(decode(picveil.reveal(to_me, identities=[me])), decode(src))  # still exact
+    x, y, w, h = 144, 0, 176, 192  # the snapped face: smooth, nothing of the face left
+    painted = decode(to_me)[y : y + h, x : x + w].astype(float)
+    orig = decode(src)[y : y + h, x : x + w].astype(float)
+    assert np.abs(np.diff(painted, axis=0)).mean() < 0.5 * np.abs(np.diff(orig, axis=0)).mean()
+    named = picveil.protect(src, [FACE], recipients=[me.recipient], scheme="scramble-v3")
+    assert [r.look for r in picveil.inspect(named).regions] == ["scramble"]
+    keyring = Keyring.open(tmp_path / "kr", create=True)
+    keyring.create_circle("family")
+    circle = picveil.protect(src, [FACE], circle="family", keyring=keyring)
+    assert [r.look for r in picveil.inspect(circle).regions] == ["scramble"]
+    no_header = picveil.protect(src, [FACE], circle="family", keyring=keyring, robust=False)
+    assert [r.look for r in picveil.inspect(no_header).regions] == ["fill"]
+    mixed = picveil.protect(src, [FACE, picveil.Region(picveil.Box(300, 300, 64, 64), look="scramble")], recipients=[me.recipient])
+    assert sorted(r.look for r in picveil.inspect(mixed).regions) == ["fill", "scramble"]
 
 
 def test_multi_recipient_and_per_region_recipients(photo, identities, key_files):

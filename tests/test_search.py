@@ -268,10 +268,12 @@ def test_bundled_network_is_pinned_and_searches(tmp_path, small_set):
     from typer.testing import CliRunner
 
     from picveil.cli.search_cmd import register
-    from picveil.search.training import BUNDLED_SHA256, load_bundled
+    from picveil.search.training import BUNDLED, load_bundled
 
-    model = load_bundled()
-    assert model.sha256 == BUNDLED_SHA256 and model.meta["scheme"] == "searchable-v1"
+    for scheme, (_, digest) in BUNDLED.items():
+        model = load_bundled(scheme)
+        assert model.sha256 == digest and model.meta["scheme"] == scheme
+    assert load_bundled().meta["scheme"] == "searchable-v2"
     app = typer.Typer()
     register(app)
     _, protected, _ = small_set
@@ -281,10 +283,43 @@ def test_bundled_network_is_pinned_and_searches(tmp_path, small_set):
         (folder / f"{i:02d}.jpg").write_bytes(d)
     db = tmp_path / "library.db"
     runner = CliRunner()
-    assert runner.invoke(app, ["index", "build", str(folder), "--db", str(db)]).exit_code == 0
+    r = runner.invoke(app, ["index", "build", str(folder), "--db", str(db), "--scheme", "searchable-v1"])
+    assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["search", str(folder / "02.jpg"), "--db", str(db), "-k", "2", "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["results"][0]["path"].endswith("02.jpg")
     # a library built with the network refuses histogram queries
     r = runner.invoke(app, ["index", "build", str(folder), "--db", str(db), "--features", "histogram"])
     assert r.exit_code == 3 and "picveil: error:" in r.output
+
+
+def test_one_scheme_per_library(tmp_path, identities):
+    """The default network reads searchable-v2 files: v1 files are refused by name, in builds and queries."""
+    pytest.importorskip("torch")
+    pytest.importorskip("faiss")
+    import typer
+    from typer.testing import CliRunner
+
+    from picveil.cli.search_cmd import register
+
+    app = typer.Typer()
+    register(app)
+    src = encode_jpeg(np.asarray(Image.open(io.BytesIO(sample_bytes())))[:256, :320])
+    v2 = picveil.protect(src, [], whole=True, recipients=[identities[0].recipient])
+    v1 = protect_whole(src, identities[0].recipient)
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    (folder / "a-v2.jpg").write_bytes(v2)
+    (folder / "b-v1.jpg").write_bytes(v1)
+    db = tmp_path / "library.db"
+    runner = CliRunner()
+    r = runner.invoke(app, ["index", "build", str(folder), "--db", str(db)])
+    assert r.exit_code == 0, r.output
+    assert "skipped" in r.output and "b-v1.jpg" in r.output and "searchable-v1" in r.output
+    r = runner.invoke(app, ["search", str(folder / "a-v2.jpg"), "--db", str(db), "-k", "1", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["results"][0]["path"].endswith("a-v2.jpg")
+    r = runner.invoke(app, ["search", str(folder / "b-v1.jpg"), "--db", str(db)])
+    assert r.exit_code == 3 and "searchable-v1" in r.output
+    r = runner.invoke(app, ["index", "build", str(folder), "--db", str(db), "--scheme", "searchable-v1"])
+    assert r.exit_code == 3 and "indexes searchable-v2" in r.output

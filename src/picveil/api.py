@@ -305,7 +305,7 @@ def _protect(
     passphrase: str | None = None,
     circle: str | None = None,
     keyring=None,
-    look: str = "scramble",
+    look: str = "auto",
     cells: int = 6,
     feather: int = 0,
     shape: str = "box",
@@ -339,7 +339,7 @@ def _protect(
     from .jpeg.codec import read_coefficients
     from .jpeg.loading import read_input
     from .jpeg.metadata import MetadataPolicy, select_metadata
-    from .schemes import DEFAULT_SCHEME, get_scheme
+    from .schemes import DEFAULT_SCHEME, DEFAULT_WHOLE_SCHEME, get_scheme
 
     data, src_path = _read_source(image)
     if platform is not None:
@@ -380,7 +380,7 @@ def _protect(
                 hint="Drop --whole to protect regions, or drop the boxes.",
             )
         regions = [Box(0, 0, coeffs.width, coeffs.height)]
-        scheme = scheme or "searchable-v1"
+        scheme = scheme or DEFAULT_WHOLE_SCHEME
         if robust is None:
             robust = False  # an image that is all region has no room for a robust header
     sch = _scheme_named(scheme or DEFAULT_SCHEME)
@@ -400,21 +400,25 @@ def _protect(
         out = markers.insert_segments(body, list(select_metadata(jpeg, policy)))
         return out, ProtectReport(None, source_format, (), len(data), len(out)), src_path
 
-    from .looks import LookParams, look_id
+    from .looks import LookParams, look_id, resolve_auto
 
     params = LookParams(cells=cells, feather=feather, shape=shape)
     # Plan groups: one per distinct (recipients, passphrase, circle, look); key
     # groups: one per distinct (recipients, passphrase, circle).
     default_to = _normalise_recipients(recipients)
     specs = [as_region(r) for r in regions]
-    plan_of: dict[tuple, int] = {}
-    box_groups = []
+    spec_keys = []
     for spec in specs:
         if spec.recipients is None and spec.passphrase is None and spec.circle is None:
-            key = (tuple(sorted(default_to)), passphrase, circle)
+            spec_keys.append((tuple(sorted(default_to)), passphrase, circle))
         else:
-            key = (tuple(sorted(_normalise_recipients(spec.recipients))), spec.passphrase, spec.circle)
-        region_look = spec.look or look
+            spec_keys.append((tuple(sorted(_normalise_recipients(spec.recipients))), spec.passphrase, spec.circle))
+    # look "auto": scramble only when the robust header is written (or a scheme is named), else fill
+    header_planned = (robust is None or bool(robust)) and all(k[2] is not None for k in spec_keys)
+    plan_of: dict[tuple, int] = {}
+    box_groups = []
+    for spec, key in zip(specs, spec_keys):
+        region_look = resolve_auto(spec.look or look, robust_header=header_planned, scheme_given=scheme is not None)
         look_id(region_look)
         box_groups.append(plan_of.setdefault(key + (region_look,), len(plan_of)))
     rects = plan_regions(
@@ -598,9 +602,14 @@ def protect(image: Source, regions, **options) -> bytes:
     clip : bool
         Clip boxes to the image instead of refusing boxes that cross its edge.
     look : str
-        ``scramble`` (default), ``fill``, ``inpaint``, ``frost``, ``sticker``,
-        ``blur`` or ``pixelate`` (see :mod:`picveil.looks`); with ``cells``,
-        ``feather``, ``shape`` (``box``/``ellipse``/``mask``) and ``mask``.
+        ``auto`` (default), ``scramble``, ``fill``, ``inpaint``, ``frost``,
+        ``sticker``, ``blur`` or ``pixelate`` (see :mod:`picveil.looks`);
+        with ``cells``, ``feather``, ``shape`` (``box``/``ellipse``/``mask``)
+        and ``mask``. ``auto`` scrambles when the robust in-image header is
+        written (every region for a circle) or ``scheme`` is given, so that a
+        friend can reveal what a platform served; otherwise it paints
+        ``fill``, which leaks nothing of the region (a scramble leaks its
+        texture amount and, without the header, buys nothing).
     platform : str, optional
         Resize and re-encode for ``x``, ``facebook``, ``instagram``,
         ``whatsapp`` or ``generic`` first (boxes are mapped), so the platform
@@ -615,11 +624,12 @@ def protect(image: Source, regions, **options) -> bytes:
         match nobody are protected with ``except_people`` and left visible with
         ``only``; non-face detections are kept either way. At most one of them.
     scheme : str, optional
-        ``scramble-v3`` (default), ``scramble-v1``, ``scramble-v2`` or
-        ``searchable-v1`` (short names ``scramble``, ``searchable``).
+        ``scramble-v3`` (default), ``scramble-v1``, ``scramble-v2``,
+        ``searchable-v2`` or ``searchable-v1`` (short names ``scramble``,
+        ``searchable``).
     whole : bool
         Protect the entire image as one region (``regions`` must be empty);
-        the scheme defaults to ``searchable-v1``, whose cipher images a server
+        the scheme defaults to ``searchable-v2``, whose cipher images a server
         can index and search (:mod:`picveil.search`).
     robust : bool or None
         Write the robust in-image header that survives platforms (needs every
@@ -719,7 +729,7 @@ def _jpeg_to_png(jpeg: bytes) -> bytes:
 
 
 #: Short scheme names a user may type (the newest version of each family).
-SCHEME_ALIASES = {"scramble": "scramble-v3", "searchable": "searchable-v1"}
+SCHEME_ALIASES = {"scramble": "scramble-v3", "searchable": "searchable-v2"}
 
 
 def _scheme_named(name: str | int):

@@ -392,16 +392,6 @@ def default_modes() -> list[str]:
     return list(CONTROLS) + [f"picveil:{m}" for m in _obf.picveil_schemes()] + list(BASELINES)
 
 
-def _picveil_options(mode: str) -> dict[str, str]:
-    """``picveil:<mode>`` -> keyword arguments of :func:`picveil.protect` (as the audit's adapter maps them)."""
-    m = mode.split(":", 1)[1] or "default"
-    if m == "default":
-        return {}
-    if m.startswith("look-"):
-        return {"look": m[len("look-"):]}
-    return {"scheme": m}
-
-
 def obfuscate(photo: FacePhoto, mode: str) -> np.ndarray:
     """The photo with its face region protected by ``mode``, decoded to RGB ``uint8``.
 
@@ -424,11 +414,8 @@ def obfuscate(photo: FacePhoto, mode: str) -> np.ndarray:
         return out
     if mode.startswith("picveil:"):
         import picveil
-        from picveil.crypto import Identity
 
-        out = picveil.protect(
-            photo.jpeg, [(r.x, r.y, r.w, r.h)], recipients=[Identity.generate().recipient], **_picveil_options(mode)
-        )
+        out = picveil.protect(photo.jpeg, [(r.x, r.y, r.w, r.h)], **_obf.picveil_options(mode.split(":", 1)[1] or "default"))
         return _decode(out)
     ob = _obf.get(mode)
     if ob.family not in ("mosaic", "blur", "none"):

@@ -49,6 +49,7 @@ __all__ = [
     "van_droogenbroeck",
     "etc_scramble",
     "picveil_mode",
+    "picveil_options",
     "picveil_available",
     "picveil_schemes",
 ]
@@ -299,7 +300,47 @@ def picveil_schemes() -> list[str]:
         looks = []
     else:
         looks = [f"look-{name}" for name in LOOK_IDS if name != "scramble"]
-    return ["default"] + list(scheme_names()) + looks
+    return ["default", "default-circle"] + list(scheme_names()) + looks
+
+
+_KEEP_ALIVE: list = []
+
+
+@functools.cache
+def _circle_keyring():
+    """A throwaway keyring (temporary folder, removed at exit) holding one circle, ``"audit"``."""
+    import tempfile
+    from pathlib import Path
+
+    from picveil.crypto import Keyring
+
+    tmp = tempfile.TemporaryDirectory(prefix="picveil-audit-")
+    _KEEP_ALIVE.append(tmp)
+    keyring = Keyring.open(Path(tmp.name) / "keyring", create=True)
+    keyring.create_circle("audit")
+    return keyring
+
+
+def picveil_options(mode: str) -> dict:
+    """Keyword arguments of :func:`picveil.protect` for an audit mode, who opens it included.
+
+    ``default``: picveil's defaults for a protect to an age recipient (a fresh
+    identity each call); ``default-circle``: its defaults for a protect to a
+    circle (the case with the robust in-image header, which changes the
+    default look); ``look-<name>``: a painted look; anything else names a
+    scheme. Every call protects under a fresh key (circle images get their
+    own key by HKDF from a fresh salt).
+    """
+    import pyrage
+
+    if mode == "default-circle":
+        return {"circle": "audit", "keyring": _circle_keyring()}
+    opts: dict = {"recipients": [str(pyrage.x25519.Identity.generate().to_public())]}
+    if mode.startswith("look-"):
+        opts["look"] = mode[len("look-"):]
+    elif mode != "default":
+        opts["scheme"] = mode
+    return opts
 
 
 def picveil_mode(
@@ -316,23 +357,16 @@ def picveil_mode(
     ``pyrage.x25519.Identity`` as the only recipient, and the protected JPEG
     is decoded back to grayscale ``uint8``. ``mode`` names a picveil scheme
     (``scheme=``) or a painted look as ``look-<name>`` (``look=``);
-    ``"default"`` leaves picveil's default. Keys come from
+    ``"default"`` and ``"default-circle"`` leave picveil's defaults (see
+    :func:`picveil_options`). Keys come from
     picveil (the OS CSPRNG), not from ``rng``, so the output is *not*
     reproducible from ``rng``; the audit caches it instead.
     """
     _check(image)
-    import pyrage
     from picveil import protect
 
     h, w = image.shape
-    recipient = str(pyrage.x25519.Identity.generate().to_public())
-    if mode == "default":
-        opts = {}
-    elif mode.startswith("look-"):  # a painted look (picveil.looks), whole image as one region
-        opts = {"look": mode[len("look-"):]}
-    else:
-        opts = {"scheme": mode}
-    protected = protect(_encode_gray(image, quality), regions=[(0, 0, w, h)], recipients=[recipient], **opts)
+    protected = protect(_encode_gray(image, quality), regions=[(0, 0, w, h)], **picveil_options(mode))
     out = _decode_gray(protected)
     if out.shape != (h, w):
         raise ValueError(f"picveil returned a {out.shape} image for a {(h, w)} input")

@@ -307,7 +307,7 @@ def run_audit(
     datasets : names from :data:`picveil.audit.data.DATASETS`
     obfuscations : names from :func:`picveil.audit.obfuscations.available`, or
         ``picveil:<scheme>``; default :data:`~picveil.audit.obfuscations.DEFAULT_SET`
-        plus ``picveil:default`` when picveil's API is importable.
+        plus ``picveil:default`` and ``picveil:default-circle`` when picveil's API is importable.
     sizes : image sizes in pixels, multiples of 32; 32 is the native size
         (padded), larger sizes are bilinear upscales of it.
     quick : use :data:`QUICK` instead of :data:`FULL` (ignored if ``mode`` is given).
@@ -335,7 +335,7 @@ def run_audit(
     (cache / "cells").mkdir(parents=True, exist_ok=True)
     mode = mode or (QUICK if quick else FULL)
     if obfuscations is None:
-        obfuscations = list(_obf.DEFAULT_SET) + (["picveil:default"] if _obf.picveil_available() else [])
+        obfuscations = list(_obf.DEFAULT_SET) + (["picveil:default", "picveil:default-circle"] if _obf.picveil_available() else [])
     obs = [_obf.get(n) for n in obfuscations]  # unknown names fail here, before any work
     for s in sizes:
         if s < NATIVE or s % NATIVE:

@@ -213,7 +213,8 @@ class BatchSpec:
     circle, recipients, passphrase, keyring
         Who can reveal, as for :func:`picveil.protect`.
     look : str, optional
-        How protected regions look (:mod:`picveil.looks`; default scramble).
+        How protected regions look (:mod:`picveil.looks`; default auto:
+        scramble for circles, else fill).
     cells, feather, shape : optional
         Options of painted looks, passed on when given.
     platform : str, optional
@@ -268,7 +269,7 @@ class BatchSpec:
         set_(self, "boxes", tuple(_as_box(b) for b in ((self.boxes,) if isinstance(self.boxes, (str, Box)) else self.boxes)))
         if self.keyring is not None:
             set_(self, "keyring", str(self.keyring))
-        if self.look == "scramble":
+        if self.look == "auto":
             set_(self, "look", None)
 
     # -- in the parent --
@@ -312,7 +313,8 @@ class BatchSpec:
                 raise FeatureUnavailableError(f"The look {self.look!r} or its options are not available in this picveil.")
             from ..looks import LookParams, look_id
 
-            look_id(self.look or "scramble")
+            if self.look is not None:
+                look_id(self.look)
             LookParams(**look_options)
             if self.shape == "mask":
                 raise RegionError("--shape mask needs a mask per photo, which batch runs do not take.", hint="Use box or ellipse.")

@@ -79,7 +79,7 @@ def protect_command(
     circle: Optional[str] = typer.Option(None, "--circle", "-c", help="Circle (from your keyring) that can reveal."),
     keyring_dir: Optional[Path] = typer.Option(None, "--keyring", help="Keyring folder (default: $PICVEIL_HOME or ~/.config/picveil)."),
     passphrase: bool = typer.Option(False, "--passphrase", "-p", help="Also protect with a passphrase (asked, or $PICVEIL_PASSPHRASE)."),
-    look: Optional[str] = typer.Option(None, "--look", help="scramble (default), fill, inpaint, frost, sticker, blur, pixelate."),
+    look: Optional[str] = typer.Option(None, "--look", help="auto (default: scramble for circles, else fill), scramble, fill, inpaint, frost, sticker, blur, pixelate."),
     cells: Optional[int] = typer.Option(None, "--cells", help="Cells across a region for pixelate/blur."),
     feather: Optional[int] = typer.Option(None, "--feather", help="Soft edge in pixels (painted looks)."),
     shape: Optional[str] = typer.Option(None, "--shape", help="box or ellipse (painted looks)."),

@@ -185,7 +185,7 @@ def protect(
     circle: Optional[str] = typer.Option(None, "--circle", "-c", help="Circle (from your keyring) for boxes without @NAME; @CIRCLE works per box."),
     keyring_dir: Optional[Path] = typer.Option(None, "--keyring", help="Keyring folder (default: $PICVEIL_HOME or ~/.config/picveil)."),
     passphrase: bool = typer.Option(False, "--passphrase", "-p", help=f"Also protect with a passphrase (asked, or ${PASSPHRASE_ENV})."),
-    look: str = typer.Option("scramble", "--look", help="scramble (default, survives re-encoding), fill, inpaint, frost, sticker, blur, pixelate."),
+    look: str = typer.Option("auto", "--look", help="auto (default: scramble for circles, which survives re-encoding; else fill, which leaks nothing), scramble, fill, inpaint, frost, sticker, blur, pixelate."),
     cells: int = typer.Option(6, "--cells", help="Cells across a region for pixelate/blur."),
     feather: int = typer.Option(0, "--feather", help="Soft edge in pixels (painted looks)."),
     shape: str = typer.Option("box", "--shape", help="box, ellipse or mask (painted looks; scramble stays MCU-aligned)."),
@@ -206,8 +206,8 @@ def protect(
     keep_metadata: bool = typer.Option(False, "--keep-all-metadata", help="Copy all metadata (unsafe: XMP, previews…)."),
     progressive: Optional[bool] = typer.Option(None, "--progressive/--baseline", help="Output mode (default: as the input)."),
     clip: bool = typer.Option(False, "--clip", help="Clip boxes to the image instead of refusing them."),
-    whole: bool = typer.Option(False, "--whole", help="Encrypt the entire image (scheme searchable-v1 by default: searchable with `picveil index`)."),
-    scheme: Optional[str] = typer.Option(None, "--scheme", help="scramble (default: scramble-v3), scramble-v1, scramble-v2 or searchable."),
+    whole: bool = typer.Option(False, "--whole", help="Encrypt the entire image (scheme searchable-v2 by default: searchable with `picveil index`)."),
+    scheme: Optional[str] = typer.Option(None, "--scheme", help="scramble (default: scramble-v3), scramble-v1, scramble-v2, searchable (searchable-v2) or searchable-v1."),
     robust: Optional[bool] = typer.Option(None, "--robust/--no-robust", help="In-image header that survives platforms (default: on when every region is for a circle)."),
     max_pixels: int = typer.Option(200_000_000, "--max-pixels", help="Refuse larger images."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output file."),
@@ -231,7 +231,8 @@ def protect(
             parse_recipient(r)
     from ..looks import leak_warning, look_id
 
-    look_id(look)
+    if look != "auto":
+        look_id(look)
     mask_arr = None
     if mask is not None:
         mask_arr, mask_boxes = _read_mask(mask)
@@ -294,10 +295,12 @@ def protect(
     err.print(_region_table(report.regions, f"Protected {len(report.regions)} region(s)"))
     for w in report.warnings:
         err.print(f"picveil: warning: {w}", markup=False)
-    if whole and (scheme or "searchable").startswith("searchable"):
-        from ..schemes.searchable_v1 import LEAK_SUMMARY
+    from ..api import SCHEME_ALIASES
+    from ..schemes import DEFAULT_WHOLE_SCHEME, leak_summary
 
-        err.print(f"picveil: note: {LEAK_SUMMARY}", markup=False)
+    leak = leak_summary(SCHEME_ALIASES.get(scheme, scheme) if scheme else (DEFAULT_WHOLE_SCHEME if whole else ""))
+    if leak:
+        err.print(f"picveil: note: {leak}", markup=False)
     growth = 100.0 * (report.output_bytes / report.input_bytes - 1)
     err.print(f"{report.input_bytes:,} → {report.output_bytes:,} bytes ({growth:+.1f}%)")
     out.print(str(report.output))
@@ -361,10 +364,10 @@ def inspect(
     out.print(_region_table(info.regions, "Regions"))
     for w in info.warnings:
         out.print(f"warning: {w}")
-    if info.scheme.startswith("searchable"):
-        from ..schemes.searchable_v1 import LEAK_SUMMARY
+    from ..schemes import leak_summary
 
-        out.print(f"leaks: {LEAK_SUMMARY}", markup=False)
+    if leak := leak_summary(info.scheme):
+        out.print(f"leaks: {leak}", markup=False)
     from ..regions.priority import level_table
 
     out.print("security levels (--level): " + ", ".join(f"{lv}={100 * share:.1f}%" for lv, share in level_table()) + " of the image area, in priority order")

@@ -1,7 +1,7 @@
 """``picveil index …``, ``picveil search`` and ``picveil train-search``.
 
-Search over whole-image protected photos (scheme searchable-v1) without any
-key. Wired into the main app by ``register(app)`` (called at the end of
+Search over whole-image protected photos (schemes searchable-v2 and
+searchable-v1, one per library) without any key. Wired into the main app by ``register(app)`` (called at the end of
 ``cli/main.py``). Output meant for scripts goes to stdout; messages to stderr.
 """
 
@@ -38,8 +38,9 @@ def _reporting(fn):
     return wrapper
 
 
-def _extractor_for(lib, features: Optional[str], weights: Optional[Path]):
-    from ..search.index import get_extractor
+def _extractor_for(lib, features: Optional[str], weights: Optional[Path], scheme: Optional[str] = None):
+    """The extractor a library needs: what it recorded, else the options (network for ``scheme``)."""
+    from ..search.index import bundled_scheme_of, get_extractor
 
     from ..errors import InputError
 
@@ -48,7 +49,23 @@ def _extractor_for(lib, features: Optional[str], weights: Optional[Path]):
         features = "histogram" if recorded == "histogram-v1" else "network"
     if features not in ("network", "histogram"):
         raise InputError(f"--features must be 'network' or 'histogram', not {features!r}.")
-    return get_extractor(features, weights=weights)
+    if scheme is not None and scheme not in _SEARCH_SCHEMES:
+        raise InputError(f"--scheme must be one of {', '.join(_SEARCH_SCHEMES)}, not {scheme!r}.")
+    if features == "network" and weights is None and recorded and recorded != "histogram-v1":
+        bundled = bundled_scheme_of(recorded)
+        if bundled is None:
+            raise InputError(
+                f"This library was built with a network that is not bundled ({recorded}).",
+                hint="Pass the same --weights file that built it.",
+            )
+        if scheme is not None and scheme != bundled:
+            raise InputError(f"This library indexes {bundled} files, not {scheme}.", hint="Build a separate library for each scheme.")
+        scheme = bundled
+    return get_extractor(features, weights=weights, scheme=scheme)
+
+
+_SEARCH_SCHEMES = ("searchable-v2", "searchable-v1")
+_SCHEME_HELP = "Which searchable scheme the library's photos use (default searchable-v2, what `protect --whole` writes)."
 
 
 def _progress():
@@ -68,6 +85,7 @@ def index_build(
     db: Path = typer.Option(..., "--db", help="Library database to create or extend (SQLite)."),
     features: Optional[str] = typer.Option(None, "--features", help=_FEATURES_HELP),
     weights: Optional[Path] = typer.Option(None, "--weights", help=_WEIGHTS_HELP),
+    scheme: Optional[str] = typer.Option(None, "--scheme", help=_SCHEME_HELP),
     recursive: bool = typer.Option(True, "--recursive/--no-recursive", help="Descend into sub-folders."),
 ) -> None:
     """Add the photos in FOLDER to the library DB; files already in it are skipped."""
@@ -76,7 +94,7 @@ def index_build(
 
     paths = jpeg_files(folder, recursive=recursive)
     with Library.open(db, create=True) as lib:
-        extractor = _extractor_for(lib, features, weights)
+        extractor = _extractor_for(lib, features, weights, scheme)
         with _progress() as bar:
             task = bar.add_task("Indexing", total=len(paths))
             report = lib.add_files(paths, extractor, progress=lambda n: bar.advance(task, n))
@@ -154,20 +172,25 @@ def train_search(
     size: int = typer.Option(128, "--size", min=32, help="Pixels per side after upscaling."),
     quality: int = typer.Option(90, "--quality", min=1, max=100, help="JPEG quality of the training photos."),
     threads: int = typer.Option(1, "--threads", min=1, help="PyTorch threads (1 is fastest on a busy machine)."),
+    scheme: str = typer.Option("searchable-v2", "--scheme", help="The searchable scheme to train for: searchable-v2 or searchable-v1."),
     force: bool = typer.Option(False, "--force", help="Replace an existing weights file."),
 ) -> None:
-    """Train the cipher-image network on searchable-v1 protected copies of a labelled set."""
+    """Train the cipher-image network on protected copies (searchable-v2 by default) of a labelled set."""
     import numpy as np
 
     from ..audit.data import DatasetNotFoundError
     from ..errors import InputError, OutputError
     from ..search import data as sdata
-    from ..search.features import cipher_tokens
+    from ..search.features import tokens_for
     from ..search.metrics import cosine_similarity, ranking_metrics
-    from ..search.model import DEFAULT_CIPHER_CONFIG
+    from ..search.model import DEFAULT_CIPHER_CONFIG, DEFAULT_TILE_CONFIG
     from ..search.training import TrainSettings, embed, require_torch, save_weights, train_network
     from .main import err, out
 
+    if scheme not in _SEARCH_SCHEMES:
+        raise InputError(f"--scheme must be one of {', '.join(_SEARCH_SCHEMES)}, not {scheme!r}.")
+    base_config = DEFAULT_TILE_CONFIG if scheme == "searchable-v2" else DEFAULT_CIPHER_CONFIG
+    tokens = tokens_for(base_config["kind"])
     require_torch()
     if out_path.exists() and not force:
         raise OutputError(f"{out_path} already exists.", hint="Choose another --out, or pass --force.")
@@ -180,15 +203,15 @@ def train_search(
     _, jpegs = sdata.to_jpegs(images, size=size, quality=quality)
     with _progress() as bar:
         task = bar.add_task("Protecting", total=len(jpegs))
-        protected = sdata.protect_whole(jpegs, progress=lambda n: bar.advance(task, n))
+        protected = sdata.protect_whole(jpegs, scheme=scheme, progress=lambda n: bar.advance(task, n))
         task = bar.add_task("Features", total=len(protected))
         x = []
         for d in protected:
-            x.append(cipher_tokens(d))
+            x.append(tokens(d))
             bar.advance(task, 1)
     x = np.stack(x)
     train, test = sdata.balanced_split(labels)
-    config = dict(DEFAULT_CIPHER_CONFIG, n_classes=len(names))
+    config = dict(base_config, n_classes=len(names))
     settings = TrainSettings(epochs=epochs, threads=threads)
     with _progress() as bar:
         task = bar.add_task("Training", total=epochs)
@@ -200,7 +223,7 @@ def train_search(
         "per_class": per_class,
         "size": size,
         "quality": quality,
-        "scheme": "searchable-v1",
+        "scheme": scheme,
         "settings": settings.as_dict(),
         "test_mAP": round(scores.mAP, 4),
     }

@@ -157,16 +157,19 @@ FLIP_SIGNS = np.stack(
 ).astype(np.int16)
 
 
-def _block_keys(key: KeyStream, ci: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(gather, signs, perm)`` for ``n`` blocks of component ``ci``.
+def block_transforms(key: KeyStream, ci: int, n: int, labels: tuple[bytes, bytes, bytes] = (_ROT, _DIAG, _SIGN)) -> tuple[np.ndarray, np.ndarray]:
+    """Steps 1 and 2 for ``n`` blocks of component ``ci``: ``(gather, signs)``.
 
-    ``gather`` (n, 64) intp and ``signs`` (n, 64) int16 combine steps 1 and
-    2: ``out[:, j] = signs[:, j] * in[:, gather[:, j]]`` (before the DC rule).
+    ``gather`` (n, 64) intp and ``signs`` (n, 64) int16 combine the rotation
+    and the substitution: ``out[:, j] = signs[:, j] * in[:, gather[:, j]]``
+    (before the DC rule). ``labels`` are the stream labels of the rotation,
+    diagonal and sign streams (searchable-v2 uses its own).
     """
+    rot_label, diag_label, sign_label = labels
     tag = bytes([ci])
-    rot = np.frombuffer(key.stream(_ROT + tag, n), dtype=np.uint8) & 3
-    words = np.frombuffer(key.stream(_DIAG + tag, 256 * n), dtype=">u4").reshape(n, 64)
-    bits = np.unpackbits(np.frombuffer(key.stream(_SIGN + tag, 8 * n), dtype=np.uint8)).reshape(n, 64)
+    rot = np.frombuffer(key.stream(rot_label + tag, n), dtype=np.uint8) & 3
+    words = np.frombuffer(key.stream(diag_label + tag, 256 * n), dtype=">u4").reshape(n, 64)
+    bits = np.unpackbits(np.frombuffer(key.stream(sign_label + tag, 8 * n), dtype=np.uint8)).reshape(n, 64)
     gather = np.empty((n, 64), dtype=np.intp)
     for start, length in DIAG_SLICES:
         dst = DIAG_ORDER[start:start + length]
@@ -179,10 +182,16 @@ def _block_keys(key: KeyStream, ci: int, n: int) -> tuple[np.ndarray, np.ndarray
     # is that of the input position the value came from.
     rot_signs = np.take_along_axis(FLIP_SIGNS[rot], gather, axis=1)
     signs = (1 - 2 * bits.astype(np.int16)) * rot_signs
-    return gather, signs.astype(np.int16), keyed_permutation(key, _PERM + tag, n)
+    return gather, signs.astype(np.int16)
 
 
-def _dc_rule(signs: np.ndarray, dc: np.ndarray) -> np.ndarray:
+def _block_keys(key: KeyStream, ci: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(gather, signs, perm)`` for ``n`` blocks of component ``ci`` (steps 1-3)."""
+    gather, signs = block_transforms(key, ci, n)
+    return gather, signs, keyed_permutation(key, _PERM + bytes([ci]), n)
+
+
+def dc_rule(signs: np.ndarray, dc: np.ndarray) -> np.ndarray:
     """Leave the DC of blocks whose DC is -1024 unsigned (see the module docstring)."""
     signs = signs.copy()
     signs[dc == DC_LOW, 0] = 1
@@ -200,7 +209,7 @@ class SearchableV1:
             n = rows * cols
             flat = comp.reshape(n, 64)
             gather, signs, perm = _block_keys(key, ci, n)
-            signs = _dc_rule(signs, flat[:, 0])
+            signs = dc_rule(signs, flat[:, 0])
             sub = np.take_along_axis(flat, gather, axis=1) * signs
             out.append(sub[perm].reshape(comp.shape))
         return Protected(out)
@@ -215,7 +224,7 @@ class SearchableV1:
             gather, signs, perm = _block_keys(key, ci, n)
             sub = np.empty((n, 64), dtype=comp.dtype)
             sub[perm] = comp.reshape(n, 64)
-            signs = _dc_rule(signs, sub[:, 0])
+            signs = dc_rule(signs, sub[:, 0])
             orig = np.empty_like(sub)
             np.put_along_axis(orig, gather, sub * signs, axis=1)
             out.append(orig.reshape(comp.shape))

@@ -1,10 +1,12 @@
 """Keyless features of a JPEG's quantized coefficients (numpy only, the DCT domain).
 
 Everything here is computed from the coefficients and quantization tables of
-a file, without any key, and is **invariant under searchable-v1**: a plain
-JPEG and any searchable-v1 protection of it give the same features, to the
-bit. That is the whole reason search over protected photos works, and it is
-also exactly what the scheme leaks (see :mod:`picveil.schemes.searchable_v1`).
+a file, without any key, and is **invariant under its scheme**: a plain JPEG
+and any searchable-v1 protection of it give the same :func:`cipher_tokens`,
+and any searchable-v2 protection the same :func:`tile_tokens`, to the bit.
+That is the whole reason search over protected photos works, and it is also
+exactly what the schemes leak (see :mod:`picveil.schemes.searchable_v2` and
+:mod:`picveil.schemes.searchable_v1`).
 
 Arrays
 ------
@@ -25,6 +27,10 @@ Arrays
   of the block-feature distribution. A one-component (grayscale) file fills
   the chroma slots with the features of a neutral chroma block (all zero),
   which is what a colour JPEG of a grey picture holds.
+* *tile tokens* (:func:`tile_tokens`, searchable-v2): ``uint8``
+  ``(64 · TILE_ROWS_TOTAL, 64)``: the same sorted, resampled block features,
+  per tile of searchable-v2's keyless 8 × 8 grid (4 luma rows, 2 per
+  chroma), tile by tile in raster order.
 """
 
 from __future__ import annotations
@@ -42,6 +48,8 @@ __all__ = [
     "diagonal_profiles",
     "histogram_features",
     "plain_patches",
+    "tile_tokens",
+    "tile_tokens_from_coefficients",
     "tokens_from_coefficients",
 ]
 
@@ -138,6 +146,72 @@ def tokens_from_coefficients(components: list[tuple[np.ndarray, np.ndarray]]) ->
             feats = _NEUTRAL
         slots.append(_resample(feats, rows))
     return np.rint(np.concatenate(slots) * 255.0).astype(np.uint8)
+
+
+#: searchable-v2 tokens: rows per tile for each component slot (luma, chroma, chroma).
+TILE_ROWS = (4, 2, 2)
+TILE_ROWS_TOTAL = sum(TILE_ROWS)
+
+
+def tile_tokens_from_coefficients(components: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Network input for searchable-v2 files from ``[(blocks, quant), …]``.
+
+    ``blocks`` are ``(rows, cols, 8, 8)``. Each component is cut into the
+    scheme's keyless 8 × 8 grid of tiles
+    (:func:`picveil.schemes.searchable_v2.tile_index`); inside a tile the
+    block features are sorted by the same keyless key as
+    :func:`tokens_from_coefficients` and resampled to :data:`TILE_ROWS` rows
+    at evenly spaced ranks, so nothing depends on where a block sits inside
+    its tile. An empty tile (an image under 8 blocks a side) or a missing
+    chroma component is neutral.
+
+    Returns ``uint8`` ``(TILES² · TILE_ROWS_TOTAL, 64)``: tile by tile in
+    raster order, each tile's luma rows then each chroma's rows. The same
+    for a plain file and any searchable-v2 protection of it.
+    """
+    from ..schemes.searchable_v2 import TILES, tile_index
+
+    if not components:
+        raise ValueError("need at least one component")
+    out = np.zeros((TILES * TILES, TILE_ROWS_TOTAL, 64), dtype=np.float32)
+    start = 0
+    for s, rows in enumerate(TILE_ROWS):
+        if s < len(components):
+            blocks, quant = components[s]
+            blocks = np.asarray(blocks)
+            if blocks.ndim != 4:
+                raise ValueError(f"blocks must be (rows, cols, 8, 8), got shape {blocks.shape}")
+            feats = block_features(diagonal_profiles(blocks), quant)
+            tile = tile_index(blocks.shape[0], blocks.shape[1])
+            order = np.argsort(tile, kind="stable")
+            bounds = np.searchsorted(tile[order], np.arange(TILES * TILES + 1))
+            for t in range(TILES * TILES):
+                members = order[bounds[t]:bounds[t + 1]]
+                if len(members):
+                    out[t, start:start + rows] = _resample(feats[members], rows)
+        start += rows
+    return np.rint(out.reshape(-1, 64) * 255.0).astype(np.uint8)
+
+
+def tile_tokens(data: bytes, *, max_pixels: int = 200_000_000) -> np.ndarray:
+    """:func:`tile_tokens_from_coefficients` of a JPEG file's bytes (no key, no pixel decoding)."""
+    from ..jpeg.codec import read_coefficients
+
+    coeffs = read_coefficients(data, max_pixels=max_pixels)
+    return tile_tokens_from_coefficients([(coeffs.array(ci), coeffs.quant_table(ci)) for ci in range(len(coeffs.components))])
+
+
+#: Network kind (``config["kind"]``) -> the scheme whose files it reads.
+SCHEME_OF_KIND = {"cipher": "searchable-v1", "cipher-tiles": "searchable-v2"}
+
+
+def tokens_for(kind: str):
+    """The keyless token function that feeds a network of this kind."""
+    if kind == "cipher":
+        return cipher_tokens
+    if kind == "cipher-tiles":
+        return tile_tokens
+    raise ValueError(f"no keyless features for network kind {kind!r}")
 
 
 def _components(data: bytes, max_pixels: int):

@@ -86,15 +86,18 @@ class NetworkExtractor(Extractor):
     """
 
     def __init__(self, model, *, threads: int | None = 1) -> None:
+        from .features import SCHEME_OF_KIND, tokens_for
+
+        kind = model.config.get("kind", "cipher")
         self.model = model
-        self.name = f"cipher-gmlp sha256:{model.sha256}"
+        self.name = f"{'cipher-gmlp' if kind == 'cipher' else kind} sha256:{model.sha256}"
         self.dim = int(model.config["d"])
         self.threads = threads
+        self.scheme = SCHEME_OF_KIND.get(kind)
+        self._tokens = tokens_for(kind)
 
     def tokens(self, data: bytes) -> np.ndarray:
-        from .features import cipher_tokens
-
-        return cipher_tokens(data)
+        return self._tokens(data)
 
     def embed_tokens(self, tokens: np.ndarray) -> np.ndarray:
         from .training import embed
@@ -111,6 +114,7 @@ class HistogramExtractor(Extractor):
     """Keyless coefficient histograms (no network; the seed's hand-made baseline)."""
 
     name = "histogram-v1"
+    scheme = None  #: histograms are invariant under every searchable scheme
 
     def __init__(self) -> None:
         from .features import HIST_BINS, SLOT_ROWS
@@ -125,16 +129,33 @@ class HistogramExtractor(Extractor):
         return np.stack([histogram_features(d) for d in files])
 
 
-def get_extractor(kind: str = "network", *, weights: str | os.PathLike | None = None, threads: int | None = 1) -> Extractor:
-    """``"network"`` (the bundled model, or ``weights``) or ``"histogram"``."""
+def get_extractor(
+    kind: str = "network",
+    *,
+    weights: str | os.PathLike | None = None,
+    scheme: str | None = None,
+    threads: int | None = 1,
+) -> Extractor:
+    """``"network"`` (``weights``, or the bundled model for ``scheme``, default
+    searchable-v2) or ``"histogram"``."""
     if kind == "histogram":
         return HistogramExtractor()
     if kind != "network":
         raise ValueError(f"unknown feature kind {kind!r}; choose 'network' or 'histogram'")
-    from .training import load_bundled, load_weights
+    from .training import DEFAULT_SEARCH_SCHEME, load_bundled, load_weights
 
-    model = load_weights(weights) if weights is not None else load_bundled()
+    model = load_weights(weights) if weights is not None else load_bundled(scheme or DEFAULT_SEARCH_SCHEME)
     return NetworkExtractor(model, threads=threads)
+
+
+def bundled_scheme_of(extractor_name: str | None) -> str | None:
+    """The scheme of the bundled network a library records (by its SHA-256), else None."""
+    from .training import BUNDLED
+
+    for scheme, (_, digest) in BUNDLED.items():
+        if digest and extractor_name and extractor_name.endswith(f"sha256:{digest}"):
+            return scheme
+    return None
 
 
 # --- the library -----------------------------------------------------------------------
@@ -367,6 +388,12 @@ class Library:
                         self._con.execute("UPDATE images SET path = ? WHERE sha256 = ?", (str(p), digest))
                 else:
                     width, height, scheme = _describe(data)
+                    wanted = getattr(extractor, "scheme", None)
+                    if wanted and scheme.startswith("searchable") and scheme != wanted:
+                        raise IndexFileError(
+                            f"protected with {scheme}; this library's network reads {wanted} files "
+                            f"(build a separate library with --scheme {scheme})"
+                        )
                     seen.add(digest)
                     pending.append((digest, str(p), len(data), width, height, scheme))
                     datas.append(data)
@@ -415,4 +442,12 @@ class Library:
     def search(self, query: bytes, extractor: Extractor, k: int = 10) -> list[Hit]:
         """The ``k`` library images most similar to the JPEG ``query`` (protected or not)."""
         self._check_extractor(extractor)
+        wanted = getattr(extractor, "scheme", None)
+        if wanted:
+            scheme = _describe(query)[2]
+            if scheme.startswith("searchable") and scheme != wanted:
+                raise IndexFileError(
+                    f"The query is protected with {scheme}, but this library's network reads {wanted} files.",
+                    hint=f"Protect the query with --scheme {wanted}, or search a library built from {scheme} files.",
+                )
         return self.search_vector(extractor([query])[0], k)

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["CipherGMLP", "PlainGMLP", "build_model", "DEFAULT_CIPHER_CONFIG", "DEFAULT_PLAIN_CONFIG"]
+__all__ = ["CipherGMLP", "CipherTileGMLP", "DEFAULT_TILE_CONFIG", "PlainGMLP", "build_model", "DEFAULT_CIPHER_CONFIG", "DEFAULT_PLAIN_CONFIG"]
 
 #: Configuration of the shipped network (values are JSON-friendly).
 DEFAULT_CIPHER_CONFIG = {
@@ -35,6 +35,17 @@ DEFAULT_CIPHER_CONFIG = {
     "bins": [32, 8, 8],
     "d_in": 64,
     "d_block": 96,
+    "d": 64,
+    "depth": 3,
+    "n_classes": 10,
+}
+#: searchable-v2: one token per tile of the scheme's 8 × 8 grid, from its sorted block rows.
+DEFAULT_TILE_CONFIG = {
+    "kind": "cipher-tiles",
+    "tiles": 64,
+    "rows_per_tile": 8,
+    "d_in": 64,
+    "d_block": 48,
     "d": 64,
     "depth": 3,
     "n_classes": 10,
@@ -120,6 +131,28 @@ class CipherGMLP(nn.Module):
         return self.trunk(torch.cat(parts, dim=1))
 
 
+class CipherTileGMLP(nn.Module):
+    """gMLP over the tiles of searchable-v2 files (input: ``uint8`` ``(N, tiles · rows_per_tile, d_in)``).
+
+    A small MLP embeds every sorted block row; a tile's rows are concatenated
+    (their rank order is keyless) and projected to one token; the tokens keep
+    their tile position, as the plaintext network's patches do.
+    """
+
+    def __init__(self, config: dict) -> None:
+        super().__init__()
+        self.config = dict(config)
+        self.tiles, self.rows = int(config["tiles"]), int(config["rows_per_tile"])
+        d = config["d"]
+        self.block = nn.Sequential(nn.Linear(config["d_in"], config["d_block"]), nn.GELU())
+        self.tile = nn.Linear(self.rows * config["d_block"], d)
+        self.trunk = _Trunk(d, config["depth"], self.tiles, config["n_classes"])
+
+    def forward(self, x: torch.Tensor):
+        e = self.block(x.float() / 255.0)
+        return self.trunk(self.tile(e.reshape(len(e), self.tiles, -1)))
+
+
 class PlainGMLP(nn.Module):
     """gMLP over raster-order pixel patches (input: ``uint8`` ``(N, n_tokens, d_in)``)."""
 
@@ -138,6 +171,8 @@ def build_model(config: dict) -> nn.Module:
     kind = config.get("kind")
     if kind == "cipher":
         return CipherGMLP(config)
+    if kind == "cipher-tiles":
+        return CipherTileGMLP(config)
     if kind == "plain":
         return PlainGMLP(config)
     raise ValueError(f"unknown network kind {kind!r}")

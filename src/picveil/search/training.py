@@ -16,8 +16,8 @@ Weights files
 "state_dict", "meta"}`` and, beside it, ``NAME.sha256`` in ``sha256sum``
 format. :func:`load_weights` refuses a file whose hash does not match (or
 that has no recorded hash and none is given), then loads it with
-``weights_only=True`` from the bytes it verified. The bundled model is pinned
-by :data:`BUNDLED_SHA256`.
+``weights_only=True`` from the bytes it verified. The bundled models, one
+per searchable scheme, are pinned by :data:`BUNDLED`.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import numpy as np
 from .errors import MissingExtraError, WeightsError, WeightsIntegrityError
 
 __all__ = [
+    "BUNDLED",
     "BUNDLED_WEIGHTS",
     "BUNDLED_SHA256",
     "TrainSettings",
@@ -45,10 +46,16 @@ __all__ = [
 ]
 
 WEIGHTS_FORMAT = "picveil-search-weights 1"
-#: The network that ships in the package (trained by benchmarks/bench_search.py
-#: or `picveil train-search` on protected Fashion-MNIST; see its "meta").
-BUNDLED_WEIGHTS = "weights/cipher-gmlp-fmnist.pt"
-BUNDLED_SHA256 = "f1ec95806134bd3bada3915f2536dd4063bc98245b43e32396819288f9f4ab68"
+#: The networks that ship in the package, by the scheme whose files they read:
+#: ``(resource, sha256)`` (trained by benchmarks/bench_search.py or
+#: `picveil train-search` on protected Fashion-MNIST; see each file's "meta").
+BUNDLED = {
+    "searchable-v1": ("weights/cipher-gmlp-fmnist.pt", "f1ec95806134bd3bada3915f2536dd4063bc98245b43e32396819288f9f4ab68"),
+    "searchable-v2": ("weights/cipher-tiles-fmnist.pt", "dbb9e862a3dd3e27a3959eb4cc660f335eb69d4d2e4c3cfc9f122fe4ac2cdf51"),
+}
+#: The scheme `picveil protect --whole` uses by default, and so the default network.
+DEFAULT_SEARCH_SCHEME = "searchable-v2"
+BUNDLED_WEIGHTS, BUNDLED_SHA256 = BUNDLED[DEFAULT_SEARCH_SCHEME]
 
 
 def require_torch():
@@ -272,19 +279,22 @@ def load_weights(path, *, sha256: str | None = None):
     return model
 
 
-def load_bundled():
-    """The network shipped with picveil (pinned by :data:`BUNDLED_SHA256`)."""
-    res = files("picveil.search").joinpath(BUNDLED_WEIGHTS)
-    if not BUNDLED_SHA256 or not res.is_file():
+def load_bundled(scheme: str = DEFAULT_SEARCH_SCHEME):
+    """The network shipped with picveil for files of ``scheme`` (pinned by :data:`BUNDLED`)."""
+    try:
+        resource, pinned = BUNDLED[scheme]
+    except KeyError:
+        raise WeightsError(f"picveil has no search network for scheme {scheme!r}.") from None
+    res = files("picveil.search").joinpath(resource)
+    if not pinned or not res.is_file():
         raise WeightsError(
-            "This picveil has no bundled search network.",
+            f"This picveil has no bundled search network for {scheme}.",
             hint="Train one with `picveil train-search --out weights.pt` and pass --weights weights.pt.",
         )
     data = res.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
-    if digest != BUNDLED_SHA256:
+    if digest != pinned:
         raise WeightsIntegrityError("The bundled search network does not match its pinned SHA-256.")
     model = _load_bytes(data, "the bundled search network")
     model.sha256 = digest
     return model
-

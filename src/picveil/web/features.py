@@ -23,7 +23,7 @@ from typing import Any
 from .errors import FeatureUnavailableError
 
 #: What the issue that adds looks names; used when the looks module lists none.
-_KNOWN_LOOKS = ("scramble", "fill", "inpaint", "frost", "sticker", "blur", "pixelate")
+_KNOWN_LOOKS = ("auto", "scramble", "fill", "inpaint", "frost", "sticker", "blur", "pixelate")
 #: Likewise for platform profiles, when ``picveil.platforms`` has no ``PROFILES``.
 _KNOWN_PLATFORMS = ("generic", "facebook", "instagram", "x", "whatsapp")
 
@@ -165,12 +165,12 @@ def fit_for_platform(photo: bytes, boxes: list, platform: str | None, *, max_pix
 def protect_options(*, look: str | None, circle: str | None, keyring) -> dict[str, Any]:
     """Keyword arguments for ``api._protect`` for a look and a circle.
 
-    ``look`` ``None`` or ``"scramble"`` and ``circle`` ``None`` add nothing,
-    so the core API is then called exactly as the CLI calls it. (Platforms:
+    ``look`` ``None`` and ``circle`` ``None`` add nothing, so the core API
+    is then called exactly as the CLI calls it (look ``auto``). (Platforms:
     :func:`fit_for_platform`.)
     """
     opts: dict[str, Any] = {}
-    if look and look != "scramble":
+    if look:
         if look not in looks():
             raise FeatureUnavailableError(f"The look {look!r} is not available in this picveil.")
         opts["look"] = look

@@ -47,7 +47,7 @@ _SPACE_DOC = "Coordinate space of the boxes: 'stored' (the file's pixels, as the
         recipients=("string[]", "age recipients (age1…), separated by new lines, commas or spaces. Repeatable."),
         passphrase=("string", "A passphrase that also opens the regions."),
         circle=("string", "A circle name from the keyring (when available): its members reveal with their keyring."),
-        look=("string", "The look of protected regions (see /api/capabilities); default scramble."),
+        look=("string", "The look of protected regions (see /api/capabilities); default auto: scramble for circles (revealable after a platform), else fill."),
         platform=("string", "A platform profile name (see /api/capabilities): the photo is first resized and re-encoded for it, as `picveil fit` does."),
     ),
 )
@@ -115,7 +115,7 @@ async def protect(request: Request):
         photo=("file", "The photo."),
         boxes=("string", _BOXES_DOC),
         space=("string", _SPACE_DOC),
-        look=("string", "The look of protected regions; default scramble."),
+        look=("string", "The look of protected regions; default auto (scramble for circles, else fill)."),
     ),
 )
 async def preview(request: Request):
