@@ -17,6 +17,11 @@ Inputs are generated deterministically (seeded) in a temporary folder; see
     python benchmarks/bench_core.py --quick         # 1 and 4 MP, 2 runs
     python benchmarks/bench_core.py --markdown      # tables as Markdown
     python benchmarks/bench_core.py --profile 12    # also cProfile protect/reveal at 12 MP
+    python benchmarks/bench_core.py --look scramble # a look other than the default (auto)
+
+With the default look ``auto`` a protect for age recipients paints ``fill``
+(see :mod:`picveil.looks`); ``--look scramble`` measures the coefficient
+scramble that circle protects use.
 """
 
 from __future__ import annotations
@@ -174,6 +179,11 @@ class Case:
 
 
 # --- operations -------------------------------------------------------------------------
+def bench_look() -> str:
+    """The look measured (``--look``; passed to the memory child processes by the environment)."""
+    return os.environ.get("PICVEIL_BENCH_LOOK", "auto")
+
+
 def make_ops(data: bytes, prot: bytes, boxes, identity) -> dict[str, Callable[[], object]]:
     """The in-process operations, each a closure returning its output."""
     import picveil
@@ -182,9 +192,10 @@ def make_ops(data: bytes, prot: bytes, boxes, identity) -> dict[str, Callable[[]
     from picveil.jpeg.codec import read_coefficients
 
     recipient = identity.recipient
+    look = bench_look()
 
     def protect():
-        return picveil.protect(data, boxes, recipients=[recipient])
+        return picveil.protect(data, boxes, recipients=[recipient], look=look)
 
     def reveal():
         return picveil.reveal(prot, identities=[identity])
@@ -433,7 +444,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory processes")
     p.add_argument("--profile", type=int, metavar="MP", help="also profile protect and reveal at this size")
+    p.add_argument("--look", default="auto", help="the look protected (default auto: fill for age recipients)")
     args = p.parse_args(argv)
+    os.environ["PICVEIL_BENCH_LOOK"] = args.look
     if args.quick:
         args.sizes, args.repeat = "1,4", 2
     try:
@@ -480,7 +493,7 @@ def main(argv=None) -> int:
             boxes = make_boxes(w, h, SEED + mp)
             path = tmpdir / f"photo_{mp}mp.jpg"
             path.write_bytes(data)
-            prot = picveil.protect(data, boxes, recipients=[identity.recipient])
+            prot = picveil.protect(data, boxes, recipients=[identity.recipient], look=bench_look())
             prot_path = tmpdir / f"photo_{mp}mp.protected.jpg"
             prot_path.write_bytes(prot)
             snapped = sum(r.box.w * r.box.h for r in picveil.inspect(prot).regions)

@@ -20,6 +20,8 @@ Prints, from one run (STYLE.md point 10: tables of ratios, not a timed test):
      simulated here; picveil never does this;
    * ``cipher histograms``: keyless coefficient histograms (Hellinger), the
      hand-made kind of feature seed 002 compares with;
+   * ``tile features``: hand-made keyless features of searchable-v2 files
+     (per tile, the mean detail on each anti-diagonal; no network);
    * ``random ranking``.
 
    Target: picveil's cipher mAP ≥ 80 % of the plaintext upper bound (for
@@ -69,7 +71,7 @@ from picveil.schemes import get_scheme
 from picveil.schemes.searchable_v1 import DIAG_SLICES
 from picveil.search import data as sdata
 from picveil.search import features, metrics
-from picveil.search.index import HistogramExtractor, Library, NetworkExtractor
+from picveil.search.index import HistogramExtractor, Library, NetworkExtractor, TileExtractor
 from picveil.schemes import DEFAULT_WHOLE_SCHEME
 from picveil.search.model import DEFAULT_CIPHER_CONFIG, DEFAULT_PLAIN_CONFIG, DEFAULT_TILE_CONFIG
 from picveil.search.training import TrainSettings, classify, embed, load_weights, save_weights, train_network
@@ -174,9 +176,13 @@ def retrieval(ds: dict, settings: TrainSettings, *, ablations: bool, weights_out
         run("seed pipeline, per-image keys", seed_x, DEFAULT_PLAIN_CONFIG)
         shared = shared_key_cipher(ds["jpegs"])
         run("seed pipeline, one shared key*", np.stack([features.plain_patches(decoded_gray(d)) for d in shared]), DEFAULT_PLAIN_CONFIG)
-    h = np.stack([features.histogram_features(d) for d in np.asarray(ds["protected"][DEFAULT_WHOLE_SCHEME], dtype=object)[test]])
+    files = np.asarray(ds["protected"][DEFAULT_WHOLE_SCHEME], dtype=object)[test]
+    h = np.stack([features.histogram_features(d) for d in files])
     s = metrics.ranking_metrics(metrics.cosine_similarity(h), y[test])
     rows.append(["cipher histograms (Hellinger)", s.mAP, s.recall_at_10, s.recall_at_30, s.precision_at_10, "-", "0"])
+    t = np.stack([features.tile_features_from_tokens(x) for x in ds["tokens"]["searchable-v2"][test]])
+    s = metrics.ranking_metrics(metrics.cosine_similarity(t), y[test])
+    rows.append(["searchable-v2 tile features (hand-made)", s.mAP, s.recall_at_10, s.recall_at_30, s.precision_at_10, "-", "0"])
     s = metrics.ranking_metrics(metrics.random_scores(len(test)), y[test])
     rows.append(["random ranking", s.mAP, s.recall_at_10, s.recall_at_30, s.precision_at_10, f"{1 / len(ds['names']):.4f}", "0"])
     return rows, extra
@@ -430,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
             wpath = Path(tmp) / f"{scheme}.pt"
             save_weights(model, wpath)
             net = NetworkExtractor(load_weights(wpath), threads=args.threads)
-            extractors = [net] + ([HistogramExtractor()] if scheme == DEFAULT_WHOLE_SCHEME else [])
+            extractors = [net] + ([TileExtractor(), HistogramExtractor()] if scheme == DEFAULT_WHOLE_SCHEME else [])
             for r in index_timing(ds["protected"][scheme], extractors, queries=50 if args.quick else 100):
                 rows.append([scheme] + r)
             lines += [f"  {scheme}:" + ln for ln in near_duplicates(pics, extractors, ident, scheme)]

@@ -323,3 +323,73 @@ def test_one_scheme_per_library(tmp_path, identities):
     assert r.exit_code == 3 and "searchable-v1" in r.output
     r = runner.invoke(app, ["index", "build", str(folder), "--db", str(db), "--scheme", "searchable-v1"])
     assert r.exit_code == 3 and "indexes searchable-v2" in r.output
+
+
+def test_tile_features_find_near_duplicates_without_a_network(tmp_path, identities):
+    """Hand-made searchable-v2 tile features: keyless, invariant, and a cropped, re-encoded copy
+    of a photo finds its original first among other photos (each file under its own key)."""
+    pytest.importorskip("faiss")
+    from skimage import data as skdata
+
+    from picveil.search.index import Library, TileExtractor
+
+    photos = [skdata.astronaut(), skdata.chelsea(), skdata.coffee(), np.stack([skdata.camera()] * 3, -1)]
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    queries = []
+    for i, img in enumerate(photos):
+        a = encode_jpeg(np.ascontiguousarray(img[:256, :256]), quality=90)
+        b = encode_jpeg(np.ascontiguousarray(img[6:250, 6:250]), quality=75)
+        pa = picveil.protect(a, [], whole=True, recipients=[identities[0].recipient])
+        pb = picveil.protect(b, [], whole=True, recipients=[identities[0].recipient])
+        assert np.array_equal(features.tile_features(a), features.tile_features(pa))  # keyless, invariant
+        (folder / f"{i}.jpg").write_bytes(pa)
+        queries.append(pb)
+    f = features.tile_features(queries[0])
+    assert f.dtype == np.float32 and f.shape == (64 * 15,) and abs(float(np.linalg.norm(f)) - 1) < 1e-5
+    ex = TileExtractor()
+    with Library.open(tmp_path / "t.db", create=True) as lib:
+        assert lib.add_files(sorted(folder.iterdir()), ex).added == 4
+        for i, q in enumerate(queries):
+            assert lib.search(q, ex, 1)[0].path.endswith(f"{i}.jpg")
+
+
+def test_cli_train_search_for_either_scheme(tmp_path, monkeypatch):
+    """`picveil train-search --scheme …` on a (monkeypatched, generated) labelled set writes
+    hash-pinned weights whose network reads that scheme's keyless tokens."""
+    pytest.importorskip("torch")
+    import typer
+    from typer.testing import CliRunner
+
+    from picveil.cli.search_cmd import register
+    from picveil.search import data as sdata
+    from picveil.search.training import load_weights
+
+    def fake_labelled(name, per_class, *, seed=0):
+        rng = np.random.default_rng(seed)
+        imgs, labels = [], []
+        for c in range(3):
+            for _ in range(per_class):
+                img = np.zeros((28, 28), np.uint8)
+                if c == 0:
+                    img[4:24, 4:24] = 200 + rng.integers(0, 40)
+                elif c == 1:
+                    img[:, 10:18] = 255
+                else:
+                    img[:] = rng.integers(0, 256, (28, 28))
+                imgs.append(img)
+                labels.append(c)
+        return np.stack(imgs), np.array(labels), ("square", "bar", "noise")
+
+    monkeypatch.setattr(sdata, "load_labelled", fake_labelled)
+    app = typer.Typer()
+    register(app)
+    runner = CliRunner()
+    for scheme, kind in (("searchable-v2", "cipher-tiles"), ("searchable-v1", "cipher")):
+        out = tmp_path / f"{scheme}.pt"
+        r = runner.invoke(app, ["train-search", "--out", str(out), "--per-class", "10", "--epochs", "1", "--size", "64", "--scheme", scheme])
+        assert r.exit_code == 0, r.output
+        model = load_weights(out)
+        assert model.meta["scheme"] == scheme and model.config["kind"] == kind and model.config["n_classes"] == 3
+    r = runner.invoke(app, ["train-search", "--out", str(tmp_path / "x.pt"), "--scheme", "scramble-v3"])
+    assert r.exit_code == 3 and "--scheme" in r.output

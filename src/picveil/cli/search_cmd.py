@@ -23,7 +23,11 @@ index_app = typer.Typer(
 )
 
 _WEIGHTS_HELP = "Network weights written by `picveil train-search` (default: the bundled network)."
-_FEATURES_HELP = "'network' (the cipher-image gMLP) or 'histogram' (keyless coefficient histograms, no PyTorch)."
+_FEATURES_HELP = (
+    "'network' (the cipher-image gMLP), 'tiles' (hand-made tile features of searchable-v2 files: no PyTorch, "
+    "best for near duplicates of real photos) or 'histogram' (keyless coefficient histograms, no PyTorch)."
+)
+_RECORDED_FEATURES = {"histogram-v1": "histogram", "tiles-v1": "tiles"}
 
 
 def _reporting(fn):
@@ -46,12 +50,14 @@ def _extractor_for(lib, features: Optional[str], weights: Optional[Path], scheme
 
     recorded = lib.extractor_name
     if features is None:
-        features = "histogram" if recorded == "histogram-v1" else "network"
-    if features not in ("network", "histogram"):
-        raise InputError(f"--features must be 'network' or 'histogram', not {features!r}.")
+        features = _RECORDED_FEATURES.get(recorded, "network")
+    if features not in ("network", "histogram", "tiles"):
+        raise InputError(f"--features must be 'network', 'histogram' or 'tiles', not {features!r}.")
+    if features == "tiles" and scheme not in (None, "searchable-v2"):
+        raise InputError("--features tiles reads searchable-v2 files.", hint="Use --features network or histogram.")
     if scheme is not None and scheme not in _SEARCH_SCHEMES:
         raise InputError(f"--scheme must be one of {', '.join(_SEARCH_SCHEMES)}, not {scheme!r}.")
-    if features == "network" and weights is None and recorded and recorded != "histogram-v1":
+    if features == "network" and weights is None and recorded and recorded not in _RECORDED_FEATURES:
         bundled = bundled_scheme_of(recorded)
         if bundled is None:
             raise InputError(

@@ -48,6 +48,8 @@ __all__ = [
     "diagonal_profiles",
     "histogram_features",
     "plain_patches",
+    "tile_features",
+    "tile_features_from_tokens",
     "tile_tokens",
     "tile_tokens_from_coefficients",
     "tokens_from_coefficients",
@@ -199,6 +201,30 @@ def tile_tokens(data: bytes, *, max_pixels: int = 200_000_000) -> np.ndarray:
 
     coeffs = read_coefficients(data, max_pixels=max_pixels)
     return tile_tokens_from_coefficients([(coeffs.array(ci), coeffs.quant_table(ci)) for ci in range(len(coeffs.components))])
+
+
+def tile_features_from_tokens(tokens: np.ndarray) -> np.ndarray:
+    """Hand-made keyless features of searchable-v2 files (no network): per tile
+    of the 8 × 8 grid, the mean luma block feature on each of the 15
+    anti-diagonals (detail at each scale, and |DC| for diagonal 0).
+
+    ``tokens``: ``uint8`` from :func:`tile_tokens`. Returns ``float32``
+    ``(64 · 15,)``, centred and of unit length (compare by cosine). They match
+    near duplicates of real photos better than the bundled network, which
+    only ever saw Fashion-MNIST (``benchmarks/bench_search.py``).
+    """
+    from ..schemes.searchable_v2 import TILES
+
+    t = np.asarray(tokens, dtype=np.float32).reshape(TILES * TILES, TILE_ROWS_TOTAL, 64)[:, : TILE_ROWS[0]].mean(axis=1)
+    f = np.stack([t[:, s:s + n].mean(axis=1) for s, n in DIAG_SLICES], axis=1).reshape(-1)
+    f = f - f.mean()
+    norm = float(np.linalg.norm(f))
+    return (f / norm if norm > 0 else f).astype(np.float32)
+
+
+def tile_features(data: bytes, *, max_pixels: int = 200_000_000) -> np.ndarray:
+    """:func:`tile_features_from_tokens` of a JPEG file's bytes."""
+    return tile_features_from_tokens(tile_tokens(data, max_pixels=max_pixels))
 
 
 #: Network kind (``config["kind"]``) -> the scheme whose files it reads.

@@ -129,6 +129,21 @@ class HistogramExtractor(Extractor):
         return np.stack([histogram_features(d) for d in files])
 
 
+class TileExtractor(Extractor):
+    """Hand-made tile features of searchable-v2 files (no network, no PyTorch)."""
+
+    name = "tiles-v1"
+    scheme = "searchable-v2"
+    dim = 64 * 15
+
+    def __call__(self, files: Sequence[bytes]) -> np.ndarray:
+        from .features import tile_features
+
+        if not files:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([tile_features(d) for d in files])
+
+
 def get_extractor(
     kind: str = "network",
     *,
@@ -137,11 +152,16 @@ def get_extractor(
     threads: int | None = 1,
 ) -> Extractor:
     """``"network"`` (``weights``, or the bundled model for ``scheme``, default
-    searchable-v2) or ``"histogram"``."""
+    searchable-v2), ``"histogram"`` (any searchable scheme) or ``"tiles"``
+    (searchable-v2, hand-made)."""
     if kind == "histogram":
         return HistogramExtractor()
+    if kind == "tiles":
+        if scheme not in (None, TileExtractor.scheme):
+            raise ValueError(f"tile features read {TileExtractor.scheme} files, not {scheme}")
+        return TileExtractor()
     if kind != "network":
-        raise ValueError(f"unknown feature kind {kind!r}; choose 'network' or 'histogram'")
+        raise ValueError(f"unknown feature kind {kind!r}; choose 'network', 'histogram' or 'tiles'")
     from .training import DEFAULT_SEARCH_SCHEME, load_bundled, load_weights
 
     model = load_weights(weights) if weights is not None else load_bundled(scheme or DEFAULT_SEARCH_SCHEME)
