@@ -35,41 +35,47 @@ def test_registered():
     assert "searchable-v1" in scheme_names()
 
 
+def reference_substitute(comp, key, ci, prefix=b"picveil searchable-v1"):
+    """Steps 1 and 2 of the module docstring for one component, block by block (slow, literal).
+    Returns ``(n, 64)`` int64 and the perm stream's words (step 3 is the caller's)."""
+    c = bytes([ci])
+    n = comp.shape[0] * comp.shape[1]
+    flat = comp.reshape(n, 64).astype(np.int64)
+    rot = key.stream(prefix + b" rot" + c, n)
+    diag = key.stream(prefix + b" diag" + c, 256 * n)
+    sign = key.stream(prefix + b" sign" + c, 8 * n)
+    perm_words = key.stream(prefix + b" perm" + c, 8 * n)
+    order = [8 * v + (k - v) for k in range(15) for v in range(max(0, k - 7), min(k, 7) + 1)]
+    sub = np.zeros_like(flat)
+    for b in range(n):
+        h, w = rot[b] & 1, (rot[b] >> 1) & 1
+        x = flat[b].copy()
+        for j in range(64):
+            if (h * (j % 8) + w * (j // 8)) % 2:
+                x[j] = -x[j]
+        words = [int.from_bytes(diag[256 * b + 4 * i: 256 * b + 4 * i + 4], "big") for i in range(64)]
+        y = np.zeros(64, dtype=np.int64)
+        start = 0
+        for k in range(15):
+            length = min(k, 7) - max(0, k - 7) + 1
+            pi = sorted(range(length), key=lambda i: (words[start + i], i))
+            for i in range(length):
+                y[order[start + i]] = x[order[start + pi[i]]]
+            start += length
+        for j in range(64):
+            bit = (sign[8 * b + j // 8] >> (7 - j % 8)) & 1
+            if bit and not (j == 0 and y[0] == -1024):
+                y[j] = -y[j]
+        sub[b] = y
+    return sub, [int.from_bytes(perm_words[8 * i: 8 * i + 8], "big") for i in range(n)]
+
+
 def reference_protect(blocks, key):
     """The module docstring's algorithm, written out block by block (slow, literal)."""
     out = []
     for ci, comp in enumerate(blocks):
-        c = bytes([ci])
-        n = comp.shape[0] * comp.shape[1]
-        flat = comp.reshape(n, 64).astype(np.int64)
-        rot = key.stream(b"picveil searchable-v1 rot" + c, n)
-        diag = key.stream(b"picveil searchable-v1 diag" + c, 256 * n)
-        sign = key.stream(b"picveil searchable-v1 sign" + c, 8 * n)
-        perm_words = key.stream(b"picveil searchable-v1 perm" + c, 8 * n)
-        order = [8 * v + (k - v) for k in range(15) for v in range(max(0, k - 7), min(k, 7) + 1)]
-        sub = np.zeros_like(flat)
-        for b in range(n):
-            h, w = rot[b] & 1, (rot[b] >> 1) & 1
-            x = flat[b].copy()
-            for j in range(64):
-                if (h * (j % 8) + w * (j // 8)) % 2:
-                    x[j] = -x[j]
-            words = [int.from_bytes(diag[256 * b + 4 * i: 256 * b + 4 * i + 4], "big") for i in range(64)]
-            y = np.zeros(64, dtype=np.int64)
-            start = 0
-            for k in range(15):
-                length = min(k, 7) - max(0, k - 7) + 1
-                pi = sorted(range(length), key=lambda i: (words[start + i], i))
-                for i in range(length):
-                    y[order[start + i]] = x[order[start + pi[i]]]
-                start += length
-            for j in range(64):
-                bit = (sign[8 * b + j // 8] >> (7 - j % 8)) & 1
-                if bit and not (j == 0 and y[0] == -1024):
-                    y[j] = -y[j]
-            sub[b] = y
-        words = [int.from_bytes(perm_words[8 * i: 8 * i + 8], "big") for i in range(n)]
-        perm = sorted(range(n), key=lambda i: (words[i], i))
+        sub, words = reference_substitute(comp, key, ci)
+        perm = sorted(range(len(words)), key=lambda i: (words[i], i))
         out.append(sub[perm].reshape(comp.shape).astype(np.int16))
     return out
 

@@ -16,59 +16,23 @@ from picveil.schemes.searchable_v2 import TILES, tile_index
 from picveil.search import features
 
 from .conftest import encode_jpeg, sample_bytes
+from .test_searchable import random_blocks, reference_substitute
 
 SCHEME = get_scheme("searchable-v2")
 VECTOR = Path(__file__).parent / "vectors" / "searchable_v2.json"
 
 
-def random_blocks(rng, shapes, lo=-1023, hi=1023):
-    out = []
-    for h, w in shapes:
-        b = rng.integers(lo, hi + 1, size=(h, w, 8, 8)).astype(np.int16)
-        b[..., 0, 0] = rng.integers(-1024, 1024, size=(h, w))
-        out.append(b)
-    return out
-
-
 def reference_protect(blocks, key):
-    """SPEC §10.2 written out block by block (slow, literal)."""
+    """SPEC §10.2 written out block by block (slow, literal): searchable-v1's steps 1-2 with
+    v2's labels (the shared literal reading in test_searchable.py), then the tile permutation."""
     out = []
     for ci, comp in enumerate(blocks):
-        c = bytes([ci])
         rows, cols = comp.shape[:2]
-        n = rows * cols
-        flat = comp.reshape(n, 64).astype(np.int64)
-        rot = key.stream(b"picveil searchable-v2 rot" + c, n)
-        diag = key.stream(b"picveil searchable-v2 diag" + c, 256 * n)
-        sign = key.stream(b"picveil searchable-v2 sign" + c, 8 * n)
-        perm_words = key.stream(b"picveil searchable-v2 perm" + c, 8 * n)
-        order = [8 * v + (k - v) for k in range(15) for v in range(max(0, k - 7), min(k, 7) + 1)]
-        sub = np.zeros_like(flat)
-        for b in range(n):
-            h, w = rot[b] & 1, (rot[b] >> 1) & 1
-            x = flat[b].copy()
-            for j in range(64):
-                if (h * (j % 8) + w * (j // 8)) % 2:
-                    x[j] = -x[j]
-            words = [int.from_bytes(diag[256 * b + 4 * i: 256 * b + 4 * i + 4], "big") for i in range(64)]
-            y = np.zeros(64, dtype=np.int64)
-            start = 0
-            for k in range(15):
-                length = min(k, 7) - max(0, k - 7) + 1
-                pi = sorted(range(length), key=lambda i: (words[start + i], i))
-                for i in range(length):
-                    y[order[start + i]] = x[order[start + pi[i]]]
-                start += length
-            for j in range(64):
-                bit = (sign[8 * b + j // 8] >> (7 - j % 8)) & 1
-                if bit and not (j == 0 and y[0] == -1024):
-                    y[j] = -y[j]
-            sub[b] = y
-        words = [int.from_bytes(perm_words[8 * i: 8 * i + 8], "big") for i in range(n)]
+        sub, words = reference_substitute(comp, key, ci, prefix=b"picveil searchable-v2")
         tile = [(r * 8 // rows) * 8 + (k * 8 // cols) for r in range(rows) for k in range(cols)]
         res = np.zeros_like(sub)
         for t in sorted(set(tile)):
-            m = [b for b in range(n) if tile[b] == t]
+            m = [b for b in range(rows * cols) if tile[b] == t]
             sigma = sorted(range(len(m)), key=lambda j: (words[m[j]], j))
             for j in range(len(m)):
                 res[m[j]] = sub[m[sigma[j]]]

@@ -185,12 +185,6 @@ def block_transforms(key: KeyStream, ci: int, n: int, labels: tuple[bytes, bytes
     return gather, signs.astype(np.int16)
 
 
-def _block_keys(key: KeyStream, ci: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(gather, signs, perm)`` for ``n`` blocks of component ``ci`` (steps 1-3)."""
-    gather, signs = block_transforms(key, ci, n)
-    return gather, signs, keyed_permutation(key, _PERM + bytes([ci]), n)
-
-
 def dc_rule(signs: np.ndarray, dc: np.ndarray) -> np.ndarray:
     """Leave the DC of blocks whose DC is -1024 unsigned (see the module docstring)."""
     signs = signs.copy()
@@ -202,13 +196,20 @@ class SearchableV1:
     scheme_id = 16
     name = "searchable-v1"
 
+    def _keys(self, key: KeyStream, ci: int, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(gather, signs, perm)`` for component ``ci`` of ``rows × cols`` blocks (steps 1-3);
+        subclasses change the permutation (searchable-v2) and the labels."""
+        n = rows * cols
+        gather, signs = block_transforms(key, ci, n)
+        return gather, signs, keyed_permutation(key, _PERM + bytes([ci]), n)
+
     def protect(self, blocks: list[np.ndarray], key: KeyStream, quant: list[np.ndarray] | None = None) -> Protected:
         out = []
         for ci, comp in enumerate(blocks):
             rows, cols = comp.shape[:2]
             n = rows * cols
             flat = comp.reshape(n, 64)
-            gather, signs, perm = _block_keys(key, ci, n)
+            gather, signs, perm = self._keys(key, ci, rows, cols)
             signs = dc_rule(signs, flat[:, 0])
             sub = np.take_along_axis(flat, gather, axis=1) * signs
             out.append(sub[perm].reshape(comp.shape))
@@ -221,7 +222,7 @@ class SearchableV1:
         for ci, comp in enumerate(blocks):
             rows, cols = comp.shape[:2]
             n = rows * cols
-            gather, signs, perm = _block_keys(key, ci, n)
+            gather, signs, perm = self._keys(key, ci, rows, cols)
             sub = np.empty((n, 64), dtype=comp.dtype)
             sub[perm] = comp.reshape(n, 64)
             signs = dc_rule(signs, sub[:, 0])

@@ -53,8 +53,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import KeyStream, Protected
-from .searchable_v1 import block_transforms, dc_rule
+from .base import KeyStream
+from .searchable_v1 import SearchableV1, block_transforms
 
 _ROT = b"picveil searchable-v2 rot"
 _DIAG = b"picveil searchable-v2 diag"
@@ -98,37 +98,12 @@ def tile_permutation(key: KeyStream, label: bytes, rows: int, cols: int) -> np.n
     return perm
 
 
-class SearchableV2:
+class SearchableV2(SearchableV1):
+    """searchable-v1's protect and reveal with the labels and tile-bounded permutation above."""
+
     scheme_id = 17
     name = "searchable-v2"
 
     def _keys(self, key: KeyStream, ci: int, rows: int, cols: int):
         gather, signs = block_transforms(key, ci, rows * cols, (_ROT, _DIAG, _SIGN))
         return gather, signs, tile_permutation(key, _PERM + bytes([ci]), rows, cols)
-
-    def protect(self, blocks: list[np.ndarray], key: KeyStream, quant: list[np.ndarray] | None = None) -> Protected:
-        out = []
-        for ci, comp in enumerate(blocks):
-            rows, cols = comp.shape[:2]
-            flat = comp.reshape(rows * cols, 64)
-            gather, signs, perm = self._keys(key, ci, rows, cols)
-            signs = dc_rule(signs, flat[:, 0])
-            sub = np.take_along_axis(flat, gather, axis=1) * signs
-            out.append(sub[perm].reshape(comp.shape))
-        return Protected(out)
-
-    def reveal(
-        self, blocks: list[np.ndarray], key: KeyStream, quant: list[np.ndarray] | None = None, aux: bytes | None = None
-    ) -> list[np.ndarray]:
-        out = []
-        for ci, comp in enumerate(blocks):
-            rows, cols = comp.shape[:2]
-            n = rows * cols
-            gather, signs, perm = self._keys(key, ci, rows, cols)
-            sub = np.empty((n, 64), dtype=comp.dtype)
-            sub[perm] = comp.reshape(n, 64)
-            signs = dc_rule(signs, sub[:, 0])
-            orig = np.empty_like(sub)
-            np.put_along_axis(orig, gather, sub * signs, axis=1)
-            out.append(orig.reshape(comp.shape))
-        return out
