@@ -77,8 +77,9 @@ def test_odd_size_image_edge_region(odd_photo, identities):
 
 
 def test_region_is_unrecognisable(photo, identities):
+    """The scramble (the circle default; fill's independence of the interior is in test_looks)."""
     src = encode_jpeg(photo, sub="4:2:0")
-    prot = picveil.protect(src, [FACE], recipients=[identities[0].recipient])
+    prot = picveil.protect(src, [FACE], recipients=[identities[0].recipient], look="scramble")
     x, y, w, h = 144, 0, 176, 192  # the face box snapped to the 16-px MCU grid
     orig = decode(src)[y : y + h, x : x + w].astype(float).mean(axis=2)
     scr = decode(prot)[y : y + h, x : x + w].astype(float).mean(axis=2)

@@ -111,3 +111,23 @@ def test_protect_for_a_platform_maps_boxes(identities):
     assert (info.width, info.height) == (1080, 1080)
     b = info.regions[0].box  # 700*0.45=315, 50*0.45=22.5 -> snapped outward to 16 px
     assert b.x <= 315 and b.y <= 22 and b.x + b.w >= 315 + 328 and b.y + b.h >= 22 + 369
+
+
+def test_smooth_fill_on_a_coarse_grid_matches_the_full_solve_and_ignores_the_interior():
+    """Large regions are filled on a coarse grid (fast on 12 MP photos): still independent of
+    the interior, and within a few grey levels of the full-resolution membrane + blur."""
+    from picveil.looks.paint import gaussian_like_blur, harmonic_fill, smooth_fill
+
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[:600, :640]
+    ctx = np.stack([60 + 0.2 * yy, 200 - 0.15 * xx, 100 + 0.1 * (xx + yy)], -1) + rng.normal(0, 6, (600, 640, 3))
+    inside = np.zeros((600, 640), bool)
+    inside[150:450, 160:480] = True
+    sigma = 320 / 12.0
+    fast = smooth_fill(ctx, inside, sigma)
+    other = ctx.copy()
+    other[inside] = rng.uniform(0, 255, size=(inside.sum(), 3))
+    assert np.array_equal(fast[inside], smooth_fill(other, inside, sigma)[inside])
+    slow = gaussian_like_blur(harmonic_fill(ctx, inside), sigma)
+    assert fast.shape == slow.shape
+    assert np.abs(fast[inside] - slow[inside]).mean() < 3.0

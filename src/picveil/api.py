@@ -238,14 +238,14 @@ def _map_region(region: Region, fitted) -> Region:
 
 
 def _decode_pixels(jpeg: bytes) -> np.ndarray:
-    """Decode to ``(H, W, C)`` float64 (C = 1 for grayscale, else RGB), as stored (no EXIF rotation)."""
+    """Decode to ``(H, W, C)`` uint8 (C = 1 for grayscale, else RGB), as stored (no EXIF rotation)."""
     import io
 
     from PIL import Image
 
     with Image.open(io.BytesIO(jpeg)) as im:
         im = im.convert("L" if im.mode == "L" else "RGB")
-        arr = np.asarray(im, dtype=np.float64)
+        arr = np.asarray(im)
     return arr[..., None] if arr.ndim == 2 else arr
 
 

@@ -23,8 +23,8 @@ def paint_region(decoded, coeffs, rect, ranges, look: str, params: LookParams, k
 
     Parameters
     ----------
-    decoded : ndarray (H, W, C) float64
-        The whole image decoded (C = 1 or 3).
+    decoded : ndarray (H, W, C), uint8 or float64 0..255
+        The whole image decoded (C = 1 or 3); only the region's context is read.
     coeffs : JpegCoefficients
         For geometry (sampling factors, MCU size).
     rect : McuRect
@@ -46,7 +46,7 @@ def paint_region(decoded, coeffs, rect, ranges, look: str, params: LookParams, k
     margin = max(16, int(MARGIN_SHARE * max(X1 - X0, Y1 - Y0)))
     cx0, cy0 = max(0, X0 - margin), max(0, Y0 - margin)
     cx1, cy1 = min(W, X1 + margin), min(H, Y1 + margin)
-    context = decoded[cy0:cy1, cx0:cx1]
+    context = np.asarray(decoded[cy0:cy1, cx0:cx1], dtype=np.float64)
     ch, cw = context.shape[:2]
     bx, by = X0 - cx0, Y0 - cy0
     bw, bh = min(X1, W) - X0, min(Y1, H) - Y0

@@ -50,15 +50,63 @@ def harmonic_fill(context: np.ndarray, inside: np.ndarray) -> np.ndarray:
     while max(h, w) // (scale * 2) >= 32:
         scale *= 2
     while scale >= 1:
-        sub = out[::scale, ::scale].copy()
-        kin = known[::scale, ::scale]
-        fixed = sub.copy()
+        sub = out[::scale, ::scale]
+        free = ~known[::scale, ::scale]
+        # Jacobi sweeps on an edge-padded copy (the image border is a mirror, not a wrap)
+        pad = np.pad(sub, ((1, 1), (1, 1), (0, 0)), mode="edge")
+        core = pad[1:-1, 1:-1]
         for _ in range(60 if scale > 1 else 30):
-            avg = (np.roll(sub, 1, 0) + np.roll(sub, -1, 0) + np.roll(sub, 1, 1) + np.roll(sub, -1, 1)) / 4.0
-            sub = np.where(kin[..., None], fixed, avg)
-        up = np.repeat(np.repeat(sub, scale, 0), scale, 1)[:h, :w]
+            avg = (pad[:-2, 1:-1] + pad[2:, 1:-1] + pad[1:-1, :-2] + pad[1:-1, 2:]) * 0.25
+            core[free] = avg[free]
+            pad[0, 1:-1], pad[-1, 1:-1] = core[0], core[-1]
+            pad[:, 0], pad[:, -1] = pad[:, 1], pad[:, -2]
+        up = np.repeat(np.repeat(core, scale, 0), scale, 1)[:h, :w]
         out = np.where(inside[..., None], up, context)
         scale //= 2
+    return out
+
+
+#: A smooth fill is solved on a grid this many cells across at most (then
+#: upsampled): its blur is far wider than a cell, so nothing visible is lost,
+#: and a 12 MP photo's regions paint in milliseconds, not seconds.
+SMOOTH_GRID = 64
+
+
+def smooth_fill(context: np.ndarray, inside: np.ndarray, sigma: float) -> np.ndarray:
+    """:func:`harmonic_fill` then :func:`gaussian_like_blur` of ``sigma`` px, computed
+    on a coarser grid when the blur allows it; only pixels outside ``inside`` are read.
+
+    The grid averages the *outside* pixels of each cell (a cell with none is
+    unknown and filled), so the interior never leaks in; the result is
+    upsampled bilinearly over ``inside``'s bounding box (elsewhere the result
+    is ``context`` itself). ``(H, W, C)`` float64 in and out.
+    """
+    h, w = inside.shape
+    f = int(max(1, min(sigma / 3.0, max(h, w) / SMOOTH_GRID)))
+    if f == 1:
+        return gaussian_like_blur(harmonic_fill(context, inside), sigma)
+    hh, ww = -(-h // f), -(-w // f)
+    known = np.zeros((hh * f, ww * f), dtype=np.float64)
+    known[:h, :w] = ~inside
+    vals = np.zeros((hh * f, ww * f, context.shape[2]), dtype=np.float64)
+    np.multiply(context, known[:h, :w, None], out=vals[:h, :w])
+    count = known.reshape(hh, f, ww, f).sum(axis=(1, 3))
+    sums = vals.reshape(hh, f, ww, f, -1).sum(axis=(1, 3))
+    small = sums / np.maximum(count, 1.0)[..., None]
+    lo = gaussian_like_blur(harmonic_fill(small, count == 0), sigma / f)
+    # bilinear upsampling (cell centres at (i + 0.5) * f - 0.5), inside's bounding box only:
+    # outside it the context is returned as it is
+    rs, cs = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
+    out = context.copy()
+    if rs.size == 0:
+        return out
+    ys = np.clip((np.arange(rs[0], rs[-1] + 1) + 0.5) / f - 0.5, 0, hh - 1)
+    xs = np.clip((np.arange(cs[0], cs[-1] + 1) + 0.5) / f - 0.5, 0, ww - 1)
+    y0, x0 = np.floor(ys).astype(int), np.floor(xs).astype(int)
+    y1, x1 = np.minimum(y0 + 1, hh - 1), np.minimum(x0 + 1, ww - 1)
+    wy, wx = (ys - y0)[:, None, None], (xs - x0)[None, :, None]
+    rows = lo[y0] * (1 - wy) + lo[y1] * wy  # separable, rows first
+    out[rs[0] : rs[-1] + 1, cs[0] : cs[-1] + 1] = rows[:, x0] * (1 - wx) + rows[:, x1] * wx
     return out
 
 
@@ -68,8 +116,7 @@ def _dilate(mask: np.ndarray, r: int) -> np.ndarray:
 
 def fill(context, inside, params: LookParams, noise=None):
     """A soft fill in the surrounding colours: a heavily smoothed membrane."""
-    base = harmonic_fill(context, inside)
-    return gaussian_like_blur(base, max(inside.shape) / 12.0)
+    return smooth_fill(context, inside, max(inside.shape) / 12.0)
 
 
 def inpaint(context, inside, params: LookParams, noise=None):
@@ -89,8 +136,7 @@ def inpaint(context, inside, params: LookParams, noise=None):
 
 def frost(context, inside, params: LookParams, noise=None):
     """Smooth keyed noise over the inpainting: a frosted-glass look."""
-    base = harmonic_fill(context, inside)
-    base = gaussian_like_blur(base, max(inside.shape) / 20.0)
+    base = smooth_fill(context, inside, max(inside.shape) / 20.0)
     if noise is None:
         return base
     h, w = inside.shape
