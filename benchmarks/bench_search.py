@@ -376,12 +376,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="small sets, fewer epochs (about 3 min)")
     ap.add_argument("--threads", type=int, default=1, help="PyTorch threads (default 1: fastest on a shared machine)")
     ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--min-steps", type=int, default=None,
+                    help="train every network at least this many optimiser steps (default 1000; quick: 0), "
+                         "so that the smaller MNIST set is trained about as long as Fashion-MNIST")
     ap.add_argument("--save-weights", type=Path, default=None, help="save the Fashion-MNIST cipher network here")
     ap.add_argument("--json", type=Path, default=None, help="also write the tables as JSON")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     per_class = {"fashion-mnist": 200 if args.quick else 1000, "mnist": 0 if args.quick else 400}
-    settings = TrainSettings(epochs=args.epochs or (6 if args.quick else 12), threads=args.threads)
+    settings = TrainSettings(epochs=args.epochs or (6 if args.quick else 12), threads=args.threads,
+                             min_steps=args.min_steps if args.min_steps is not None else (0 if args.quick else 1000))
     ident = Identity.generate()
     report: dict = {"settings": settings.as_dict(), "per_class": per_class}
     header = ["method", "mAP", "Recall@10", "Recall@30", "P@10", "top-1 class acc.", "train s"]

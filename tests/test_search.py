@@ -387,9 +387,20 @@ def test_cli_train_search_for_either_scheme(tmp_path, monkeypatch):
     runner = CliRunner()
     for scheme, kind in (("searchable-v2", "cipher-tiles"), ("searchable-v1", "cipher")):
         out = tmp_path / f"{scheme}.pt"
-        r = runner.invoke(app, ["train-search", "--out", str(out), "--per-class", "10", "--epochs", "1", "--size", "64", "--scheme", scheme])
+        r = runner.invoke(app, ["train-search", "--out", str(out), "--per-class", "10", "--epochs", "1", "--min-steps", "3", "--size", "64", "--scheme", scheme])
         assert r.exit_code == 0, r.output
         model = load_weights(out)
         assert model.meta["scheme"] == scheme and model.config["kind"] == kind and model.config["n_classes"] == 3
+        assert model.meta["settings"]["min_steps"] == 3  # 21 pictures: 1 step a pass, so 3 passes
     r = runner.invoke(app, ["train-search", "--out", str(tmp_path / "x.pt"), "--scheme", "scramble-v3"])
     assert r.exit_code == 3 and "--scheme" in r.output
+
+
+def test_min_steps_gives_small_sets_more_passes():
+    from picveil.search.training import TrainSettings
+
+    s = TrainSettings(epochs=12, min_steps=1000)  # batches of 10 classes x 8
+    assert s.steps_per_epoch(7000, 10) == 87 and s.epochs_for(7000, 10) == 12  # 1,044 steps already
+    assert s.steps_per_epoch(2800, 10) == 35 and s.epochs_for(2800, 10) == 29  # 1,015 steps
+    assert s.steps_per_epoch(30, 3) == 1 and s.epochs_for(30, 3) == 1000
+    assert TrainSettings(epochs=12).epochs_for(2800, 10) == 12  # no floor by default

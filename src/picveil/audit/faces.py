@@ -199,7 +199,7 @@ def largest_face(jpeg: bytes) -> Box | None:
     """
     from ..regions.detectors import detect
 
-    faces = detect(jpeg, ("faces",), face_padding=None, detectors={"faces": "centerface"})
+    faces = detect(jpeg, ("faces",), face_padding=None, detectors={"faces": "centerface-fp32"})
     return max(faces, key=lambda d: d.box.w * d.box.h).box if faces else None
 
 
@@ -290,7 +290,7 @@ def load_detectors() -> FaceDetectors:
         raise DetectorUnavailableError(
             "The face checks need dlib, which is not installed.", hint=f"Install the extra: {IDENTIFY_INSTALL}"
         ) from None
-    centerface = get("centerface", min_face=CENTERFACE_MIN_FACE)
+    centerface = get("centerface-fp32", min_face=CENTERFACE_MIN_FACE)
     cv2 = import_cv2()
     cascade = cv2.CascadeClassifier(str(HAAR_FRONTAL.locate()))
     if cascade.empty():  # pragma: no cover - the hash was checked

@@ -174,7 +174,10 @@ def train_search(
     dataset: str = typer.Option("fashion-mnist", "--dataset", help="fashion-mnist or mnist (installed offline)."),
     out_path: Path = typer.Option(..., "--out", help="Weights file to write; its SHA-256 goes to OUT.sha256."),
     per_class: int = typer.Option(1000, "--per-class", min=10, help="Images per class (70 % train, 30 % test)."),
-    epochs: int = typer.Option(12, "--epochs", min=1),
+    epochs: int = typer.Option(12, "--epochs", min=1, help="Passes over the training set (at least)."),
+    min_steps: int = typer.Option(
+        1000, "--min-steps", min=0, help="Train at least this many optimiser steps: a small set gets more passes."
+    ),
     size: int = typer.Option(128, "--size", min=32, help="Pixels per side after upscaling."),
     quality: int = typer.Option(90, "--quality", min=1, max=100, help="JPEG quality of the training photos."),
     threads: int = typer.Option(1, "--threads", min=1, help="PyTorch threads (1 is fastest on a busy machine)."),
@@ -218,10 +221,12 @@ def train_search(
     x = np.stack(x)
     train, test = sdata.balanced_split(labels)
     config = dict(base_config, n_classes=len(names))
-    settings = TrainSettings(epochs=epochs, threads=threads)
+    settings = TrainSettings(epochs=epochs, threads=threads, min_steps=min_steps)
     with _progress() as bar:
-        task = bar.add_task("Training", total=epochs)
-        model = train_network(x[train], labels[train], config, settings, progress=lambda e, n, loss: bar.advance(task, 1))
+        task = bar.add_task("Training", total=settings.epochs_for(len(train), len(names)))
+        model = train_network(
+            x[train], labels[train], config, settings, progress=lambda e, n, loss: bar.update(task, completed=e, total=n)
+        )
     scores = ranking_metrics(cosine_similarity(embed(model, x[test])), labels[test])
     meta = {
         "dataset": dataset,

