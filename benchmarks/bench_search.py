@@ -310,6 +310,37 @@ def compression(pics: list[tuple[str, np.ndarray]], ident: Identity, scheme: str
     return rows
 
 
+def plot_compression(rows: list[list], path: Path) -> None:
+    """BPP-PSNR curves as seed 002 plots them: plain JPEG and each searchable
+    scheme (file body without picveil's container) at Q 10-90; the revealed
+    picture is the plain JPEG exactly, so a scheme's point sits at the plain
+    PSNR and its own size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.2), dpi=120)
+    by_scheme: dict[str, list] = {}
+    for scheme, q, mp, mb, _mf, _chg, ps, _ok in rows:
+        by_scheme.setdefault(scheme, []).append((float(mp), float(mb), float(ps), q))
+    first = next(iter(by_scheme.values()))
+    ax.plot([r[0] for r in first], [r[2] for r in first], "o-", color="black", label="plain JPEG")
+    for (scheme, pts), marker in zip(by_scheme.items(), "s^dv"):
+        ax.plot([r[1] for r in pts], [r[2] for r in pts], marker + "--", label=scheme)
+    for mp, _mb, ps, q in first:
+        ax.annotate(q, (mp, ps), textcoords="offset points", xytext=(-14, 4), fontsize=7)
+    ax.set_xlabel("bits per pixel")
+    ax.set_ylabel("PSNR of the decoded (= revealed) picture, dB")
+    ax.set_title("Compression cost of the searchable schemes (scikit-image photos)", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
 # --- index ----------------------------------------------------------------------------------------
 def lib_sha(path: Path) -> str:
     import hashlib
@@ -381,6 +412,7 @@ def main(argv: list[str] | None = None) -> int:
                          "so that the smaller MNIST set is trained about as long as Fashion-MNIST")
     ap.add_argument("--save-weights", type=Path, default=None, help="save the Fashion-MNIST cipher network here")
     ap.add_argument("--json", type=Path, default=None, help="also write the tables as JSON")
+    ap.add_argument("--plot", type=Path, default=None, help="also plot BPP-PSNR (seed 002's figure) to this PNG")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     per_class = {"fashion-mnist": 200 if args.quick else 1000, "mnist": 0 if args.quick else 400}
@@ -432,6 +464,9 @@ def main(argv: list[str] | None = None) -> int:
                      ["scheme", "quality", "plain bpp", "searchable bpp (no container)", "searchable file bpp", "size change",
                       "PSNR dB (plain = revealed)", "reveal exact"], rows))
     report["compression"] = rows
+    if args.plot:
+        plot_compression(rows, args.plot)
+        log(f"  wrote {args.plot}")
 
     log("== index")
     with tempfile.TemporaryDirectory() as tmp:
