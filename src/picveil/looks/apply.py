@@ -65,9 +65,11 @@ def paint_region(decoded, coeffs, rect, ranges, look: str, params: LookParams, k
         core = ~_dilate(~inside, params.feather // 2)
         alpha = np.clip(gaussian_like_blur(core[..., None].astype(np.float64), params.feather / 3.0)[..., 0], 0, 1)
         alpha = np.where(inside, np.maximum(alpha, 0.0), 0.0)
-    comp = context * (1 - alpha[..., None]) + painted * alpha[..., None]
-    # the MCU rectangle's pixels, edge-padded to whole MCUs
-    tile = comp[by : by + bh, bx : bx + bw]
+    # alpha is 0 outside the rectangle: blend the MCU rectangle's pixels only,
+    # edge-padded to whole MCUs
+    win = (slice(by, by + bh), slice(bx, bx + bw))
+    a = alpha[win][..., None]
+    tile = context[win] * (1 - a) + painted[win] * a
     tile = np.pad(tile, ((0, (Y1 - Y0) - bh), (0, (X1 - X0) - bw), (0, 0)), mode="edge")
     tile = np.clip(tile, 0, 255)
     if C == 1:

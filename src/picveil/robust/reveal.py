@@ -607,6 +607,137 @@ def _unscrambled_pixels(reg: _Region, ci: int, coef: np.ndarray) -> np.ndarray:
     return _pixels(out, *reg.shape(ci))
 
 
+# --- the header written over the regions ------------------------------------------------------------
+#: Conjugate-gradient steps and ridge (relative to the operator's scale) of
+#: the header-pattern estimate inside a region (SPEC §13.5).
+PATTERN_CG_STEPS, PATTERN_RIDGE = 80, 1e-4
+#: Reweighted passes (the first is plain least squares) and the floor of the
+#: robust weights' differences, in luma levels.
+PATTERN_IRLS, PATTERN_L1_FLOOR = 8, 1.0
+#: Work budget of the estimate, in luma blocks times conjugate-gradient steps
+#: (about 3 s on one core): larger regions get fewer steps, down to
+#: PATTERN_MIN_STEPS in each of PATTERN_MIN_IRLS passes; a region too large
+#: even for that (over about 1.6 MP) keeps the pattern, as before (41 dB).
+PATTERN_WORK, PATTERN_MIN_IRLS, PATTERN_MIN_STEPS = 1_500_000, 3, 20
+
+
+def _header_grid_in_regions(header: RobustHeader, payload_len: int):
+    """The cell grid if the header had to go over the regions (SPEC §13.5: a
+    plain header that does not fit outside them), else ``None``. The writer's
+    choice is a pure function of the geometry and the payload's length, so the
+    reader repeats it."""
+    from .embedder import choose_parity, plan
+
+    if any(r.thumbnail for r in header.regions):
+        return None  # a header with thumbnails is written only where it fits outside
+    boxes = [header.region_box(i) for i in range(len(header.regions))]
+    p = plan(header.width, header.height, boxes, header.mcu)
+    if p is None or choose_parity(p, payload_len) is not None:
+        return None
+    return p.grid
+
+
+def _windows(n_px: int, n_cells: int, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the cells whose windows reach pixels ``a .. b`` (zero past ``n_px``), and their indices."""
+    from .layout import window_matrix
+
+    k = np.zeros((n_cells, b - a))
+    m = max(0, min(b, n_px) - a)
+    k[:, :m] = window_matrix(n_px, n_cells)[:, a : a + m]
+    idx = np.flatnonzero(k.any(axis=1))
+    return k[idx], idx
+
+
+def _remove_header_pattern(luma: np.ndarray, header: RobustHeader, grid, reg: "_Region") -> float:
+    """Take the robust header's luma pattern out of a region, in place; return its rms.
+
+    When the header went over the regions, the region's pixels are the
+    scrambled region *plus* the header's smooth pattern (sum of cos² windows
+    times unknown amplitudes, SPEC §9), which unscrambling would turn into
+    block noise (about 41 dB). The amplitudes of the cells over the region are
+    the least-squares solution that makes the unscrambled region smoothest
+    (first differences), found by conjugate gradients on the normal
+    equations: the true picture is smooth across its block seams, the
+    unscrambled pattern is not; the weights are reweighted towards L1
+    (:data:`PATTERN_IRLS` passes), so the picture's own edges count little.
+    Luma only (the channel modulates luma). The work is bounded
+    (:data:`PATTERN_WORK`); a region too large for it is left as it is and
+    ``0.0`` returned.
+    """
+    by0, by1, bx0, bx1 = reg.ranges[0]
+    rows, cols = by1 - by0, bx1 - bx0
+    passes, steps = PATTERN_IRLS, min(PATTERN_CG_STEPS, PATTERN_WORK // max(1, rows * cols * PATTERN_IRLS))
+    if steps < PATTERN_MIN_STEPS:
+        passes, steps = PATTERN_MIN_IRLS, PATTERN_WORK // max(1, rows * cols * PATTERN_MIN_IRLS)
+        if steps < PATTERN_MIN_STEPS:
+            return 0.0
+    y0, y1, x0, x1 = by0 * 8, by1 * 8, bx0 * 8, bx1 * 8
+    ky, _ = _windows(header.height, grid.rows, y0, y1)
+    kx, _ = _windows(header.width, grid.cols, x0, x1)
+    if not ky.size or not kx.size:
+        return 0.0
+    sc = reg.scramble
+
+    def to_blocks(img: np.ndarray) -> np.ndarray:
+        b = img.reshape(rows, 8, cols, 8).transpose(0, 2, 1, 3).reshape(-1, 8, 8)
+        return _D8 @ b @ _D8.T
+
+    def to_plane(coef: np.ndarray) -> np.ndarray:
+        return blocks_to_plane((_D8.T @ coef @ _D8).reshape(rows, cols, 8, 8))
+
+    def unscramble(img: np.ndarray) -> np.ndarray:
+        return to_plane(sc.inverse(0, to_blocks(img)))
+
+    def scramble(img: np.ndarray) -> np.ndarray:  # the adjoint of unscramble
+        return to_plane(sc.forward(0, to_blocks(img)))
+
+    def grad(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.diff(img, axis=1), np.diff(img, axis=0)
+
+    def grad_t(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
+        out = np.zeros((rows * 8, cols * 8))
+        out[:, 1:] += gx
+        out[:, :-1] -= gx
+        out[1:, :] += gy
+        out[:-1, :] -= gy
+        return out
+
+    region = luma[y0:y1, x0:x1] - 128.0
+    bx_, by_ = grad(unscramble(region))
+    wx, wy = np.ones_like(bx_), np.ones_like(by_)
+
+    def normal(a: np.ndarray) -> np.ndarray:
+        gx, gy = grad(unscramble(ky.T @ a @ kx))
+        return ky @ scramble(grad_t(wx * gx, wy * gy)) @ kx.T
+
+    a = np.zeros((ky.shape[0], kx.shape[0]))
+    scale = float(np.abs(normal(np.ones_like(a))).mean() + 1e-12)
+    for _ in range(passes):
+        # robust (about L1) weights: the picture's own edges are large differences,
+        # the unscrambled pattern's seams small ones
+        if _:
+            gx, gy = grad(unscramble(region - ky.T @ a @ kx))
+            wx, wy = 1.0 / np.maximum(np.abs(gx), PATTERN_L1_FLOOR), 1.0 / np.maximum(np.abs(gy), PATTERN_L1_FLOOR)
+            scale = float(np.abs(normal(np.ones_like(a))).mean() + 1e-12)
+        ridge = PATTERN_RIDGE * scale
+        rhs = ky @ scramble(grad_t(wx * bx_, wy * by_)) @ kx.T
+        r = rhs - normal(a) - ridge * a
+        d = r.copy()
+        rr = float((r * r).sum())
+        for _step in range(steps):
+            if rr <= 1e-18:
+                break
+            q = normal(d) + ridge * d
+            alpha = rr / float((d * q).sum())
+            a += alpha * d
+            r -= alpha * q
+            rr, rr_old = float((r * r).sum()), rr
+            d = r + (rr / rr_old) * d
+    pattern = ky.T @ a @ kx
+    luma[y0:y1, x0:x1] -= pattern
+    return float(np.sqrt(np.mean(pattern * pattern)))
+
+
 # --- output ------------------------------------------------------------------------------------------
 def _to_rgb(planes: list[np.ndarray], header: RobustHeader) -> np.ndarray:
     """Float ``(H, W, 3)`` RGB (or ``(H, W)`` gray) of component planes, as a
@@ -841,7 +972,8 @@ def _reveal_decoded(data, image, fmt, keyring, identities, max_pixels, recover_c
 
     from .extractor import extract
 
-    header = RobustHeader.from_bytes(extract(image))
+    payload = extract(image)
+    header = RobustHeader.from_bytes(payload)
     sch = get_scheme(header.scheme_id)  # UnsupportedVersionError for unknown schemes
     if header.scheme_id not in _PIXEL_SCHEMES:
         raise UnsupportedVersionError(
@@ -891,6 +1023,10 @@ def _reveal_decoded(data, image, fmt, keyring, identities, max_pixels, recover_c
     clipped = 0
     if scale != 1.0:
         _reveal_resized(image, header, planes, regs, revealed)
+    grid = _header_grid_in_regions(header, len(payload)) if regs and scale == 1.0 else None
+    if grid is not None and header.scheme_id in _KEY_ONLY_SCHEMES and header.color_space in ("ycbcr", "gray"):
+        for reg in regs:  # the header went over the regions (SPEC §13.5): take it out first
+            _remove_header_pattern(planes[0], header, grid, reg)
     for reg in regs if scale == 1.0 else ():
         coefs = [_scrambled_coefficients(planes[ci], reg.ranges[ci], blur[ci]) for ci in range(len(planes))]
         if clip is not None:
