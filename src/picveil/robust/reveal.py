@@ -607,6 +607,111 @@ def _unscrambled_pixels(reg: _Region, ci: int, coef: np.ndarray) -> np.ndarray:
     return _pixels(out, *reg.shape(ci))
 
 
+# --- chroma of a re-encoded JPEG: a MAP estimate ------------------------------------------------------
+#: Prior: the spread of the unscrambled chroma's pixel-to-pixel differences
+#: (levels); photos' chroma is smooth. Conjugate-gradient steps of the estimate.
+CHROMA_GRADIENT_RMS, CHROMA_MAP_STEPS = 6.0, 40
+#: Work budget (chroma pixels times steps) above which a region keeps the Wiener inverse.
+CHROMA_MAP_WORK = 200_000_000
+
+
+def _chroma_map(reg: "_Region", ci: int, plane: np.ndarray, blur: tuple, qtab: np.ndarray) -> np.ndarray | None:
+    """Scrambled DCT blocks ``(n, 8, 8)`` of a region's subsampled chroma
+    component from a re-encoded JPEG, estimated rather than inverted.
+
+    The received chroma is the protected chroma blurred (``blur``, see
+    :func:`deconvolve`) plus the re-encoder's quantization noise, whose power
+    in each DCT frequency is ``q² / 12`` for that frequency's step ``q`` in
+    the received file's table (``qtab``): its low frequencies are precise, its
+    high ones barely known. The estimate ``x`` (the region's scrambled chroma
+    pixels; the pixels around it keep :func:`deconvolve`'s values) minimises
+
+        sum over received blocks and frequencies (DCT(K x) - DCT(y))² / (q² / 12)
+        + |first differences of unscramble(x)|² / CHROMA_GRADIENT_RMS²,
+
+    the second term because the *unscrambled* chroma of a photo is smooth
+    while the scramble's is not. Conjugate gradients from the Wiener inverse.
+    Measured on scikit-image's coffee and astronaut (region a quarter of the
+    picture, nothing clipped): the chroma gap to the unprotected picture after
+    JPEG q75 falls from 2.5-3 dB to 0.3-0.8 dB. ``None`` when the region is
+    too large for :data:`CHROMA_MAP_WORK`.
+    """
+    by0, by1, bx0, bx1 = reg.ranges[ci]
+    rows, cols = by1 - by0, bx1 - bx0
+    if rows * cols * 64 * CHROMA_MAP_STEPS > CHROMA_MAP_WORK:
+        return None
+    passes = int(blur[3]) if len(blur) > 3 else 1
+    wy0, wy1, wx0, wx1 = _crop(reg.ranges[ci], plane.shape, DECONV_MARGIN)
+    y = np.asarray(plane[wy0:wy1, wx0:wx1], dtype=np.float64) - 128.0
+    h, w = y.shape
+    iy, ix = by0 * 8 - wy0, bx0 * 8 - wx0
+    ih, iw = min(rows * 8, h - iy), min(cols * 8, w - ix)
+    from scipy.fft import dctn, idctn
+
+    gain = np.outer(_blur_eigen(h, blur[0]), _blur_eigen(w, blur[1])) ** passes
+
+    def blur_op(z: np.ndarray) -> np.ndarray:
+        return idctn(dctn(z, type=2, norm="ortho") * gain, type=2, norm="ortho")
+
+    hp, wp = -(-h // 8) * 8, -(-w // 8) * 8
+    weight = 1.0 / (np.asarray(qtab, dtype=np.float64) ** 2 / 12.0 + 0.25)
+
+    def weigh(r: np.ndarray) -> np.ndarray:  # the data term's inverse noise covariance, per DCT frequency
+        pad = np.zeros((hp, wp))
+        pad[:h, :w] = r
+        b = _D8 @ pad.reshape(hp // 8, 8, wp // 8, 8).transpose(0, 2, 1, 3) @ _D8.T
+        return (_D8.T @ (b * weight) @ _D8).transpose(0, 2, 1, 3).reshape(hp, wp)[:h, :w]
+
+    def put(x: np.ndarray) -> np.ndarray:
+        z = np.zeros((h, w))
+        z[iy : iy + ih, ix : ix + iw] = x[:ih, :iw]
+        return z
+
+    def take(z: np.ndarray) -> np.ndarray:
+        out = np.zeros((rows * 8, cols * 8))
+        out[:ih, :iw] = z[iy : iy + ih, ix : ix + iw]
+        return out
+
+    def unscramble(x: np.ndarray) -> np.ndarray:
+        return _pixels(reg.scramble.inverse(ci, _blocks(x + 128.0, 0, rows, 0, cols)), rows, cols) - 128.0
+
+    def scramble(x: np.ndarray) -> np.ndarray:
+        return _pixels(reg.scramble.forward(ci, _blocks(x + 128.0, 0, rows, 0, cols)), rows, cols) - 128.0
+
+    def smooth_t_smooth(u: np.ndarray) -> np.ndarray:
+        gx, gy = np.diff(u, axis=1), np.diff(u, axis=0)
+        out = np.zeros_like(u)
+        out[:, 1:] += gx
+        out[:, :-1] -= gx
+        out[1:, :] += gy
+        out[:-1, :] -= gy
+        return out
+
+    lam = 1.0 / CHROMA_GRADIENT_RMS**2
+
+    def normal(x: np.ndarray) -> np.ndarray:
+        return take(blur_op(weigh(blur_op(put(x))))) + lam * scramble(smooth_t_smooth(unscramble(x)))
+
+    start = deconvolve(y + 128.0, blur) - 128.0
+    outside = start.copy()
+    outside[iy : iy + ih, ix : ix + iw] = 0.0
+    rhs = take(blur_op(weigh(y - blur_op(outside))))
+    x = take(start)
+    r = rhs - normal(x)
+    d = r.copy()
+    rr = float((r * r).sum())
+    for _ in range(CHROMA_MAP_STEPS):
+        if rr <= 1e-12:
+            break
+        q = normal(d)
+        alpha = rr / float((d * q).sum())
+        x += alpha * d
+        r -= alpha * q
+        rr, rr_old = float((r * r).sum()), rr
+        d = r + (rr / rr_old) * d
+    return _blocks(x + 128.0, 0, rows, 0, cols)
+
+
 # --- the header written over the regions ------------------------------------------------------------
 #: Conjugate-gradient steps and ridge (relative to the operator's scale) of
 #: the header-pattern estimate inside a region (SPEC §13.5).
@@ -946,11 +1051,28 @@ def reveal_pixels(
                 extract(turned)
             except (NoPicveilDataError, HeaderDamagedError):
                 continue
-            out, report = _reveal_decoded(None, turned, fmt, keyring, identities, max_pixels, recover_clipped, sampling)
+            tables = _chroma_tables(data, turned=k % 2 == 1) if fmt == "jpeg" else None
+            out, report = _reveal_decoded(
+                None, turned, fmt, keyring, identities, max_pixels, recover_clipped, sampling, tables
+            )
             from dataclasses import replace
 
             return np.ascontiguousarray(np.rot90(out, -k)), replace(report, rotated=(360 - 90 * k) % 360)
         raise first
+
+
+def _chroma_tables(data: bytes, *, turned: bool = False) -> list[np.ndarray] | None:
+    """A received JPEG's quantization table per component (for the chroma
+    estimate's noise model); a picture turned a quarter turn has its blocks
+    transposed, so the table is taken symmetric. ``None`` if unreadable."""
+    from picveil.jpeg.codec import read_coefficients
+
+    try:
+        co = read_coefficients(data)
+    except Exception:  # noqa: BLE001 - the estimate falls back to the Wiener inverse
+        return None
+    tables = [co.quant_table(ci).astype(np.float64) for ci in range(len(co.components))]
+    return [(t + t.T) / 2.0 for t in tables] if turned else tables
 
 
 def _jpeg_sampling(data: bytes) -> int | None:
@@ -964,7 +1086,7 @@ def _jpeg_sampling(data: bytes) -> int | None:
         return None
 
 
-def _reveal_decoded(data, image, fmt, keyring, identities, max_pixels, recover_clipped, received_sampling=None):
+def _reveal_decoded(data, image, fmt, keyring, identities, max_pixels, recover_clipped, received_sampling=None, received_tables=None):
     """:func:`reveal_pixels` on a decoded picture. `data` is the received file, or
     ``None`` when `image` is not its pixels as decoded (turned): the JPEG
     coefficient paths are then skipped."""
@@ -1027,8 +1149,16 @@ def _reveal_decoded(data, image, fmt, keyring, identities, max_pixels, recover_c
     if grid is not None and header.scheme_id in _KEY_ONLY_SCHEMES and header.color_space in ("ycbcr", "gray"):
         for reg in regs:  # the header went over the regions (SPEC §13.5): take it out first
             _remove_header_pattern(planes[0], header, grid, reg)
+    chroma_q = None  # a re-encoded JPEG's own chroma tables: the chroma is estimated (MAP), not inverted
+    if fmt == "jpeg" and header.scheme_id in _KEY_ONLY_SCHEMES and header.color_space == "ycbcr":
+        chroma_q = received_tables if data is None else _chroma_tables(data)
     for reg in regs if scale == 1.0 else ():
-        coefs = [_scrambled_coefficients(planes[ci], reg.ranges[ci], blur[ci]) for ci in range(len(planes))]
+        coefs = []
+        for ci in range(len(planes)):
+            c = None
+            if chroma_q is not None and 0 < ci < len(chroma_q) and (blur[ci][0] > 0 or blur[ci][1] > 0):
+                c = _chroma_map(reg, ci, planes[ci], blur[ci], chroma_q[ci])
+            coefs.append(c if c is not None else _scrambled_coefficients(planes[ci], reg.ranges[ci], blur[ci]))
         if clip is not None:
             low, high, inside = _clip_masks(clip[0], header, reg.index, clip[1])
             clipped += int((low | high).any(axis=-1).sum())
