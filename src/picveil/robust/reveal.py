@@ -607,6 +607,29 @@ def _unscrambled_pixels(reg: _Region, ci: int, coef: np.ndarray) -> np.ndarray:
     return _pixels(out, *reg.shape(ci))
 
 
+# --- linear pieces of the estimates below ----------------------------------------------------------
+def _unscramble_px(reg: "_Region", ci: int, x: np.ndarray) -> np.ndarray:
+    """Level-shifted pixels of a region's component -> the same, unscrambled (linear, orthogonal)."""
+    rows, cols = reg.shape(ci)
+    return _pixels(reg.scramble.inverse(ci, _blocks(x + 128.0, 0, rows, 0, cols)), rows, cols) - 128.0
+
+
+def _scramble_px(reg: "_Region", ci: int, x: np.ndarray) -> np.ndarray:
+    """The adjoint (and inverse) of :func:`_unscramble_px`."""
+    rows, cols = reg.shape(ci)
+    return _pixels(reg.scramble.forward(ci, _blocks(x + 128.0, 0, rows, 0, cols)), rows, cols) - 128.0
+
+
+def _diff_adjoint(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    """Adjoint of the first differences ``(diff along x, diff along y)`` of an image."""
+    out = np.zeros((gy.shape[0] + 1, gx.shape[1] + 1))
+    out[:, 1:] += gx
+    out[:, :-1] -= gx
+    out[1:, :] += gy
+    out[:-1, :] -= gy
+    return out
+
+
 # --- chroma of a re-encoded JPEG: a MAP estimate ------------------------------------------------------
 #: Prior: the spread of the unscrambled chroma's pixel-to-pixel differences
 #: (levels); photos' chroma is smooth. Conjugate-gradient steps of the estimate.
@@ -672,25 +695,11 @@ def _chroma_map(reg: "_Region", ci: int, plane: np.ndarray, blur: tuple, qtab: n
         out[:ih, :iw] = z[iy : iy + ih, ix : ix + iw]
         return out
 
-    def unscramble(x: np.ndarray) -> np.ndarray:
-        return _pixels(reg.scramble.inverse(ci, _blocks(x + 128.0, 0, rows, 0, cols)), rows, cols) - 128.0
-
-    def scramble(x: np.ndarray) -> np.ndarray:
-        return _pixels(reg.scramble.forward(ci, _blocks(x + 128.0, 0, rows, 0, cols)), rows, cols) - 128.0
-
-    def smooth_t_smooth(u: np.ndarray) -> np.ndarray:
-        gx, gy = np.diff(u, axis=1), np.diff(u, axis=0)
-        out = np.zeros_like(u)
-        out[:, 1:] += gx
-        out[:, :-1] -= gx
-        out[1:, :] += gy
-        out[:-1, :] -= gy
-        return out
-
     lam = 1.0 / CHROMA_GRADIENT_RMS**2
 
     def normal(x: np.ndarray) -> np.ndarray:
-        return take(blur_op(weigh(blur_op(put(x))))) + lam * scramble(smooth_t_smooth(unscramble(x)))
+        u = _unscramble_px(reg, ci, x)
+        return take(blur_op(weigh(blur_op(put(x))))) + lam * _scramble_px(reg, ci, _diff_adjoint(np.diff(u, axis=1), np.diff(u, axis=0)))
 
     start = deconvolve(y + 128.0, blur) - 128.0
     outside = start.copy()
@@ -781,31 +790,15 @@ def _remove_header_pattern(luma: np.ndarray, header: RobustHeader, grid, reg: "_
     kx, _ = _windows(header.width, grid.cols, x0, x1)
     if not ky.size or not kx.size:
         return 0.0
-    sc = reg.scramble
-
-    def to_blocks(img: np.ndarray) -> np.ndarray:
-        b = img.reshape(rows, 8, cols, 8).transpose(0, 2, 1, 3).reshape(-1, 8, 8)
-        return _D8 @ b @ _D8.T
-
-    def to_plane(coef: np.ndarray) -> np.ndarray:
-        return blocks_to_plane((_D8.T @ coef @ _D8).reshape(rows, cols, 8, 8))
 
     def unscramble(img: np.ndarray) -> np.ndarray:
-        return to_plane(sc.inverse(0, to_blocks(img)))
-
-    def scramble(img: np.ndarray) -> np.ndarray:  # the adjoint of unscramble
-        return to_plane(sc.forward(0, to_blocks(img)))
+        return _unscramble_px(reg, 0, img)
 
     def grad(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.diff(img, axis=1), np.diff(img, axis=0)
 
-    def grad_t(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
-        out = np.zeros((rows * 8, cols * 8))
-        out[:, 1:] += gx
-        out[:, :-1] -= gx
-        out[1:, :] += gy
-        out[:-1, :] -= gy
-        return out
+    def scramble_grad_t(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
+        return _scramble_px(reg, 0, _diff_adjoint(gx, gy))
 
     region = luma[y0:y1, x0:x1] - 128.0
     bx_, by_ = grad(unscramble(region))
@@ -813,7 +806,7 @@ def _remove_header_pattern(luma: np.ndarray, header: RobustHeader, grid, reg: "_
 
     def normal(a: np.ndarray) -> np.ndarray:
         gx, gy = grad(unscramble(ky.T @ a @ kx))
-        return ky @ scramble(grad_t(wx * gx, wy * gy)) @ kx.T
+        return ky @ scramble_grad_t(wx * gx, wy * gy) @ kx.T
 
     a = np.zeros((ky.shape[0], kx.shape[0]))
     scale = float(np.abs(normal(np.ones_like(a))).mean() + 1e-12)
@@ -825,7 +818,7 @@ def _remove_header_pattern(luma: np.ndarray, header: RobustHeader, grid, reg: "_
             wx, wy = 1.0 / np.maximum(np.abs(gx), PATTERN_L1_FLOOR), 1.0 / np.maximum(np.abs(gy), PATTERN_L1_FLOOR)
             scale = float(np.abs(normal(np.ones_like(a))).mean() + 1e-12)
         ridge = PATTERN_RIDGE * scale
-        rhs = ky @ scramble(grad_t(wx * bx_, wy * by_)) @ kx.T
+        rhs = ky @ scramble_grad_t(wx * bx_, wy * by_) @ kx.T
         r = rhs - normal(a) - ridge * a
         d = r.copy()
         rr = float((r * r).sum())
