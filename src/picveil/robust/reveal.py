@@ -16,24 +16,28 @@ the *received* pixels, mapped back onto the protected image's 8×8 grid:
    resolution); anything else is converted to YCbCr (resized up to the
    original size first if the platform shrank it), chroma box-averaged to
    the original sampling;
-4. undo the blur of the scrambled chroma between protected and received file
+4. if the header had to be written over the regions (SPEC.md §13.5), take
+   its smooth luma pattern out of them first (:func:`_remove_header_pattern`);
+5. undo the blur of the scrambled chroma between protected and received file
    (the viewer's triangle upsampling then an encoder's box downsampling:
-   ``[1/8, 3/4, 1/8]`` per axis; WebP blurs more) with a Wiener-regularised
-   inverse (:func:`deconvolve`), unless the JPEG is the protected file itself
-   (same quantization tables as the header's fingerprint: then scramble-v1/v3 is
-   revealed exactly, on the integer coefficients);
-5. recover what the viewer's clipping to 0..255 took away (same size only):
+   ``[1/8, 3/4, 1/8]`` per axis; WebP blurs more): from a re-encoded JPEG, a
+   MAP estimate with the received tables' quantization noise and a smooth
+   unscrambled chroma (:func:`_chroma_map`); otherwise a Wiener-regularised
+   inverse (:func:`deconvolve`). Nothing to undo when the JPEG is the protected
+   file itself (same quantization tables as the header's fingerprint: then
+   scramble-v1/v3 is revealed exactly, on the integer coefficients);
+6. recover what the viewer's clipping to 0..255 took away (same size only):
    a scrambled picture leaves the RGB gamut far more often than a photo, and
    pixels seen at 0 or 255 are only bounds; the values that make the
    unscrambled region smoothest within those bounds are found by a projected
    L-BFGS (:class:`_ClipProblem`);
-6. invert the scheme in floating point (scramble-v1/v3: signed block permutations;
+7. invert the scheme in floating point (scramble-v1/v3: signed block permutations;
    scramble-v2: also the block means, through the header's quantile knots);
-7. if the picture was shrunk: refine the unscrambled region by least squares
+8. if the picture was shrunk: refine the unscrambled region by least squares
    against the received pixels, modelling the downscale (antialiased
    Lanczos) with a smoothness prior (:class:`_ResizeProblem`), then resize
    the revealed picture to the received size, soften block seams and paste;
-8. regions painted with another look (fill, blur, ...) cannot be inverted;
+9. regions painted with another look (fill, blur, ...) cannot be inverted;
    when the header carries their encrypted thumbnail (SPEC.md §13.7) and it
    authenticates, it is rendered at the region's received size (DCT
    resampling: smooth) and pasted with a feathered edge: a low-resolution
