@@ -55,9 +55,14 @@ def harmonic_fill(context: np.ndarray, inside: np.ndarray) -> np.ndarray:
         # Jacobi sweeps on an edge-padded copy (the image border is a mirror, not a wrap)
         pad = np.pad(sub, ((1, 1), (1, 1), (0, 0)), mode="edge")
         core = pad[1:-1, 1:-1]
+        free3 = np.broadcast_to(free[..., None], core.shape)
+        avg = np.empty_like(core)
         for _ in range(60 if scale > 1 else 30):
-            avg = (pad[:-2, 1:-1] + pad[2:, 1:-1] + pad[1:-1, :-2] + pad[1:-1, 2:]) * 0.25
-            core[free] = avg[free]
+            np.add(pad[:-2, 1:-1], pad[2:, 1:-1], out=avg)
+            avg += pad[1:-1, :-2]
+            avg += pad[1:-1, 2:]
+            avg *= 0.25
+            np.copyto(core, avg, where=free3)
             pad[0, 1:-1], pad[-1, 1:-1] = core[0], core[-1]
             pad[:, 0], pad[:, -1] = pad[:, 1], pad[:, -2]
         up = np.repeat(np.repeat(core, scale, 0), scale, 1)[:h, :w]
