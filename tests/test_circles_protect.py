@@ -94,3 +94,38 @@ def test_cli_circle_flow(photo, tmp_path, capsys, monkeypatch):
     code = main(["reveal", str(post), "-o", str(tmp_path / "r2.jpg")])
     err = capsys.readouterr().err
     assert code == 4 and "circle" in err and "hint:" in err
+
+
+def test_cli_passphrase_keyring(photo, tmp_path, capsys, monkeypatch):
+    """A keyring created with --passphrase works for protect, reveal and batch:
+    the passphrase comes from $PICVEIL_KEYRING_PASSPHRASE or $PICVEIL_PASSPHRASE."""
+    home = tmp_path / "ring"
+    monkeypatch.setenv("PICVEIL_PASSPHRASE", "correct horse")
+    assert main(["circle", "create", "family", "--passphrase", "--keyring", str(home)]) == 0
+    assert Keyring.needs_passphrase(home) and not Keyring.needs_passphrase(tmp_path / "none")
+    src = tmp_path / "photo.jpg"
+    src.write_bytes(encode_jpeg(photo))
+    post = tmp_path / "post.jpg"
+    assert main(["protect", str(src), "-o", str(post), "--box", "150,10,155,175", "--circle", "family", "--keyring", str(home)]) == 0
+    monkeypatch.delenv("PICVEIL_PASSPHRASE")
+    monkeypatch.setenv("PICVEIL_KEYRING_PASSPHRASE", "correct horse")
+    assert main(["reveal", str(post), "-o", str(tmp_path / "r.jpg"), "--keyring", str(home)]) == 0
+    assert np.array_equal(decode((tmp_path / "r.jpg").read_bytes()), decode(src.read_bytes()))
+    # batch: each worker opens the keyring with the passphrase
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.jpg").write_bytes(src.read_bytes())
+    assert main(["batch", str(tmp_path / "in"), str(tmp_path / "out"), "--box", "150,10,155,175", "--circle", "family", "--keyring", str(home), "--no-progress"]) == 0
+    assert main(["batch", "reveal", str(tmp_path / "out"), str(tmp_path / "rev"), "--keyring", str(home), "--no-progress"]) == 0
+    assert np.array_equal(decode((tmp_path / "rev" / "a.jpg").read_bytes()), decode(src.read_bytes()))
+    capsys.readouterr()
+    # a wrong passphrase is reported as such, and nothing is written
+    monkeypatch.setenv("PICVEIL_KEYRING_PASSPHRASE", "wrong")
+    code = main(["reveal", str(post), "-o", str(tmp_path / "r2.jpg"), "--keyring", str(home)])
+    err = capsys.readouterr().err
+    assert code == 4 and "wrong passphrase" in err and "hint:" in err
+    assert not (tmp_path / "r2.jpg").exists()
+    # no passphrase and no terminal: a clear error, not a prompt
+    monkeypatch.delenv("PICVEIL_KEYRING_PASSPHRASE")
+    code = main(["protect", str(src), "-o", str(tmp_path / "p3.jpg"), "--box", "150,10,155,175", "--circle", "family", "--keyring", str(home)])
+    err = capsys.readouterr().err
+    assert code != 0 and "PICVEIL_KEYRING_PASSPHRASE" in err and not (tmp_path / "p3.jpg").exists()

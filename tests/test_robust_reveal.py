@@ -391,8 +391,8 @@ def test_turned_picture_is_found_and_revealed_as_received(k, photo, protected, k
 
 # --- the header written over the regions (SPEC §13.5) ------------------------------------------------
 def test_reveal_takes_the_header_out_of_a_region_it_was_written_over(keyrings, monkeypatch):
-    """A region a quarter of the picture leaves no room outside for the header,
-    so it goes over the region too: a reveal from the displayed pixels (PNG)
+    """A region 40 % of the picture leaves no room outside for the header
+    on any grid, so it goes over the region too: a reveal from the displayed pixels (PNG)
     must estimate that smooth pattern and take it out before unscrambling,
     not turn it into block noise. Luma of a mid-contrast astronaut (nothing
     clips): 41 dB with the pattern left in, about 46 dB taken out; a
@@ -402,13 +402,14 @@ def test_reveal_takes_the_header_out_of_a_region_it_was_written_over(keyrings, m
     me, friend, _ = keyrings
     rgb = (64 + 0.5 * data.astronaut().astype(np.float64)).round().astype(np.uint8)
     src = _jpeg(rgb)
-    box = (128, 128, 256, 256)
+    box = (96, 96, 320, 320)
     prot, report, _ = api._protect(src, [box], circle="family", keyring=me)
     png = parse_chain("strip,png").run(prot)
-    from picveil.robust.extractor import extract
+    from picveil.robust.extractor import extract, extract_report
 
-    header = rh.RobustHeader.from_bytes(extract(_decode(png)))
-    assert rv._header_grid_in_regions(header, len(extract(_decode(png)))) is not None  # it did go over the region
+    found = extract_report(_decode(png))
+    header = rh.RobustHeader.from_bytes(found.payload)
+    assert rv._header_grid_in_regions(header, len(found.payload), found.grid) is not None  # it did go over the region
     x, y, w, h = box
 
     def luma(a):
@@ -420,10 +421,39 @@ def test_reveal_takes_the_header_out_of_a_region_it_was_written_over(keyrings, m
 
     revealed, _ = rv.reveal_pixels(png, keyring=friend)
     with_step = luma_psnr(revealed)
-    monkeypatch.setattr(rv, "_header_grid_in_regions", lambda header, n: None)
+    monkeypatch.setattr(rv, "_header_grid_in_regions", lambda *args: None)
     without, _ = rv.reveal_pixels(png, keyring=friend)
     assert with_step >= 44.0 and with_step >= luma_psnr(without) + 3.0, (with_step, luma_psnr(without))
     # a header that fits outside the regions is not "estimated" away: nothing to take out
     small, report, _ = api._protect(src, [(192, 192, 64, 64)], circle="family", keyring=me)
     payload = extract(_decode(small))
     assert rv._header_grid_in_regions(rh.RobustHeader.from_bytes(payload), len(payload)) is None
+
+
+def test_header_falls_back_to_finer_cells(keyrings):
+    """A quarter-area region on a 512 x 512 photo leaves too little room
+    outside it for the header on the default grid (cells of 12.8 px); the
+    writer then takes a finer grid (SPEC.md §9), so the header stays outside
+    the region and survives JPEG q30 and WebP 50; the reader does not take
+    it for a header written over the region."""
+    from skimage import data
+
+    from picveil.robust import embedder
+    from picveil.robust.extractor import extract_report
+
+    me, friend, _ = keyrings
+    src = _jpeg(data.astronaut())
+    box = (128, 128, 256, 256)
+    default = embedder.plan(512, 512, [box])
+    assert embedder.choose_parity(default, 29) is None  # no room on the default grid
+    prot, report, _ = api._protect(src, [box], circle="family", keyring=me)
+    assert not any("No robust" in w for w in report.warnings)
+    for chain in ("strip,jpeg:30", "strip,webp:50"):
+        got = parse_chain(chain).run(prot)
+        found = extract_report(_decode(got))
+        assert found.grid[0] > default.grid.cols and found.cell_px < 12.0
+        header = rh.RobustHeader.from_bytes(found.payload)
+        assert rv._header_grid_in_regions(header, len(found.payload), found.grid) is None
+        revealed, rep = rv.reveal_pixels(got, keyring=friend)
+        x, y, w, h = box
+        assert _psnr(revealed[y : y + h, x : x + w], _decode(src)[y : y + h, x : x + w]) > 24.0

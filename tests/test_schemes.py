@@ -108,3 +108,37 @@ def test_key_stream_matches_openssl():
     sub = kdf.stdout.strip().replace(":", "")
     enc = subprocess.run(["openssl", "enc", "-aes-256-ctr", "-K", sub, "-iv", "0" * 32], input=bytes(32), capture_output=True)
     assert enc.stdout.hex() == v["stream32"]
+
+
+@pytest.mark.parametrize("name", ["scramble-v1", "scramble-v3"])
+def test_black_quality_100_blocks(name):
+    """A DC of −1024 (a black block at DC step 1) has no negation in JPEG's
+    range: the schemes that negate DC raise it to −1023 first (container SPEC
+    §9, DC floor) and the output stays legal; everything else is exact."""
+    import io
+
+    from PIL import Image
+
+    import picveil
+    from picveil import Identity
+
+    px = np.zeros((64, 96, 3), np.uint8)
+    px[:, 48:] = 255
+    px[16:40, 8:80] = (10, 200, 30)
+    buf = io.BytesIO()
+    Image.fromarray(px).save(buf, "JPEG", quality=100)
+    src = buf.getvalue()
+    me = Identity.generate()
+    out = picveil.protect(src, [(0, 0, 96, 64)], recipients=[me.recipient], scheme=name, look="scramble")
+    back = picveil.reveal(out, identities=[me])
+    from picveil.jpeg.codec import read_coefficients
+
+    a, b = read_coefficients(src).array(0), read_coefficients(back).array(0)
+    assert (a[..., 0, 0] == -1024).any()  # the case this is about
+    floor = np.where(a[..., 0, 0] == -1024, -1023, a[..., 0, 0])
+    assert np.array_equal(b[..., 0, 0], floor)
+    a[..., 0, 0] = 0
+    b[..., 0, 0] = 0
+    assert np.array_equal(a, b)
+    with Image.open(io.BytesIO(back)) as im1, Image.open(io.BytesIO(src)) as im2:
+        assert np.abs(np.asarray(im1, np.int16) - np.asarray(im2, np.int16)).max() <= 1

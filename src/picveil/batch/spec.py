@@ -143,6 +143,20 @@ def _as_box(item) -> Box:
     return Box(x, y, w, h)
 
 
+_KEYRINGS: dict = {}
+
+
+def _open_keyring(home: str | None, passphrase: str | None):
+    """The keyring in ``home`` opened with ``passphrase``, once per process
+    (opening a passphrase-protected keyring runs scrypt)."""
+    from ..crypto import Keyring
+
+    key = (home, passphrase)
+    if key not in _KEYRINGS:
+        _KEYRINGS[key] = Keyring.open(home, passphrase=passphrase)
+    return _KEYRINGS[key]
+
+
 def _digest(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -212,6 +226,9 @@ class BatchSpec:
         miss it).
     circle, recipients, passphrase, keyring
         Who can reveal, as for :func:`picveil.protect`.
+    keyring_passphrase : str, optional
+        The passphrase of a passphrase-protected keyring (each worker opens
+        the keyring once).
     look : str, optional
         How protected regions look (:mod:`picveil.looks`; default auto:
         scramble for circles, else fill).
@@ -243,6 +260,7 @@ class BatchSpec:
     recipients: tuple[str, ...] = ()
     passphrase: str | None = field(default=None, repr=False)
     keyring: str | None = None
+    keyring_passphrase: str | None = field(default=None, repr=False)
     look: str | None = None
     cells: int | None = None
     feather: int | None = None
@@ -286,7 +304,7 @@ class BatchSpec:
         if self.circle:
             from ..crypto import Keyring
 
-            Keyring.open(self.keyring).get(self.circle)  # a missing keyring or circle: now, not per file
+            _open_keyring(self.keyring, self.keyring_passphrase).get(self.circle)  # a missing keyring or circle: now, not per file
         for b in self.boxes:
             if b.w <= 0 or b.h <= 0:
                 raise RegionError(f"The box {b} is empty: its width and height must be positive.")
@@ -327,7 +345,7 @@ class BatchSpec:
 
     def fingerprint(self) -> str:
         """Digest of every option the outputs depend on; secrets only as present/absent."""
-        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "passphrase"}
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("passphrase", "keyring_passphrase")}
         d["passphrase"] = self.passphrase is not None
         d["recipients"] = sorted(self.recipients)
         d["operation"] = self.operation
@@ -367,7 +385,7 @@ class BatchSpec:
             recipients=list(self.recipients),
             passphrase=self.passphrase,
             circle=self.circle,
-            keyring=self.keyring,
+            keyring=_open_keyring(self.keyring, self.keyring_passphrase) if self.keyring_passphrase else self.keyring,
             quality=self.quality,
             scheme=self.scheme,
             keep_gps=self.keep_gps,
@@ -461,6 +479,7 @@ class RevealSpec:
     identities: tuple[str, ...] = ()
     passphrase: str | None = field(default=None, repr=False)
     keyring: str | None = None
+    keyring_passphrase: str | None = field(default=None, repr=False)
     require_all: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
 
@@ -506,7 +525,7 @@ class RevealSpec:
             data,
             identities=list(self.identities),
             passphrase=self.passphrase,
-            keyring=self.keyring,
+            keyring=_open_keyring(self.keyring, self.keyring_passphrase) if self.keyring_passphrase else self.keyring,
             require_all=self.require_all,
             max_pixels=self.max_pixels,
         )

@@ -103,7 +103,7 @@ def protect_command(
     from dataclasses import replace
 
     from ..batch import BatchSpec
-    from .main import _passphrase, err
+    from .main import _keyring_passphrase, _passphrase, err
 
     spec = BatchSpec(
         detect=detect or (),
@@ -127,6 +127,8 @@ def protect_command(
         max_pixels=max_pixels,
     )
     # Check every option before asking for a passphrase (a stand-in answers "someone can reveal").
+    if circle:
+        spec = replace(spec, keyring_passphrase=_keyring_passphrase(keyring_dir))
     (replace(spec, passphrase="?") if passphrase else spec).check()
     if look:
         try:
@@ -157,12 +159,16 @@ def reveal_command(
 ) -> None:
     """Reveal every protected JPEG under IN_DIR into OUT_DIR (regions your keys open); rerun to resume."""
     from ..batch import RevealSpec
-    from .main import _passphrase
+    from .main import _keyring_passphrase, _passphrase
 
+    pw = _passphrase(passphrase, confirm=False)
+    # A passphrase-protected keyring is asked for only when no other key was given.
+    keyring_pw = _keyring_passphrase(keyring_dir, ask=not (identity or pw))
     spec = RevealSpec(
         identities=tuple(identity),
-        passphrase=_passphrase(passphrase, confirm=False),
+        passphrase=pw,
         keyring=keyring_dir,
+        keyring_passphrase=keyring_pw,
         require_all=require_all,
         max_pixels=max_pixels,
     )

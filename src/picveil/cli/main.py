@@ -104,10 +104,52 @@ def _regions(boxes: List[str], groups: dict[str, tuple[str, ...]], circle_names:
     return regions
 
 
-def _circle_names(keyring_dir: Optional[Path]) -> set[str]:
+KEYRING_PASSPHRASE_ENV = "PICVEIL_KEYRING_PASSPHRASE"
+
+
+def _keyring_passphrase(keyring_dir: Optional[Path], *, ask: bool = True) -> Optional[str]:
+    """The passphrase of a passphrase-protected keyring (``None`` for a
+    keyring encrypted to ``identity.key``, or none at all): from
+    $PICVEIL_KEYRING_PASSPHRASE, else $PICVEIL_PASSPHRASE, else asked on the
+    terminal. With ``ask=False`` only the variables are read."""
+    from ..crypto import Keyring
+
+    if not Keyring.needs_passphrase(keyring_dir):
+        return None
+    for name in (KEYRING_PASSPHRASE_ENV, PASSPHRASE_ENV):
+        if os.environ.get(name):
+            return os.environ[name]
+    if not ask:
+        return None
+    if not sys.stdin.isatty():
+        raise RecipientError(
+            "Your keyring is protected by a passphrase, and there is no terminal to ask for it.",
+            hint=f"Set {KEYRING_PASSPHRASE_ENV} (or {PASSPHRASE_ENV}) when running non-interactively.",
+        )
+    pw = typer.prompt("Keyring passphrase", hide_input=True, err=True)
+    if not pw:
+        raise RecipientError("The passphrase is empty.")
+    return pw
+
+
+def _keyring(keyring_dir: Optional[Path], *, ask: bool = True):
+    """``keyring_dir`` as the API takes it: a passphrase-protected keyring is
+    opened here (the library never asks for passphrases); any other keyring
+    stays a path, opened by the API when it needs circles."""
+    from ..crypto import Keyring
+
+    pw = _keyring_passphrase(keyring_dir, ask=ask)
+    if pw is None:
+        return keyring_dir
+    return Keyring.open(keyring_dir, passphrase=pw)
+
+
+def _circle_names(keyring) -> set[str]:
     from ..crypto import Keyring, default_home
 
-    home = keyring_dir or default_home()
+    if isinstance(keyring, Keyring):
+        return {c.name for c in keyring.circles}
+    home = keyring or default_home()
     if not (home / "keyring.age").exists():
         return set()
     return {c.name for c in Keyring.open(home).circles}
@@ -248,6 +290,8 @@ def protect(
     if warning:
         err.print(f"picveil: warning: {warning}", markup=False)
     needs_circles = circle is not None or any("@" in b and b.split("@", 1)[1] not in groups for b in box)
+    if needs_circles or only or except_people:
+        keyring_dir = _keyring(keyring_dir)
     regions = _regions(box, groups, _circle_names(keyring_dir) if needs_circles else set())
     needs_default = any(r.recipients is None and r.circle is None for r in regions)
     pw = _passphrase(passphrase, confirm=True)
@@ -322,6 +366,14 @@ def reveal(
     from ..api import reveal_file
 
     pw = _passphrase(passphrase, confirm=False)
+    # Circles: a passphrase-protected keyring is asked for only when no other key was given.
+    if identity or pw:
+        try:
+            keyring_dir = _keyring(keyring_dir, ask=False)
+        except PicveilError:  # e.g. the image passphrase is not the keyring's: the given keys still count
+            pass
+    else:
+        keyring_dir = _keyring(keyring_dir)
     dst = output or _default_output(image, "revealed")
     report = reveal_file(
         image,

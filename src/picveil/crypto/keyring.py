@@ -369,6 +369,14 @@ class Keyring:
         ring._doc = ring._decrypt(raw)
         return ring
 
+    @staticmethod
+    def needs_passphrase(home: str | os.PathLike[str] | None = None) -> bool:
+        """Whether the keyring in ``home`` exists and is protected by a
+        passphrase (read from the file's age header; nothing is decrypted)."""
+        home = Path(home).expanduser() if home is not None else default_home()
+        raw = _read(home / KEYRING_FILE)
+        return raw is not None and _is_scrypt(raw)
+
     # -- properties ------------------------------------------------------------
     @property
     def home(self) -> Path:
@@ -640,7 +648,10 @@ class Keyring:
         path = self.path
         if not raw.startswith(_AGE_PREFIX):
             raise KeyringCorruptError(f"The keyring at {path} is not an age file.")
-        wrong = NotRecipientError(f"Cannot open the keyring at {path}: wrong passphrase or identity.")
+        wrong = NotRecipientError(
+            f"Cannot open the keyring at {path}: wrong passphrase or identity.",
+            hint="Give the passphrase the keyring was created with (a passphrase-protected keyring), or restore its identity.key.",
+        )
         try:
             if _is_scrypt(raw):
                 if self._passphrase is None:

@@ -27,13 +27,21 @@ from picveil.jpeg.codec import AC_MAX, AC_MIN, DC_MAX, DC_MIN
 from . import coding
 from .channel import features, luma, qim_targets
 from .errors import HeaderCapacityError
-from .layout import DELTA, Grid, Layout, grid_for, layout, window_extent, window_matrix
+from .layout import DELTA, LEVELS, MIN_CELL_PX, Grid, Layout, grid_for, grid_of_level, layout, window_extent, window_matrix
 
-__all__ = ["EmbedReport", "Plan", "capacity", "embed", "pattern_deltas", "plan", "unembed"]
+__all__ = ["EmbedReport", "Plan", "capacity", "choose_plan", "embed", "pattern_deltas", "plan", "plans", "unembed"]
 
 #: Design error rate of one usable cell after the worst supported chain
 #: (JPEG quality 30 or WebP 50 at 12-pixel cells): sizes the error correction.
 P_CELL = 0.02
+#: Smallest cell side (pixels) of the finer grids a writer falls back to when
+#: the header does not fit the default grid (SPEC.md §9), and the design error
+#: rate of a cell by its side: measured on seven packaged photos (0.1-1 MP),
+#: worst of JPEG q30 and WebP 50, rounded up (12 px: 1.2 %, 10: 2.6 %,
+#: 8: 7.6 %, about 7: 11 %). Smaller cells carry the pattern in the JPEG
+#: blocks' first AC coefficients, which coarse quantization removes.
+FALLBACK_MIN_CELL_PX = 7.0
+P_CELL_BY_SIDE = ((7.0, 0.12), (8.0, 0.08), (10.0, 0.03), (12.0, P_CELL))
 #: Fewest usable preamble cells (the preamble is 384 coded bits of RM(1, 7)).
 MIN_USABLE_PREAMBLE = 96
 #: Closed-loop iterations, the one at which stuck cells switch lattice point,
@@ -67,12 +75,15 @@ class Plan:
         no excluded luma block.
     excluded_blocks : numpy.ndarray
         ``bool`` ``(ceil(H/8), ceil(W/8))``: luma blocks inside the (MCU-snapped) boxes.
+    p_cell : float
+        Design error rate of one usable cell at this grid's cell size (:func:`cell_error`).
     """
 
     grid: Grid
     layout: Layout
     usable: np.ndarray
     excluded_blocks: np.ndarray
+    p_cell: float = P_CELL
 
     def usable_of(self, cells: np.ndarray) -> int:
         return int(self.usable.reshape(-1)[cells].sum())
@@ -98,7 +109,16 @@ def _check_boxes(width: int, height: int, boxes: Sequence[Box]) -> list[Box]:
     return out
 
 
-def plan(width: int, height: int, excluded: Sequence[Box], mcu: tuple[int, int] = (16, 16)) -> Plan | None:
+def cell_error(cell_px: float) -> float:
+    """Design error rate of one usable cell whose side is `cell_px` pixels
+    (:data:`P_CELL_BY_SIDE`, interpolated; :data:`P_CELL` from 12 pixels up)."""
+    sides, rates = zip(*P_CELL_BY_SIDE)
+    return float(np.interp(cell_px, sides, rates))
+
+
+def plan(
+    width: int, height: int, excluded: Sequence[Box], mcu: tuple[int, int] = (16, 16), grid: Grid | None = None
+) -> Plan | None:
     """Grid, layout and usable cells of a ``width`` x ``height`` image.
 
     Parameters
@@ -110,13 +130,15 @@ def plan(width: int, height: int, excluded: Sequence[Box], mcu: tuple[int, int] 
         MCU grid.
     mcu : (int, int)
         MCU width and height in pixels (16 x 16 for 4:2:0, 8 x 8 for gray or 4:4:4).
+    grid : Grid, optional
+        The cell grid; default the writer's first choice (:func:`grid_for`).
 
     Returns
     -------
     Plan or None
         ``None`` if the image is too small for any grid.
     """
-    grid = grid_for(width, height)
+    grid = grid if grid is not None else grid_for(width, height)
     if grid is None:
         return None
     try:
@@ -144,16 +166,48 @@ def plan(width: int, height: int, excluded: Sequence[Box], mcu: tuple[int, int] 
         - cum[by1[:, None], bx0[None, :]]
         + cum[by0[:, None], bx0[None, :]]
     )
-    return Plan(grid, lay, count == 0, blocks)
+    side = min(width / grid.cols, height / grid.rows)
+    return Plan(grid, lay, count == 0, blocks, cell_error(side))
 
 
-def _bit_error(copies: np.ndarray) -> np.ndarray:
+def plans(width: int, height: int, excluded: Sequence[Box], mcu: tuple[int, int] = (16, 16)) -> list[Plan]:
+    """The plans a writer tries, in order (SPEC.md §9): the default grid
+    (:func:`grid_for`, cells of at least 12 pixels), then the finer levels
+    down to cells of :data:`FALLBACK_MIN_CELL_PX`, coarsest first."""
+    first = grid_for(width, height)
+    grids = [first] if first is not None else []
+    long_edge = max(width, height)
+    for level in sorted(LEVELS):
+        g = grid_of_level(level, width, height)
+        if g is None or g in grids or long_edge / level >= MIN_CELL_PX or long_edge / level < FALLBACK_MIN_CELL_PX:
+            continue
+        grids.append(g)
+    out = []
+    for g in grids:
+        p = plan(width, height, excluded, mcu, grid=g)
+        if p is not None:
+            out.append(p)
+    return out
+
+
+def choose_plan(
+    width: int, height: int, excluded: Sequence[Box], length: int, mcu: tuple[int, int] = (16, 16)
+) -> tuple[Plan, int] | None:
+    """The first of :func:`plans` a `length`-byte payload fits outside the
+    regions of, with its parity class; ``None`` if none does."""
+    for p in plans(width, height, excluded, mcu):
+        pc = choose_parity(p, length)
+        if pc is not None:
+            return p, pc
+    return None
+
+
+def _bit_error(copies: np.ndarray, p: float = P_CELL) -> np.ndarray:
     """Design error probability of a coded bit read from ``copies`` usable cells
-    (soft-combined), when one cell is wrong with probability :data:`P_CELL`.
+    (soft-combined), when one cell is wrong with probability `p`.
 
     A lone usable copy counts double: the garbage copies from the regions
     sometimes outvote it when compression has weakened it."""
-    p = P_CELL
     return np.select([copies == 0, copies == 1, copies == 2, copies <= 4], [0.5, 2 * p, p, 3 * p**2], 10 * p**3)
 
 
@@ -172,7 +226,7 @@ def body_margin(p: Plan, length: int, parity_class: int, usable: np.ndarray | No
     n_bits = coding.body_bits(length, parity_class)
     copies = np.bincount(np.arange(lay.n_body) % n_bits, weights=flags, minlength=n_bits)[:n_bits]
     dead = (copies < 1).reshape(-1, 8).any(axis=1)
-    wrong = 1.0 - np.prod(1.0 - _bit_error(copies).reshape(-1, 8), axis=1)
+    wrong = 1.0 - np.prod(1.0 - _bit_error(copies, p.p_cell).reshape(-1, 8), axis=1)
     mean = np.where(dead, 1.0, 2.0 * wrong)
     var = np.where(dead, 0.0, 4.0 * wrong * (1.0 - wrong))
     sizes, nsym = coding.body_shape(length, parity_class)
@@ -213,17 +267,17 @@ def capacity(width: int, height: int, excluded: Sequence[Box] = (), mcu: tuple[i
     """
     if width <= 0 or height <= 0:
         raise ValueError(f"image size must be positive, got {width}x{height}")
-    p = plan(width, height, excluded, mcu)
-    if p is None:
-        return 0
-    lo, hi = 0, coding.MAX_PAYLOAD
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if choose_parity(p, mid) is not None:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
+    best = 0
+    for p in plans(width, height, excluded, mcu):
+        lo, hi = 0, coding.MAX_PAYLOAD
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if choose_parity(p, mid) is not None:
+                lo = mid
+            else:
+                hi = mid - 1
+        best = max(best, lo)
+    return best
 
 
 @dataclass(frozen=True)
@@ -351,15 +405,22 @@ def embed(coeffs, payload: bytes, excluded_boxes: Sequence[Box], *, allow_in_reg
     comps = _components(coeffs)
     width, height = coeffs.width, coeffs.height
     mcu = (coeffs.mcu_width, coeffs.mcu_height)
-    p = plan(width, height, excluded_boxes, mcu)
-    if p is None:
-        raise HeaderCapacityError(f"A {width}x{height} image is too small to carry a robust header.")
-    pc = choose_parity(p, len(payload))
+    chosen = choose_plan(width, height, excluded_boxes, len(payload), mcu)
+    if chosen is not None:
+        p, pc = chosen
+    else:
+        p, pc = plan(width, height, excluded_boxes, mcu), None
+        if p is None:
+            raise HeaderCapacityError(f"A {width}x{height} image is too small to carry a robust header.")
     in_regions = False
     usable, excluded_blocks = p.usable, p.excluded_blocks
-    if pc is None and allow_in_regions:
-        usable = np.ones_like(usable)
-        pc = choose_parity(p, len(payload), usable)
+    if pc is None and allow_in_regions:  # the first grid it fits over everything (SPEC.md §10)
+        for q in plans(width, height, excluded_boxes, mcu):
+            usable = np.ones_like(q.usable)
+            pc = choose_parity(q, len(payload), usable)
+            if pc is not None:
+                p = q
+                break
         in_regions = True
         excluded_blocks = np.zeros_like(excluded_blocks)
     if pc is None:

@@ -607,7 +607,7 @@ def _with_thumbnails(rh: RobustHeader, boxes, original: np.ndarray, region_keys,
     from dataclasses import replace
 
     from . import thumbnail
-    from .embedder import capacity, choose_parity, plan
+    from .embedder import capacity, choose_plan
 
     base = len(rh.to_bytes())
     areas = {
@@ -615,8 +615,7 @@ def _with_thumbnails(rh: RobustHeader, boxes, original: np.ndarray, region_keys,
         for i, r in enumerate(rh.regions)
         if r.look != 0 and i in region_keys
     }
-    p = plan(rh.width, rh.height, boxes, mcu)
-    if p is None or not areas:
+    if not areas:
         return None
     # whether a length fits is not monotonic near the capacity (Reed-Solomon
     # block sizes): shrink the spare room until the payload fits
@@ -626,7 +625,7 @@ def _with_thumbnails(rh: RobustHeader, boxes, original: np.ndarray, region_keys,
         if not budget:
             return None
         size = base + sum(n + THUMBNAIL_TAG_BYTES + _varint_len(n + THUMBNAIL_TAG_BYTES) for n in budget.values())
-        if choose_parity(p, size) is not None:
+        if choose_plan(rh.width, rh.height, boxes, size, mcu) is not None:
             break
         spare -= 1
     else:

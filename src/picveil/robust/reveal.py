@@ -749,20 +749,27 @@ PATTERN_IRLS, PATTERN_L1_FLOOR = 8, 1.0
 PATTERN_WORK, PATTERN_MIN_IRLS, PATTERN_MIN_STEPS = 1_500_000, 3, 20
 
 
-def _header_grid_in_regions(header: RobustHeader, payload_len: int):
+def _header_grid_in_regions(header: RobustHeader, payload_len: int, found: tuple[int, int] | None = None):
     """The cell grid if the header had to go over the regions (SPEC §13.5: a
     plain header that does not fit outside them), else ``None``. The writer's
     choice is a pure function of the geometry and the payload's length, so the
-    reader repeats it."""
-    from .embedder import choose_parity, plan
+    reader repeats it: the header went over the regions only on the default
+    grid (`found`, the grid the extractor read, ``(cols, rows)``), when it does
+    not fit outside the regions there (older writers tried no finer grid)."""
+    from .embedder import choose_parity, choose_plan, plan
+    from .layout import Grid
 
     if any(r.thumbnail for r in header.regions):
         return None  # a header with thumbnails is written only where it fits outside
     boxes = [header.region_box(i) for i in range(len(header.regions))]
     p = plan(header.width, header.height, boxes, header.mcu)
     if p is None or choose_parity(p, payload_len) is not None:
-        return None
-    return p.grid
+        return None  # fits outside on the default grid
+    if found is None or tuple(found) == (p.grid.cols, p.grid.rows):
+        return p.grid  # the default grid, and it does not fit outside there
+    if choose_plan(header.width, header.height, boxes, payload_len, header.mcu) is None:
+        return Grid(*found)  # over the regions on a finer grid (§10)
+    return None  # outside the regions on a finer grid (§9)
 
 
 def _windows(n_px: int, n_cells: int, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
@@ -1098,9 +1105,10 @@ def _reveal_decoded(data, image, fmt, keyring, identities, max_pixels, recover_c
     coefficient paths are then skipped."""
     from picveil.schemes import get_scheme
 
-    from .extractor import extract
+    from .extractor import extract_report
 
-    payload = extract(image)
+    extraction = extract_report(image)
+    payload = extraction.payload
     header = RobustHeader.from_bytes(payload)
     sch = get_scheme(header.scheme_id)  # UnsupportedVersionError for unknown schemes
     if header.scheme_id not in _PIXEL_SCHEMES:
@@ -1152,7 +1160,7 @@ def _reveal_decoded(data, image, fmt, keyring, identities, max_pixels, recover_c
     clipped = 0
     if scale != 1.0:
         _reveal_resized(image, header, planes, regs, revealed)
-    grid = _header_grid_in_regions(header, len(payload)) if regs and scale == 1.0 else None
+    grid = _header_grid_in_regions(header, len(payload), extraction.grid) if regs and scale == 1.0 else None
     if grid is not None and header.scheme_id in _KEY_ONLY_SCHEMES and header.color_space in ("ycbcr", "gray"):
         for reg in regs:  # the header went over the regions (SPEC §13.5): take it out first
             _remove_header_pattern(planes[0], header, grid, reg)

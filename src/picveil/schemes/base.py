@@ -51,3 +51,25 @@ class Scheme(Protocol):
     def reveal(
         self, blocks: list[np.ndarray], key: KeyStream, quant: list[np.ndarray], aux: bytes | None = None
     ) -> list[np.ndarray]: ...
+
+
+#: Lowest DC a scheme that negates DC coefficients keeps (container SPEC §9,
+#: "DC floor"): −1024 is legal, its negation +1024 is not.
+DC_FLOOR = -1023
+
+
+def raise_dc_floor(blocks: list[np.ndarray]) -> list[np.ndarray]:
+    """Copies of `blocks` (``(rows, cols, 8, 8)`` int16 per component) with
+    every DC of −1024 raised to :data:`DC_FLOOR`.
+
+    Only a DC quantization step of 1 (a black block of a quality-100 JPEG)
+    allows −1024; schemes that negate DC coefficients apply this first, and
+    their reveal returns −1023 there (1/8 of a grey level).
+    """
+    out = []
+    for comp in blocks:
+        comp = np.array(comp, copy=True)
+        dc = comp[..., 0, 0]
+        dc[dc < DC_FLOOR] = DC_FLOOR
+        out.append(comp)
+    return out

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import KeyStream, Protected
+from .base import KeyStream, Protected, raise_dc_floor
 
 _PERM = b"picveil scramble-v1 perm"
 _SIGN = b"picveil scramble-v1 sign"
@@ -58,7 +58,7 @@ class ScrambleV1:
 
     def protect(self, blocks: list[np.ndarray], key: KeyStream, quant=None) -> Protected:
         out = []
-        for ci, comp in enumerate(blocks):
+        for ci, comp in enumerate(raise_dc_floor(blocks)):  # DC signs flip: −1024 has no negation
             rows, cols = comp.shape[:2]
             n = rows * cols
             flat = comp.reshape(n, 8, 8)

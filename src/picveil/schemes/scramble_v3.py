@@ -66,7 +66,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import KeyStream, Protected
+from .base import KeyStream, Protected, raise_dc_floor
 from .scramble_v1 import keyed_signs
 
 _UNIT = b"picveil scramble-v3 unit"
@@ -174,7 +174,7 @@ class ScrambleV3:
     def protect(self, blocks: list[np.ndarray], key: KeyStream, quant=None) -> Protected:
         keys = signed_permutations(key, [b.shape[:2] for b in blocks])
         out = []
-        for comp, (src, signs) in zip(blocks, keys):
+        for comp, (src, signs) in zip(raise_dc_floor(blocks), keys):  # negation: −1024 has none
             n = comp.shape[0] * comp.shape[1]
             out.append((comp.reshape(n, 8, 8)[src] * signs).reshape(comp.shape))
         return Protected(out)
