@@ -250,6 +250,29 @@ def test_capacity_grows_with_size():
     assert caps == sorted(caps) and caps[0] >= 40 and caps[1] >= 200 and caps[-1] >= 400
 
 
+def test_finer_grids_when_the_default_is_full():
+    """The writer's grids (SPEC §9 step 1): the default first, then finer
+    ones down to 7-pixel cells, each sized with a larger design error; the
+    capacity is the best of them, and a payload goes on the first that takes it."""
+    from picveil.robust import embedder
+
+    box = [(150, 150, 200, 200)]
+    plans = embedder.plans(512, 512, box)
+    sides = [512 / p.grid.cols for p in plans]
+    assert sides[0] >= 12.0 and sides == sorted(sides, reverse=True) and sides[-1] >= 7.0
+    errors = [p.p_cell for p in plans]
+    assert errors == sorted(errors) and errors[0] == embedder.P_CELL and errors[-1] <= 0.12
+    assert embedder.choose_parity(plans[0], 29) is None  # the default grid cannot take it
+    chosen, _ = embedder.choose_plan(512, 512, box, 29)
+    assert chosen.grid != plans[0].grid
+    assert robust.capacity(512, 512, box) >= 29
+    coeffs = read_coefficients(_jpeg(sample_rgb()))
+    payload = bytes(range(29))
+    rep = robust.embed(coeffs, payload, box)
+    assert not rep.in_regions and rep.grid == (chosen.grid.cols, chosen.grid.rows) and rep.psnr_outside > 38
+    assert robust.extract_from_jpeg(coeffs.encode()) == payload
+
+
 def test_bad_arguments():
     coeffs = read_coefficients(_jpeg(sample_rgb()))
     with pytest.raises(ValueError):

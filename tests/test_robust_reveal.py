@@ -431,7 +431,7 @@ def test_reveal_takes_the_header_out_of_a_region_it_was_written_over(keyrings, m
 
 
 def test_header_falls_back_to_finer_cells(keyrings):
-    """A quarter-area region on a 512 x 512 photo leaves too little room
+    """A region of a fifth of a 512 x 512 photo leaves too little room
     outside it for the header on the default grid (cells of 12.8 px); the
     writer then takes a finer grid (SPEC.md §9), so the header stays outside
     the region and survives JPEG q30 and WebP 50; the reader does not take
@@ -443,7 +443,7 @@ def test_header_falls_back_to_finer_cells(keyrings):
 
     me, friend, _ = keyrings
     src = _jpeg(data.astronaut())
-    box = (128, 128, 256, 256)
+    box = (144, 144, 224, 224)
     default = embedder.plan(512, 512, [box])
     assert embedder.choose_parity(default, 29) is None  # no room on the default grid
     prot, report, _ = api._protect(src, [box], circle="family", keyring=me)

@@ -37,11 +37,12 @@ P_CELL = 0.02
 #: Smallest cell side (pixels) of the finer grids a writer falls back to when
 #: the header does not fit the default grid (SPEC.md §9), and the design error
 #: rate of a cell by its side: measured on seven packaged photos (0.1-1 MP),
-#: worst of JPEG q30 and WebP 50, rounded up (12 px: 1.2 %, 10: 2.6 %,
-#: 8: 7.6 %, about 7: 11 %). Smaller cells carry the pattern in the JPEG
+#: worst of JPEG q30 and WebP 50, mean (worst photo) 12 px: 1.2 % (1.6),
+#: 10: 2.6 % (3.4), 8: 7.6 % (9.6), about 7: 11 % (13); the table is set
+#: near the worst photo. Smaller cells carry the pattern in the JPEG
 #: blocks' first AC coefficients, which coarse quantization removes.
 FALLBACK_MIN_CELL_PX = 7.0
-P_CELL_BY_SIDE = ((7.0, 0.12), (8.0, 0.08), (10.0, 0.03), (12.0, P_CELL))
+P_CELL_BY_SIDE = ((7.0, 0.12), (8.0, 0.09), (10.0, 0.04), (12.0, P_CELL))
 #: Fewest usable preamble cells (the preamble is 384 coded bits of RM(1, 7)).
 MIN_USABLE_PREAMBLE = 96
 #: Closed-loop iterations, the one at which stuck cells switch lattice point,
