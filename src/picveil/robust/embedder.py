@@ -167,7 +167,7 @@ def plan(
         - cum[by1[:, None], bx0[None, :]]
         + cum[by0[:, None], bx0[None, :]]
     )
-    side = min(width / grid.cols, height / grid.rows)
+    side = max(width, height) / max(grid.cols, grid.rows)  # along the long edge, as grid_for counts it
     return Plan(grid, lay, count == 0, blocks, cell_error(side))
 
 
