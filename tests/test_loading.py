@@ -367,3 +367,28 @@ def test_fuzz_to_jpeg(small_inputs: list[bytes], which: int, edits: list, cut: i
     except PicveilError:
         return
     assert out[:3] == b"\xff\xd8\xff"
+
+
+def test_heic_photo_is_read_through_pillow_heif(rgb: np.ndarray) -> None:
+    """protect, detect and fit take a phone's HEIC photo when pillow-heif
+    (the heic extra) is installed: read_input decodes it (bomb check first)
+    and gives a JPEG of the same size."""
+    pillow_heif = pytest.importorskip("pillow_heif")
+    pillow_heif.register_heif_opener()
+    buf = io.BytesIO()
+    try:
+        Image.fromarray(rgb).save(buf, "HEIF", quality=90)
+    except (OSError, KeyError, ValueError) as exc:  # a libheif without an HEVC encoder
+        pytest.skip(f"cannot write HEIC here: {exc}")
+    data = buf.getvalue()
+    assert sniff(data) == "heic"
+    jpeg, fmt = read_input(data)
+    assert fmt == "heic" and sniff(jpeg) == "jpeg"
+    with Image.open(io.BytesIO(jpeg)) as im:
+        assert im.size == (rgb.shape[1], rgb.shape[0])
+        assert np.abs(np.asarray(im.convert("RGB"), np.int16) - rgb.astype(np.int16)).mean() < 8
+    with pytest.raises(ImageTooLargeError):
+        read_input(data, max_pixels=100)
+    from picveil.regions.detectors import load_image
+
+    assert load_image(data)[0].shape == rgb.shape

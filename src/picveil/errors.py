@@ -46,7 +46,7 @@ class InputError(PicveilError):
 
 
 class NotAnImageError(InputError):
-    default_hint = "picveil reads JPEG, PNG, BMP, TIFF and WebP files."
+    default_hint = "picveil reads JPEG, PNG, BMP, TIFF and WebP files (HEIC with the heic extra)."
 
 
 class CorruptImageError(InputError):
@@ -56,7 +56,7 @@ class CorruptImageError(InputError):
 class UnsupportedImageError(InputError):
     default_hint = (
         "picveil protects 8-bit grayscale and YCbCr/RGB JPEGs (baseline or "
-        "progressive) and PNG, BMP, TIFF and WebP images."
+        "progressive) and PNG, BMP, TIFF and WebP images (HEIC with the heic extra)."
     )
 
 

@@ -43,8 +43,6 @@ from .walk import PROTECT_SUFFIXES, REVEAL_SUFFIXES
 DEFAULT_MAX_PIXELS = 200_000_000
 #: Chunk size for hashing files that are not otherwise read.
 _HASH_CHUNK = 1 << 20
-#: PNG compression used for the HEIC → PNG hand-over (speed over size: it is never stored).
-_HEIC_PNG_LEVEL = 1
 
 
 class FeatureUnavailableError(PicveilError):
@@ -161,53 +159,8 @@ def _digest(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-# --- HEIC ----------------------------------------------------------------------------------------
-_HEIF_REGISTERED = False
-
-
-def heic_available() -> bool:
-    try:
-        import pillow_heif  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def heic_to_png(data: bytes, *, max_pixels: int) -> bytes:
-    """Decode a HEIC/HEIF photo (pillow-heif) into PNG bytes that :func:`picveil.protect` reads.
-
-    pillow-heif applies the HEIF rotation and mirroring and resets the EXIF
-    orientation to 1; EXIF (sanitised later by picveil's allow-list) and the
-    ICC profile are carried.
-    """
-    global _HEIF_REGISTERED
-    try:
-        import pillow_heif
-    except ImportError:
-        raise FeatureUnavailableError(
-            "This is a HEIC/HEIF photo, and reading HEIC needs pillow-heif.",
-            hint='pip install "picveil[heic]" (or pillow-heif).',
-        ) from None
-    from PIL import Image
-
-    from ..errors import CorruptImageError, ImageTooLargeError
-
-    if not _HEIF_REGISTERED:
-        pillow_heif.register_heif_opener()
-        _HEIF_REGISTERED = True
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            if im.width * im.height > max_pixels:
-                raise ImageTooLargeError(f"The HEIC image is {im.width}×{im.height}, over the limit of {max_pixels:,} pixels.")
-            im.load()
-            options = {k: im.info[k] for k in ("exif", "icc_profile") if im.info.get(k)}
-            buf = io.BytesIO()
-            im.save(buf, "PNG", compress_level=_HEIC_PNG_LEVEL, **options)
-    except PicveilError:
-        raise
-    except (OSError, ValueError, SyntaxError, RuntimeError) as exc:
-        raise CorruptImageError(f"The HEIC file could not be decoded: {exc}") from None
-    return buf.getvalue()
+# --- HEIC: read by picveil.jpeg.loading (kept importable from here) -------------------------------
+from ..jpeg.loading import heic_available, heic_to_png  # noqa: E402,F401
 
 
 # --- protect ----------------------------------------------------------------------------------------

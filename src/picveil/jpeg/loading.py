@@ -35,6 +35,8 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
     "SUBSAMPLINGS",
     "check_jpeg_size",
+    "heic_available",
+    "heic_to_png",
     "read_input",
     "sniff",
     "to_jpeg",
@@ -479,7 +481,8 @@ def read_input(
     -------
     (bytes, str)
         The JPEG (the input itself, unchanged, when it is a JPEG) and the
-        source format as :func:`sniff` names it.
+        source format as :func:`sniff` names it. A HEIC/HEIF photo is read
+        with pillow-heif when it is installed (:func:`heic_to_png`).
 
     Raises
     ------
@@ -491,4 +494,66 @@ def read_input(
     if fmt == "jpeg":
         check_jpeg_size(data, max_pixels)
         return bytes(data), fmt
+    if fmt == "heic":  # phone photos: decoded by pillow-heif (the heic extra), then as a PNG
+        data = heic_to_png(data, max_pixels=max_pixels)
     return to_jpeg(data, quality=quality, subsampling=subsampling, max_pixels=max_pixels), fmt
+
+
+#: PNG compression used for the HEIC → PNG hand-over (speed over size: it is never stored).
+_HEIC_PNG_LEVEL = 1
+_HEIF_REGISTERED = False
+
+
+def heic_available() -> bool:
+    """Whether pillow-heif (``pip install "picveil[heic]"``) is installed."""
+    try:
+        import pillow_heif  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def heic_to_png(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
+    """Decode a HEIC/HEIF photo (pillow-heif) into PNG bytes that :func:`to_jpeg` reads.
+
+    pillow-heif applies the HEIF rotation and mirroring and resets the EXIF
+    orientation to 1; EXIF (sanitised later by picveil's allow-list) and the
+    ICC profile are carried. The pixel count is checked before decoding.
+
+    Raises
+    ------
+    UnsupportedImageError
+        pillow-heif is not installed (the hint says what to install).
+    ImageTooLargeError
+        width x height exceeds `max_pixels`.
+    CorruptImageError
+        pillow-heif cannot decode the file.
+    """
+    global _HEIF_REGISTERED
+    try:
+        import pillow_heif
+    except ImportError:
+        raise UnsupportedImageError(
+            "This is a HEIC/HEIF photo, and reading HEIC needs pillow-heif.",
+            hint='pip install "picveil[heic]" (or pillow-heif), or convert the photo to JPEG first.',
+        ) from None
+    from PIL import Image
+
+    from picveil.errors import PicveilError
+
+    if not _HEIF_REGISTERED:
+        pillow_heif.register_heif_opener()
+        _HEIF_REGISTERED = True
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            if im.width * im.height > max_pixels:
+                raise ImageTooLargeError(f"The HEIC image is {im.width}×{im.height}, over the limit of {max_pixels:,} pixels.")
+            im.load()
+            options = {k: im.info[k] for k in ("exif", "icc_profile") if im.info.get(k)}
+            buf = io.BytesIO()
+            im.save(buf, "PNG", compress_level=_HEIC_PNG_LEVEL, **options)
+    except PicveilError:
+        raise
+    except (OSError, ValueError, SyntaxError, RuntimeError) as exc:
+        raise CorruptImageError(f"The HEIC file could not be decoded: {exc}") from None
+    return buf.getvalue()

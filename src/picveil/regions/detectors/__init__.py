@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import CorruptImageError, ImageTooLargeError, InputError, NotAnImageError
+from ...errors import CorruptImageError, ImageTooLargeError, InputError, NotAnImageError, PicveilError
 from ..region import Box
 from .base import (
     CLASSES,
@@ -210,6 +210,19 @@ def load_image(image: ImageInput, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tu
             raise InputError(f"No such file: {path}", hint="Check the path.")
         fh = path
         label = str(path)
+    from ...jpeg.loading import heic_to_png, sniff
+
+    if isinstance(fh, io.BytesIO):
+        head = fh.getvalue()[:32]
+    else:
+        with fh.open("rb") as f:
+            head = f.read(32)
+    try:
+        heic = sniff(head) == "heic"
+    except PicveilError:  # not an image: Pillow says so below
+        heic = False
+    if heic:  # a phone photo: pillow-heif (the heic extra) decodes it
+        fh = io.BytesIO(heic_to_png(fh.getvalue() if isinstance(fh, io.BytesIO) else fh.read_bytes(), max_pixels=max_pixels))
     try:
         with Image.open(fh) as im:
             if im.width * im.height > max_pixels:
