@@ -534,3 +534,24 @@ def test_streamed_uploads_are_cut_at_the_limit(tmp_path):
 
     res = client.post("/api/inspect", content=body(), headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
     assert_error(res, 413, "UploadTooLargeError")
+
+
+def test_heic_upload(client):
+    """A phone's HEIC photo is protected and previewed (the heic extra)."""
+    pillow_heif = pytest.importorskip("pillow_heif")
+    import io
+
+    from PIL import Image
+
+    pillow_heif.register_heif_opener()
+    buf = io.BytesIO()
+    try:
+        Image.open(io.BytesIO(sample_bytes())).save(buf, "HEIF", quality=90)
+    except (OSError, KeyError, ValueError) as exc:  # a libheif without an HEVC encoder
+        pytest.skip(f"cannot write HEIC here: {exc}")
+    me = Identity.generate()
+    res = protect(client, data=buf.getvalue(), recipients=me.recipient)
+    assert res.status_code == 200, res.text
+    assert decode(picveil.reveal(res.content, identities=[me])).shape == decode(sample_bytes()).shape
+    res = client.post("/api/preview", files=photo_part(buf.getvalue(), name="phone.heic"), data={"boxes": json.dumps([FACE])})
+    assert res.status_code == 200 and res.content[:2] == b"\xff\xd8"

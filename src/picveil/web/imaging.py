@@ -40,6 +40,19 @@ class ImageInfo:
         return (self.height, self.width) if self.orientation >= 5 else (self.width, self.height)
 
 
+def uploaded_photo(data: bytes, max_pixels: int) -> bytes:
+    """The photo as the routes work on it: a phone's HEIC/HEIF decoded to a
+    PNG (pillow-heif, the heic extra, applies its rotation), anything else
+    unchanged. Errors as :func:`picveil.jpeg.loading.heic_to_png`."""
+    from ..jpeg.loading import heic_to_png, sniff
+
+    try:
+        heic = sniff(data) == "heic"
+    except Exception:  # noqa: BLE001 - not an image: probe reports it
+        return data
+    return heic_to_png(data, max_pixels=max_pixels) if heic else data
+
+
 def probe(data: bytes, max_pixels: int) -> ImageInfo:
     """Format, stored size and orientation of an image, from its header only.
 

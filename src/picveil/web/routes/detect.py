@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from .. import features
 from ..errors import FeatureUnavailableError, WebError
 from ..forms import form_body, read_form
-from ..imaging import check_space, probe
+from ..imaging import check_space, probe, uploaded_photo
 from ._common import ERROR_RESPONSES, box_json, config
 
 router = APIRouter(tags=["protect"])
@@ -42,7 +42,7 @@ _DETECT_LOCK = threading.Lock()
 async def detect(request: Request) -> dict:
     cfg = config(request)
     form = await read_form(request, max_bytes=cfg.max_upload_bytes)
-    photo, _ = form.file("photo", what="photo")
+    raw, _ = form.file("photo", what="photo")
     space = check_space(form.text("space"))
     mod = features.detectors_module()
     try:
@@ -55,6 +55,7 @@ async def detect(request: Request) -> dict:
         raise WebError(str(exc), status=422) from None
 
     def work():
+        photo = uploaded_photo(raw, cfg.max_pixels)
         info = probe(photo, cfg.max_pixels)
         status = features.detector_status()
         runnable = [c for c in dict.fromkeys(wanted) if status.get(c) is None]

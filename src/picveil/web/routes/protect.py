@@ -9,7 +9,7 @@ from ... import api
 from ...errors import RecipientError
 from .. import features
 from ..forms import form_body, read_form
-from ..imaging import check_space, parse_boxes, preview_source, probe, to_displayed, to_stored
+from ..imaging import check_space, parse_boxes, preview_source, probe, to_displayed, to_stored, uploaded_photo
 from ._common import (
     ERROR_RESPONSES,
     JPEG_RESPONSE,
@@ -41,7 +41,7 @@ _SPACE_DOC = "Coordinate space of the boxes: 'stored' (the file's pixels, as the
     responses={**JPEG_RESPONSE, **ERROR_RESPONSES},
     openapi_extra=form_body(
         ["photo", "boxes"],
-        photo=("file", "The photo: JPEG, PNG, BMP, TIFF or WebP."),
+        photo=("file", "The photo: JPEG, PNG, BMP, TIFF or WebP (HEIC with the heic extra)."),
         boxes=("string", _BOXES_DOC),
         space=("string", _SPACE_DOC),
         recipients=("string[]", "age recipients (age1…), separated by new lines, commas or spaces. Repeatable."),
@@ -54,7 +54,7 @@ _SPACE_DOC = "Coordinate space of the boxes: 'stored' (the file's pixels, as the
 async def protect(request: Request):
     cfg = config(request)
     form = await read_form(request, max_bytes=cfg.max_upload_bytes)
-    photo, filename = form.file("photo", what="photo")
+    raw, filename = form.file("photo", what="photo")
     space = check_space(form.text("space"))
     boxes = parse_boxes(form.text("boxes"))
     recipients = parse_recipients(form.texts("recipients"))
@@ -69,6 +69,7 @@ async def protect(request: Request):
     kr_pass = keyring_passphrase(request)
 
     def work():
+        photo = uploaded_photo(raw, cfg.max_pixels)
         info = probe(photo, cfg.max_pixels)
         stored = [to_stored(b, info) for b in boxes] if space == "displayed" else boxes
         keyring = features.open_keyring(cfg.keyring_home, kr_pass, create=False) if circle else None
@@ -121,7 +122,7 @@ async def protect(request: Request):
 async def preview(request: Request):
     cfg = config(request)
     form = await read_form(request, max_bytes=cfg.max_upload_bytes)
-    photo, filename = form.file("photo", what="photo")
+    raw, filename = form.file("photo", what="photo")
     space = check_space(form.text("space"))
     boxes = parse_boxes(form.text("boxes"))
     look = form.text("look")
@@ -129,6 +130,7 @@ async def preview(request: Request):
     def work():
         from ...crypto import Identity
 
+        photo = uploaded_photo(raw, cfg.max_pixels)
         info = probe(photo, cfg.max_pixels)
         displayed = boxes if space == "displayed" else [to_displayed(b, info) for b in boxes]
         small, small_boxes, _ = preview_source(photo, info, displayed)
