@@ -763,9 +763,10 @@ def _header_grid_in_regions(header: RobustHeader, payload_len: int, found: tuple
     """The cell grid if the header had to go over the regions (SPEC §13.5: a
     plain header that does not fit outside them), else ``None``. The writer's
     choice is a pure function of the geometry and the payload's length, so the
-    reader repeats it: the header went over the regions only on the default
-    grid (`found`, the grid the extractor read, ``(cols, rows)``), when it does
-    not fit outside the regions there (older writers tried no finer grid)."""
+    reader repeats it (SPEC §10): over the regions if the payload fits
+    outside them on no grid (then on `found`, the grid the extractor read,
+    ``(cols, rows)``), or if it was read from the default grid and does not
+    fit outside there (writers before the finer grids tried only that one)."""
     from .embedder import choose_parity, choose_plan, plan
     from .layout import Grid
 
