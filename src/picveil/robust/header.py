@@ -596,7 +596,12 @@ def embed_header(
             # path stays exact; a reveal from pixels shows it as faint noise.
             report = embed(coeffs, payloads[-1], boxes, allow_in_regions=True)
     except HeaderCapacityError as exc:
-        return f"No robust in-image header: {exc.message} The image reveals only with its picveil data.", b""
+        return (
+            f"No robust in-image header: {exc.message} The image reveals only with its picveil data; "
+            "to reveal it after a platform, protect a larger copy of the photo (from about 0.2 MP) "
+            "or fewer or smaller regions.",
+            b"",
+        )
     except (UnsupportedImageError, ValueError) as exc:
         return f"No robust in-image header: {exc}. The image reveals only with its picveil data.", b""
     return None, encode_undo(coeffs, before, report.amplitudes, report.excluded_blocks)
