@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from ..errors import InputError, PicveilError, RecipientError, RegionError, UnsupportedImageError
+from ..jpeg.loading import heic_available, heic_to_png  # noqa: F401 - HEIC is read there; kept importable from here
 from ..regions.region import Box, parse_box
 from .manifest import Row
 from .walk import PROTECT_SUFFIXES, REVEAL_SUFFIXES
@@ -157,10 +158,6 @@ def _open_keyring(home: str | None, passphrase: str | None):
 
 def _digest(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-# --- HEIC: read by picveil.jpeg.loading (kept importable from here) -------------------------------
-from ..jpeg.loading import heic_available, heic_to_png  # noqa: E402,F401
 
 
 # --- protect ----------------------------------------------------------------------------------------
