@@ -23,6 +23,7 @@ from picveil.jpeg.markers import APP11, encode_segment, read_segments
 from picveil.jpeg.metadata import describe_metadata, exif_orientation
 from picveil.platforms import (
     PROFILES,
+    aspect_frame,
     Chain,
     Step,
     available_encoders,
@@ -152,9 +153,9 @@ def test_profiles_markdown_has_a_row_per_profile_and_numbered_sources():
     md = profiles_markdown()
     rows = [ln for ln in md.splitlines() if ln.startswith("| `")]
     assert len(rows) == len(PROFILES)
-    assert "| 4096 | 85 |" in md and "| 2048 | 71–85 |" in md
+    assert "| 4096 | any | 85 |" in md and "| 2048 | any | 71–85 |" in md and "| 1080 | 0.8–1.91 (w/h) | 75–85 |" in md
     assert "\n1. " + ISSUE in md
-    assert all(ln.count("|") == 9 for ln in md.splitlines() if ln.startswith("|"))
+    assert all(ln.count("|") == 10 for ln in md.splitlines() if ln.startswith("|"))
 
 
 # --- quality estimation --------------------------------------------------------------
@@ -200,8 +201,11 @@ def test_fit_resizes_to_exactly_the_limit(big_photos, platform):
         else:
             assert r.size == src and r.scale == 1.0 and not r.resized
         assert size_of(r.jpeg) == r.size and r.source_size == src
-        # Aspect ratio kept to within the rounding of the short edge.
-        assert abs(min(r.size) - min(src) * r.scale) <= 0.5
+        if r.reframed:  # padded to a shape the network shows whole (Instagram: chelsea is 0.67)
+            assert prof.aspect_range is not None and r.padded
+            assert r.size[0] / r.size[1] == pytest.approx(prof.aspect_range[0], abs=0.002)
+        else:  # aspect ratio kept to within the rounding of the short edge
+            assert abs(min(r.size) - min(src) * r.scale) <= 0.5
         assert sof_name(r.jpeg) == "SOF0"  # baseline
         assert read_coefficients(r.jpeg).subsampling() == "4:2:0"
         est = estimate_quality(r.jpeg)
@@ -242,6 +246,116 @@ def test_fit_keeps_orientation_and_icc_strips_gps_and_the_rest(tagged_photo):
         assert (sub[0xA002], sub[0xA003]) == (2048, 1536)  # pixel dimensions follow the resize
         with Image.open(io.BytesIO(tagged_photo)) as src:
             assert im.info["icc_profile"] == src.info["icc_profile"]
+
+
+# --- shapes a network crops (Instagram: 4:5 to 1.91:1) --------------------------------
+@pytest.mark.parametrize(
+    ("size", "mode", "turned", "frame"),
+    [
+        ((548, 1100), "pad", False, (-166, 0, 880, 1100)),  # too tall: wider, centred
+        ((548, 1100), "crop", False, (0, 207, 548, 685)),  # too tall: shorter, centred
+        ((1400, 342), "pad", False, (0, -195, 1400, 733)),  # too wide: taller
+        ((1400, 342), "crop", False, (373, 0, 653, 342)),  # too wide: narrower
+        ((1000, 1000), "pad", False, (0, 0, 1000, 1000)),  # inside: whole
+        ((548, 1100), "keep", False, (0, 0, 548, 1100)),
+        ((4000, 3000), "pad", True, (0, -100, 4000, 3200)),  # displayed 3000 x 4000 (0.75)
+        ((4000, 3000), "pad", False, (0, 0, 4000, 3000)),  # displayed as stored (1.33)
+        ((1100, 548), "crop", True, (207, 0, 685, 548)),
+    ],
+)
+def test_aspect_frame(size, mode, turned, frame):
+    got = aspect_frame(*size, (0.8, 1.91), mode, turned=turned)
+    assert got == frame
+    w, h = (got[3], got[2]) if turned else got[2:]
+    assert 0.8 <= w / h <= 1.91 or mode == "keep"
+    assert aspect_frame(*size, None, mode, turned=turned) == (0, 0, *size)
+    with pytest.raises(ValueError):
+        aspect_frame(*size, (0.8, 1.91), "stretch")
+
+
+def test_fit_pads_or_crops_what_instagram_would_crop(photo):
+    tall = upscale(photo, 1.0).resize((548, 1100))
+    data = jpeg_bytes(tall)
+    pad = fit(data, "instagram")
+    assert pad.reframed and pad.padded and pad.frame == (-166, 0, 880, 1100)
+    assert pad.size == (864, 1080) and size_of(pad.jpeg) == pad.size
+    got = pixels(pad.jpeg).astype(int)
+    border = got[:, :100].reshape(-1, 3)
+    assert border.std(axis=0).max() < 3  # a plain colour ...
+    assert np.all((border.mean(axis=0) > 35) & (border.mean(axis=0) < 220))  # ... away from black and white
+    # Boxes and masks follow the frame: the photo's own pixels land where map_box says.
+    x, y, w, h = pad.map_box((100, 100, 200, 200))
+    assert (x, y) == (int((100 + 166) * 1080 / 1100), int(100 * 1080 / 1100))
+    mask = np.zeros((1100, 548), dtype=bool)
+    mask[100:300, 100:300] = True
+    mapped = pad.map_mask(mask)
+    assert mapped.shape == (1080, 864)
+    ys, xs = np.nonzero(mapped)
+    assert abs(xs.min() - x) <= 1 and abs(ys.min() - y) <= 1 and abs(xs.max() + 1 - (x + w)) <= 1
+    crop = fit(data, "instagram", aspect="crop")
+    assert crop.reframed and not crop.padded and crop.size == (548, 685)
+    assert crop.map_box((0, 0, 50, 50))[2:] == (50, 0)  # cropped away
+    assert crop.map_box((100, 300, 50, 50)) == (100, 93, 50, 50)
+    keep = fit(data, "instagram", aspect="keep")
+    assert not keep.reframed and keep.size == (538, 1080)
+    assert fit(data, "x").size == (548, 1100)  # X crops nothing
+    with pytest.raises(ValueError):
+        fit(data, "instagram", aspect="stretch")
+
+
+def test_fit_measures_the_displayed_shape(tagged_photo):
+    """A 4000 x 3000 photo with orientation 6 shows as 3000 x 4000 (0.75): padded
+    in its stored height, and shown whole as 4:5."""
+    r = fit(tagged_photo, "instagram")
+    assert r.frame == (0, -100, 4000, 3200) and r.size == (1080, 864)
+    assert exif_orientation(r.jpeg) == 6
+    served = parse_chain("instagram").run(r.jpeg)
+    assert size_of(served) == (864, 1080)  # upright, not cropped
+
+
+def test_crop_step(photo):
+    tall = jpeg_bytes(upscale(photo, 1.0).resize((548, 1100)))
+    step = parse_chain("crop:0.8:1.91").steps[0]
+    assert step == Step("crop", aspect=(0.8, 1.91)) and parse_chain(step.spec).steps == (step,)
+    out = step.apply(tall)
+    assert sniff(out) == "png" and size_of(out) == (548, 685)
+    assert np.array_equal(pixels(out), pixels(tall)[207 : 207 + 685])
+    square = jpeg_bytes(upscale(photo, 1.0))
+    assert step.apply(square) == square  # inside the range: untouched
+    assert PRESETS["instagram"].steps[2] == step
+    for bad in ("crop", "crop:1", "crop:2:1", "crop:a:b", "crop:0:1"):
+        with pytest.raises(InputError):
+            parse_chain(bad)
+
+
+def test_instagram_shape_survives_only_when_fitted(photo, tmp_path):
+    """End to end: a tall photo protected for a circle. Posted as it is,
+    Instagram's crop cuts the robust header (a clear error, no picture);
+    protected with platform="instagram" it is padded, posted whole, and a
+    friend reveals it."""
+    import picveil
+    from picveil.crypto import Keyring
+    from picveil.errors import NoPicveilDataError
+
+    me = Keyring.open(tmp_path / "me", create=True)
+    friend = Keyring.open(tmp_path / "friend", create=True)
+    me.create_circle("family")
+    friend.import_circle(me.share_circle("family", [friend.recipient]))
+    tall = jpeg_bytes(upscale(photo, 1.0).resize((548, 1100)))
+    box = [(150, 150, 200, 200)]
+    as_is = picveil.protect(tall, box, circle="family", keyring=me)
+    with pytest.raises(NoPicveilDataError):
+        picveil.reveal(parse_chain("instagram").run(as_is), keyring=friend)
+    fitted = picveil.protect(tall, box, circle="family", keyring=me, platform="instagram")
+    served = parse_chain("instagram").run(fitted)
+    assert size_of(served) == size_of(fitted) == (864, 1080)
+    revealed = pixels(picveil.reveal(served, keyring=friend))
+    want = pixels(fit(tall, "instagram").jpeg)
+    x, y, w, h = fit(tall, "instagram").map_box(box[0])
+    region = (slice(y + 8, y + h - 8), slice(x + 8, x + w - 8))
+    err = np.abs(revealed[region].astype(float) - want[region]).mean()
+    scrambled = np.abs(pixels(served)[region].astype(float) - want[region]).mean()
+    assert err < 6 and scrambled > 4 * err
 
 
 def test_scale_box_covers_the_scaled_box(big_photos):
@@ -440,7 +554,8 @@ def test_platform_presets(big_photos, photo, name, edge, quality, sof):
     served = chain.run(landscape)
     info = describe_metadata(served)
     assert not info["exif"] and not info["icc"]
-    assert size_of(served) == (300, 512)  # orientation 6: the 512 x 300 landscape stood upright
+    # orientation 6: the 512 x 300 landscape stood upright; Instagram crops it to 4:5
+    assert size_of(served) == ((300, 375) if name == "instagram" else (300, 512))
 
 
 def test_trace_reports_every_step(big_photos):
@@ -541,6 +656,16 @@ def test_cli_fit(tmp_path, capsys, big_photos):
     assert code == 3 and "instagram" in err
     code, _, err = run_cli(capsys, "fit", tmp_path / "nope.jpg", "--platform", "x")
     assert code == 3 and "No such file" in err
+    # A shape Instagram would crop: padded (default) or cropped here, boxes follow.
+    tall = tmp_path / "tall.jpg"
+    tall.write_bytes(big_photos["chelsea_11mp"])  # 2700 x 4059
+    code, out, err = run_cli(capsys, "fit", tall, "--platform", "instagram", "-o", tmp_path / "p.jpg", "--box", "0,0,100,100")
+    assert code == 0 and "padded to 3248×4059 so that Instagram shows it whole" in err
+    assert size_of((tmp_path / "p.jpg").read_bytes()) == (864, 1080)
+    code, out, err = run_cli(capsys, "fit", tall, "-P", "instagram", "--aspect", "crop", "-o", tmp_path / "c.jpg", "--box", "0,0,100,100")
+    assert code == 0 and "cropped to 2700×3375" in err and "box 0,0,100,100 → cropped away" in err
+    code, _, err = run_cli(capsys, "fit", tall, "-P", "instagram", "--aspect", "stretch", "-o", tmp_path / "s.jpg")
+    assert code == 3 and "pad, crop, keep" in err and not (tmp_path / "s.jpg").exists()
 
 
 def test_cli_simulate(tmp_path, capsys, big_photos):

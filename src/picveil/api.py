@@ -347,11 +347,9 @@ def _protect(
         from .platforms import fit
 
         fitted = fit(data, platform, max_pixels=max_pixels)
-        regions = [_map_region(as_region(r), fitted) for r in regions]
+        regions = [m for m in (_map_region(as_region(r), fitted) for r in regions) if m.box.w and m.box.h]
         if mask is not None:
-            from PIL import Image
-
-            mask = np.asarray(Image.fromarray(np.asarray(mask, dtype=np.uint8) * 255).resize(fitted.size)) > 127
+            mask = fitted.map_mask(mask)
         data = fitted.jpeg
     jpeg, source_format = read_input(data, quality=quality, max_pixels=max_pixels)
     if source_format == "jpeg" and markers.app11_payloads(jpeg):

@@ -52,16 +52,27 @@ def _size(wh: tuple[int, int]) -> str:
     return f"{wh[0]}×{wh[1]}"
 
 
+def _frame_size(result) -> tuple[int, int]:
+    """The size of what a fit resized: the input, or its padded or cropped frame."""
+    return tuple(result.frame[2:]) if result.frame else result.source_size
+
+
 def fit_command(
     image: Path = typer.Argument(..., help="Photo to prepare (JPEG, PNG, BMP, TIFF, WebP)."),
     platform: str = typer.Option(..., "--platform", "-P", help="x, facebook, instagram, whatsapp or generic (see `picveil platforms`)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="JPEG to write. Default: NAME.PLATFORM.jpg."),
     quality: Optional[int] = typer.Option(None, "--quality", "-q", min=1, max=100, help="JPEG quality instead of the profile's."),
     box: List[str] = typer.Option([], "--box", "-b", help="X,Y,W,H in the input's pixels: print where it lands in the output. Repeatable."),
+    aspect: str = typer.Option("pad", "--aspect", help="A shape the network would crop (Instagram: outside 4:5 to 1.91:1): pad it (default), crop it here, or keep it."),
     max_pixels: int = typer.Option(200_000_000, "--max-pixels", help="Refuse larger images."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output file."),
 ) -> None:
     """Resize and re-encode IMAGE for a network, so that it need not resize it (do this before protect)."""
+    from ..errors import InputError
+    from ..platforms.fitting import ASPECT_MODES
+
+    if aspect not in ASPECT_MODES:
+        raise InputError(f"--aspect must be one of {', '.join(ASPECT_MODES)}, not {aspect!r}.")
     from ..api import write_atomic
     from ..platforms import fit, get_profile
     from ..regions import parse_box
@@ -72,9 +83,11 @@ def fit_command(
     dst = output or image.with_name(f"{image.stem}.{profile.name}.jpg")
     _check_output(dst, image, force)
     data = _read(image)
-    result = fit(data, profile, quality=quality, max_pixels=max_pixels)
+    result = fit(data, profile, quality=quality, max_pixels=max_pixels, aspect=aspect)
     write_atomic(dst, result.jpeg)
-    how = f"scale {result.scale:.4f}" if result.resized else "no resize needed"
+    how = f"scale {result.scale:.4f}" if result.size != _frame_size(result) else "no resize needed"
+    if result.reframed:
+        how = f"{'padded' if result.padded else 'cropped'} to {_size(_frame_size(result))} so that {profile.title} shows it whole, {how}"
     err.print(
         f"{profile.title}: {_size(result.source_size)} → {_size(result.size)} ({how}), "
         f"JPEG q{result.quality} {profile.subsampling} baseline, {len(data):,} → {len(result.jpeg):,} bytes",
@@ -82,7 +95,7 @@ def fit_command(
     )
     for b in boxes:
         x, y, w, h = result.map_box(b)
-        err.print(f"box {b} → {x},{y},{w},{h}", markup=False)
+        err.print(f"box {b} → {x},{y},{w},{h}" if w and h else f"box {b} → cropped away", markup=False)
     if result.resized and not boxes:
         err.print("hint: choose --box regions on the new file, or map old ones with `picveil fit --box`.", markup=False)
     out.print(str(dst), markup=False, soft_wrap=True)
@@ -142,12 +155,13 @@ def platforms_command(
     for p in PROFILES.values():
         sources += [s for s in p.sources if s not in sources]
     t = Table(title="Platform profiles (reported behaviour, not guarantees)", title_justify="left", box=None, header_style="bold")
-    for col in ("profile", "edge px", "reported q", "chroma", "serves", "strips", "fit q", "sources"):
+    for col in ("profile", "edge px", "shapes (w/h)", "reported q", "chroma", "serves", "strips", "fit q", "sources"):
         t.add_column(col, no_wrap=True)
     for p in PROFILES.values():
         t.add_row(
             p.name,
             str(p.max_long_edge),
+            p.aspect_text.replace(" (w/h)", ""),
             p.quality_text,
             p.subsampling,
             ", ".join(p.formats_served),

@@ -27,6 +27,8 @@ _LAZY = {
     "get_profile": "profiles",
     "profiles_markdown": "profiles",
     "FitResult": "fitting",
+    "ASPECT_MODES": "fitting",
+    "aspect_frame": "fitting",
     "fit": "fitting",
     "scale_box": "fitting",
     "target_size": "fitting",
@@ -39,6 +41,7 @@ _LAZY = {
     "parse_chain": "simulate",
     "preset": "simulate",
     "apply_orientation": "simulate",
+    "crop_aspect": "simulate",
     "strip_metadata": "simulate",
     "resize_max_edge": "simulate",
     "reencode": "simulate",
@@ -52,7 +55,7 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .fitting import FitResult, fit, scale_box, target_size
+    from .fitting import ASPECT_MODES, FitResult, aspect_frame, fit, scale_box, target_size
     from .profiles import PROFILES, PlatformProfile, get_profile, profiles_markdown
     from .quality import QualityEstimate, estimate_quality, ijg_quant_table
     from .simulate import (
@@ -63,6 +66,7 @@ if TYPE_CHECKING:  # pragma: no cover
         StepReport,
         apply_orientation,
         available_encoders,
+        crop_aspect,
         parse_chain,
         preset,
         reencode,

@@ -29,6 +29,16 @@ What ``fit`` keeps and what it changes
   picveil's loader at quality 100, 4:4:4 (:func:`picveil.jpeg.loading.read_input`),
   so its size limits, alpha handling and EXIF cleaning apply; that step
   costs far less than the final encode.
+* **Shape.** A network that crops photos outside a range of shapes
+  (``profile.aspect_range``: Instagram shows 4:5 to 1.91:1 whole) would cut
+  off part of the photo and, with it, picveil's robust header. ``fit`` pads
+  such a photo to the nearest allowed shape (centred, with the photo's mean
+  colour kept between 40 and 215 so that the header can be written there too;
+  ``aspect="pad"``, the default), or crops it itself, centred
+  (``aspect="crop"``), or leaves it (``aspect="keep"``). The shape is the
+  *displayed* one: a photo whose EXIF orientation turns it is measured turned.
+  :func:`aspect_frame` computes the rectangle; :meth:`FitResult.map_box`
+  follows it.
 * The output is always re-encoded, even when no resize is needed, so that
   what is protected is exactly what the profile describes.
 """
@@ -45,7 +55,13 @@ from picveil.jpeg.loading import DEFAULT_MAX_PIXELS, read_input
 
 from .profiles import PlatformProfile, get_profile
 
-__all__ = ["FitResult", "fit", "scale_box", "target_size"]
+__all__ = ["ASPECT_MODES", "FitResult", "aspect_frame", "fit", "scale_box", "target_size"]
+
+#: What :func:`fit` does to a photo whose shape the network would crop.
+ASPECT_MODES = ("pad", "crop", "keep")
+#: Pad colour limits: the photo's mean colour, kept where the robust header's
+#: cells neither clip nor saturate.
+PAD_LEVELS = (40, 215)
 
 #: Pillow's chroma subsampling codes for ``Image.save(..., subsampling=)``.
 PILLOW_SUBSAMPLING = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}
@@ -90,6 +106,66 @@ def target_size(width: int, height: int, max_edge: int) -> tuple[int, int]:
         return max(1, min(max_edge, round(n * max_edge / long_edge)))
 
     return (max_edge, short(height)) if width >= height else (short(width), max_edge)
+
+
+def aspect_frame(
+    width: int, height: int, aspect_range: tuple[float, float] | None, mode: str = "pad", *, turned: bool = False
+) -> tuple[int, int, int, int]:
+    """The rectangle of a ``width × height`` picture that has an allowed shape.
+
+    Pure function. The shape is ``width / height`` as *displayed*: with
+    ``turned`` (EXIF orientations 5-8) the displayed shape is
+    ``height / width``. A shape inside `aspect_range` (or no range, or mode
+    ``"keep"``) gives the whole picture ``(0, 0, width, height)``. Otherwise
+    the nearest allowed shape, centred: ``"pad"`` extends the short side
+    (negative ``x`` or ``y``: the padding before the picture), ``"crop"``
+    shortens the long one. Sizes are rounded so that the result is inside
+    the range (padding rounds up, cropping down).
+
+    Parameters
+    ----------
+    width, height : int
+        Positive stored size in pixels.
+    aspect_range : (float, float) or None
+        Narrowest and widest displayed ``width / height``.
+    mode : str
+        One of :data:`ASPECT_MODES`.
+    turned : bool
+        The picture is displayed turned a quarter.
+
+    Returns
+    -------
+    (int, int, int, int)
+        ``x, y, w, h`` in stored pixels of the input.
+
+    Raises
+    ------
+    ValueError
+        Non-positive size, or an unknown mode.
+    """
+    if mode not in ASPECT_MODES:
+        raise ValueError(f"aspect mode must be one of {', '.join(ASPECT_MODES)}, got {mode!r}")
+    if min(width, height) < 1:
+        raise ValueError(f"sizes must be positive, got {width}×{height}")
+    if aspect_range is None or mode == "keep":
+        return 0, 0, width, height
+    w, h = (height, width) if turned else (width, height)  # displayed
+    low, high = aspect_range
+    a = w / h
+    if low <= a <= high:
+        return 0, 0, width, height
+    if mode == "pad":
+        if a > high:
+            nw, nh = w, math.ceil(w / high - 1e-9)
+        else:
+            nw, nh = math.ceil(h * low - 1e-9), h
+    else:
+        if a > high:
+            nw, nh = max(1, math.floor(h * high + 1e-9)), h
+        else:
+            nw, nh = w, max(1, math.floor(w / low + 1e-9))
+    x, y = (w - nw) // 2 if nw < w else -((nw - w) // 2), (h - nh) // 2 if nh < h else -((nh - h) // 2)
+    return (y, x, nh, nw) if turned else (x, y, nw, nh)
 
 
 def scale_box(
@@ -143,6 +219,10 @@ class FitResult:
         ``(width, height)`` of the input, in stored pixels.
     quality : int
         The JPEG quality used.
+    frame : (int, int, int, int) or None
+        ``x, y, w, h`` in the input's stored pixels of what became the output
+        before resizing: the whole input (``None``), a padded frame (negative
+        ``x`` or ``y``) or a crop (see :func:`aspect_frame`).
     """
 
     jpeg: bytes
@@ -150,14 +230,50 @@ class FitResult:
     size: tuple[int, int]
     source_size: tuple[int, int]
     quality: int
+    frame: tuple[int, int, int, int] | None = None
 
     @property
     def resized(self) -> bool:
-        return self.size != self.source_size
+        """The output's pixels no longer line up with the input's (resized, padded or cropped)."""
+        return self.size != self.source_size or self.reframed
+
+    @property
+    def reframed(self) -> bool:
+        """The photo was padded or cropped to a shape the network shows whole."""
+        return self.frame is not None and self.frame != (0, 0, *self.source_size)
+
+    @property
+    def padded(self) -> bool:
+        f = self.frame
+        return self.reframed and f is not None and (f[0] < 0 or f[1] < 0)
 
     def map_box(self, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
-        """Map a box in the input's stored pixels to the output (see :func:`scale_box`)."""
-        return scale_box(box, self.source_size, self.size)
+        """Map a box in the input's stored pixels to the output (see :func:`scale_box`).
+
+        A box cropped away entirely comes back with zero width or height."""
+        fx, fy, fw, fh = self.frame or (0, 0, *self.source_size)
+        fields = (box.x, box.y, box.w, box.h) if hasattr(box, "w") else tuple(box)
+        if len(fields) != 4:
+            raise ValueError(f"a box is (x, y, w, h), got {box!r}")
+        x, y, w, h = (int(v) for v in fields)
+        x0, y0 = min(max(x - fx, 0), fw), min(max(y - fy, 0), fh)
+        x1, y1 = min(max(x + w - fx, 0), fw), min(max(y + h - fy, 0), fh)
+        return scale_box((x0, y0, x1 - x0, y1 - y0), (fw, fh), self.size)
+
+    def map_mask(self, mask):
+        """Map a boolean mask of the input's stored size to the output's size."""
+        import numpy as np
+        from PIL import Image
+
+        m = np.asarray(mask, dtype=bool)
+        if m.shape != (self.source_size[1], self.source_size[0]):
+            raise ValueError(f"the mask is {m.shape[1]}×{m.shape[0]}, the photo {self.source_size[0]}×{self.source_size[1]}")
+        fx, fy, fw, fh = self.frame or (0, 0, *self.source_size)
+        canvas = np.zeros((fh, fw), dtype=np.uint8)
+        sx0, sy0 = max(fx, 0), max(fy, 0)
+        sx1, sy1 = min(fx + fw, m.shape[1]), min(fy + fh, m.shape[0])
+        canvas[sy0 - fy : sy1 - fy, sx0 - fx : sx1 - fx] = m[sy0:sy1, sx0:sx1] * 255
+        return np.asarray(Image.fromarray(canvas).resize(self.size)) > 127
 
 
 def _update_pixel_dimensions(payload: bytes, size: tuple[int, int]) -> bytes | None:
@@ -187,6 +303,7 @@ def fit(
     *,
     quality: int | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    aspect: str = "pad",
 ) -> FitResult:
     """Resize and re-encode a photo for a network's profile.
 
@@ -200,6 +317,9 @@ def fit(
         JPEG quality 1..100 instead of ``profile.jpeg_quality``.
     max_pixels : int
         Refuse inputs with more pixels than this.
+    aspect : str
+        What to do with a shape the network would crop (``profile.aspect_range``):
+        ``"pad"`` (default), ``"crop"`` or ``"keep"``; see :func:`aspect_frame`.
 
     Returns
     -------
@@ -212,7 +332,7 @@ def fit(
     InputError
         Unknown profile name.
     ValueError
-        `quality` outside 1..100.
+        `quality` outside 1..100, or an unknown `aspect`.
     NotAnImageError, CorruptImageError, UnsupportedImageError, ImageTooLargeError
         As :func:`picveil.jpeg.loading.read_input`; also for a CMYK JPEG.
     """
@@ -225,6 +345,8 @@ def fit(
     q = prof.jpeg_quality if quality is None else quality
     if isinstance(q, bool) or not isinstance(q, int) or not 1 <= q <= 100:
         raise ValueError(f"quality must be an integer from 1 to 100, got {q!r}")
+    if aspect not in ASPECT_MODES:
+        raise ValueError(f"aspect must be one of {', '.join(ASPECT_MODES)}, got {aspect!r}")
 
     jpeg, _ = read_input(image, quality=100, subsampling="4:4:4", max_pixels=max_pixels)
     try:
@@ -237,10 +359,14 @@ def fit(
     if im.mode not in ("L", "RGB"):
         raise UnsupportedImageError(f"picveil fits grayscale and RGB photos, not {im.mode} JPEGs.")
     src_size = im.size
-    new_size = target_size(*src_size, prof.max_long_edge)
-    if new_size != src_size:
+    turned = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+    frame = aspect_frame(*src_size, prof.aspect_range, aspect, turned=turned)
+    if frame != (0, 0, *src_size):
+        im = _reframe(im, frame)
+    new_size = target_size(*im.size, prof.max_long_edge)
+    if new_size != im.size:
         im = im.resize(new_size, Image.Resampling.LANCZOS)
-    scale = max(new_size) / max(src_size)
+    scale = max(new_size) / max(frame[2:])
 
     im.info = {}  # Pillow would copy a JPEG comment from info; metadata goes below
     buf = io.BytesIO()
@@ -257,4 +383,19 @@ def fit(
                 continue
         segments.append((marker, payload))
     out = insert_segments(buf.getvalue(), segments)
-    return FitResult(jpeg=out, scale=scale, size=new_size, source_size=src_size, quality=q)
+    return FitResult(jpeg=out, scale=scale, size=new_size, source_size=src_size, quality=q, frame=frame)
+
+
+def _reframe(im, frame: tuple[int, int, int, int]):
+    """`im` cropped to `frame`, or pasted centred on a canvas of the frame's
+    size filled with its mean colour (kept within :data:`PAD_LEVELS`)."""
+    from PIL import Image, ImageStat
+
+    x, y, w, h = frame
+    if x >= 0 and y >= 0:
+        return im.crop((x, y, x + w, y + h))
+    mean = [min(max(round(v), PAD_LEVELS[0]), PAD_LEVELS[1]) for v in ImageStat.Stat(im).mean]
+    fill = tuple(mean) if im.mode == "RGB" else mean[0]
+    canvas = Image.new(im.mode, (w, h), fill)
+    canvas.paste(im, (-x, -y))
+    return canvas

@@ -53,6 +53,13 @@ DOUGLAS = (
     "Zachary Douglas, 'Digital Image Recompression Analysis of Instagram', M.S. thesis, "
     "University of Colorado Denver, 2018 (Instagram recompresses uploads and wipes their metadata)"
 )
+ASPECT_PAGES = (
+    "pages on Instagram's feed formats, e.g. https://lifeafterphotoshop.com/instagram-image-size-"
+    "still-matters-non-square-photos-may-not-fit, https://aspectratiofinder.com/faq/what-aspect-"
+    "ratio-does-instagram-use and https://www.cvt-jp.com/wordpress/3994/ (reported: feed photos "
+    "from 1.91:1 landscape to 4:5 portrait, 1080 px wide, so at most 1350 px tall; a photo "
+    "outside that range is cropped to fit it)"
+)
 WHATSAPP_BLOGS = (
     "blog posts on WhatsApp photo compression, e.g. "
     "https://shrinkto.com/blog/compress-image-for-whatsapp-without-quality-loss and "
@@ -90,6 +97,9 @@ class PlatformProfile:
         What the sources disagree on or leave open.
     sources : tuple of str
         Where the numbers come from, by name.
+    aspect_range : (float, float) or None
+        Narrowest and widest shape (width / height, as displayed) the network
+        shows whole; it crops anything outside. ``None``: it does not crop.
     """
 
     name: str
@@ -102,8 +112,12 @@ class PlatformProfile:
     strips_metadata: bool
     notes: str
     sources: tuple[str, ...]
+    aspect_range: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
+        ar = self.aspect_range
+        if ar is not None and not 0 < ar[0] <= ar[1]:
+            raise ValueError(f"aspect_range must be 0 < narrowest <= widest, got {ar}")
         if not 1 <= self.jpeg_quality <= 100:
             raise ValueError(f"jpeg_quality must be 1..100, got {self.jpeg_quality}")
         if self.max_long_edge < 1:
@@ -111,6 +125,12 @@ class PlatformProfile:
         rng = self.observed_quality_range
         if rng is not None and not 1 <= rng[0] <= rng[1] <= 100:
             raise ValueError(f"observed_quality_range must be 1 <= low <= high <= 100, got {rng}")
+
+    @property
+    def aspect_text(self) -> str:
+        """The shapes shown whole as text: ``'0.8–1.91 (w/h)'`` or ``'any'``."""
+        ar = self.aspect_range
+        return "any" if ar is None else f"{ar[0]:g}–{ar[1]:g} (w/h)"
 
     @property
     def quality_text(self) -> str:
@@ -170,9 +190,13 @@ PROFILES: dict[str, PlatformProfile] = {
             notes=(
                 "About quality 75–85, 4:2:0, 1080 px (issue table; 1080 px also measured by "
                 "Photo Taco). Instagram's 1080 px is a width: portrait posts may be up to "
-                "1350 px tall, so a 1080 px long edge is the conservative choice."
+                "1350 px tall, so a 1080 px long edge is the conservative choice. Feed photos "
+                "narrower than 4:5 or wider than 1.91:1 are cropped, which would cut the "
+                "robust header: `fit` pads them to the nearest allowed shape (or crops them "
+                "itself, before protection, with --aspect crop)."
             ),
-            sources=(ISSUE, PHOTO_TACO, DOUGLAS),
+            sources=(ISSUE, PHOTO_TACO, DOUGLAS, ASPECT_PAGES),
+            aspect_range=(0.8, 1.91),
         ),
         PlatformProfile(
             name="whatsapp",
@@ -259,14 +283,14 @@ def profiles_markdown(*, with_sources: bool = True) -> str:
             if s not in sources:
                 sources.append(s)
     lines = [
-        "| profile | long edge (px) | reported quality | subsampling | serves | strips metadata "
-        "| `fit` encodes at | sources |",
-        "|---|---|---|---|---|---|---|---|",
+        "| profile | long edge (px) | shapes shown whole | reported quality | subsampling | serves "
+        "| strips metadata | `fit` encodes at | sources |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for p in PROFILES.values():
         refs = ", ".join(f"[{sources.index(s) + 1}]" for s in p.sources)
         lines.append(
-            f"| `{p.name}` ({p.title}) | {p.max_long_edge} | {p.quality_text} | {p.subsampling} "
+            f"| `{p.name}` ({p.title}) | {p.max_long_edge} | {p.aspect_text} | {p.quality_text} | {p.subsampling} "
             f"| {', '.join(p.formats_served)} | {'yes' if p.strips_metadata else 'no'} "
             f"| q{p.jpeg_quality}, {p.subsampling}, baseline | {refs} |"
         )

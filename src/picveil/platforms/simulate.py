@@ -15,6 +15,10 @@ step          what it does
               done this. Orientation 1 (or none): the input comes back as it is
 ``resize``    shrinks so the long edge is at most EDGE (output: PNG, lossless);
               never enlarges, and returns the input unchanged when it fits
+``crop``      crops to the nearest shape (width / height) in LOW..HIGH,
+              centred, as a network that shows only those shapes does
+              (Instagram's feed: 0.8..1.91); output PNG, or the input
+              unchanged when its shape is inside
 ``jpeg``      decodes and encodes a JPEG at quality Q with one of
               :data:`ENCODERS`, 4:2:0 unless told, baseline or progressive; no
               metadata is written
@@ -23,7 +27,7 @@ step          what it does
               PNG: a lossless copy of the displayed pixels
 ============  ==================================================================
 
-Intermediate results of ``orient`` and ``resize`` are PNGs, so the only
+Intermediate results of ``orient``, ``crop`` and ``resize`` are PNGs, so the only
 lossy steps are the ones that say so (``jpeg``, ``webp``). No step applies
 the EXIF orientation except ``orient``.
 
@@ -51,6 +55,7 @@ A chain is items separated by commas; an item is a preset name
 
     strip | orient | png
     resize:EDGE[:METHOD]                 METHOD: see RESIZE_METHODS (lanczos)
+    crop:LOW:HIGH                        shapes kept whole, width / height
     jpeg:Q[:ENCODER][:OPTION...]         OPTION: baseline | progressive | 444 | 422 | 420
     webp:Q
 
@@ -77,7 +82,7 @@ from picveil.errors import (
 )
 from picveil.jpeg.loading import DEFAULT_MAX_PIXELS, check_jpeg_size, sniff
 
-from .fitting import PILLOW_SUBSAMPLING, target_size
+from .fitting import PILLOW_SUBSAMPLING, aspect_frame, target_size
 from .profiles import PROFILES, PlatformProfile
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -92,6 +97,7 @@ __all__ = [
     "StepReport",
     "apply_orientation",
     "available_encoders",
+    "crop_aspect",
     "parse_chain",
     "preset",
     "reencode",
@@ -343,6 +349,34 @@ def apply_orientation(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> b
         return data
     icc = im.info.get("icc_profile")
     return _png(_pixels(ImageOps.exif_transpose(im)), icc)
+
+
+def crop_aspect(data: bytes, low: float, high: float, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
+    """Crop an image, centred, to the nearest shape ``width / height`` in ``low..high``.
+
+    What a network that shows only some shapes does to the others (see
+    :func:`picveil.platforms.fitting.aspect_frame`, mode ``"crop"``; the
+    stored pixels are measured, so run ``orient`` first for a phone photo).
+
+    Returns
+    -------
+    bytes
+        `data` unchanged when its shape is inside the range; otherwise a PNG
+        (lossless; ICC kept, EXIF not) of the crop.
+
+    Raises
+    ------
+    ValueError
+        Not ``0 < low <= high``.
+    """
+    if not 0 < low <= high:
+        raise ValueError(f"crop needs 0 < low <= high, got {low} and {high}")
+    im, _ = _open(data, max_pixels)
+    x, y, w, h = aspect_frame(im.width, im.height, (low, high), "crop")
+    if (w, h) == im.size:
+        return data
+    icc = im.info.get("icc_profile")
+    return _png(_pixels(im).crop((x, y, x + w, y + h)), icc)
 
 
 def resize_max_edge(
@@ -597,7 +631,7 @@ def to_png(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
 
 
 # --- steps and chains -------------------------------------------------------------
-_KINDS = ("strip", "orient", "resize", "jpeg", "webp", "png")
+_KINDS = ("strip", "orient", "crop", "resize", "jpeg", "webp", "png")
 
 
 @dataclass(frozen=True)
@@ -607,13 +641,15 @@ class Step:
     Attributes
     ----------
     kind : str
-        ``'strip'``, ``'orient'``, ``'resize'``, ``'jpeg'``, ``'webp'`` or ``'png'``.
+        ``'strip'``, ``'orient'``, ``'crop'``, ``'resize'``, ``'jpeg'``, ``'webp'`` or ``'png'``.
     quality : int or None
         For ``jpeg`` and ``webp``.
     max_edge : int or None
         For ``resize``.
     method : str
         Resampling for ``resize`` (:data:`RESIZE_METHODS`).
+    aspect : (float, float) or None
+        For ``crop``: the shapes (width / height) kept whole.
     encoder : str
         For ``jpeg`` (:data:`ENCODERS`).
     subsampling : str
@@ -629,6 +665,7 @@ class Step:
     encoder: str = "pillow"
     subsampling: str = "4:2:0"
     progressive: bool = False
+    aspect: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
@@ -637,6 +674,8 @@ class Step:
             _check_quality(self.quality)  # type: ignore[arg-type]
         if self.kind == "resize" and (not isinstance(self.max_edge, int) or self.max_edge < 1):
             raise ValueError(f"a resize step needs a positive max_edge, got {self.max_edge!r}")
+        if self.kind == "crop" and (self.aspect is None or not 0 < self.aspect[0] <= self.aspect[1]):
+            raise ValueError(f"a crop step needs aspect=(low, high) with 0 < low <= high, got {self.aspect!r}")
         if self.method not in RESIZE_METHODS:
             raise ValueError(f"method must be one of {', '.join(RESIZE_METHODS)}, got {self.method!r}")
         if self.encoder not in ENCODERS:
@@ -649,6 +688,8 @@ class Step:
         """The step in the mini-syntax (``parse_chain(step.spec)`` gives it back)."""
         if self.kind == "resize":
             return f"resize:{self.max_edge}:{self.method}"
+        if self.kind == "crop":
+            return f"crop:{self.aspect[0]:g}:{self.aspect[1]:g}"  # type: ignore[index]
         if self.kind == "jpeg":
             mode = "progressive" if self.progressive else "baseline"
             return f"jpeg:{self.quality}:{self.encoder}:{mode}:{self.subsampling.replace(':', '')}"
@@ -664,6 +705,8 @@ class Step:
             return "apply EXIF orientation"
         if self.kind == "resize":
             return f"resize to long edge ≤ {self.max_edge} px ({self.method})"
+        if self.kind == "crop":
+            return f"crop to a shape of {self.aspect[0]:g} to {self.aspect[1]:g} (width / height)"  # type: ignore[index]
         if self.kind == "jpeg":
             mode = "progressive" if self.progressive else "baseline"
             return f"JPEG q{self.quality}, {self.encoder}, {self.subsampling}, {mode}"
@@ -679,6 +722,8 @@ class Step:
             return apply_orientation(data, max_pixels=max_pixels)
         if self.kind == "resize":
             return resize_max_edge(data, self.max_edge, self.method, max_pixels=max_pixels)  # type: ignore[arg-type]
+        if self.kind == "crop":
+            return crop_aspect(data, *self.aspect, max_pixels=max_pixels)  # type: ignore[misc]
         if self.kind == "jpeg":
             return reencode(
                 data, self.quality, self.encoder, self.subsampling, self.progressive, max_pixels=max_pixels  # type: ignore[arg-type]
@@ -771,13 +816,16 @@ class Chain:
 
 
 def _platform_chain(p: PlatformProfile, *, progressive: bool = False) -> Chain:
-    """orient, strip, resize to the limit, JPEG at the lowest reported quality."""
+    """orient, strip, crop to the shapes shown whole (if the network crops),
+    resize to the limit, JPEG at the lowest reported quality."""
     if p.observed_quality_range is None:
         raise ValueError(f"the profile {p.name!r} has no reported quality to simulate")
+    crop = (Step("crop", aspect=p.aspect_range),) if p.aspect_range is not None else ()
     return Chain(
         (
             Step("orient"),
             Step("strip"),
+            *crop,
             Step("resize", max_edge=p.max_long_edge),
             Step("jpeg", quality=p.observed_quality_range[0], subsampling=p.subsampling, progressive=progressive),
         ),
@@ -811,7 +859,7 @@ def preset(name: str) -> Chain:
 
 _CHAIN_HINT = (
     "A chain is comma-separated presets (" + ", ".join(PRESETS) + ") and steps: strip, orient, png, "
-    "resize:EDGE[:METHOD], jpeg:Q[:ENCODER][:baseline|progressive][:444|422|420], webp:Q; "
+    "resize:EDGE[:METHOD], crop:LOW:HIGH, jpeg:Q[:ENCODER][:baseline|progressive][:444|422|420], webp:Q; "
     "e.g. \"resize:1080,jpeg:75:opencv\"."
 )
 
@@ -845,8 +893,24 @@ def _parse_item(item: str) -> list[Step]:
             raise InputError(f"The chain step {kind!r} takes no arguments, got {item!r}.", hint=_CHAIN_HINT)
         return [Step(kind)]
     if not args or not args[0]:
-        need = {"resize": "a long edge (resize:EDGE)", "jpeg": "a quality (jpeg:Q)", "webp": "a quality (webp:Q)"}
+        need = {
+            "resize": "a long edge (resize:EDGE)",
+            "crop": "the shapes kept whole (crop:LOW:HIGH, width / height)",
+            "jpeg": "a quality (jpeg:Q)",
+            "webp": "a quality (webp:Q)",
+        }
         raise InputError(f"The chain step {item!r} needs {need[kind]}.", hint=_CHAIN_HINT)
+    if kind == "crop":
+        try:
+            low, high = (float(a) for a in args)
+        except ValueError:
+            low = high = float("nan")
+        if not 0 < low <= high < 1000:
+            raise InputError(
+                f"The chain step {item!r} takes crop:LOW:HIGH, two shapes (width / height) with 0 < LOW <= HIGH.",
+                hint=_CHAIN_HINT,
+            )
+        return [Step("crop", aspect=(low, high))]
     if kind == "webp":
         if len(args) > 1:
             raise InputError(f"The chain step 'webp' takes one argument (webp:Q), got {item!r}.", hint=_CHAIN_HINT)

@@ -934,12 +934,14 @@ def _compose(image: np.ndarray, header: RobustHeader, planes: list[np.ndarray], 
     full = _to_rgb(planes, header)
     if full.ndim == 2 and image.ndim == 3:
         full = np.repeat(full[..., None], 3, axis=-1)
+    elif full.ndim == 3 and image.ndim == 2:  # a colour original received in gray: its luma
+        full = rgb_to_ycbcr(full)[..., 0]
     out = image.copy()
     if scale != 1.0:
         full = _deblock(full, boxes)
         chans = [full] if full.ndim == 2 else [full[..., i] for i in range(full.shape[-1])]
         full = np.stack([_resize_float(c, (width, height)) for c in chans], axis=-1)
-        if image.ndim == 2:
+        if full.shape[-1] == 1:
             full = full[..., 0]
         sx, sy = width / header.width, height / header.height
         boxes = [
