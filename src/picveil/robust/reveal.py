@@ -397,12 +397,13 @@ def _jpeg_planes(co, header: RobustHeader) -> list[np.ndarray] | None:
     return out
 
 
-def _resize_float(channel: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize a float plane to ``(width, height)`` with Pillow's Lanczos filter."""
+def _resize_float(channel: np.ndarray, size: tuple[int, int], box: tuple[float, float, float, float] | None = None) -> np.ndarray:
+    """Resize a float plane to ``(width, height)`` with Pillow's Lanczos filter;
+    `box` (left, top, right, bottom, in `channel`'s pixels) resizes that part."""
     from PIL import Image
 
     im = Image.fromarray(np.asarray(channel, dtype=np.float32), mode="F")
-    return np.asarray(im.resize(size, Image.Resampling.LANCZOS), dtype=np.float64)
+    return np.asarray(im.resize(size, Image.Resampling.LANCZOS, box=box), dtype=np.float64)
 
 
 def _pixel_planes(image: np.ndarray, header: RobustHeader) -> list[np.ndarray]:
@@ -888,15 +889,36 @@ def _blockiness(u: np.ndarray) -> float:
 
 
 # --- output ------------------------------------------------------------------------------------------
-def _to_rgb(planes: list[np.ndarray], header: RobustHeader) -> np.ndarray:
+def _to_rgb(planes: list[np.ndarray], header: RobustHeader, window: tuple[int, int, int, int] | None = None) -> np.ndarray:
     """Float ``(H, W, 3)`` RGB (or ``(H, W)`` gray) of component planes, as a
-    decoder shows them (triangle upsampling of chroma), not clipped."""
+    decoder shows them (triangle upsampling of chroma), not clipped.
+
+    With ``window = (y0, y1, x0, x1)`` (pixels, ``y0`` and ``x0`` multiples
+    of 16) only that part, equal to the same part of the whole: each plane is
+    cut with one sample of margin, which is all the triangle filter reads."""
     H, W = header.height, header.width
+    y0, y1, x0, x1 = window or (0, H, 0, W)
     if header.color_space == "gray":
-        return planes[0][:H, :W]
-    full = [_fancy_up(p, fy, fx, (H, W)) for p, (fy, fx) in zip(planes, _factors(header))]
+        return planes[0][y0:y1, x0:x1]
+    full = []
+    for p, (fy, fx) in zip(planes, _factors(header)):
+        sy0, sx0 = max(y0 // fy - 1, 0), max(x0 // fx - 1, 0)
+        sy1, sx1 = min(-(-y1 // fy) + 1, p.shape[0]), min(-(-x1 // fx) + 1, p.shape[1])
+        up = _fancy_up(p[sy0:sy1, sx0:sx1], fy, fx, ((sy1 - sy0) * fy, (sx1 - sx0) * fx))
+        full.append(up[y0 - sy0 * fy : y1 - sy0 * fy, x0 - sx0 * fx : x1 - sx0 * fx])
     stacked = np.stack(full, axis=-1)
     return stacked if header.color_space == "rgb" else ycbcr_to_rgb(stacked)
+
+
+def _window(y0: float, y1: float, x0: float, x1: float, header: RobustHeader, margin: int = 0) -> tuple[int, int, int, int]:
+    """The pixel rectangle ``(y0, y1, x0, x1)`` grown by `margin`, its start
+    rounded down to a multiple of 16 (whole MCUs), clipped to the picture."""
+    return (
+        max(int(math.floor(y0)) - margin, 0) // 16 * 16,
+        min(int(math.ceil(y1)) + margin, header.height),
+        max(int(math.floor(x0)) - margin, 0) // 16 * 16,
+        min(int(math.ceil(x1)) + margin, header.width),
+    )
 
 
 def _deblock(px: np.ndarray, boxes: Sequence[tuple[int, int, int, int]], strength: float = 0.8, limit: float = 24.0) -> np.ndarray:
@@ -931,25 +953,41 @@ def _compose(image: np.ndarray, header: RobustHeader, planes: list[np.ndarray], 
     """
     height, width = image.shape[:2]
     boxes = [header.region_box(i) for i in indices]
-    full = _to_rgb(planes, header)
+    out = image.copy()
+    if not boxes:
+        return out
+    # Only the part of the picture the regions need is converted (and resized):
+    # the bounding box of the regions, with the resampling filter's reach.
+    left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    right, bottom = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
+    sx, sy = width / header.width, height / header.height
+    if scale == 1.0:
+        win = _window(top, bottom, left, right, header)
+    else:
+        scaled = [
+            (round(x * sx), round(y * sy), round((x + w) * sx) - round(x * sx), round((y + h) * sy) - round(y * sy))
+            for x, y, w, h in boxes
+        ]
+        X0, Y0 = min(b[0] for b in scaled), min(b[1] for b in scaled)
+        X1, Y1 = max(b[0] + b[2] for b in scaled), max(b[1] + b[3] for b in scaled)
+        reach = int(math.ceil(LANCZOS_A / min(sx, sy, 1.0))) + 2  # Lanczos support, in original pixels
+        win = _window(Y0 / sy, Y1 / sy, X0 / sx, X1 / sx, header, reach)
+    wy0, wy1, wx0, wx1 = win
+    full = _to_rgb(planes, header, win)
     if full.ndim == 2 and image.ndim == 3:
         full = np.repeat(full[..., None], 3, axis=-1)
     elif full.ndim == 3 and image.ndim == 2:  # a colour original received in gray: its luma
         full = rgb_to_ycbcr(full)[..., 0]
-    out = image.copy()
     if scale != 1.0:
-        full = _deblock(full, boxes)
+        full = _deblock(full, [(x - wx0, y - wy0, w, h) for x, y, w, h in boxes])
         chans = [full] if full.ndim == 2 else [full[..., i] for i in range(full.shape[-1])]
-        full = np.stack([_resize_float(c, (width, height)) for c in chans], axis=-1)
+        src_box = (X0 / sx - wx0, Y0 / sy - wy0, X1 / sx - wx0, Y1 / sy - wy0)
+        full = np.stack([_resize_float(c, (X1 - X0, Y1 - Y0), src_box) for c in chans], axis=-1)
         if full.shape[-1] == 1:
             full = full[..., 0]
-        sx, sy = width / header.width, height / header.height
-        boxes = [
-            (round(x * sx), round(y * sy), round((x + w) * sx) - round(x * sx), round((y + h) * sy) - round(y * sy))
-            for x, y, w, h in boxes
-        ]
+        boxes, wx0, wy0 = scaled, X0, Y0
     for x, y, w, h in boxes:
-        out[y : y + h, x : x + w] = np.clip(np.rint(full[y : y + h, x : x + w]), 0, 255).astype(np.uint8)
+        out[y : y + h, x : x + w] = np.clip(np.rint(full[y - wy0 : y - wy0 + h, x - wx0 : x - wx0 + w]), 0, 255).astype(np.uint8)
     return out
 
 
@@ -1185,9 +1223,15 @@ def _reveal_decoded(data, image, fmt, keyring, identities, max_pixels, recover_c
                         blur=tuple(blur), jpeg=b"" if low_res else exact[1], low_res=tuple(low_res),
                     )
         elif recover_clipped:
-            clip = _to_rgb(planes, header), _clip_threshold(data, fmt)
+            # What the viewer shows over each region (only there: a whole 48 MP picture is seconds and GBs).
+            shown = {}
+            for reg in regs:
+                y, x, h, w = _region_rect(header, reg.index)
+                win = _window(y, y + h, x, x + w, header)
+                shown[reg.index] = (win[0], win[2]), _to_rgb(planes, header, win)
+            clip = shown, _clip_threshold(data, fmt)
     elif regs and scale == 1.0 and recover_clipped:
-        clip = image, _clip_threshold(None, fmt)
+        clip = {reg.index: ((0, 0), image) for reg in regs}, _clip_threshold(None, fmt)
     revealed = [p.copy() for p in planes]
     clipped = 0
     if scale != 1.0:
@@ -1212,7 +1256,8 @@ def _reveal_decoded(data, image, fmt, keyring, identities, max_pixels, recover_c
                 c = _chroma_map(reg, ci, planes[ci], blur[ci], chroma_q[ci])
             coefs.append(c if c is not None else _scrambled_coefficients(planes[ci], reg.ranges[ci], blur[ci]))
         if clip is not None:
-            low, high, inside = _clip_masks(clip[0], header, reg.index, clip[1])
+            origin, shown_px = clip[0][reg.index]
+            low, high, inside = _clip_masks(shown_px, header, reg.index, clip[1], origin)
             clipped += int((low | high).any(axis=-1).sum())
             coefs = _ClipProblem(reg, header, planes, coefs, blur, low, high, inside).solve() or coefs
         for ci, coef in enumerate(coefs):
@@ -1323,13 +1368,22 @@ def _clip_threshold(jpeg: bytes | None, fmt: str) -> float:
     return min(max(JPEG_CLIP_NOISE_FACTOR * noise, 1.0), MAX_CLIP_THRESHOLD)
 
 
-def _clip_masks(image: np.ndarray, header: RobustHeader, index: int, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Clipped-low, clipped-high and inside-the-picture masks over region
-    `index`'s MCU rectangle at full resolution, ``(h, w, C)`` / ``(h, w)``."""
+def _region_rect(header: RobustHeader, index: int) -> tuple[int, int, int, int]:
+    """Region `index`'s MCU rectangle ``(y, x, h, w)`` in pixels (it may run past the picture's edge)."""
     r = header.regions[index]
     mw, mh = header.mcu
-    y0, x0 = r.y * mh, r.x * mw
-    h, w = r.h * mh, r.w * mw
+    return r.y * mh, r.x * mw, r.h * mh, r.w * mw
+
+
+def _clip_masks(
+    image: np.ndarray, header: RobustHeader, index: int, threshold: float, origin: tuple[int, int] = (0, 0)
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Clipped-low, clipped-high and inside-the-picture masks over region
+    `index`'s MCU rectangle at full resolution, ``(h, w, C)`` / ``(h, w)``.
+    `image` is the picture, or the part of it whose top-left pixel is at
+    `origin` ``(y, x)``, as long as it covers the rectangle's pixels inside the picture."""
+    y0, x0, h, w = _region_rect(header, index)
+    y0, x0 = y0 - origin[0], x0 - origin[1]
     px = image if image.ndim == 3 else image[..., None]
     if header.color_space == "gray" and px.shape[-1] == 3:
         px = px.min(axis=-1, keepdims=True)  # a gray picture shown in colour: any channel clips it
@@ -1595,9 +1649,16 @@ class _ResizeProblem:
         self.cols = np.unique(ax_reg.nonzero()[0])
         self.ay = ay_reg[self.rows].toarray()
         self.ax = ax_reg[self.cols].toarray()
-        outside = plane.copy()
-        outside[y0:y1, x0:x1] = 128.0  # the region enters level-shifted (u, x are pixels - 128)
-        base = (ay[self.rows] @ outside) @ ax[self.cols].T.toarray()
+        # What the pixels around the region add to the received rows and columns it
+        # reaches, from the plane's rows and columns that those reach (not the whole plane).
+        ay_rows, ax_cols = ay[self.rows], ax[self.cols]
+        py = np.unique(ay_rows.nonzero()[1])
+        px = np.unique(ax_cols.nonzero()[1])
+        outside = plane[np.ix_(py, px)].copy()
+        iy = (py >= y0) & (py < y1)
+        ix = (px >= x0) & (px < x1)
+        outside[np.ix_(iy, ix)] = 128.0  # the region enters level-shifted (u, x are pixels - 128)
+        base = (ay_rows[:, py] @ outside) @ ax_cols[:, px].T.toarray()
         self.target = received[np.ix_(self.rows, self.cols)] - base
         self.shape = (y1 - y0, x1 - x0)
         self.weight = RESIZE_PRIOR * scale * scale
