@@ -406,21 +406,44 @@ def _resize_float(channel: np.ndarray, size: tuple[int, int], box: tuple[float, 
     return np.asarray(im.resize(size, Image.Resampling.LANCZOS, box=box), dtype=np.float64)
 
 
+#: Rows of the original grid converted at a time by :func:`_pixel_planes` (a multiple of 16).
+PLANE_BAND = 256
+
+
 def _pixel_planes(image: np.ndarray, header: RobustHeader) -> list[np.ndarray]:
     """Component planes on the original grid from decoded pixels (resized to
-    the original size if needed)."""
+    the original size if needed).
+
+    Converted in bands of :data:`PLANE_BAND` rows, each the same as that part
+    of the whole (the resize reads the received rows its filter reaches), so
+    that a 48 MP original never needs its float RGB whole."""
+    from PIL import Image
+
     W, H = header.width, header.height
-    px = image.astype(np.float64)
-    if px.shape[:2] != (H, W):
-        chans = [px] if px.ndim == 2 else [px[..., i] for i in range(3)]
-        px = np.stack([_resize_float(c, (W, H)) for c in chans], axis=-1)
-        if image.ndim == 2:
-            px = px[..., 0]
-    if header.color_space == "gray":
-        return [px if px.ndim == 2 else rgb_to_ycbcr(px)[..., 0]]
-    rgb = px if px.ndim == 3 else np.repeat(px[..., None], 3, axis=-1)
-    full = rgb if header.color_space == "rgb" else rgb_to_ycbcr(rgb)
-    return [_box_down(full[..., i], fy, fx) for i, (fy, fx) in enumerate(_factors(header))]
+    height, width = image.shape[:2]
+    chans = [image] if image.ndim == 2 else [image[..., i] for i in range(3)]
+    resize = (height, width) != (H, W)
+    if resize:
+        ims = [Image.fromarray(np.asarray(c, dtype=np.float32), mode="F") for c in chans]
+    factors = [(1, 1)] if header.color_space == "gray" else _factors(header)
+    out = [np.empty((-(-H // fy), -(-W // fx))) for fy, fx in factors]
+    for y0 in range(0, H, PLANE_BAND):
+        y1 = min(y0 + PLANE_BAND, H)
+        if resize:
+            box = (0.0, y0 * height / H, float(width), y1 * height / H)
+            band = [np.asarray(im.resize((W, y1 - y0), Image.Resampling.LANCZOS, box=box), dtype=np.float64) for im in ims]
+        else:
+            band = [c[y0:y1].astype(np.float64) for c in chans]
+        px = band[0] if len(band) == 1 else np.stack(band, axis=-1)
+        if header.color_space == "gray":
+            comps = [px if px.ndim == 2 else rgb_to_ycbcr(px)[..., 0]]
+        else:
+            rgb = px if px.ndim == 3 else np.repeat(px[..., None], 3, axis=-1)
+            full = rgb if header.color_space == "rgb" else rgb_to_ycbcr(rgb)
+            comps = [full[..., i] for i in range(3)]
+        for plane, comp, (fy, fx) in zip(out, comps, factors):
+            plane[y0 // fy : y0 // fy + -(-(y1 - y0) // fy)] = _box_down(comp, fy, fx)
+    return out
 
 
 # --- deconvolution ------------------------------------------------------------------------------
@@ -950,28 +973,64 @@ def _compose(image: np.ndarray, header: RobustHeader, planes: list[np.ndarray], 
     At the original size the regions' pixels replace the received ones. A
     shrunk picture gets the revealed picture deblocked, resized to its size
     (Lanczos) and pasted over the regions' scaled rectangles.
+
+    Only the parts of the picture the regions need are converted (and
+    resized): a window around each group of regions, with the resampling
+    filter's reach; regions whose windows meet are one group, so that the
+    result is the same as converting the whole picture.
     """
-    height, width = image.shape[:2]
-    boxes = [header.region_box(i) for i in indices]
     out = image.copy()
-    if not boxes:
-        return out
-    # Only the part of the picture the regions need is converted (and resized):
-    # the bounding box of the regions, with the resampling filter's reach.
-    left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
-    right, bottom = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
+    groups = [[header.region_box(i)] for i in indices]
+    windows = [_compose_window(image, header, g, scale) for g in groups]
+    merged = True
+    while merged:
+        merged = False
+        for a in range(len(groups)):
+            for b in range(a + 1, len(groups)):
+                (ay0, ay1, ax0, ax1), (by0, by1, bx0, bx1) = windows[a], windows[b]
+                if ay0 < by1 and by0 < ay1 and ax0 < bx1 and bx0 < ax1:
+                    groups[a] += groups.pop(b)
+                    windows.pop(b)
+                    windows[a] = _compose_window(image, header, groups[a], scale)
+                    merged = True
+                    break
+            if merged:
+                break
+    for boxes, win in zip(groups, windows):
+        _compose_group(out, image, header, planes, boxes, scale, win)
+    return out
+
+
+def _scaled_boxes(image: np.ndarray, header: RobustHeader, boxes) -> list[tuple[int, int, int, int]]:
+    height, width = image.shape[:2]
     sx, sy = width / header.width, height / header.height
+    return [
+        (round(x * sx), round(y * sy), round((x + w) * sx) - round(x * sx), round((y + h) * sy) - round(y * sy))
+        for x, y, w, h in boxes
+    ]
+
+
+def _compose_window(image: np.ndarray, header: RobustHeader, boxes, scale: float) -> tuple[int, int, int, int]:
+    """The window ``(y0, y1, x0, x1)`` of the original grid that pasting `boxes` reads."""
     if scale == 1.0:
-        win = _window(top, bottom, left, right, header)
-    else:
-        scaled = [
-            (round(x * sx), round(y * sy), round((x + w) * sx) - round(x * sx), round((y + h) * sy) - round(y * sy))
-            for x, y, w, h in boxes
-        ]
-        X0, Y0 = min(b[0] for b in scaled), min(b[1] for b in scaled)
-        X1, Y1 = max(b[0] + b[2] for b in scaled), max(b[1] + b[3] for b in scaled)
-        reach = int(math.ceil(LANCZOS_A / min(sx, sy, 1.0))) + 2  # Lanczos support, in original pixels
-        win = _window(Y0 / sy, Y1 / sy, X0 / sx, X1 / sx, header, reach)
+        left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
+        right, bottom = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
+        return _window(top, bottom, left, right, header)
+    height, width = image.shape[:2]
+    sx, sy = width / header.width, height / header.height
+    scaled = _scaled_boxes(image, header, boxes)
+    X0, Y0 = min(b[0] for b in scaled), min(b[1] for b in scaled)
+    X1, Y1 = max(b[0] + b[2] for b in scaled), max(b[1] + b[3] for b in scaled)
+    reach = int(math.ceil(LANCZOS_A / min(sx, sy, 1.0))) + 2  # Lanczos support, in original pixels
+    top, bottom, left, right = (Y0 / sy, Y1 / sy, X0 / sx, X1 / sx)
+    # ... and the whole boxes themselves, which the deblocking reads
+    top, left = min(top, min(b[1] for b in boxes)), min(left, min(b[0] for b in boxes))
+    bottom, right = max(bottom, max(b[1] + b[3] for b in boxes)), max(right, max(b[0] + b[2] for b in boxes))
+    return _window(top, bottom, left, right, header, reach)
+
+
+def _compose_group(out: np.ndarray, image: np.ndarray, header: RobustHeader, planes, boxes, scale: float, win) -> None:
+    """Paste `boxes` (original pixels) into `out` from `win` of the planes (:func:`_compose`)."""
     wy0, wy1, wx0, wx1 = win
     full = _to_rgb(planes, header, win)
     if full.ndim == 2 and image.ndim == 3:
@@ -979,7 +1038,12 @@ def _compose(image: np.ndarray, header: RobustHeader, planes: list[np.ndarray], 
     elif full.ndim == 3 and image.ndim == 2:  # a colour original received in gray: its luma
         full = rgb_to_ycbcr(full)[..., 0]
     if scale != 1.0:
+        height, width = image.shape[:2]
+        sx, sy = width / header.width, height / header.height
         full = _deblock(full, [(x - wx0, y - wy0, w, h) for x, y, w, h in boxes])
+        scaled = _scaled_boxes(image, header, boxes)
+        X0, Y0 = min(b[0] for b in scaled), min(b[1] for b in scaled)
+        X1, Y1 = max(b[0] + b[2] for b in scaled), max(b[1] + b[3] for b in scaled)
         chans = [full] if full.ndim == 2 else [full[..., i] for i in range(full.shape[-1])]
         src_box = (X0 / sx - wx0, Y0 / sy - wy0, X1 / sx - wx0, Y1 / sy - wy0)
         full = np.stack([_resize_float(c, (X1 - X0, Y1 - Y0), src_box) for c in chans], axis=-1)
@@ -988,7 +1052,6 @@ def _compose(image: np.ndarray, header: RobustHeader, planes: list[np.ndarray], 
         boxes, wx0, wy0 = scaled, X0, Y0
     for x, y, w, h in boxes:
         out[y : y + h, x : x + w] = np.clip(np.rint(full[y - wy0 : y - wy0 + h, x - wx0 : x - wx0 + w]), 0, 255).astype(np.uint8)
-    return out
 
 
 def _regions(header: RobustHeader, keys: dict[int, object]) -> tuple[list["_Region"], list[int], list[int]]:
