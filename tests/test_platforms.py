@@ -346,7 +346,10 @@ def test_instagram_shape_survives_only_when_fitted(photo, tmp_path):
     as_is = picveil.protect(tall, box, circle="family", keyring=me)
     with pytest.raises(NoPicveilDataError):
         picveil.reveal(parse_chain("instagram").run(as_is), keyring=friend)
-    fitted = picveil.protect(tall, box, circle="family", keyring=me, platform="instagram")
+    from picveil import api
+
+    fitted, report, _ = api._protect(tall, box, circle="family", keyring=me, platform="instagram")
+    assert report.fitted.startswith("Instagram: 548×1100 → 864×1080 (padded to 880×1100 so that Instagram shows it whole")
     served = parse_chain("instagram").run(fitted)
     assert size_of(served) == size_of(fitted) == (864, 1080)
     revealed = pixels(picveil.reveal(served, keyring=friend))

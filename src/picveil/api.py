@@ -80,6 +80,7 @@ class ProtectReport:
     input_bytes: int
     output_bytes: int
     warnings: tuple[str, ...] = ()  #: e.g. why no robust in-image header was written
+    fitted: str = ""  #: with ``platform=``: what the fit did, e.g. "Instagram: 548×1100 → 864×1080 (padded to 880×1100)"
 
 
 @dataclass(frozen=True)
@@ -342,6 +343,7 @@ def _protect(
     from .schemes import DEFAULT_SCHEME, DEFAULT_WHOLE_SCHEME, get_scheme
 
     data, src_path = _read_source(image)
+    fit_note = ""
     if platform is not None:
         # Resize and re-encode for the platform first, so that it need not; boxes follow.
         from .platforms import fit
@@ -350,6 +352,7 @@ def _protect(
         regions = [m for m in (_map_region(as_region(r), fitted) for r in regions) if m.box.w and m.box.h]
         if mask is not None:
             mask = fitted.map_mask(mask)
+        fit_note = fitted.describe(platform)
         data = fitted.jpeg
     jpeg, source_format = read_input(data, quality=quality, max_pixels=max_pixels)
     if source_format == "jpeg" and markers.app11_payloads(jpeg):
@@ -562,7 +565,7 @@ def _protect(
     segments = list(select_metadata(jpeg, policy)) + [(0xFFEB, p) for p in payloads]
     out = markers.insert_segments(body, segments)
     infos = _region_infos(header, groups)
-    report = ProtectReport(None, source_format, infos, len(data), len(out), tuple(warnings))
+    report = ProtectReport(None, source_format, infos, len(data), len(out), tuple(warnings), fit_note)
     return out, report, src_path
 
 
@@ -657,7 +660,9 @@ def protect_file(
     write_atomic(dst, out)
     if sidecar:
         write_atomic(side, sidecar_bytes(out))
-    return ProtectReport(dst, report.source_format, report.regions, report.input_bytes, report.output_bytes, report.warnings)
+    return ProtectReport(
+        dst, report.source_format, report.regions, report.input_bytes, report.output_bytes, report.warnings, report.fitted
+    )
 
 
 # --- reveal ----------------------------------------------------------------------------------

@@ -336,6 +336,8 @@ def protect(
         max_pixels=max_pixels,
         overwrite=force,
     )
+    if report.fitted:
+        err.print(f"Fitted for {report.fitted}", markup=False)
     err.print(_region_table(report.regions, f"Protected {len(report.regions)} region(s)"))
     for w in report.warnings:
         err.print(f"picveil: warning: {w}", markup=False)

@@ -52,11 +52,6 @@ def _size(wh: tuple[int, int]) -> str:
     return f"{wh[0]}×{wh[1]}"
 
 
-def _frame_size(result) -> tuple[int, int]:
-    """The size of what a fit resized: the input, or its padded or cropped frame."""
-    return tuple(result.frame[2:]) if result.frame else result.source_size
-
-
 def fit_command(
     image: Path = typer.Argument(..., help="Photo to prepare (JPEG, PNG, BMP, TIFF, WebP)."),
     platform: str = typer.Option(..., "--platform", "-P", help="x, facebook, instagram, whatsapp or generic (see `picveil platforms`)."),
@@ -85,14 +80,7 @@ def fit_command(
     data = _read(image)
     result = fit(data, profile, quality=quality, max_pixels=max_pixels, aspect=aspect)
     write_atomic(dst, result.jpeg)
-    how = f"scale {result.scale:.4f}" if result.size != _frame_size(result) else "no resize needed"
-    if result.reframed:
-        how = f"{'padded' if result.padded else 'cropped'} to {_size(_frame_size(result))} so that {profile.title} shows it whole, {how}"
-    err.print(
-        f"{profile.title}: {_size(result.source_size)} → {_size(result.size)} ({how}), "
-        f"JPEG q{result.quality} {profile.subsampling} baseline, {len(data):,} → {len(result.jpeg):,} bytes",
-        markup=False,
-    )
+    err.print(f"{result.describe(profile)}, {len(data):,} → {len(result.jpeg):,} bytes", markup=False)
     for b in boxes:
         x, y, w, h = result.map_box(b)
         err.print(f"box {b} → {x},{y},{w},{h}" if w and h else f"box {b} → cropped away", markup=False)

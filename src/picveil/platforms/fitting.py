@@ -247,6 +247,17 @@ class FitResult:
         f = self.frame
         return self.reframed and f is not None and (f[0] < 0 or f[1] < 0)
 
+    def describe(self, profile: PlatformProfile | str) -> str:
+        """What the fit did, in words: ``"Instagram: 548×1100 → 864×1080 (padded
+        to 880×1100 so that Instagram shows it whole, scale 0.9818), JPEG q85"``."""
+        prof = get_profile(profile)
+        fw, fh = self.frame[2:] if self.frame else self.source_size
+        how = f"scale {self.scale:.4f}" if self.size != (fw, fh) else "no resize needed"
+        if self.reframed:
+            how = f"{'padded' if self.padded else 'cropped'} to {fw}×{fh} so that {prof.title} shows it whole, {how}"
+        (sw, sh), (w, h) = self.source_size, self.size
+        return f"{prof.title}: {sw}×{sh} → {w}×{h} ({how}), JPEG q{self.quality} {prof.subsampling} baseline"
+
     def map_box(self, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
         """Map a box in the input's stored pixels to the output (see :func:`scale_box`).
 

@@ -1703,7 +1703,8 @@ class _ResizeProblem:
     received picture resized up, held fixed.
     """
 
-    def __init__(self, reg: _Region, ci: int, plane: np.ndarray, received: np.ndarray, ay, ax, scale: float) -> None:
+    def __init__(self, reg: _Region, ci: int, plane: np.ndarray, received, ay, ax, scale: float) -> None:
+        """`received(rows, cols)`: the received component at those rows and columns."""
         self.reg, self.ci = reg, ci
         by0, by1, bx0, bx1 = reg.ranges[ci]
         y0, y1, x0, x1 = by0 * 8, by1 * 8, bx0 * 8, bx1 * 8
@@ -1722,7 +1723,7 @@ class _ResizeProblem:
         ix = (px >= x0) & (px < x1)
         outside[np.ix_(iy, ix)] = 128.0  # the region enters level-shifted (u, x are pixels - 128)
         base = (ay_rows[:, py] @ outside) @ ax_cols[:, px].T.toarray()
-        self.target = received[np.ix_(self.rows, self.cols)] - base
+        self.target = received(self.rows, self.cols) - base
         self.shape = (y1 - y0, x1 - x0)
         self.weight = RESIZE_PRIOR * scale * scale
 
@@ -1769,13 +1770,18 @@ class _ResizeProblem:
 def _reveal_resized(image: np.ndarray, header: RobustHeader, planes: list[np.ndarray], regs: list[_Region], revealed: list[np.ndarray]) -> None:
     """Replace the regions of `revealed` by the least-squares inverse of the downscale (in place)."""
     height, width = image.shape[:2]
-    px = image.astype(np.float64)
-    if header.color_space == "gray":
-        received = [px if px.ndim == 2 else rgb_to_ycbcr(px)[..., 0]]
-    else:
-        rgb = px if px.ndim == 3 else np.repeat(px[..., None], 3, axis=-1)
-        full = rgb if header.color_space == "rgb" else rgb_to_ycbcr(rgb)
-        received = [full[..., i] for i in range(3)]
+
+    def received(ci: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Component `ci` of the received picture at `rows` x `cols` (converted there only)."""
+        r0, c0 = int(rows.min()), int(cols.min())
+        px = image[r0 : int(rows.max()) + 1, c0 : int(cols.max()) + 1].astype(np.float64)
+        if header.color_space == "gray":
+            comp = px if px.ndim == 2 else rgb_to_ycbcr(px)[..., 0]
+        else:
+            rgb = px if px.ndim == 3 else np.repeat(px[..., None], 3, axis=-1)
+            comp = (rgb if header.color_space == "rgb" else rgb_to_ycbcr(rgb))[..., ci]
+        return comp[np.ix_(rows - r0, cols - c0)]
+
     ry, rx = _resample_matrix(header.height, height), _resample_matrix(header.width, width)
     scale = (width + height) / (header.width + header.height)
     for ci, (fy, fx) in enumerate(_factors(header)):
@@ -1786,7 +1792,7 @@ def _reveal_resized(image: np.ndarray, header: RobustHeader, planes: list[np.nda
             by0, by1, bx0, bx1 = reg.ranges[ci]
             rows, cols = reg.shape(ci)
             plain = reg.scramble.inverse(ci, _scrambled_coefficients(planes[ci], reg.ranges[ci], 0.0))
-            problem = _ResizeProblem(reg, ci, planes[ci], received[ci], ay, ax, scale)
+            problem = _ResizeProblem(reg, ci, planes[ci], lambda rows, cols, ci=ci: received(ci, rows, cols), ay, ax, scale)
             u = problem.solve(_pixels(plain, rows, cols))
             revealed[ci][by0 * 8 : by1 * 8, bx0 * 8 : bx1 * 8] = _map_means(reg, ci, u)
 
