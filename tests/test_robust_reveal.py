@@ -202,8 +202,8 @@ def test_float_unscramble_matches_the_scheme(scheme_id):
 @pytest.mark.parametrize("layout", ["4:2:0", "4:4:4", "gray"])
 def test_shown_pixels_of_a_window_are_those_of_the_whole(layout):
     """Reveal converts only the part of the picture its regions need (a 48 MP
-    reveal after a platform went from 45 s and 7.6 GB to 28 s and 2.5 GB):
-    that part must equal the same part of the whole picture."""
+    reveal after a same-size q85 went from 57 s and 7.4 GB to 27 s and 1.9 GB,
+    benchmarks/bench_large.py): that part must equal the same part of the whole."""
     hdr = _header(layout=layout, width=203, height=117, regions=(rh.RegionEntry(1, 1, 2, 2, 0),), groups=(rh.GroupEntry(b"\xaa" * 8, b"\x01\x02\x03\x04"),))
     rng = np.random.default_rng(3)
     planes = [rng.uniform(0, 255, (hb * 8, wb * 8)) for _, _, hb, wb in rv._plane_shapes(hdr)]
