@@ -96,6 +96,8 @@ def main(argv=None) -> int:
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     args = p.parse_args(argv)
 
+    from PIL import Image
+
     import picveil
     from picveil.crypto import Keyring
     from picveil.platforms import parse_chain
@@ -118,7 +120,7 @@ def main(argv=None) -> int:
                 got = prot if chain == "exact" else parse_chain(SPECS.get(chain, chain)).run(prot)
                 path = tmp / f"got_{mp:g}_{chain.replace(':', '')}.bin"
                 path.write_bytes(got)
-                with __import__("PIL.Image").Image.open(path) as im:
+                with Image.open(path) as im:
                     size = f"{im.width}×{im.height}"
                 t, m = run("reveal", path, home)
                 tp, mp_ = run("pillow", path, home)

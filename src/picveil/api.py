@@ -950,7 +950,11 @@ def _reveal_from_pixels(
             raise fallback from None
         raise NoPicveilDataError(
             "This image carries no picveil data: no container, and no in-image header in its pixels.",
-            hint="If a platform served it, it may have been cropped or edited; ask for the file as it was posted.",
+            hint=(
+                "If a platform served it, it may have been cropped or edited; ask for the file as it was posted. "
+                "Instagram crops photos narrower than 4:5 or wider than 1.91:1: protect with --platform instagram, "
+                "which pads them."
+            ),
         ) from None
     locked = tuple(sorted(rep.locked + rep.container_only))
     if require_all and locked:

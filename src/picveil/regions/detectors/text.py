@@ -28,7 +28,7 @@ DB_MODEL = ModelFile(
     package="rapidocr_onnxruntime",
     relpath="models/ch_PP-OCRv4_det_infer.onnx",
     sha256=("d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9",),  # rapidocr-onnxruntime 1.4.4
-    install='pip install --no-deps "rapidocr-onnxruntime==1.4.4"',
+    install='pip install --no-deps --ignore-requires-python "rapidocr-onnxruntime==1.4.4"',
 )
 
 MIN_SIDE = 736
