@@ -168,6 +168,14 @@ def aspect_frame(
     return (y, x, nh, nw) if turned else (x, y, nw, nh)
 
 
+def _box_fields(box) -> tuple[int, int, int, int]:
+    """``x, y, w, h`` of a 4-tuple or of anything with those fields (:class:`picveil.regions.Box`)."""
+    fields = (box.x, box.y, box.w, box.h) if hasattr(box, "w") else tuple(box)
+    if len(fields) != 4:
+        raise ValueError(f"a box is (x, y, w, h), got {box!r}")
+    return tuple(int(v) for v in fields)  # type: ignore[return-value]
+
+
 def scale_box(
     box: tuple[int, int, int, int], from_size: tuple[int, int], to_size: tuple[int, int]
 ) -> tuple[int, int, int, int]:
@@ -190,10 +198,7 @@ def scale_box(
     (int, int, int, int)
         ``x, y, w, h`` in pixels of the resized image.
     """
-    fields = (box.x, box.y, box.w, box.h) if hasattr(box, "w") else tuple(box)
-    if len(fields) != 4:
-        raise ValueError(f"a box is (x, y, w, h), got {box!r}")
-    x, y, w, h = (int(v) for v in fields)
+    x, y, w, h = _box_fields(box)
     sx, sy = to_size[0] / from_size[0], to_size[1] / from_size[1]
     x0, y0 = max(0, math.floor(x * sx + 1e-9)), max(0, math.floor(y * sy + 1e-9))
     x1 = min(to_size[0], math.ceil((x + w) * sx - 1e-9))
@@ -263,10 +268,7 @@ class FitResult:
 
         A box cropped away entirely comes back with zero width or height."""
         fx, fy, fw, fh = self.frame or (0, 0, *self.source_size)
-        fields = (box.x, box.y, box.w, box.h) if hasattr(box, "w") else tuple(box)
-        if len(fields) != 4:
-            raise ValueError(f"a box is (x, y, w, h), got {box!r}")
-        x, y, w, h = (int(v) for v in fields)
+        x, y, w, h = _box_fields(box)
         x0, y0 = min(max(x - fx, 0), fw), min(max(y - fy, 0), fh)
         x1, y1 = min(max(x + w - fx, 0), fw), min(max(y + h - fy, 0), fh)
         return scale_box((x0, y0, x1 - x0, y1 - y0), (fw, fh), self.size)

@@ -1002,6 +1002,7 @@ def _compose(image: np.ndarray, header: RobustHeader, planes: list[np.ndarray], 
 
 
 def _scaled_boxes(image: np.ndarray, header: RobustHeader, boxes) -> list[tuple[int, int, int, int]]:
+    """Boxes of the original grid on the received picture `image` (edges rounded)."""
     height, width = image.shape[:2]
     sx, sy = width / header.width, height / header.height
     return [
@@ -1098,14 +1099,13 @@ def _paste_thumbnails(out: np.ndarray, header: RobustHeader, keys: dict[int, obj
     from .header import open_thumbnail
 
     height, width = out.shape[:2]
-    sx, sy = width / header.width, height / header.height
     done = []
     for i, entry in enumerate(header.regions):
         if entry.robust or not entry.thumbnail or entry.group not in keys:
             continue
         x, y, w, h = header.region_box(i)
         if scale != 1.0:
-            x, y, w, h = round(x * sx), round(y * sy), round((x + w) * sx) - round(x * sx), round((y + h) * sy) - round(y * sy)
+            x, y, w, h = _scaled_boxes(out, header, [(x, y, w, h)])[0]
         w, h = min(w, width - x), min(h, height - y)
         if w < 1 or h < 1:
             continue
