@@ -296,6 +296,10 @@ def test_fit_pads_or_crops_what_instagram_would_crop(photo):
     assert crop.reframed and not crop.padded and crop.size == (548, 685)
     assert crop.map_box((0, 0, 50, 50))[2:] == (50, 0)  # cropped away
     assert crop.map_box((100, 300, 50, 50)) == (100, 93, 50, 50)
+    # A 1.91:1 frame whose resize rounds to 1080 x 565 (1.9115) gets the row back.
+    wide = fit(jpeg_bytes(upscale(photo, 1.0).resize((1400, 342))), "instagram")
+    assert wide.size == (1080, 566) and 0.8 <= 1080 / 566 <= 1.91
+    assert parse_chain("instagram").run(wide.jpeg) != wide.jpeg and size_of(parse_chain("instagram").run(wide.jpeg)) == (1080, 566)
     keep = fit(data, "instagram", aspect="keep")
     assert not keep.reframed and keep.size == (538, 1080)
     assert fit(data, "x").size == (548, 1100)  # X crops nothing

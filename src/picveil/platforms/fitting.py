@@ -377,6 +377,8 @@ def fit(
     if frame != (0, 0, *src_size):
         im = _reframe(im, frame)
     new_size = target_size(*im.size, prof.max_long_edge)
+    if prof.aspect_range is not None and aspect != "keep":
+        new_size = _keep_shape(new_size, prof.aspect_range, turned)
     if new_size != im.size:
         im = im.resize(new_size, Image.Resampling.LANCZOS)
     scale = max(new_size) / max(frame[2:])
@@ -397,6 +399,19 @@ def fit(
         segments.append((marker, payload))
     out = insert_segments(buf.getvalue(), segments)
     return FitResult(jpeg=out, scale=scale, size=new_size, source_size=src_size, quality=q, frame=frame)
+
+
+def _keep_shape(size: tuple[int, int], aspect_range: tuple[float, float], turned: bool) -> tuple[int, int]:
+    """`size` with its short edge moved by the pixel that rounding may have put
+    outside `aspect_range` (a 1.91:1 frame resized to 1080 × 565 is 1.9115)."""
+    w, h = size
+    dw, dh = (h, w) if turned else (w, h)  # displayed
+    low, high = aspect_range
+    if dw / dh > high:  # too wide by rounding: one more row (the short side; the long one stays)
+        dh += 1
+    elif dw / dh < low:  # too narrow: one more column
+        dw += 1
+    return (dh, dw) if turned else (dw, dh)
 
 
 def _reframe(im, frame: tuple[int, int, int, int]):
