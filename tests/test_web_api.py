@@ -212,6 +212,35 @@ def test_displayed_boxes_on_a_rotated_photo(client):
     assert body["orientation"] == 6 and body["regions"][0]["box"] == shown_box
 
 
+def test_platform_fit_of_a_rotated_tall_photo_reports_boxes_on_the_fitted_photo(client):
+    """A phone photo stored sideways (orientation 6) that shows 1:2 tall: fitted
+    for Instagram it is padded to 4:5 and shrunk, and the report's boxes (on
+    the page: displayed) are where the face is on the *fitted* photo (they once
+    used the uploaded photo's geometry)."""
+    caps = client.get("/api/capabilities").json()
+    if "instagram" not in [p["name"] for p in caps["platforms"]]:
+        pytest.skip("no instagram platform profile in this picveil")
+    shown = np.asarray(Image.fromarray(decode(sample_bytes())).resize((800, 1600)))  # displayed 800 x 1600
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(np.rot90(shown, 1))).save(buf, "JPEG", quality=92, exif=exif)
+    me = Identity.generate()
+    face = {"x": 200, "y": 600, "w": 300, "h": 300}
+    res = protect(client, buf.getvalue(), boxes=[face], space="displayed", recipients=me.recipient, platform="instagram")
+    assert res.status_code == 200, res.text
+    report = json.loads(res.headers["x-picveil-report"])
+    assert report["fitted"].startswith("Instagram: 1600×800 → 1080×864 (padded to 1600×1280")
+    box = report["regions"][0]["box"]
+    scale = 1080 / 1600  # displayed: 800 wide padded by 240 a side to 1280, then to 864 x 1080
+    want = ((200 + 240) * scale, 600 * scale, (200 + 240 + 300) * scale, 900 * scale)
+    assert want[0] - 16 <= box["x"] <= want[0] and want[1] - 16 <= box["y"] <= want[1]
+    assert want[2] <= box["x"] + box["w"] <= want[2] + 16 and want[3] <= box["y"] + box["h"] <= want[3] + 16
+    with Image.open(io.BytesIO(res.content)) as im:
+        assert im.size == (1080, 864) and im.getexif().get(0x0112) == 6
+    assert reveal(client, res.content, me).status_code == 200
+
+
 # --- error paths ------------------------------------------------------------------------------
 def test_wrong_key(client):
     protected = protect(client, recipients=Identity.generate().recipient).content

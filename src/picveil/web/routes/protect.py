@@ -87,6 +87,8 @@ async def protect(request: Request):
             **extra,
             **fit_options,
         )
+        if fit_options:  # fitted inside protect: the report's boxes are in the fitted (padded, resized) photo
+            info = probe(out, cfg.max_pixels)
         return out, info, report
 
     out, info, report = await run_in_threadpool(work)
@@ -95,6 +97,7 @@ async def protect(request: Request):
         "input_bytes": report.input_bytes,
         "output_bytes": report.output_bytes,
         "warnings": list(report.warnings),
+        "fitted": report.fitted,
         "space": space,
         "regions": [region_json(r, info, space) for r in report.regions],
     }
