@@ -89,6 +89,11 @@ def test_cli_circle_flow(photo, tmp_path, capsys, monkeypatch):
     assert main(["reveal", str(tmp_path / "downloaded.jpg"), "-o", str(tmp_path / "r.png"), "--keyring", str(home_friend)]) == 0
     assert "not exact" in capsys.readouterr().err
     assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # a PNG copy of the shown pixels reveals to a PNG by default (lossless stays lossless)
+    (tmp_path / "shown.png").write_bytes(parse_chain("png").run(post.read_bytes()))
+    assert main(["reveal", str(tmp_path / "shown.png"), "--keyring", str(home_friend)]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "shown.revealed.png")
+    assert (tmp_path / "shown.revealed.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     monkeypatch.setenv("PICVEIL_HOME", str(tmp_path / "nobody"))
     assert main(["circle", "whoami"]) == 0
     code = main(["reveal", str(post), "-o", str(tmp_path / "r2.jpg")])

@@ -189,6 +189,15 @@ def _default_output(src: Path, suffix: str) -> Path:
     return src.with_name(f"{src.stem}.{suffix}.jpg")
 
 
+def _is_png(path: Path) -> bool:
+    """Whether the file at `path` starts with the PNG signature (False if unreadable)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(8) == b"\x89PNG\r\n\x1a\n"
+    except OSError:
+        return False
+
+
 @command()
 def keygen(
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the identity here (mode 600). Default: stdout."),
@@ -355,7 +364,7 @@ def protect(
 @command()
 def reveal(
     image: Path = typer.Argument(..., help="Protected JPEG, or the JPEG, WebP or PNG a platform served."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Restored image to write: .jpg, or .png for the revealed pixels losslessly. Default: NAME.revealed.jpg."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Restored image to write: .jpg, or .png for the revealed pixels losslessly. Default: NAME.revealed.jpg (NAME.revealed.png for a PNG)."),
     identity: List[Path] = typer.Option([], "--identity", "-i", help="age identity file. Repeatable."),
     passphrase: bool = typer.Option(False, "--passphrase", "-p", help=f"Use a passphrase (asked, or ${PASSPHRASE_ENV})."),
     require_all: bool = typer.Option(False, "--require-all", help="Fail unless every region can be revealed."),
@@ -377,6 +386,8 @@ def reveal(
     else:
         keyring_dir = _keyring(keyring_dir)
     dst = output or _default_output(image, "revealed")
+    if output is None and _is_png(image):  # a lossless copy of the shown pixels stays lossless
+        dst = dst.with_suffix(".png")
     report = reveal_file(
         image,
         dst,
