@@ -143,8 +143,8 @@ def platforms_command(
     for p in PROFILES.values():
         sources += [s for s in p.sources if s not in sources]
     t = Table(title="Platform profiles (reported behaviour, not guarantees)", title_justify="left", box=None, header_style="bold")
-    for col in ("profile", "edge px", "shapes (w/h)", "reported q", "chroma", "serves", "strips", "fit q", "sources"):
-        t.add_column(col, no_wrap=True)
+    for col in ("profile", "edge px", "w/h", "reported q", "chroma", "serves", "strips", "fit q", "sources"):
+        t.add_column(col, no_wrap=col in ("profile", "w/h"))
     for p in PROFILES.values():
         t.add_row(
             p.name,
