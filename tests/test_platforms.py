@@ -130,6 +130,8 @@ def test_profiles_follow_the_issue_table():
     assert (fb.max_long_edge, fb.observed_quality_range, fb.strips_metadata) == (2048, (71, 85), True)
     assert (ig.max_long_edge, ig.observed_quality_range, ig.subsampling) == (1080, (75, 85), "4:2:0")
     assert wa.max_long_edge == 1600
+    # fit resizes to the smallest reported limit: Facebook 2048 (issue) or 1920 (Photo Taco)
+    assert fb.fit_edge == 1920 and x.fit_edge == 4096 and ig.fit_edge == 1080 and wa.fit_edge == 1600
     for p in PROFILES.values():
         assert p.sources and ISSUE in p.sources, p.name
         assert p.notes
@@ -194,9 +196,9 @@ def test_fit_resizes_to_exactly_the_limit(big_photos, platform):
         src = size_of(data)
         r = fit(data, platform)
         long_src = max(src)
-        if long_src > prof.max_long_edge:
-            assert max(r.size) == prof.max_long_edge, name
-            assert r.scale == pytest.approx(prof.max_long_edge / long_src)
+        if long_src > prof.fit_edge:
+            assert max(r.size) == prof.fit_edge, name
+            assert r.scale == pytest.approx(prof.fit_edge / long_src)
             assert r.resized
         else:
             assert r.size == src and r.scale == 1.0 and not r.resized
@@ -236,14 +238,14 @@ def test_fit_keeps_orientation_and_icc_strips_gps_and_the_rest(tagged_photo):
     r = fit(tagged_photo, "facebook")
     after = describe_metadata(r.jpeg)
     assert exif_orientation(r.jpeg) == 6  # tag kept ...
-    assert r.size == (2048, 1536)  # ... and the pixels stay in stored orientation
+    assert r.size == (1920, 1440)  # ... and the pixels stay in stored orientation
     assert after["icc"] and not after["gps"] and not after["comment"] and not after["xmp"]
     assert b"secret comment" not in r.jpeg and b"GPS 48.85" not in r.jpeg
     with Image.open(io.BytesIO(r.jpeg)) as im:
         exif = im.getexif()
         assert exif[0x010F] == "PicveilCam"
         sub = exif.get_ifd(0x8769)
-        assert (sub[0xA002], sub[0xA003]) == (2048, 1536)  # pixel dimensions follow the resize
+        assert (sub[0xA002], sub[0xA003]) == (1920, 1440)  # pixel dimensions follow the resize
         with Image.open(io.BytesIO(tagged_photo)) as src:
             assert im.info["icc_profile"] == src.info["icc_profile"]
 

@@ -143,7 +143,7 @@ def platforms_command(
     for p in PROFILES.values():
         sources += [s for s in p.sources if s not in sources]
     t = Table(title="Platform profiles (reported behaviour, not guarantees)", title_justify="left", box=None, header_style="bold")
-    for col in ("profile", "edge px", "w/h", "reported q", "chroma", "serves", "strips", "fit q", "sources"):
+    for col in ("profile", "edge px", "w/h", "reported q", "chroma", "serves", "strips", "fit", "sources"):
         t.add_column(col, no_wrap=col in ("profile", "w/h"))
     for p in PROFILES.values():
         t.add_row(
@@ -154,7 +154,7 @@ def platforms_command(
             p.subsampling,
             ", ".join(p.formats_served),
             "yes" if p.strips_metadata else "no",
-            str(p.jpeg_quality),
+            f"{p.fit_edge} q{p.jpeg_quality}",
             ",".join(str(sources.index(s) + 1) for s in p.sources),
         )
     out.print(t)

@@ -4,7 +4,7 @@ The module is called ``fitting`` rather than ``fit`` so that the submodule
 cannot shadow the function :func:`fit` on the package.
 
 :func:`fit` resizes a photo so that its long edge is at most the profile's
-limit and encodes it once as a baseline 4:2:0 JPEG at the profile's quality.
+limit (``profile.fit_edge``: the smallest limit the sources report) and encodes it once as a baseline 4:2:0 JPEG at the profile's quality.
 Protected afterwards, the photo is then small enough that the network has no
 reason to resize it, which is the transformation that hurts a reveal most.
 
@@ -216,7 +216,7 @@ class FitResult:
         The baseline JPEG, ready to protect and upload.
     scale : float
         ``new long edge / old long edge``: 1.0 when no resize was needed,
-        otherwise exactly ``profile.max_long_edge / old long edge`` (the short
+        otherwise exactly ``profile.fit_edge / old long edge`` (the short
         edge is rounded to whole pixels, so use :meth:`map_box` to map boxes).
     size : (int, int)
         ``(width, height)`` of the output, in stored (not EXIF-rotated) pixels.
@@ -376,7 +376,7 @@ def fit(
     frame = aspect_frame(*src_size, prof.aspect_range, aspect, turned=turned)
     if frame != (0, 0, *src_size):
         im = _reframe(im, frame)
-    new_size = target_size(*im.size, prof.max_long_edge)
+    new_size = target_size(*im.size, prof.fit_edge)
     if prof.aspect_range is not None and aspect != "keep":
         new_size = _keep_shape(new_size, prof.aspect_range, turned)
     if new_size != im.size:

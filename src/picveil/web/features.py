@@ -120,7 +120,7 @@ def looks() -> list[str]:
 
 
 def platforms() -> list[dict[str, Any]]:
-    """Platform profiles, ``[{name, title, max_long_edge}]``; empty when there are none.
+    """Platform profiles, ``[{name, title, max_long_edge, fit_long_edge}]``; empty when there are none.
 
     They work through ``api.protect(platform=…)`` when the API has that
     option, else by fitting the photo first (:func:`fit_for_platform`).
@@ -131,7 +131,10 @@ def platforms() -> list[dict[str, Any]]:
         from ..platforms import PROFILES
     except ImportError:
         return [{"name": n, "title": n, "max_long_edge": None} for n in _KNOWN_PLATFORMS]
-    return [{"name": p.name, "title": p.title, "max_long_edge": p.max_long_edge} for p in PROFILES.values()]
+    return [
+        {"name": p.name, "title": p.title, "max_long_edge": p.max_long_edge, "fit_long_edge": p.fit_edge}
+        for p in PROFILES.values()
+    ]
 
 
 def fit_for_platform(photo: bytes, boxes: list, platform: str | None, *, max_pixels: int) -> tuple[bytes, list, dict[str, Any]]:
