@@ -186,7 +186,7 @@ PROFILES: dict[str, PlatformProfile] = {
                 "Strips EXIF and re-encodes at about quality 71–85 with a 2048 px long edge "
                 "(issue table). Photo Taco measured a 1920 px long edge instead; a 2048 px "
                 "upload would then still be resized, which costs a reveal far more than the "
-                "6 % fewer pixels, so `fit` resizes to 1920 px. Downloads are reported to be "
+                "12 % fewer pixels, so `fit` resizes to 1920 px. Downloads are reported to be "
                 "progressive JPEGs (DSP Stack Exchange)."
             ),
             sources=(ISSUE, PHOTO_TACO, DSP_SE),
