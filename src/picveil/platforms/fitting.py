@@ -243,20 +243,24 @@ class FitResult:
         return self.size != self.source_size or self.reframed
 
     @property
+    def region(self) -> tuple[int, int, int, int]:
+        """``x, y, w, h`` of what was resized, in the input's stored pixels: :attr:`frame`, or the whole input."""
+        return self.frame or (0, 0, *self.source_size)
+
+    @property
     def reframed(self) -> bool:
         """The photo was padded or cropped to a shape the network shows whole."""
-        return self.frame is not None and self.frame != (0, 0, *self.source_size)
+        return self.region != (0, 0, *self.source_size)
 
     @property
     def padded(self) -> bool:
-        f = self.frame
-        return self.reframed and f is not None and (f[0] < 0 or f[1] < 0)
+        return self.region[0] < 0 or self.region[1] < 0
 
     def describe(self, profile: PlatformProfile | str) -> str:
         """What the fit did, in words: ``"Instagram: 548×1100 → 864×1080 (padded
         to 880×1100 so that Instagram shows it whole, scale 0.9818), JPEG q85"``."""
         prof = get_profile(profile)
-        fw, fh = self.frame[2:] if self.frame else self.source_size
+        fw, fh = self.region[2:]
         how = f"scale {self.scale:.4f}" if self.size != (fw, fh) else "no resize needed"
         if self.reframed:
             how = f"{'padded' if self.padded else 'cropped'} to {fw}×{fh} so that {prof.title} shows it whole, {how}"
@@ -267,7 +271,7 @@ class FitResult:
         """Map a box in the input's stored pixels to the output (see :func:`scale_box`).
 
         A box cropped away entirely comes back with zero width or height."""
-        fx, fy, fw, fh = self.frame or (0, 0, *self.source_size)
+        fx, fy, fw, fh = self.region
         x, y, w, h = _box_fields(box)
         x0, y0 = min(max(x - fx, 0), fw), min(max(y - fy, 0), fh)
         x1, y1 = min(max(x + w - fx, 0), fw), min(max(y + h - fy, 0), fh)
@@ -281,7 +285,7 @@ class FitResult:
         m = np.asarray(mask, dtype=bool)
         if m.shape != (self.source_size[1], self.source_size[0]):
             raise ValueError(f"the mask is {m.shape[1]}×{m.shape[0]}, the photo {self.source_size[0]}×{self.source_size[1]}")
-        fx, fy, fw, fh = self.frame or (0, 0, *self.source_size)
+        fx, fy, fw, fh = self.region
         canvas = np.zeros((fh, fw), dtype=np.uint8)
         sx0, sy0 = max(fx, 0), max(fy, 0)
         sx1, sy1 = min(fx + fw, m.shape[1]), min(fy + fh, m.shape[0])
