@@ -438,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from picveil.schemes import DEFAULT_SCHEME
 
-    schemes = ["scramble-v1", "scramble-v2", "scramble-v3"] if args.scheme == "all" else (args.scheme or DEFAULT_SCHEME).split(",")
+    schemes = ["scramble-v1", "scramble-v2", "scramble-v3", "scramble-v4"] if args.scheme == "all" else (args.scheme or DEFAULT_SCHEME).split(",")
 
     from picveil.platforms.simulate import available_encoders
 

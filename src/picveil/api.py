@@ -625,7 +625,7 @@ def protect(image: Source, regions, **options) -> bytes:
         match nobody are protected with ``except_people`` and left visible with
         ``only``; non-face detections are kept either way. At most one of them.
     scheme : str, optional
-        ``scramble-v3`` (default), ``scramble-v1``, ``scramble-v2``,
+        ``scramble-v4`` (default), ``scramble-v3``, ``scramble-v1``, ``scramble-v2``,
         ``searchable-v2`` or ``searchable-v1`` (short names ``scramble``,
         ``searchable``).
     whole : bool
@@ -732,7 +732,7 @@ def _jpeg_to_png(jpeg: bytes) -> bytes:
 
 
 #: Short scheme names a user may type (the newest version of each family).
-SCHEME_ALIASES = {"scramble": "scramble-v3", "searchable": "searchable-v2"}
+SCHEME_ALIASES = {"scramble": "scramble-v4", "searchable": "searchable-v2"}
 
 
 def _scheme_named(name: str | int):

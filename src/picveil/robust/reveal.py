@@ -25,13 +25,15 @@ the *received* pixels, mapped back onto the protected image's 8×8 grid:
    unscrambled chroma (:func:`_chroma_map`; a WebP with a flat noise level);
    otherwise a Wiener-regularised inverse (:func:`deconvolve`). Nothing to undo when the JPEG is the protected
    file itself (same quantization tables as the header's fingerprint: then
-   scramble-v1/v3 is revealed exactly, on the integer coefficients);
+   scramble-v1/v3 is revealed exactly, on the integer coefficients, and
+   scramble-v4 but for block means within one DC step);
 6. recover what the viewer's clipping to 0..255 took away (same size only):
    a scrambled picture leaves the RGB gamut far more often than a photo, and
    pixels seen at 0 or 255 are only bounds; the values that make the
    unscrambled region smoothest within those bounds are found by a projected
    L-BFGS (:class:`_ClipProblem`);
-7. invert the scheme in floating point (scramble-v1/v3: signed block permutations;
+7. invert the scheme in floating point (scramble-v1/v3: signed block permutations,
+   scramble-v4 also block means divided by 0.7;
    scramble-v2: also the block means, through the header's quantile knots);
 8. if the picture was shrunk: refine the unscrambled region by least squares
    against the received pixels, modelling the downscale (antialiased
@@ -530,8 +532,13 @@ def deconvolve(plane: np.ndarray, a: float | tuple[float, ...], nu: float = WIEN
 # --- the schemes, in floating point ----------------------------------------------------------------
 #: Schemes that a reveal from pixels can invert: signed block permutations
 #: (each scheme's ``signed_permutations``), scramble-v2 with its block-mean knots.
-_PIXEL_SCHEMES = frozenset({1, 2, 4})
-#: Schemes whose integer inverse needs nothing but the key (no aux data): exact from the protected file.
+_PIXEL_SCHEMES = frozenset({1, 2, 4, 5})
+#: Schemes that are linear maps of the coefficients with nothing but the key:
+#: signed block permutations, for scramble-v4 after block means scaled by 0.7.
+_LINEAR_SCHEMES = frozenset({1, 4, 5})
+#: Schemes whose integer inverse needs nothing but the key (no aux data): exact
+#: from the protected file. scramble-v4's needs its aux bits for the block means
+#: (in the container): without them each is within one DC quantization step.
 _KEY_ONLY_SCHEMES = frozenset({1, 4})
 _V2_KNOTS = (17, 5, 5)
 
@@ -540,7 +547,10 @@ class _Scramble:
     """A region's keyed signed permutation of blocks, per component, on float DCT blocks.
 
     ``forward`` scrambles (what protect did, minus scramble-v2's block means),
-    ``inverse`` unscrambles; both are orthogonal, adjoint to each other.
+    ``inverse`` unscrambles. For signed permutations both are orthogonal and
+    each is the other's adjoint; scramble-v4 also scales block means
+    (``dc``), so the estimates below use :meth:`inverse_adjoint` and
+    :meth:`forward_adjoint` where they need adjoints.
     """
 
     def __init__(self, scheme_id: int, key, shapes: Sequence[tuple[int, int]], params: bytes) -> None:
@@ -551,6 +561,8 @@ class _Scramble:
         for src, signs in get_scheme(scheme_id).signed_permutations(key, [tuple(s) for s in shapes]):
             self.perms.append(src)
             self.signs.append(signs.astype(np.float64))
+        #: per component, the factor protect multiplied block means by (scramble-v4: 0.7)
+        self.dc = [float(getattr(get_scheme(scheme_id), "dc_scale", 1.0))] * len(shapes)
         self.knots: list[bytes] = []
         if scheme_id == 2:
             need = sum(_V2_KNOTS[: len(shapes)])
@@ -561,16 +573,37 @@ class _Scramble:
                 self.knots.append(params[pos : pos + k])
                 pos += k
 
-    def inverse(self, ci: int, coef: np.ndarray) -> np.ndarray:
-        """Scrambled ``(n, 8, 8)`` float DCT blocks -> original order and signs."""
+    def _permute_back(self, ci: int, coef: np.ndarray) -> np.ndarray:
         s = coef * self.signs[ci]
         out = np.empty_like(s)
         out[self.perms[ci]] = s
         return out
 
-    def forward(self, ci: int, coef: np.ndarray) -> np.ndarray:
-        """Adjoint of :meth:`inverse` (the scramble's signed permutation)."""
+    def _permute(self, ci: int, coef: np.ndarray) -> np.ndarray:
         return coef[self.perms[ci]] * self.signs[ci]
+
+    def _scale_dc(self, coef: np.ndarray, factor: float) -> np.ndarray:
+        if factor == 1.0:
+            return coef
+        out = coef.copy()
+        out[:, 0, 0] *= factor
+        return out
+
+    def inverse(self, ci: int, coef: np.ndarray) -> np.ndarray:
+        """Scrambled ``(n, 8, 8)`` float DCT blocks -> original order and signs."""
+        return self._permute_back(ci, self._scale_dc(coef, 1.0 / self.dc[ci]))
+
+    def forward(self, ci: int, coef: np.ndarray) -> np.ndarray:
+        """The inverse of :meth:`inverse` (what protect did, in floating point)."""
+        return self._scale_dc(self._permute(ci, coef), self.dc[ci])
+
+    def inverse_adjoint(self, ci: int, coef: np.ndarray) -> np.ndarray:
+        """Adjoint of :meth:`inverse` (equal to :meth:`forward` when the scramble is orthogonal)."""
+        return self._scale_dc(self._permute(ci, coef), 1.0 / self.dc[ci])
+
+    def forward_adjoint(self, ci: int, coef: np.ndarray) -> np.ndarray:
+        """Adjoint of :meth:`forward` (equal to :meth:`inverse` when the scramble is orthogonal)."""
+        return self._permute_back(ci, self._scale_dc(coef, self.dc[ci]))
 
     def means(self, ci: int, dc: np.ndarray) -> np.ndarray:
         """scramble-v2: received (equalised) DC values -> estimated original DC values."""
@@ -640,16 +673,30 @@ def _unscrambled_pixels(reg: _Region, ci: int, coef: np.ndarray) -> np.ndarray:
 
 
 # --- linear pieces of the estimates below ----------------------------------------------------------
-def _unscramble_px(reg: "_Region", ci: int, x: np.ndarray) -> np.ndarray:
-    """Level-shifted pixels of a region's component -> the same, unscrambled (linear, orthogonal)."""
+def _in_blocks(op, reg: "_Region", ci: int, x: np.ndarray) -> np.ndarray:
+    """Apply ``op(ci, dct_blocks)`` (one of the scramble's linear maps) to level-shifted pixels."""
     rows, cols = reg.shape(ci)
-    return _pixels(reg.scramble.inverse(ci, _blocks(x + 128.0, 0, rows, 0, cols)), rows, cols) - 128.0
+    return _pixels(op(ci, _blocks(x + 128.0, 0, rows, 0, cols)), rows, cols) - 128.0
+
+
+def _unscramble_px(reg: "_Region", ci: int, x: np.ndarray) -> np.ndarray:
+    """Level-shifted pixels of a region's component -> the same, unscrambled (linear)."""
+    return _in_blocks(reg.scramble.inverse, reg, ci, x)
 
 
 def _scramble_px(reg: "_Region", ci: int, x: np.ndarray) -> np.ndarray:
-    """The adjoint (and inverse) of :func:`_unscramble_px`."""
-    rows, cols = reg.shape(ci)
-    return _pixels(reg.scramble.forward(ci, _blocks(x + 128.0, 0, rows, 0, cols)), rows, cols) - 128.0
+    """The inverse of :func:`_unscramble_px`."""
+    return _in_blocks(reg.scramble.forward, reg, ci, x)
+
+
+def _unscramble_px_adjoint(reg: "_Region", ci: int, x: np.ndarray) -> np.ndarray:
+    """The adjoint of :func:`_unscramble_px` (:func:`_scramble_px` when the scramble is orthogonal)."""
+    return _in_blocks(reg.scramble.inverse_adjoint, reg, ci, x)
+
+
+def _scramble_px_adjoint(reg: "_Region", ci: int, x: np.ndarray) -> np.ndarray:
+    """The adjoint of :func:`_scramble_px` (:func:`_unscramble_px` when the scramble is orthogonal)."""
+    return _in_blocks(reg.scramble.forward_adjoint, reg, ci, x)
 
 
 def _diff_adjoint(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
@@ -737,7 +784,7 @@ def _chroma_map(reg: "_Region", ci: int, plane: np.ndarray, blur: tuple, qtab: n
 
     def normal(x: np.ndarray) -> np.ndarray:
         u = _unscramble_px(reg, ci, x)
-        return take(blur_op(weigh(blur_op(put(x))))) + lam * _scramble_px(reg, ci, _diff_adjoint(np.diff(u, axis=1), np.diff(u, axis=0)))
+        return take(blur_op(weigh(blur_op(put(x))))) + lam * _unscramble_px_adjoint(reg, ci, _diff_adjoint(np.diff(u, axis=1), np.diff(u, axis=0)))
 
     start = deconvolve(y + 128.0, blur) - 128.0
     outside = start.copy()
@@ -855,7 +902,7 @@ def _remove_header_pattern(luma: np.ndarray, header: RobustHeader, grid, reg: "_
         return np.diff(img, axis=1), np.diff(img, axis=0)
 
     def scramble_grad_t(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
-        return _scramble_px(reg, 0, _diff_adjoint(gx, gy))
+        return _unscramble_px_adjoint(reg, 0, _diff_adjoint(gx, gy))
 
     region = luma[y0:y1, x0:x1] - 128.0
     bx_, by_ = grad(unscramble(region))
@@ -1273,7 +1320,7 @@ def _reveal_decoded(data, image, fmt, keyring, identities, max_pixels, recover_c
     if regs and source == "jpeg-coefficients":
         if _same_tables(data, header):
             blur = [(0.0, 0.0, nu)] * len(planes)  # the protected coefficients themselves: nothing to undo
-            if header.scheme_id in _KEY_ONLY_SCHEMES:  # and the scheme needs nothing else: reveal exactly
+            if header.scheme_id in _LINEAR_SCHEMES:  # and the scheme needs nothing else: the integer inverse
                 exact = _exact(data, header, regs, image, max_pixels)
                 if exact is not None:
                     pixels = np.array(exact[0], copy=True)
@@ -1282,7 +1329,8 @@ def _reveal_decoded(data, image, fmt, keyring, identities, max_pixels, recover_c
                         header=header, revealed=tuple(r.index for r in regs), locked=tuple(locked),
                         container_only=tuple(i for i in container_only if i not in low_res),
                         received_size=(width, height), scale=1.0,
-                        source="jpeg-coefficients (exact)", circles=tuple(dict.fromkeys(names.values())),
+                        source="jpeg-coefficients (exact)" if header.scheme_id in _KEY_ONLY_SCHEMES else "jpeg-coefficients (integer)",
+                        circles=tuple(dict.fromkeys(names.values())),
                         blur=tuple(blur), jpeg=b"" if low_res else exact[1], low_res=tuple(low_res),
                     )
         elif recover_clipped:
@@ -1300,11 +1348,11 @@ def _reveal_decoded(data, image, fmt, keyring, identities, max_pixels, recover_c
     if scale != 1.0:
         _reveal_resized(image, header, planes, regs, revealed)
     grid = _header_grid_in_regions(header, len(payload), extraction.grid) if regs and scale == 1.0 else None
-    if grid is not None and header.scheme_id in _KEY_ONLY_SCHEMES and header.color_space in ("ycbcr", "gray"):
+    if grid is not None and header.scheme_id in _LINEAR_SCHEMES and header.color_space in ("ycbcr", "gray"):
         for reg in regs:  # the header went over the regions (SPEC §13.5): take it out first
             _remove_header_pattern(planes[0], header, grid, reg)
     chroma_q = None  # a re-encoded JPEG's own chroma tables: the chroma is estimated (MAP), not inverted
-    if header.scheme_id in _KEY_ONLY_SCHEMES and header.color_space == "ycbcr":
+    if header.scheme_id in _LINEAR_SCHEMES and header.color_space == "ycbcr":
         if received_tables is not None:
             chroma_q = received_tables
         elif received is not None:
@@ -1375,10 +1423,11 @@ def _clip_matrix(header: RobustHeader) -> np.ndarray:
 
 
 def _exact(data: bytes, header: RobustHeader, regs: list[_Region], image: np.ndarray, max_pixels: int) -> tuple[np.ndarray, bytes] | None:
-    """scramble-v1/v3 on the protected coefficients themselves (metadata stripped,
+    """scramble-v1/v3/v4 on the protected coefficients themselves (metadata stripped,
     nothing re-encoded): unscramble the integer coefficients, which gives the
-    original coefficients exactly; the picture decoded and the JPEG. ``None``
-    if the file's layout is not the header's."""
+    original coefficients exactly (scramble-v4: the block means within one DC
+    quantization step, the nearest of their one or two candidates); the
+    picture decoded and the JPEG. ``None`` if the file's layout is not the header's."""
     from picveil.jpeg.codec import read_coefficients
 
     co = read_coefficients(data, max_pixels=max_pixels)
@@ -1562,7 +1611,7 @@ class _ClipProblem:
             val, g = self._roughness(ci, u)
             w = CLIP_WEIGHTS[min(ci, len(CLIP_WEIGHTS) - 1)]
             total += w * val
-            gcoef = self.reg.scramble.forward(ci, _blocks(w * g + 128.0, 0, rows, 0, cols))
+            gcoef = self.reg.scramble.inverse_adjoint(ci, _blocks(w * g + 128.0, 0, rows, 0, cols))
             grads.append(_pixels(gcoef, rows, cols) - 128.0)
         gd = self._components_adjoint(grads)
         return total, gd.reshape(-1)[self.idx]
@@ -1730,14 +1779,14 @@ class _ResizeProblem:
     def _scramble(self, u: np.ndarray) -> np.ndarray:
         return _scramble_px(self.reg, self.ci, u)
 
-    def _unscramble(self, x: np.ndarray) -> np.ndarray:
-        return _unscramble_px(self.reg, self.ci, x)
+    def _scramble_adjoint(self, x: np.ndarray) -> np.ndarray:
+        return _scramble_px_adjoint(self.reg, self.ci, x)
 
     def _normal(self, u: np.ndarray) -> np.ndarray:
         """``(SᵀAᵀAS + w LᵀL) u``."""
         x = self._scramble(u)
         r = self.ay @ x @ self.ax.T
-        back = self._unscramble(self.ay.T @ r @ self.ax)
+        back = self._scramble_adjoint(self.ay.T @ r @ self.ax)
         lap = np.zeros_like(u)
         gx, gy = np.diff(u, axis=1), np.diff(u, axis=0)
         lap[:, 1:] += gx
@@ -1749,7 +1798,7 @@ class _ResizeProblem:
     def solve(self, u0: np.ndarray) -> np.ndarray:
         """The unscrambled region (pixels, not level-shifted back: ``u + 128``)."""
         u = u0 - 128.0
-        rhs = self._unscramble(self.ay.T @ self.target @ self.ax)
+        rhs = self._scramble_adjoint(self.ay.T @ self.target @ self.ax)
         r = rhs - self._normal(u)
         p = r.copy()
         rr = float(np.sum(r * r))

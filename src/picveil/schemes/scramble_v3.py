@@ -98,7 +98,9 @@ def _span(index: np.ndarray, f: int, n: int) -> np.ndarray:
     return np.clip(n - index * f, 0, f)
 
 
-def signed_permutations(key: KeyStream, shapes: list[tuple[int, int]]) -> list[tuple[np.ndarray, np.ndarray]]:
+def signed_permutations(
+    key: KeyStream, shapes: list[tuple[int, int]], labels: tuple[bytes, bytes, bytes] = (_UNIT, _FLIP, _SIGN)
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """The scramble as one signed block permutation per component.
 
     Parameters
@@ -107,6 +109,8 @@ def signed_permutations(key: KeyStream, shapes: list[tuple[int, int]]) -> list[t
         The region key.
     shapes : list of (rows, cols)
         Block shape of each component inside the region.
+    labels : (unit, flip, sign)
+        Key-stream labels of the three steps (scramble-v4 uses its own).
 
     Returns
     -------
@@ -128,7 +132,8 @@ def signed_permutations(key: KeyStream, shapes: list[tuple[int, int]]) -> list[t
     n = R * C
     if n == 0:
         return [(np.arange(r * c, dtype=np.int64), np.ones((r * c, 8, 8), dtype=np.int16)) for r, c in shapes]
-    words = np.frombuffer(key.stream(_UNIT, 8 * n), dtype=">u8").astype(np.uint64)
+    unit_label, flip_label, sign_label = labels
+    words = np.frombuffer(key.stream(unit_label, 8 * n), dtype=">u8").astype(np.uint64)
     ur, uc = np.divmod(np.arange(n), C)
     heights = np.stack([_span(ur, fy, rows) for (rows, _), (fy, _) in zip(shapes, factors)], 1)
     widths = np.stack([_span(uc, fx, cols) for (_, cols), (_, fx) in zip(shapes, factors)], 1)
@@ -138,7 +143,7 @@ def signed_permutations(key: KeyStream, shapes: list[tuple[int, int]]) -> list[t
     for g in np.unique(group):
         members = np.flatnonzero(group.reshape(-1) == g)
         source[members] = members[np.argsort(words[members], kind="stable")]
-    flags = np.frombuffer(key.stream(_FLIP, n), dtype=np.uint8)
+    flags = np.frombuffer(key.stream(flip_label, n), dtype=np.uint8)
     lr, tb, neg = (flags & 1).astype(bool), (flags & 2).astype(bool), (flags & 4).astype(bool)
     sr, sc = np.divmod(source, C)
     result = []
@@ -156,7 +161,7 @@ def signed_permutations(key: KeyStream, shapes: list[tuple[int, int]]) -> list[t
                 signs[dst[lr[has]]] *= _MIRROR_LR
                 signs[dst[tb[has]]] *= _MIRROR_TB
                 signs[dst[neg[has]]] *= -1
-        ac = keyed_signs(key, _SIGN + bytes([ci]), rows * cols)
+        ac = keyed_signs(key, sign_label + bytes([ci]), rows * cols)
         ac[:, 0, 0] = 1
         signs *= ac
         result.append((src, signs))
