@@ -176,14 +176,17 @@ def _box_mean(a: np.ndarray, radius: int) -> np.ndarray:
     return s / m
 
 
-def _evidence(s: np.ndarray, lay: Layout) -> np.ndarray:
+def _evidence(s: np.ndarray, lay: Layout, known: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Per-cell evidence of the signal, flat: ``s`` signed by the pilot bit on
-    pilots, the sharpness ``2|s| - 1`` elsewhere. Without a signal ``s`` is
-    uniform on ``[-1, 1]`` (the dither sees to that), so every value is
-    uniform on ``[-1, 1]``: mean 0, variance 1/3."""
+    pilots (and on the ``known = (cells, bits)``), the sharpness ``2|s| - 1``
+    elsewhere. Without a signal ``s`` is uniform on ``[-1, 1]`` (the dither
+    sees to that), so every value is uniform on ``[-1, 1]``: mean 0, variance 1/3."""
     flat = s.reshape(-1)
     ev = 2.0 * np.abs(flat) - 1.0
     ev[lay.pilot_cells] = flat[lay.pilot_cells] * (1.0 - 2.0 * lay.pilot_bits)
+    if known is not None:
+        cells, bits = known
+        ev[cells] = flat[cells] * (1.0 - 2.0 * bits)
     return ev
 
 
@@ -195,7 +198,7 @@ def presence_score(s: np.ndarray, lay: Layout) -> float:
     return float(ev.sum() / np.sqrt(ev.size / 3.0))
 
 
-def cell_llrs(s: np.ndarray, lay: Layout) -> np.ndarray:
+def cell_llrs(s: np.ndarray, lay: Layout, known: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Log-likelihood ratio (positive for bit 0) of every cell.
 
     Model: a cell either carries the signal, with Gaussian noise of standard
@@ -203,7 +206,10 @@ def cell_llrs(s: np.ndarray, lay: Layout) -> np.ndarray:
     garbage (inside a protected region, clipped, destroyed), uniform on
     ``[-1, 1]``. ``sigma`` is estimated from the pilots; the garbage
     probability of each cell from the agreement of the pilots and the
-    sharpness ``2|s| - 1`` of the other cells in its neighbourhood.
+    sharpness ``2|s| - 1`` of the other cells in its neighbourhood. Cells
+    whose bits are ``known = (cells, bits)`` (the preamble, once decoded)
+    count as pilots: a confident cell that disagrees with its known bit is
+    evidence of garbage, which sharpness alone cannot see.
 
     Returns
     -------
@@ -217,7 +223,7 @@ def cell_llrs(s: np.ndarray, lay: Layout) -> np.ndarray:
     sigma = float(np.sqrt(np.mean(good**2))) if good.size >= 8 else SIGMA_MAX
     sigma = min(SIGMA_MAX, max(SIGMA_MIN, sigma))
 
-    evidence = _evidence(s, lay)
+    evidence = _evidence(s, lay, known)
     present = _box_mean(evidence.reshape(s.shape), PRESENCE_RADIUS)
     reference = max(0.3, float(np.quantile(present, 0.9)))
     p = np.clip(present / reference, 0.02, 0.98)

@@ -26,6 +26,9 @@ __all__ = ["Extraction", "detect", "extract", "extract_from_jpeg", "extract_repo
 
 #: Presence score from which a grid counts as found (about 1e-9 by chance per grid).
 Z_FOUND = 6.0
+#: Share of the body's coded bits, least sure first, left out of the third
+#: decoding pass's extra pilots (the others count as known).
+SURE_SHARE = 0.2
 #: Long edge of the copy on which grids are searched (cells stay >= 8 px at 128 levels).
 DETECT_LONG_EDGE = 1024
 
@@ -97,8 +100,25 @@ def _decode_grid(y: np.ndarray, grid: Grid) -> bytes | None:
     if pre is None:
         return None
     n_bits = coding.body_bits(pre.length, pre.parity_class)
-    body_llr = np.bincount(np.arange(lay.n_body) % n_bits, weights=llr[lay.body_cells], minlength=n_bits)[:n_bits]
-    return coding.body_decode(body_llr, pre.length, pre.parity_class)
+
+    def body(cell_llr: np.ndarray) -> bytes | None:
+        body_llr = np.bincount(np.arange(lay.n_body) % n_bits, weights=cell_llr[lay.body_cells], minlength=n_bits)[:n_bits]
+        return coding.body_decode(body_llr, pre.length, pre.parity_class)
+
+    payload = body(llr)
+    if payload is None:  # again, with the decoded preamble's cells as extra pilots (a finer garbage map)
+        pre_bits = coding.preamble_encode(pre)[np.arange(lay.n_pre) % coding.PRE_BITS]
+        known = (lay.preamble_cells, pre_bits)
+        llr = cell_llrs(s, lay, known).reshape(-1)
+        payload = body(llr)
+        if payload is None:  # and with the body bits the cells' combined vote is surest of
+            idx = np.arange(lay.n_body) % n_bits
+            vote = np.bincount(idx, weights=llr[lay.body_cells], minlength=n_bits)[:n_bits]
+            sure = np.abs(vote) >= np.quantile(np.abs(vote), SURE_SHARE)
+            cells = np.concatenate([known[0], lay.body_cells[sure[idx]]])
+            bits = np.concatenate([known[1], (vote[idx][sure[idx]] < 0).astype(np.uint8)])
+            payload = body(cell_llrs(s, lay, (cells, bits)).reshape(-1))
+    return payload
 
 
 def extract_report(image: np.ndarray) -> Extraction:
