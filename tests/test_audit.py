@@ -409,3 +409,20 @@ def test_picveil_default_mode_adapter():
     out = ob.get("picveil:default")(img, np.random.default_rng(0))
     assert out.shape == img.shape and out.dtype == np.uint8
     assert np.abs(out.astype(int) - img).mean() > 10  # it changed the image
+
+
+def test_picveil_coefficient_reader_sees_what_a_viewer_clips():
+    """``picveil-coef:<mode>``: the attacker reads the file's coefficients. Where the viewer
+    shows a value inside 0..255 it sees the same grey (at a third of the resolution); where
+    the viewer clipped, it sees beyond."""
+    img = data.prepare(data.load_digits().images[:1], 128)[0]
+    img = np.clip(img.astype(int) * 3 // 2 + 20, 0, 255).astype(np.uint8)  # some contrast to clip
+    from picveil import protect
+
+    prot = protect(ob._encode_gray(img, ob.JPEG_QUALITY), regions=[(0, 0, 128, 128)], **ob.picveil_options("scramble-v3"))
+    shown = ob._decode_gray(prot).astype(float)
+    raw = ob._decode_gray_unclipped(prot).astype(float) * ob.UNCLIPPED_SPAN / 255 + ob.UNCLIPPED_LOW
+    inside = (shown > 0) & (shown < 255)
+    assert np.abs(raw[inside] - shown[inside]).max() <= 2.5  # a third of the resolution, plus rounding
+    assert ob.get("picveil-coef:scramble-v3")(img, np.random.default_rng(0)).shape == img.shape
+    assert "coefficients" in ob.get("picveil-coef:default").summary

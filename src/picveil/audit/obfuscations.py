@@ -174,6 +174,28 @@ def _decode_gray(data: bytes) -> np.ndarray:
         return np.asarray(im.convert("L"), dtype=np.uint8).copy()
 
 
+#: Grey levels an unclipped decode (:func:`_decode_gray_unclipped`) maps onto 0..255:
+#: ``(x - UNCLIPPED_LOW) / UNCLIPPED_SPAN * 255``.
+UNCLIPPED_LOW, UNCLIPPED_SPAN = -256.0, 768.0
+
+
+def _decode_gray_unclipped(data: bytes) -> np.ndarray:
+    """What an attacker who reads the file's coefficients sees: the luma the
+    coefficients describe, *not* clipped to 0..255 as a viewer does, mapped
+    linearly from ``-256 .. 512`` onto ``uint8`` (a third of the grey
+    resolution, none of the clipping)."""
+    from picveil.jpeg.codec import read_coefficients
+    from picveil.jpeg.pixels import blocks_to_plane
+
+    jc = read_coefficients(data)
+    k = np.arange(8)
+    d = np.cos(np.pi * (2 * k[None, :] + 1) * k[:, None] / 16.0) * np.sqrt(2.0 / 8.0)
+    d[0] /= np.sqrt(2.0)
+    coef = jc.array(0).astype(np.float64) * jc.quant_table(0).astype(np.float64)
+    plane = blocks_to_plane(d.T @ coef @ d + 128.0)[: jc.height, : jc.width]
+    return np.clip(np.rint((plane - UNCLIPPED_LOW) * 255.0 / UNCLIPPED_SPAN), 0, 255).astype(np.uint8)
+
+
 def _p3_public_libjpeg(image: np.ndarray, threshold: int, variant: str, quality: int) -> np.ndarray:
     from picveil.jpeg.codec import read_coefficients
 
@@ -349,13 +371,16 @@ def picveil_mode(
     *,
     mode: str = "default",
     quality: int = JPEG_QUALITY,
+    coefficients: bool = False,
 ) -> np.ndarray:
     """Protect the whole image with picveil's public API and decode the result.
 
     The image is encoded as a grayscale JPEG at ``quality`` (Pillow), passed
     to ``picveil.protect`` with one region covering it and a fresh
     ``pyrage.x25519.Identity`` as the only recipient, and the protected JPEG
-    is decoded back to grayscale ``uint8``. ``mode`` names a picveil scheme
+    is decoded back to grayscale ``uint8`` (with ``coefficients``: as an
+    attacker reading the file's coefficients sees it, unclipped, see
+    :func:`_decode_gray_unclipped`). ``mode`` names a picveil scheme
     (``scheme=``) or a painted look as ``look-<name>`` (``look=``);
     ``"default"`` and ``"default-circle"`` leave picveil's defaults (see
     :func:`picveil_options`). Keys come from
@@ -367,7 +392,7 @@ def picveil_mode(
 
     h, w = image.shape
     protected = protect(_encode_gray(image, quality), regions=[(0, 0, w, h)], **picveil_options(mode))
-    out = _decode_gray(protected)
+    out = _decode_gray_unclipped(protected) if coefficients else _decode_gray(protected)
     if out.shape != (h, w):
         raise ValueError(f"picveil returned a {out.shape} image for a {(h, w)} input")
     return out
@@ -455,7 +480,13 @@ DEFAULT_SET = (
 
 
 def get(name: str) -> Obfuscation:
-    """Look up an obfuscation; ``picveil:<mode>`` builds the picveil adapter."""
+    """Look up an obfuscation; ``picveil:<mode>`` builds the picveil adapter, and
+    ``picveil-coef:<mode>`` the same seen through the file's coefficients (unclipped)."""
+    if name.startswith("picveil-coef:"):
+        mode = name.split(":", 1)[1] or "default"
+        return _entry(name, picveil_mode, "picveil", 8, True,
+                      f"picveil.protect, scheme {mode!r}, whole image, read from the file's coefficients (no viewer clipping)",
+                      mode=mode, coefficients=True)
     if name.startswith("picveil:"):
         mode = name.split(":", 1)[1] or "default"
         return _entry(name, picveil_mode, "picveil", 8, True, f"picveil.protect, scheme {mode!r}, whole image", mode=mode)
@@ -466,5 +497,7 @@ def get(name: str) -> Obfuscation:
 
 
 def available() -> list[str]:
-    """Registered names, plus ``picveil:<scheme>`` for each scheme of an importable picveil."""
-    return list(REGISTRY) + [f"picveil:{m}" for m in picveil_schemes()]
+    """Registered names, plus ``picveil:<scheme>`` for each scheme of an importable picveil
+    and ``picveil-coef:<scheme>`` (the same, read from the file's coefficients)."""
+    modes = picveil_schemes()
+    return list(REGISTRY) + [f"picveil:{m}" for m in modes] + [f"picveil-coef:{m}" for m in modes]
