@@ -426,3 +426,15 @@ def test_picveil_coefficient_reader_sees_what_a_viewer_clips():
     assert np.abs(raw[inside] - shown[inside]).max() <= 2.5  # a third of the resolution, plus rounding
     assert ob.get("picveil-coef:scramble-v3")(img, np.random.default_rng(0)).shape == img.shape
     assert "coefficients" in ob.get("picveil-coef:default").summary
+
+
+def test_scramble_v3_dc70_diagnostic_has_scramble_v4_statistics():
+    """The attacker's public DC map on a scramble-v3 file gives scramble-v4's picture
+    statistics (block means 30 % nearer grey, nothing at 0 or 255 on digits)."""
+    imgs = data.prepare(data.load_digits().images[:6], 128)
+    stats = {}
+    for name in ("picveil:scramble-v3", "picveil:scramble-v4", "picveil:scramble-v3-dc70"):
+        out = np.stack([ob.get(name)(im, np.random.default_rng(0)) for im in imgs]).astype(float)
+        stats[name] = out.reshape(6, 16, 8, 16, 8).mean(axis=(2, 4)).std()
+    assert abs(stats["picveil:scramble-v3-dc70"] - stats["picveil:scramble-v4"]) < 0.05 * stats["picveil:scramble-v4"]
+    assert stats["picveil:scramble-v3"] > 1.2 * stats["picveil:scramble-v3-dc70"]

@@ -398,6 +398,26 @@ def picveil_mode(
     return out
 
 
+def scramble_v3_dc70(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Diagnostic: a scramble-v3 file, then the public map of scramble-v4's step 0
+    (every DC to ``round(0.7·DC)``) applied by the *attacker* to the file's
+    coefficients, then a viewer's decode. Its output has scramble-v4's
+    distribution (block means within one step), so an attack that scores
+    higher here than on ``picveil:scramble-v3`` shows what scramble-v3 leaks
+    to an attacker who preprocesses, and that scramble-v4 does not add to it."""
+    from picveil import protect
+    from picveil.jpeg.codec import read_coefficients
+    from picveil.schemes.scramble_v4 import compress_dc
+
+    _check(image)
+    h, w = image.shape
+    jc = read_coefficients(protect(_encode_gray(image, JPEG_QUALITY), regions=[(0, 0, w, h)], **picveil_options("scramble-v3")))
+    coef = jc.array(0).astype(np.int32)
+    coef[..., 0, 0] = compress_dc(coef[..., 0, 0])
+    jc.set_blocks(0, 0, 0, coef.astype(np.int16))
+    return _decode_gray(jc.encode())
+
+
 # --- registry ----------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -482,6 +502,9 @@ DEFAULT_SET = (
 def get(name: str) -> Obfuscation:
     """Look up an obfuscation; ``picveil:<mode>`` builds the picveil adapter, and
     ``picveil-coef:<mode>`` the same seen through the file's coefficients (unclipped)."""
+    if name == "picveil:scramble-v3-dc70":  # keyed by picveil's CSPRNG, like the modes: not in REGISTRY
+        return _entry(name, scramble_v3_dc70, "picveil-diagnostic", 8, True,
+                      "diagnostic: scramble-v3 file, then DC x 0.7 by the attacker (scramble-v4's public step 0), viewer decode")
     if name.startswith("picveil-coef:"):
         mode = name.split(":", 1)[1] or "default"
         return _entry(name, picveil_mode, "picveil", 8, True,
@@ -500,4 +523,5 @@ def available() -> list[str]:
     """Registered names, plus ``picveil:<scheme>`` for each scheme of an importable picveil
     and ``picveil-coef:<scheme>`` (the same, read from the file's coefficients)."""
     modes = picveil_schemes()
-    return list(REGISTRY) + [f"picveil:{m}" for m in modes] + [f"picveil-coef:{m}" for m in modes]
+    diagnostics = ["picveil:scramble-v3-dc70"] if modes else []
+    return list(REGISTRY) + [f"picveil:{m}" for m in modes] + [f"picveil-coef:{m}" for m in modes] + diagnostics
