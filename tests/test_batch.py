@@ -154,6 +154,15 @@ def test_protect_resume_and_reveal(tmp_path, tree, me, capsys):
         assert np.array_equal(decode(restored), decode(original_jpeg)), rel
         assert not np.array_equal(decode((out / output).read_bytes()), decode(original_jpeg)), rel
 
+    # A photo in the folder that was never protected is skipped, not failed, and says why.
+    (out / "plain.jpg").write_bytes((tree / "top.jpg").read_bytes())
+    code, _, err = run(capsys, "batch", "reveal", out, tmp_path / "revealed2", "-i", key, "-j", 2)
+    assert code == 0, err
+    rev = rows(tmp_path / "revealed2")
+    assert rev["plain.jpg"].status == "skipped" and rev["plain.jpg"].reason.startswith("not protected:")
+    assert not (tmp_path / "revealed2" / "plain.jpg").exists()
+    assert sum(r.status == "done" for r in rev.values()) == 5
+
 
 def test_changed_options_redo_the_files(tmp_path, tree, me):
     recipient, _ = me

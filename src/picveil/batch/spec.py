@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import ClassVar
 
-from ..errors import InputError, PicveilError, RecipientError, RegionError, UnsupportedImageError
+from ..errors import InputError, NoPicveilDataError, PicveilError, RecipientError, RegionError, UnsupportedImageError
 from ..jpeg.loading import heic_available, heic_to_png  # noqa: F401 - HEIC is read there; kept importable from here
 from ..regions.region import Box, parse_box
 from .manifest import Row
@@ -528,6 +528,10 @@ def process(spec, task: Task) -> Row:
         if outcome.output_sha256 is None:
             return row("skipped", outcome.note, outcome)
         return row("done", outcome.note, outcome)
+    except NoPicveilDataError as exc:
+        if spec.operation == "reveal":  # a photo that was never protected (or was copied as it was)
+            return row("skipped", f"not protected: {exc.message}")
+        return row("failed", exc.message)
     except PicveilError as exc:
         return row("failed", exc.message)
     except MemoryError:
