@@ -88,7 +88,7 @@ def test_tracer_matches_scramble_v1s_documented_permutation(face):
 # --- key sensitivity -------------------------------------------------------------------
 
 @pytest.mark.parametrize("level", ["region", "file"])
-@pytest.mark.parametrize("name", ["scramble-v1", "searchable-v1"])
+@pytest.mark.parametrize("name", ["scramble-v1", "scramble-v4", "searchable-v1"])
 def test_one_bit_key_change_reveals_nothing(face, name, level):
     _, _, _, blocks, quant = face
     rng = np.random.default_rng(3)

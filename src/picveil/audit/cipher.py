@@ -232,7 +232,9 @@ def key_sensitivity(
         The wrong-key reveals are given the scheme's true ``aux`` bytes (for
         scramble-v2, the original DC values), which favours the attacker: in
         picveil the aux bytes are sealed under the region key and a wrong key
-        opens nothing at all.
+        opens nothing at all. Where the scheme refuses them under the wrong
+        key (scramble-v4's rounding bits do not fit the blocks a wrong key
+        unscrambles), that reveal goes without them.
     """
     from ..crypto import GroupKey, RegionKey
 
@@ -253,13 +255,19 @@ def key_sensitivity(
         b = np.concatenate([np.asarray(x).ravel() for x in other.blocks])
         return float(np.mean(a != b))
 
+    def wrong_reveal(k: bytes):
+        try:
+            return scheme.reveal(right.blocks, region_key(k), quant, right.aux)
+        except ValueError:
+            return scheme.reveal(right.blocks, region_key(k), quant, None)
+
     flipped = _flip_bit(key, bit)
     p_right = luma_psnr(scheme.reveal(right.blocks, region_key(key), quant, right.aux))
-    p_flip = luma_psnr(scheme.reveal(right.blocks, region_key(flipped), quant, right.aux))
+    p_flip = luma_psnr(wrong_reveal(flipped))
     c_flip = changed(scheme.protect(blocks, region_key(flipped), quant))
     p_rand, c_rand = [], []
     for rk in random_keys:
-        p_rand.append(luma_psnr(scheme.reveal(right.blocks, region_key(rk), quant, right.aux)))
+        p_rand.append(luma_psnr(wrong_reveal(rk)))
         c_rand.append(changed(scheme.protect(blocks, region_key(rk), quant)))
     return KeySensitivity(
         level, bit, p_right, p_flip, float(np.mean(p_rand)) if p_rand else math.nan,
