@@ -558,3 +558,21 @@ def test_header_pattern_kept_where_its_estimate_is_texture(keyrings, monkeypatch
     pic = _decode(src)[..., 1].astype(np.float64)
     noise = np.kron(np.random.default_rng(0).normal(0, 20, (64, 64)), np.ones((8, 8)))
     assert 0.8 < rv._blockiness(pic) < 1.3 and rv._blockiness(pic + noise) > 2.0
+
+
+@pytest.mark.parametrize("scheme_id", [4, 5])
+def test_scramble_adjoints_are_adjoints(scheme_id):
+    """The estimates need the adjoints of the scramble's float maps; scramble-v4's
+    block-mean scale makes them differ from the inverses: <S⁻¹x, y> = <x, S⁻ᵀy>,
+    <Sx, y> = <x, Sᵀy>, and S⁻¹S = identity."""
+    from picveil.crypto import RegionKey
+
+    shapes = [(6, 8), (3, 4), (3, 4)]
+    sc = rv._Scramble(scheme_id, RegionKey(b"k" * 32), shapes, b"")
+    rng = np.random.default_rng(0)
+    for ci, (r, c) in enumerate(shapes):
+        x, y = rng.normal(size=(r * c, 8, 8)), rng.normal(size=(r * c, 8, 8))
+        assert np.isclose(np.sum(sc.inverse(ci, x) * y), np.sum(x * sc.inverse_adjoint(ci, y)))
+        assert np.isclose(np.sum(sc.forward(ci, x) * y), np.sum(x * sc.forward_adjoint(ci, y)))
+        assert np.allclose(sc.inverse(ci, sc.forward(ci, x)), x)
+    assert sc.dc == ([0.7] * 3 if scheme_id == 5 else [1.0] * 3)
