@@ -357,6 +357,9 @@ def test_stripped_file_reveals_from_its_integer_coefficients(scheme, photo, keyr
     mask = _region_mask(revealed.shape, BOXES, 1.0)
     p = _psnr(revealed[mask], _decode(photo)[mask])
     assert p == float("inf") if scheme == "scramble-v3" else p > 50.0
+    # and the user is told whether it is exact
+    _, rep = api._reveal(parse_chain("strip").run(out), keyring=friend)
+    assert (rep.warnings == ()) if scheme == "scramble-v3" else ("within one quantization step" in rep.warnings[0])
 
 
 def test_unrelated_keyring_is_told_which_circle(protected, keyrings):

@@ -960,10 +960,17 @@ def _reveal_from_pixels(
     if require_all and locked:
         raise NotRecipientError(f"The keyring opens {len(rep.revealed)} of {len(rep.header.regions)} regions.")
     out = rep.jpeg or encode_output(rgb, output_format)  # the exact JPEG when the coefficients were intact
-    warnings = () if rep.jpeg else (
-        "Revealed from the pixels (the picveil data was stripped or the picture re-encoded): "
-        "the regions are the best the received pixels allow, not exact.",
-    )
+    if rep.jpeg and rep.source == "jpeg-coefficients (integer)":
+        warnings: tuple[str, ...] = (
+            "Revealed from the file's own coefficients (the picveil data was stripped, the picture was not "
+            "re-encoded): every detail is exact, each 8x8 block's brightness within one quantization step; "
+            "the file with its picveil data reveals bit for bit.",
+        )
+    else:
+        warnings = () if rep.jpeg else (
+            "Revealed from the pixels (the picveil data was stripped or the picture re-encoded): "
+            "the regions are the best the received pixels allow, not exact.",
+        )
     if rep.low_res:  # painted regions shown from their thumbnails (robust/SPEC.md §13.7)
         names = ", ".join(str(i + 1) for i in rep.low_res)
         warnings += (
