@@ -185,14 +185,11 @@ def _decode_gray_unclipped(data: bytes) -> np.ndarray:
     linearly from ``-256 .. 512`` onto ``uint8`` (a third of the grey
     resolution, none of the clipping)."""
     from picveil.jpeg.codec import read_coefficients
-    from picveil.jpeg.pixels import blocks_to_plane
+    from picveil.jpeg.pixels import blocks_to_plane, idct
 
     jc = read_coefficients(data)
-    k = np.arange(8)
-    d = np.cos(np.pi * (2 * k[None, :] + 1) * k[:, None] / 16.0) * np.sqrt(2.0 / 8.0)
-    d[0] /= np.sqrt(2.0)
     coef = jc.array(0).astype(np.float64) * jc.quant_table(0).astype(np.float64)
-    plane = blocks_to_plane(d.T @ coef @ d + 128.0)[: jc.height, : jc.width]
+    plane = blocks_to_plane(idct(coef))[: jc.height, : jc.width]
     return np.clip(np.rint((plane - UNCLIPPED_LOW) * 255.0 / UNCLIPPED_SPAN), 0, 255).astype(np.uint8)
 
 

@@ -100,10 +100,13 @@ def _decode_grid(y: np.ndarray, grid: Grid) -> bytes | None:
     if pre is None:
         return None
     n_bits = coding.body_bits(pre.length, pre.parity_class)
+    idx = np.arange(lay.n_body) % n_bits  # the coded bit each body cell carries
+
+    def votes(cell_llr: np.ndarray) -> np.ndarray:
+        return np.bincount(idx, weights=cell_llr[lay.body_cells], minlength=n_bits)[:n_bits]
 
     def body(cell_llr: np.ndarray) -> bytes | None:
-        body_llr = np.bincount(np.arange(lay.n_body) % n_bits, weights=cell_llr[lay.body_cells], minlength=n_bits)[:n_bits]
-        return coding.body_decode(body_llr, pre.length, pre.parity_class)
+        return coding.body_decode(votes(cell_llr), pre.length, pre.parity_class)
 
     payload = body(llr)
     if payload is None:  # again, with the decoded preamble's cells as extra pilots (a finer garbage map)
@@ -112,8 +115,7 @@ def _decode_grid(y: np.ndarray, grid: Grid) -> bytes | None:
         llr = cell_llrs(s, lay, known).reshape(-1)
         payload = body(llr)
         if payload is None:  # and with the body bits the cells' combined vote is surest of
-            idx = np.arange(lay.n_body) % n_bits
-            vote = np.bincount(idx, weights=llr[lay.body_cells], minlength=n_bits)[:n_bits]
+            vote = votes(llr)
             sure = np.abs(vote) >= np.quantile(np.abs(vote), SURE_SHARE)
             cells = np.concatenate([known[0], lay.body_cells[sure[idx]]])
             bits = np.concatenate([known[1], (vote[idx][sure[idx]] < 0).astype(np.uint8)])
