@@ -349,6 +349,26 @@ def summarise(results: list[PhotoResult], specs: list[str]):
     return rows
 
 
+def paired(results: list[PhotoResult], specs: list[str], a: str, b: str) -> list[list[str]]:
+    """Per chain, scheme `b` against scheme `a` photo by photo (the same photos and
+    boxes, each with its own keys): on how many photos `b`'s revealed regions score
+    higher, and the median and smallest PSNR difference ``b - a`` in dB."""
+    by = {(r.scheme, r.name): r for r in results if not r.skipped}
+    names = sorted({n for s, n in by if s == a} & {n for s, n in by if s == b})
+    out = []
+    for spec in specs:
+        d = [
+            by[(b, n)].chains[spec]["psnr"] - by[(a, n)].chains[spec]["psnr"]
+            for n in names
+            if spec in by[(a, n)].chains and spec in by[(b, n)].chains
+            and "psnr" in by[(a, n)].chains[spec] and "psnr" in by[(b, n)].chains[spec]
+            and math.isfinite(by[(a, n)].chains[spec]["psnr"]) and math.isfinite(by[(b, n)].chains[spec]["psnr"])
+        ]
+        if d:
+            out.append([spec, f"{sum(x > 0 for x in d)}/{len(d)}", fmt(float(np.median(d)), sign=True), fmt(float(np.min(d)), sign=True)])
+    return out
+
+
 def fmt(v: float, digits: int = 2, sign: bool = False) -> str:
     if isinstance(v, float) and math.isnan(v):
         return "–"
@@ -403,6 +423,9 @@ def print_tables(results, specs, schemes, seed003, elapsed: float, markdown: boo
                 f"QF{q}: {mine:.1f} dB (plain {plain:.1f}) vs seed 003 {SEED_003[q]:.1f}" for q, (mine, plain) in seed003[scheme].items()
             )
             notes.append(f"{scheme} on 512x512 grayscale camera, one region: {s3}")
+    pair = paired(results, specs, schemes[0], schemes[-1]) if len(schemes) > 1 else []
+    pair_headers = ["chain", f"{schemes[-1]} better", "median Δ dB", "worst Δ dB"]
+    pair_title = f"{schemes[-1]} against {schemes[0]}, photo by photo (revealed-region PSNR difference)"
     if markdown:
         print(f"### {title}\n")
         print("| " + " | ".join(headers) + " |")
@@ -412,6 +435,12 @@ def print_tables(results, specs, schemes, seed003, elapsed: float, markdown: boo
         print()
         for n in notes:
             print(f"* {n}")
+        if pair:
+            print(f"\n### {pair_title}\n")
+            print("| " + " | ".join(pair_headers) + " |")
+            print("|" + "---|" * len(pair_headers))
+            for row in pair:
+                print("| " + " | ".join(row) + " |")
         return
     from rich.console import Console
     from rich.table import Table
@@ -425,6 +454,13 @@ def print_tables(results, specs, schemes, seed003, elapsed: float, markdown: boo
     console.print(table)
     for n in notes:
         console.print(f"• {n}")
+    if pair:
+        t2 = Table(title=pair_title)
+        for h in pair_headers:
+            t2.add_column(h, justify="left" if h == "chain" else "right")
+        for row in pair:
+            t2.add_row(*row)
+        console.print(t2)
 
 
 def main(argv: list[str] | None = None) -> int:
