@@ -11,14 +11,16 @@ quantized DC coefficient by 7/10 before scrambling, so each block mean moves
 30 % of the way to mid-grey (DC 0 is grey 128 in JPEG's level shift) and
 every unit gains that much headroom. Measured by
 ``benchmarks/bench_robust.py --scheme scramble-v3,scramble-v4`` (24 photos,
-one run): a lossless PNG copy reveals at 42.1 dB instead of 40.7, and the
-gap to the unprotected photo narrows at JPEG q95 from −8.1 to −6.8 dB, q75
-−3.7 → −3.0, q50 −1.5 → −1.2, WebP 75 −5.2 → −4.9, after a downscale to
-1080 px −8.8 → −8.3.
+one run): a lossless PNG copy reveals at 42.1 dB instead of 40.6, and the
+mean gap to the unprotected photo narrows at JPEG q95 from −8.1 to −6.8 dB,
+q75 −3.6 → −3.0, q50 −1.5 → −1.3, WebP 90 −5.6 → −4.9, after a downscale
+to 1080 px −8.8 → −8.4.
 
-The price is small: a reveal from re-encoded pixels divides the received
-means by 0.7, which multiplies only the DC part of the platform's noise by
-1.43 (DC noise is a small share of a JPEG's error: q30 stays at −1.1 dB).
+The price: a reveal from re-encoded pixels divides the received means by
+0.7, which multiplies the DC part of the platform's noise by 1.43. DC
+noise is a small share of a JPEG's error (q30 stays at −1.1 dB, WebP 75 at
+−5.0), but where the noise is large it can outweigh the headroom (WebP 50:
+−5.0 → −5.2 dB on average, −7.3 dB on one photo).
 
 Steps (region key streams, labels ``"picveil scramble-v4 <use>"``, container
 SPEC §10.3):
