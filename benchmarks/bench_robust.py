@@ -427,20 +427,21 @@ def print_tables(results, specs, schemes, seed003, elapsed: float, markdown: boo
     pair_headers = ["chain", f"{schemes[-1]} better", "median Δ dB", "worst Δ dB"]
     pair_title = f"{schemes[-1]} against {schemes[0]}, photo by photo (revealed-region PSNR difference)"
     if markdown:
+
+        def md_table(heads: list[str], rows: list[list[str]]) -> None:
+            print("| " + " | ".join(heads) + " |")
+            print("|" + "---|" * len(heads))
+            for row in rows:
+                print("| " + " | ".join(row) + " |")
+
         print(f"### {title}\n")
-        print("| " + " | ".join(headers) + " |")
-        print("|" + "---|" * len(headers))
-        for row in body:
-            print("| " + " | ".join(row) + " |")
+        md_table(headers, body)
         print()
         for n in notes:
             print(f"* {n}")
         if pair:
             print(f"\n### {pair_title}\n")
-            print("| " + " | ".join(pair_headers) + " |")
-            print("|" + "---|" * len(pair_headers))
-            for row in pair:
-                print("| " + " | ".join(row) + " |")
+            md_table(pair_headers, pair)
         return
     from rich.console import Console
     from rich.table import Table
