@@ -438,3 +438,27 @@ def test_scramble_v3_dc70_diagnostic_has_scramble_v4_statistics():
         stats[name] = out.reshape(6, 16, 8, 16, 8).mean(axis=(2, 4)).std()
     assert abs(stats["picveil:scramble-v3-dc70"] - stats["picveil:scramble-v4"]) < 0.05 * stats["picveil:scramble-v4"]
     assert stats["picveil:scramble-v3"] > 1.2 * stats["picveil:scramble-v3-dc70"]
+
+
+def test_scramble_v4_random_dc_diagnostic_hides_the_block_means_only():
+    """How far block means lie from grey follows the picture under scramble-v4
+    (scrambling flips a mean's sign around grey, never its distance) but not
+    under the diagnostic; the texture inside each block is scramble-v4's."""
+    digits = data.prepare(data.load_digits().images[:4], 128)
+    faint = (102 + digits.astype(np.float64) * 0.2).astype(np.uint8)  # the same digits at a fifth of the contrast
+
+    def stats(name, imgs, seed):
+        out = np.stack([ob.get(name)(im, np.random.default_rng(seed + i)) for i, im in enumerate(imgs)]).astype(float)
+        blocks = out.reshape(len(imgs), 16, 8, 16, 8)
+        m = blocks.mean(axis=(2, 4), keepdims=True)
+        return np.abs(m - 128).mean(), (blocks - m).std()
+
+    v4_strong, tex_v4 = stats("picveil:scramble-v4", digits, 0)
+    v4_faint, _ = stats("picveil:scramble-v4", faint, 0)
+    rd_strong, tex_rd = stats("picveil:scramble-v4-random-dc", digits, 0)
+    rd_faint, _ = stats("picveil:scramble-v4-random-dc", faint, 10)
+    assert v4_strong > 3 * v4_faint  # scramble-v4 keeps how far each mean is from grey
+    assert abs(rd_strong - rd_faint) < 0.15 * rd_strong  # the diagnostic does not
+    assert rd_strong > 30  # the means spread over the range, not a constant
+    assert abs(tex_rd - tex_v4) < 0.25 * tex_v4  # same texture inside the blocks
+    assert "picveil:scramble-v4-random-dc" in ob.available()

@@ -38,6 +38,7 @@ from . import _jpeg
 __all__ = [
     "Obfuscation",
     "REGISTRY",
+    "DIAGNOSTICS",
     "DEFAULT_SET",
     "JPEG_QUALITY",
     "get",
@@ -395,6 +396,18 @@ def picveil_mode(
     return out
 
 
+def _whole_image_coefficients(image: np.ndarray, scheme: str):
+    """The whole ``image`` protected with ``scheme`` as :func:`picveil_mode` does,
+    returned as ``(coefficients object, int32 luma blocks)`` for a diagnostic to edit."""
+    from picveil import protect
+    from picveil.jpeg.codec import read_coefficients
+
+    _check(image)
+    h, w = image.shape
+    jc = read_coefficients(protect(_encode_gray(image, JPEG_QUALITY), regions=[(0, 0, w, h)], **picveil_options(scheme)))
+    return jc, jc.array(0).astype(np.int32)
+
+
 def scramble_v3_dc70(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Diagnostic: a scramble-v3 file, then the public map of scramble-v4's step 0
     (every DC to ``round(0.7·DC)``) applied by the *attacker* to the file's
@@ -402,17 +415,43 @@ def scramble_v3_dc70(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     distribution (block means within one step), so an attack that scores
     higher here than on ``picveil:scramble-v3`` shows what scramble-v3 leaks
     to an attacker who preprocesses, and that scramble-v4 does not add to it."""
-    from picveil import protect
-    from picveil.jpeg.codec import read_coefficients
     from picveil.schemes.scramble_v4 import compress_dc
 
-    _check(image)
-    h, w = image.shape
-    jc = read_coefficients(protect(_encode_gray(image, JPEG_QUALITY), regions=[(0, 0, w, h)], **picveil_options("scramble-v3")))
-    coef = jc.array(0).astype(np.int32)
+    jc, coef = _whole_image_coefficients(image, "scramble-v3")
     coef[..., 0, 0] = compress_dc(coef[..., 0, 0])
     jc.set_blocks(0, 0, 0, coef.astype(np.int16))
     return _decode_gray(jc.encode())
+
+
+def scramble_v4_random_dc(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Diagnostic: a scramble-v4 file whose every block mean is then replaced by an
+    independent uniform draw (from ``rng``) over the whole range scramble-v4's
+    block means can take, then a viewer's decode.
+
+    This is the best any hiding of the block means can do (issue 3's "keyed
+    normalisation of block means" or "wrapped DC encryption": a perfect one
+    makes every block mean uniform and independent of the picture). The AC
+    coefficients, what a robust scramble must keep, are the file's. If an
+    attack scores as high here as on ``picveil:scramble-v4``, the block means
+    are not what it reads, and hiding them would buy nothing."""
+    from picveil.schemes.scramble_v4 import compress_dc
+
+    jc, coef = _whole_image_coefficients(image, "scramble-v4")
+    q = int(jc.quant_table(0)[0, 0])
+    lo, hi = (int(compress_dc(np.array(v))) for v in (-(1024 // q), 1016 // q))
+    coef[..., 0, 0] = rng.integers(lo, hi + 1, size=coef.shape[:2])
+    jc.set_blocks(0, 0, 0, coef.astype(np.int16))
+    return _decode_gray(jc.encode())
+
+
+#: Diagnostics built on picveil's API (keyed by picveil's CSPRNG, like the modes):
+#: offered by :func:`get` and :func:`available` when picveil is importable, not in REGISTRY.
+DIAGNOSTICS: dict[str, tuple[Callable[[np.ndarray, np.random.Generator], np.ndarray], str]] = {
+    "picveil:scramble-v3-dc70": (scramble_v3_dc70, "diagnostic: scramble-v3 file, then DC x 0.7 by the attacker "
+                                 "(scramble-v4's public step 0), viewer decode"),
+    "picveil:scramble-v4-random-dc": (scramble_v4_random_dc, "diagnostic: scramble-v4 file, every block mean then "
+                                      "replaced by a uniform random one (perfectly hidden block means), viewer decode"),
+}
 
 
 # --- registry ----------------------------------------------------------------
@@ -499,9 +538,9 @@ DEFAULT_SET = (
 def get(name: str) -> Obfuscation:
     """Look up an obfuscation; ``picveil:<mode>`` builds the picveil adapter, and
     ``picveil-coef:<mode>`` the same seen through the file's coefficients (unclipped)."""
-    if name == "picveil:scramble-v3-dc70":  # keyed by picveil's CSPRNG, like the modes: not in REGISTRY
-        return _entry(name, scramble_v3_dc70, "picveil-diagnostic", 8, True,
-                      "diagnostic: scramble-v3 file, then DC x 0.7 by the attacker (scramble-v4's public step 0), viewer decode")
+    if name in DIAGNOSTICS:
+        fn, summary = DIAGNOSTICS[name]
+        return _entry(name, fn, "picveil-diagnostic", 8, True, summary)
     if name.startswith("picveil-coef:"):
         mode = name.split(":", 1)[1] or "default"
         return _entry(name, picveil_mode, "picveil", 8, True,
@@ -520,5 +559,5 @@ def available() -> list[str]:
     """Registered names, plus ``picveil:<scheme>`` for each scheme of an importable picveil
     and ``picveil-coef:<scheme>`` (the same, read from the file's coefficients)."""
     modes = picveil_schemes()
-    diagnostics = ["picveil:scramble-v3-dc70"] if modes else []
+    diagnostics = list(DIAGNOSTICS) if modes else []
     return list(REGISTRY) + [f"picveil:{m}" for m in modes] + [f"picveil-coef:{m}" for m in modes] + diagnostics
