@@ -224,6 +224,22 @@ def test_non_jpeg_inputs(photo, identities, fmt):
     assert 10 * np.log10(255**2 / np.mean(err**2)) > 38
 
 
+@pytest.mark.parametrize("fmt", ["WEBP", "TIFF", "PNG"])
+def test_only_the_first_frame_is_protected_and_the_user_is_told(photo, identities, fmt, tmp_path):
+    """An animation or a multi-page file becomes a one-frame JPEG: the report says so."""
+    second = np.ascontiguousarray(photo[::-1])
+    kw = {"lossless": True} if fmt == "WEBP" else {}
+    Image.fromarray(photo).save(tmp_path / "many", fmt, save_all=True, append_images=[Image.fromarray(second)], **kw)
+    report = picveil.protect_file(tmp_path / "many", tmp_path / "many.jpg", [FACE], recipients=[identities[0].recipient])
+    assert any("2 frames" in w and "first one only" in w for w in report.warnings), report.warnings
+    # the first frame is what was protected: outside the region it is the photo, not the second frame
+    got = decode((tmp_path / "many.jpg").read_bytes()).astype(float)
+    assert np.abs(got[300:] - photo[300:]).mean() < 3 < np.abs(got[300:] - second[300:]).mean()
+    Image.fromarray(photo).save(tmp_path / "one", fmt, **kw)
+    report = picveil.protect_file(tmp_path / "one", tmp_path / "one.jpg", [FACE], recipients=[identities[0].recipient])
+    assert not any("frames" in w for w in report.warnings)
+
+
 def test_not_an_image_and_corrupt(photo, identities, tmp_path):
     r = [identities[0].recipient]
     with pytest.raises(errors.NotAnImageError):

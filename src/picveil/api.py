@@ -338,7 +338,7 @@ def _protect(
     from .schemes import Protected
     from .jpeg import markers
     from .jpeg.codec import read_coefficients
-    from .jpeg.loading import read_input
+    from .jpeg.loading import frame_count, read_input
     from .jpeg.metadata import MetadataPolicy, select_metadata
     from .schemes import DEFAULT_SCHEME, DEFAULT_WHOLE_SCHEME, get_scheme
 
@@ -354,6 +354,7 @@ def _protect(
             mask = fitted.map_mask(mask)
         fit_note = fitted.describe(platform)
         data = fitted.jpeg
+    frames = frame_count(data)
     jpeg, source_format = read_input(data, quality=quality, max_pixels=max_pixels)
     if source_format == "jpeg" and markers.app11_payloads(jpeg):
         from .container import decode_container
@@ -537,6 +538,11 @@ def _protect(
     data_entries.sort(key=lambda e: (e.region, e.kind))
     extras = [ExtraBox(BOX_REGION_DATA, encode_region_data(data_entries))] if data_entries else []
     warnings: list[str] = []
+    if frames > 1:
+        warnings.append(
+            f"The {'WebP' if source_format == 'webp' else source_format.upper()} file holds {frames} frames (an animation or pages); "
+            "the protected JPEG has the first one only."
+        )
     if robust_on:
         # Before encoding: the header goes into the luma outside the regions (the
         # container's tags cover the regions only), and the container keeps the

@@ -38,6 +38,7 @@ __all__ = [
     "heic_available",
     "heic_to_png",
     "read_input",
+    "frame_count",
     "sniff",
     "to_jpeg",
 ]
@@ -243,6 +244,28 @@ def _open_header(data: bytes, fmt: str) -> Image.Image:
         raise CorruptImageError(
             f"The {_FORMAT_NAMES[fmt]} file could not be read: {exc}"
         ) from exc
+
+
+def frame_count(data: bytes) -> int:
+    """How many frames (animation frames, TIFF pages) a PNG, BMP, TIFF or WebP
+    file holds, read from its header; 1 for a JPEG or anything unreadable
+    (reading it for real reports the error). :func:`to_jpeg` keeps only the
+    first frame, so a caller can tell the user when that drops something."""
+    fmt = sniff(data)
+    if fmt not in ("png", "bmp", "tiff", "webp"):
+        return 1
+    try:
+        im = _open_header(data, fmt)
+    except (UnsupportedImageError, ImageTooLargeError, CorruptImageError):
+        return 1
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return max(1, int(getattr(im, "n_frames", 1)))
+    except _PILLOW_ERRORS:
+        return 1
+    finally:
+        im.close()
 
 
 def _icc_colour_space(icc: bytes | None) -> bytes | None:
