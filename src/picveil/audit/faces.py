@@ -59,6 +59,7 @@ from ..regions.region import Box
 
 __all__ = [
     "BASELINES",
+    "DEFAULT_PHOTOS",
     "DETECTORS",
     "FaceCheck",
     "FaceDetectors",
@@ -114,6 +115,7 @@ GRAY = 128
 BASELINES = ("mosaic8", "mosaic16", "blur2", "blur4", "blur8")
 
 OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
+OPENCV_HTML = Path("/usr/share/doc/opencv-doc/opencv4/html")
 
 
 # --- photos --------------------------------------------------------------------------------------
@@ -175,12 +177,24 @@ def _grace_hopper() -> tuple[bytes, str] | None:
     return (path.read_bytes(), "matplotlib sample_data/grace_hopper.jpg") if path.is_file() else None
 
 
-def _opencv(name: str) -> Callable[[], tuple[bytes, str] | None]:
+def _cameraman() -> tuple[bytes, str] | None:
+    try:
+        from skimage import data
+    except ImportError:
+        return None
+    return _jpeg_bytes(np.stack([data.camera()] * 3, axis=-1)), "scikit-image data.camera() (grayscale), JPEG q95"
+
+
+def _opencv(name: str, folder: Path = OPENCV_DATA, label: str = "examples/data", note: str = "") -> Callable[[], tuple[bytes, str] | None]:
     def load() -> tuple[bytes, str] | None:
-        path = OPENCV_DATA / name
-        return (path.read_bytes(), f"Debian opencv-doc examples/data/{name}") if path.is_file() else None
+        path = folder / name
+        return (path.read_bytes(), f"Debian opencv-doc {label}/{name}{note}") if path.is_file() else None
 
     return load
+
+
+def _opencv_html(name: str, note: str = "") -> Callable[[], tuple[bytes, str] | None]:
+    return _opencv(name, OPENCV_HTML, "opencv4/html", note)
 
 
 #: Photo name -> loader returning ``(jpeg bytes, source)`` or ``None`` when not installed.
@@ -188,7 +202,15 @@ PHOTOS: dict[str, Callable[[], tuple[bytes, str] | None]] = {
     "astronaut": _astronaut,
     "grace_hopper": _grace_hopper,
     "messi5": _opencv("messi5.jpg"),
+    # more people, for the tables that need more than three faces (--photos all)
+    "cameraman": _cameraman,
+    "left06": _opencv("left06.jpg"),
+    "portrait": _opencv_html("230501201_1.jpg"),
+    "mona_lisa": _opencv_html("julia_facedetect_sample.jpg", " (a tutorial's screenshot: a detection box drawn round the face)"),
+    "ab": _opencv_html("ab.jpg", " (a tutorial's figure: landmark dots drawn on the face)"),
 }
+#: The photos checked unless others are named (the set every earlier report used).
+DEFAULT_PHOTOS = ("astronaut", "grace_hopper", "messi5")
 
 
 def largest_face(jpeg: bytes) -> Box | None:
@@ -204,12 +226,13 @@ def largest_face(jpeg: bytes) -> Box | None:
 
 
 def load_photos(names: Sequence[str] | None = None, *, notes: list[str] | None = None) -> list[FacePhoto]:
-    """The photos of :data:`PHOTOS` that are installed here (all, or ``names``).
+    """The photos of :data:`PHOTOS` that are installed here: :data:`DEFAULT_PHOTOS`,
+    ``names``, or every one for ``["all"]``.
 
     A photo that is missing, or in which no face is found, is skipped with a
     line appended to ``notes``. Raises ``ValueError`` for an unknown name.
     """
-    names = list(PHOTOS) if names is None else list(names)
+    names = list(DEFAULT_PHOTOS) if names is None else list(PHOTOS) if list(names) == ["all"] else list(names)
     unknown = [n for n in names if n not in PHOTOS]
     if unknown:
         raise ValueError(f"unknown photo(s) {unknown}; choose from {sorted(PHOTOS)}")
@@ -218,7 +241,7 @@ def load_photos(names: Sequence[str] | None = None, *, notes: list[str] | None =
     for name in names:
         got = PHOTOS[name]()
         if got is None:
-            hint = " (apt-get install opencv-doc)" if name == "messi5" else ""
+            hint = " (apt-get install opencv-doc)" if PHOTOS[name].__qualname__.startswith("_opencv") else ""
             notes.append(f"{name}: not installed here{hint}; skipped")
             continue
         jpeg, source = got
@@ -593,7 +616,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     p = argparse.ArgumentParser(prog="python -m picveil.audit.faces", description=__doc__.split("\n\n")[0])
     p.add_argument("--modes", help="comma-separated (default: none, every picveil mode, " + ", ".join(BASELINES) + ")")
-    p.add_argument("--photos", help=f"comma-separated, from {sorted(PHOTOS)} (default: all installed)")
+    p.add_argument("--photos", help=f"comma-separated, from {sorted(PHOTOS)}, or all (default: {','.join(DEFAULT_PHOTOS)})")
     p.add_argument("--json", type=Path, help="also write the results as JSON here")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     args = p.parse_args(argv)
