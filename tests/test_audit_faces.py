@@ -138,3 +138,23 @@ def test_gray_control_and_pixel_baseline(astronaut):
     assert np.array_equal(gray[outside], photo.rgb[outside])
     blur2 = _check(astronaut, "blur2")  # a light Gaussian blur leaves the person recognisable
     assert blur2.hits == 3 and blur2.distance < faces.SAME_PERSON
+
+
+def test_all_photos_are_checked_or_said_to_be_missing():
+    """``--photos all``: every photo is loaded with a face, or a note says why not."""
+    pytest.importorskip("skimage")
+    from picveil.regions.detectors import DetectorUnavailableError
+
+    notes: list[str] = []
+    try:
+        got = faces.load_photos(["all"], notes=notes)
+    except DetectorUnavailableError as exc:
+        pytest.skip(f"CenterFace unavailable: {exc.message}")
+    names = [p.name for p in got]
+    assert "cameraman" in names and "astronaut" in names  # scikit-image: always there with the test extras
+    assert sorted(names + [n.split(":")[0] for n in notes]) == sorted(faces.PHOTOS)
+    for p in got:  # the protected region holds the whole face, inside the photo
+        assert p.region.x <= p.face.x and p.region.y <= p.face.y
+        assert p.region.x + p.region.w >= p.face.x + p.face.w and p.region.y + p.region.h >= p.face.y + p.face.h
+        assert p.region.x + p.region.w <= p.rgb.shape[1] and p.region.y + p.region.h <= p.rgb.shape[0]
+    assert [p.name for p in faces.load_photos()] == [n for n in faces.DEFAULT_PHOTOS if n in names]
