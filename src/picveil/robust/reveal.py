@@ -30,8 +30,9 @@ the *received* pixels, mapped back onto the protected image's 8×8 grid:
 6. recover what the viewer's clipping to 0..255 took away (same size only):
    a scrambled picture leaves the RGB gamut far more often than a photo, and
    pixels seen at 0 or 255 are only bounds; the values that make the
-   unscrambled region smoothest within those bounds are found by a projected
-   L-BFGS (:class:`_ClipProblem`);
+   unscrambled region smoothest within those bounds, under an edge-preserving
+   roughness (quadratic for small steps, linear for edges), are found by a
+   projected L-BFGS (:class:`_ClipProblem`);
 7. invert the scheme in floating point (scramble-v1/v3: signed block permutations,
    scramble-v4 also block means divided by 0.7;
    scramble-v2: also the block means, through the header's quantile knots);
@@ -1370,7 +1371,7 @@ def _reveal_decoded(data, image, fmt, keyring, identities, max_pixels, recover_c
             origin, shown_px = clip[0][reg.index]
             low, high, inside = _clip_masks(shown_px, header, reg.index, clip[1], origin)
             clipped += int((low | high).any(axis=-1).sum())
-            coefs = _ClipProblem(reg, header, planes, coefs, blur, low, high, inside).solve() or coefs
+            coefs = _ClipProblem(reg, header, planes, coefs, blur, low, high, inside, clip[1]).solve() or coefs
         for ci, coef in enumerate(coefs):
             by0, by1, bx0, bx1 = reg.ranges[ci]
             revealed[ci][by0 * 8 : by1 * 8, bx0 * 8 : bx1 * 8] = _unscrambled_pixels(reg, ci, coef)
@@ -1402,6 +1403,18 @@ _RGB_TO_YCC = np.array(
 CLIP_WEIGHTS = (1.0, 4.0, 4.0)
 #: Iterations of the clipping recovery, per region.
 CLIP_ITERATIONS = 30
+#: Grey levels where the clipping prior turns from quadratic to linear (:func:`_charbonnier`).
+#: Measured (22 packaged photos, scramble-v4): against the quadratic prior it took
+#: back 1.0 dB at JPEG q95, 0.7 at q85, 0.2 at q50 and 0.1 at q30 on average, up to
+#: 6.7 dB on a photo of sharp black shapes on white; 1, 2 and 4 did alike.
+CLIP_EDGE = 4.0
+#: How far from 0/255 a YCbCr component sample may lie and still have been clamped
+#: by the viewer, at least. Not half a level even in a lossless picture: where an
+#: RGB channel was clipped too, the components computed from the shown RGB miss
+#: the clamped values by what that clipping took. Measured on 22 packaged photos
+#: (PNG copies, scramble-v4): 12 gained up to 8.4 dB over 1 (mean 1.3 dB), and
+#: lost nowhere.
+COMPONENT_CLIP_THRESHOLD = 12.0
 #: Formats whose pixels are exactly what the viewer showed.
 LOSSLESS_FORMATS = frozenset({"png", "bmp", "tiff", "gif"})
 #: How far from 0/255 a possibly clipped value may lie: in a lossy non-JPEG
@@ -1517,9 +1530,9 @@ class _ClipProblem:
     (bounded: ``d <= 0`` where seen at 0, ``d >= 0`` at 255) and of the
     padding beyond the picture's edge (free: the platform replaced it by
     edge replication). The components of the scrambled region move by
-    ``deconvolve(box_down(M d))``; the cost is the weighted squared gradient
-    of the *unscrambled* components, including the step to the received
-    pixels just outside the region.
+    ``deconvolve(box_down(M d))``; the cost is the weighted edge-preserving
+    roughness (:func:`_charbonnier`) of the *unscrambled* components,
+    including the step to the received pixels just outside the region.
     """
 
     def __init__(
@@ -1532,6 +1545,7 @@ class _ClipProblem:
         low: np.ndarray,
         high: np.ndarray,
         inside: np.ndarray,
+        threshold: float = 0.0,
     ) -> None:
         self.reg, self.header, self.blur = reg, header, blur
         self.factors = _factors(header)
@@ -1560,7 +1574,43 @@ class _ClipProblem:
         self.idx = np.flatnonzero(self.var)
         lb = np.where(hi & ~pad, 0.0, -np.inf).reshape(-1)[self.idx]
         ub = np.where(lo & ~pad, 0.0, np.inf).reshape(-1)[self.idx]
-        self.lower, self.upper = lb, ub
+        # A viewer also clamps each YCbCr component to 0..255 right after its
+        # IDCT, before the colour conversion (libjpeg's range limit): a bright
+        # coloured block whose luma went over 255 shows no RGB channel at 255.
+        # Component samples seen at a limit get their own bounded corrections.
+        self.comp_idx: list[np.ndarray] = []
+        bounds = [(lb, ub)]
+        for ci, plane in enumerate(planes if header.color_space == "ycbcr" else ()):
+            by0, by1, bx0, bx1 = reg.ranges[ci]
+            sub = plane[by0 * 8 : by1 * 8, bx0 * 8 : bx1 * 8]
+            ch, cw = _plane_shapes(header)[ci][:2]
+            real = np.zeros(sub.shape, dtype=bool)
+            real[: max(0, ch - by0 * 8), : max(0, cw - bx0 * 8)] = True
+            t = max(threshold, COMPONENT_CLIP_THRESHOLD)
+            c_lo, c_hi = real & (sub <= t), real & (sub >= 255.0 - t)
+            idx = np.flatnonzero(c_lo | c_hi)
+            self.comp_idx.append(idx)
+            bounds.append((np.where(c_hi.reshape(-1)[idx], 0.0, -np.inf), np.where(c_lo.reshape(-1)[idx], 0.0, np.inf)))
+        self.n_rgb = self.idx.size
+        self.lower = np.concatenate([b[0] for b in bounds])
+        self.upper = np.concatenate([b[1] for b in bounds])
+
+    def _deltas(self, x: np.ndarray) -> list[np.ndarray]:
+        """The scrambled components' corrections for unknowns ``x`` (displayed
+        channels first, then each component's own)."""
+        d = np.zeros(self.shape + (self.m.shape[1],))
+        d.reshape(-1)[self.idx] = x[: self.n_rgb]
+        comps = self._components(d)
+        pos = self.n_rgb
+        for ci, idx in enumerate(self.comp_idx):
+            comps[ci].reshape(-1)[idx] += x[pos : pos + idx.size]
+            pos += idx.size
+        return comps
+
+    def _deltas_adjoint(self, grads: list[np.ndarray]) -> np.ndarray:
+        parts = [self._components_adjoint(grads).reshape(-1)[self.idx]]
+        parts += [grads[ci].reshape(-1)[idx] for ci, idx in enumerate(self.comp_idx)]
+        return np.concatenate(parts)
 
     def _components(self, d: np.ndarray) -> list[np.ndarray]:
         out = []
@@ -1582,27 +1632,29 @@ class _ClipProblem:
         return d
 
     def _roughness(self, ci: int, u: np.ndarray) -> tuple[float, np.ndarray]:
+        """Edge-preserving roughness of ``u`` and its gradient: :func:`_charbonnier`
+        of every step between neighbours, and to the received pixels just outside."""
         ring = self.rings[ci]
         gx, gy = np.diff(u, axis=1), np.diff(u, axis=0)
-        val = float(np.sum(gx * gx) + np.sum(gy * gy))
+        vx, dx = _charbonnier(gx)
+        vy, dy = _charbonnier(gy)
+        val = vx + vy
         grad = np.zeros_like(u)
-        grad[:, 1:] += 2 * gx
-        grad[:, :-1] -= 2 * gx
-        grad[1:, :] += 2 * gy
-        grad[:-1, :] -= 2 * gy
-        for side, sl, sign in (("top", (0, slice(None)), 1), ("bottom", (-1, slice(None)), 1), ("left", (slice(None), 0), 1), ("right", (slice(None), -1), 1)):
+        grad[:, 1:] += dx
+        grad[:, :-1] -= dx
+        grad[1:, :] += dy
+        grad[:-1, :] -= dy
+        for side, sl in (("top", (0, slice(None))), ("bottom", (-1, slice(None))), ("left", (slice(None), 0)), ("right", (slice(None), -1))):
             r = ring[side]
             if r is None:
                 continue
-            diff = u[sl] - r
-            val += float(np.sum(diff * diff))
-            grad[sl] += 2 * diff * sign
+            v, d = _charbonnier(u[sl] - r)
+            val += v
+            grad[sl] += d
         return val, grad
 
     def cost(self, x: np.ndarray) -> tuple[float, np.ndarray]:
-        d = np.zeros(self.shape + (self.m.shape[1],))
-        d.reshape(-1)[self.idx] = x
-        comps = self._components(d)
+        comps = self._deltas(x)
         total, grads = 0.0, []
         for ci, comp in enumerate(comps):
             rows, cols = self.reg.shape(ci)
@@ -1613,25 +1665,32 @@ class _ClipProblem:
             total += w * val
             gcoef = self.reg.scramble.inverse_adjoint(ci, _blocks(w * g + 128.0, 0, rows, 0, cols))
             grads.append(_pixels(gcoef, rows, cols) - 128.0)
-        gd = self._components_adjoint(grads)
-        return total, gd.reshape(-1)[self.idx]
+        return total, self._deltas_adjoint(grads)
 
     def solve(self) -> list[np.ndarray] | None:
         """Corrected scrambled DCT coefficients per component, or ``None`` if nothing to do."""
-        if self.idx.size == 0:
+        if self.lower.size == 0:
             return None
-        x = _box_qp(self.cost, np.zeros(self.idx.size), self.lower, self.upper, CLIP_ITERATIONS)
-        d = np.zeros(self.shape + (self.m.shape[1],))
-        d.reshape(-1)[self.idx] = x
+        x = _box_qp(self.cost, np.zeros(self.lower.size), self.lower, self.upper, CLIP_ITERATIONS)
         out = []
-        for ci, comp in enumerate(self._components(d)):
+        for ci, comp in enumerate(self._deltas(x)):
             rows, cols = self.reg.shape(ci)
             out.append(self.coef0[ci] + _blocks(comp + 128.0, 0, rows, 0, cols))
         return out
 
 
+def _charbonnier(g: np.ndarray, edge: float | None = None) -> tuple[float, np.ndarray]:
+    """``Σ 2e(√(g² + e²) − e)`` over steps ``g`` between neighbouring pixels, and
+    its derivative: ``g²`` for steps well under ``e = edge`` grey levels (default
+    :data:`CLIP_EDGE`), ``2e|g|`` (linear, so a sharp edge costs far less than
+    under a quadratic) well over."""
+    edge = CLIP_EDGE if edge is None else edge
+    s = np.sqrt(g * g + edge * edge)
+    return float(2.0 * edge * np.sum(s - edge)), 2.0 * edge * g / s
+
+
 def _box_qp(cost, x: np.ndarray, lower: np.ndarray, upper: np.ndarray, iterations: int, memory: int = 8) -> np.ndarray:
-    """Minimise a convex quadratic ``cost`` (returning value and gradient)
+    """Minimise a smooth convex ``cost`` (returning value and gradient)
     under box bounds: projected L-BFGS on the free variables, backtracking
     on the projected path (an active-set method; all vector work in numpy)."""
     x = np.clip(x, lower, upper)
