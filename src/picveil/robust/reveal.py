@@ -1744,6 +1744,13 @@ def _box_qp(cost, x: np.ndarray, lower: np.ndarray, upper: np.ndarray, iteration
 #: relative to one received pixel's squared error), and CG iterations.
 RESIZE_PRIOR = 0.3
 RESIZE_ITERATIONS = 25
+#: The prior's weight on the colour differences (Cb, Cr) relative to luma: a
+#: photo's chroma is far smoother than its luma. Measured (11 packaged photos
+#: over 1 MP, downscales to 1080, 800 and 640 px then JPEG q75/q85, 27 cases):
+#: against 1, 16 narrowed the mean gap by 0.5-1.0 dB (saturated photos: retina
+#: +3.4, ela_original +1.4 dB) and lost at most 0.14 dB; 64 and 256 lost more
+#: on textured colour (scenetext05 -1.3 and -2.9 dB).
+RESIZE_CHROMA_FACTOR = 16.0
 #: Lanczos support (lobes) of the resampling the platforms are modelled with.
 LANCZOS_A = 3.0
 
@@ -1807,12 +1814,14 @@ class _ResizeProblem:
     resized with an antialiased Lanczos filter. Inside the region
     ``P = scramble(u)``; the unscrambled region ``u`` minimises the squared
     error to the received pixels plus a smoothness prior on ``u`` (conjugate
-    gradients from the plain unscrambled estimate). Outside, ``P`` is the
-    received picture resized up, held fixed.
+    gradients from the plain unscrambled estimate; stronger on chroma,
+    :data:`RESIZE_CHROMA_FACTOR`). Outside, ``P`` is the received picture
+    resized up, held fixed.
     """
 
-    def __init__(self, reg: _Region, ci: int, plane: np.ndarray, received, ay, ax, scale: float) -> None:
-        """`received(rows, cols)`: the received component at those rows and columns."""
+    def __init__(self, reg: _Region, ci: int, plane: np.ndarray, received, ay, ax, scale: float, chroma: bool = False) -> None:
+        """`received(rows, cols)`: the received component at those rows and columns;
+        `chroma`: the component is a colour difference (Cb, Cr), whose prior is stronger."""
         self.reg, self.ci = reg, ci
         by0, by1, bx0, bx1 = reg.ranges[ci]
         y0, y1, x0, x1 = by0 * 8, by1 * 8, bx0 * 8, bx1 * 8
@@ -1833,7 +1842,7 @@ class _ResizeProblem:
         base = (ay_rows[:, py] @ outside) @ ax_cols[:, px].T.toarray()
         self.target = received(self.rows, self.cols) - base
         self.shape = (y1 - y0, x1 - x0)
-        self.weight = RESIZE_PRIOR * scale * scale
+        self.weight = RESIZE_PRIOR * scale * scale * (RESIZE_CHROMA_FACTOR if chroma else 1.0)
 
     def _scramble(self, u: np.ndarray) -> np.ndarray:
         return _scramble_px(self.reg, self.ci, u)
@@ -1900,7 +1909,10 @@ def _reveal_resized(image: np.ndarray, header: RobustHeader, planes: list[np.nda
             by0, by1, bx0, bx1 = reg.ranges[ci]
             rows, cols = reg.shape(ci)
             plain = reg.scramble.inverse(ci, _scrambled_coefficients(planes[ci], reg.ranges[ci], 0.0))
-            problem = _ResizeProblem(reg, ci, planes[ci], lambda rows, cols, ci=ci: received(ci, rows, cols), ay, ax, scale)
+            problem = _ResizeProblem(
+                reg, ci, planes[ci], lambda rows, cols, ci=ci: received(ci, rows, cols), ay, ax, scale,
+                chroma=ci > 0 and header.color_space == "ycbcr",
+            )
             u = problem.solve(_pixels(plain, rows, cols))
             revealed[ci][by0 * 8 : by1 * 8, bx0 * 8 : bx1 * 8] = _map_means(reg, ci, u)
 
