@@ -32,7 +32,8 @@ the *received* pixels, mapped back onto the protected image's 8×8 grid:
    pixels seen at 0 or 255 are only bounds; the values that make the
    unscrambled region smoothest within those bounds, under an edge-preserving
    roughness (quadratic for small steps, linear for edges), are found by a
-   projected L-BFGS (:class:`_ClipProblem`);
+   projected L-BFGS (:class:`_ClipProblem`); the YCbCr components the viewer
+   clamped before its colour conversion are bounds too;
 7. invert the scheme in floating point (scramble-v1/v3: signed block permutations,
    scramble-v4 also block means divided by 0.7;
    scramble-v2: also the block means, through the header's quantile knots);
@@ -1530,9 +1531,13 @@ class _ClipProblem:
     (bounded: ``d <= 0`` where seen at 0, ``d >= 0`` at 255) and of the
     padding beyond the picture's edge (free: the platform replaced it by
     edge replication). The components of the scrambled region move by
-    ``deconvolve(box_down(M d))``; the cost is the weighted edge-preserving
-    roughness (:func:`_charbonnier`) of the *unscrambled* components,
-    including the step to the received pixels just outside the region.
+    ``deconvolve(box_down(M d))``. In a YCbCr picture, each component sample
+    within ``max(threshold, COMPONENT_CLIP_THRESHOLD)`` of 0 or 255 gets a
+    bounded correction of its own, added to its component directly: the
+    viewer clamped the components before converting them to RGB. The cost is
+    the weighted edge-preserving roughness (:func:`_charbonnier`) of the
+    *unscrambled* components, including the step to the received pixels
+    just outside the region.
     """
 
     def __init__(

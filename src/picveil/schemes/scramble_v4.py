@@ -15,8 +15,8 @@ one run): a lossless PNG copy reveals at 42.1 dB instead of 40.6, and the
 mean gap to the unprotected photo narrows at JPEG q95 from −8.1 to −6.8 dB,
 q75 −3.6 → −3.0, q50 −1.5 → −1.3, WebP 90 −5.6 → −4.9, after a downscale
 to 1080 px −8.8 → −8.4. (Those figures are the fifth session's; the reveal's
-edge-preserving clipping recovery since then gives 44.1 dB for the PNG copy
-and −5.6 dB at q95: ``docs/robust/README.md``.)
+edge-preserving clipping recovery since then gives 44.2 dB for the PNG copy
+and −5.5 dB at q95: ``docs/robust/README.md``.)
 
 The price: a reveal from re-encoded pixels divides the received means by
 0.7, which multiplies the DC part of the platform's noise by 1.43. DC
