@@ -190,6 +190,7 @@ def _opencv(name: str, folder: Path = OPENCV_DATA, label: str = "examples/data",
         path = folder / name
         return (path.read_bytes(), f"Debian opencv-doc {label}/{name}{note}") if path.is_file() else None
 
+    load.install_hint = " (apt-get install opencv-doc)"  # type: ignore[attr-defined]
     return load
 
 
@@ -241,7 +242,7 @@ def load_photos(names: Sequence[str] | None = None, *, notes: list[str] | None =
     for name in names:
         got = PHOTOS[name]()
         if got is None:
-            hint = " (apt-get install opencv-doc)" if PHOTOS[name].__qualname__.startswith("_opencv") else ""
+            hint = getattr(PHOTOS[name], "install_hint", "")
             notes.append(f"{name}: not installed here{hint}; skipped")
             continue
         jpeg, source = got
