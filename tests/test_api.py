@@ -260,11 +260,22 @@ def test_pixel_limit(photo, identities):
         picveil.protect(encode_jpeg(photo), [FACE], recipients=[identities[0].recipient], max_pixels=100_000)
 
 
-def test_cmyk_unsupported(photo, identities):
-    buf = io.BytesIO()
-    Image.fromarray(photo).convert("CMYK").save(buf, "JPEG")
-    with pytest.raises(errors.UnsupportedImageError):
-        picveil.protect(buf.getvalue(), [FACE], recipients=[identities[0].recipient])
+def test_cmyk_jpeg_is_converted_and_the_user_is_told(photo, identities, tmp_path):
+    """A print export (CMYK JPEG) is converted to RGB like a CMYK TIFF, with a warning."""
+    src = tmp_path / "print.jpg"
+    Image.fromarray(photo).convert("CMYK").save(src, "JPEG", quality=95)
+    report = picveil.protect_file(src, tmp_path / "out.jpg", [FACE], recipients=[identities[0].recipient])
+    assert report.source_format == "jpeg-cmyk"
+    assert any("CMYK" in w and "re-encoded" in w for w in report.warnings), report.warnings
+    restored = decode(picveil.reveal((tmp_path / "out.jpg").read_bytes(), identities=[identities[0]])).astype(float)
+    # the RGB picture a viewer shows for the CMYK file, within one JPEG re-encode
+    shown = np.asarray(Image.open(src).convert("RGB")).astype(float)
+    assert 10 * np.log10(255**2 / np.mean((restored - shown) ** 2)) > 33
+    # a plain JPEG passes through untouched and gets no such warning
+    plain = tmp_path / "plain.jpg"
+    plain.write_bytes(encode_jpeg(photo))
+    report = picveil.protect_file(plain, tmp_path / "out2.jpg", [FACE], recipients=[identities[0].recipient])
+    assert report.source_format == "jpeg" and not any("CMYK" in w for w in report.warnings)
 
 
 def test_already_protected_and_plain_images(photo, identities):

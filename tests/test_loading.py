@@ -407,3 +407,18 @@ def test_heic_photo_is_read_through_pillow_heif(rgb: np.ndarray) -> None:
     from picveil.regions.detectors import load_image
 
     assert load_image(data)[0].shape == rgb.shape
+
+
+def test_cmyk_jpeg_is_converted_to_rgb(rgb: np.ndarray) -> None:
+    """read_input passes YCbCr JPEGs through and converts CMYK ones (Adobe, inverted) to RGB."""
+    from picveil.jpeg.loading import CMYK_JPEG, jpeg_components, read_input
+
+    cmyk = Image.fromarray(rgb).convert("CMYK")
+    data = _encode(cmyk, "JPEG", quality=95)
+    assert jpeg_components(data) == 4
+    out, fmt = read_input(data)
+    assert fmt == CMYK_JPEG and jpeg_components(out) == 3
+    shown = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    assert _psnr(np.asarray(_decode(out)), shown) > 35
+    plain = _encode(Image.fromarray(rgb), "JPEG", quality=90)
+    assert read_input(plain) == (plain, "jpeg")

@@ -226,6 +226,10 @@ def test_fit_quality_override_and_png_input(photo):
     Image.fromarray(photo).convert("RGBA").save(buf, "PNG")
     r = fit(buf.getvalue(), "instagram", quality=60)
     assert sniff(r.jpeg) == "jpeg" and estimate_quality(r.jpeg).quality == 60
+    buf = io.BytesIO()
+    Image.fromarray(photo).convert("CMYK").save(buf, "JPEG", quality=95)  # a print export
+    r = fit(buf.getvalue(), "x")
+    assert read_coefficients(r.jpeg).color_space == "ycbcr" and r.size == (512, 512)
     with pytest.raises(ValueError):
         fit(sample_bytes(), "x", quality=0)
     with pytest.raises(NotAnImageError):

@@ -338,7 +338,7 @@ def _protect(
     from .schemes import Protected
     from .jpeg import markers
     from .jpeg.codec import read_coefficients
-    from .jpeg.loading import frame_count, read_input
+    from .jpeg.loading import CMYK_JPEG, frame_count, read_input
     from .jpeg.metadata import MetadataPolicy, select_metadata
     from .schemes import DEFAULT_SCHEME, DEFAULT_WHOLE_SCHEME, get_scheme
 
@@ -538,6 +538,11 @@ def _protect(
     data_entries.sort(key=lambda e: (e.region, e.kind))
     extras = [ExtraBox(BOX_REGION_DATA, encode_region_data(data_entries))] if data_entries else []
     warnings: list[str] = []
+    if source_format == CMYK_JPEG:
+        warnings.append(
+            f"The JPEG is in CMYK (print colours); picveil converted it to an RGB JPEG at quality {quality} "
+            "before protecting it, so the whole picture was re-encoded once."
+        )
     if frames > 1:
         warnings.append(
             f"The {'WebP' if source_format == 'webp' else source_format.upper()} file holds {frames} frames (an animation or pages); "

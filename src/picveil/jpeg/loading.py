@@ -38,6 +38,8 @@ __all__ = [
     "heic_available",
     "heic_to_png",
     "read_input",
+    "jpeg_components",
+    "CMYK_JPEG",
     "frame_count",
     "sniff",
     "to_jpeg",
@@ -483,6 +485,20 @@ def to_jpeg(
     return buf.getvalue()
 
 
+#: :func:`read_input`'s source format for a CMYK/YCCK JPEG, which it converts to RGB.
+CMYK_JPEG = "jpeg-cmyk"
+
+
+def jpeg_components(data: bytes) -> int:
+    """The number of colour components in a JPEG's first frame header (1, 3
+    or 4; CMYK and YCCK JPEGs have 4). The data must be a JPEG whose header
+    :func:`check_jpeg_size` accepts."""
+    for seg in read_segments(data):
+        if seg.marker in _SOF_MARKERS and len(seg.payload) >= 6:
+            return seg.payload[5]
+    raise CorruptImageError("The JPEG has no frame header (SOFn) before its image data.")
+
+
 def read_input(
     data: bytes,
     *,
@@ -503,9 +519,12 @@ def read_input(
     Returns
     -------
     (bytes, str)
-        The JPEG (the input itself, unchanged, when it is a JPEG) and the
-        source format as :func:`sniff` names it. A HEIC/HEIF photo is read
-        with pillow-heif when it is installed (:func:`heic_to_png`).
+        The JPEG (the input itself, unchanged, when it is a grayscale or
+        YCbCr/RGB JPEG) and the source format as :func:`sniff` names it. A
+        CMYK or YCCK JPEG is converted to RGB like a CMYK TIFF (colour-managed
+        when it carries a CMYK profile) and re-encoded; its format is then
+        :data:`CMYK_JPEG`. A HEIC/HEIF photo is read with pillow-heif when it
+        is installed (:func:`heic_to_png`).
 
     Raises
     ------
@@ -516,6 +535,8 @@ def read_input(
     fmt = sniff(data)
     if fmt == "jpeg":
         check_jpeg_size(data, max_pixels)
+        if jpeg_components(data) == 4:  # CMYK or YCCK (print exports): converted like a CMYK TIFF
+            return to_jpeg(data, quality=quality, subsampling=subsampling, max_pixels=max_pixels), CMYK_JPEG
         return bytes(data), fmt
     if fmt == "heic":  # phone photos: decoded by pillow-heif (the heic extra), then as a PNG
         data = heic_to_png(data, max_pixels=max_pixels)

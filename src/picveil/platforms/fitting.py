@@ -351,7 +351,7 @@ def fit(
     ValueError
         `quality` outside 1..100, or an unknown `aspect`.
     NotAnImageError, CorruptImageError, UnsupportedImageError, ImageTooLargeError
-        As :func:`picveil.jpeg.loading.read_input`; also for a CMYK JPEG.
+        As :func:`picveil.jpeg.loading.read_input` (which converts a CMYK JPEG to RGB).
     """
     from PIL import Image
 
