@@ -134,3 +134,21 @@ def test_cli_passphrase_keyring(photo, tmp_path, capsys, monkeypatch):
     code = main(["protect", str(src), "-o", str(tmp_path / "p3.jpg"), "--box", "150,10,155,175", "--circle", "family", "--keyring", str(home)])
     err = capsys.readouterr().err
     assert code != 0 and "PICVEIL_KEYRING_PASSPHRASE" in err and not (tmp_path / "p3.jpg").exists()
+
+
+def test_a_photo_networks_would_shrink_gets_a_platform_hint(photo, two_keyrings, tmp_path):
+    """A circle photo larger than a network's limit warns and names --platform;
+    a fitted or small one does not."""
+    me, _ = two_keyrings
+    wide = tmp_path / "wide.jpg"  # 1800 px: over Instagram's 1080 and WhatsApp's 1600, under Facebook's 2048
+    wide.write_bytes(encode_jpeg(np.ascontiguousarray(np.tile(photo, (1, 4, 1))[:, :1800])))
+    report = picveil.protect_file(wide, tmp_path / "w.jpg", [FACE], circle="family", keyring=me)
+    hint = [w for w in report.warnings if "--platform" in w]
+    assert len(hint) == 1 and "Instagram (1080 px)" in hint[0] and "WhatsApp (1600 px)" in hint[0]
+    assert "Facebook" not in hint[0] and "1800×512" in hint[0]
+    fitted = picveil.protect_file(wide, tmp_path / "f.jpg", [FACE], circle="family", keyring=me, platform="instagram")
+    assert not any("--platform" in w for w in fitted.warnings)
+    small = tmp_path / "small.jpg"
+    small.write_bytes(encode_jpeg(photo))
+    report = picveil.protect_file(small, tmp_path / "s.jpg", [FACE], circle="family", keyring=me)
+    assert not any("--platform" in w for w in report.warnings)

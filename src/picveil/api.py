@@ -543,6 +543,14 @@ def _protect(
             f"The JPEG is in CMYK (print colours); picveil converted it to an RGB JPEG at quality {quality} "
             "before protecting it, so the whole picture was re-encoded once."
         )
+    if robust_on and platform is None:
+        resized_by = _platforms_that_resize(coeffs.width, coeffs.height)
+        if resized_by:
+            warnings.append(
+                f"The photo is {coeffs.width}×{coeffs.height}: {resized_by} shrink photos that large, and a friend's "
+                "reveal of a shrunk copy is much blurrier than of one the network kept at its size. "
+                "Protect with --platform NAME to fit the photo first (see `picveil platforms`)."
+            )
     if frames > 1:
         warnings.append(
             f"The {'WebP' if source_format == 'webp' else source_format.upper()} file holds {frames} frames (an animation or pages); "
@@ -578,6 +586,22 @@ def _protect(
     infos = _region_infos(header, groups)
     report = ProtectReport(None, source_format, infos, len(data), len(out), tuple(warnings), fit_note)
     return out, report, src_path
+
+
+def _platforms_that_resize(width: int, height: int) -> str:
+    """The named networks (not ``generic``) whose reported size limit is under
+    the photo's long edge, as a phrase ("Facebook (2048 px) and Instagram (1080 px)"),
+    or ``""``."""
+    from .platforms.profiles import PROFILES
+
+    names = [
+        f"{p.title} ({p.max_long_edge} px)"
+        for p in sorted(PROFILES.values(), key=lambda p: -p.max_long_edge)
+        if p.name != "generic" and max(width, height) > p.max_long_edge
+    ]
+    if len(names) < 2:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def protect(image: Source, regions, **options) -> bytes:
