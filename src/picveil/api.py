@@ -13,7 +13,7 @@ import os
 import tempfile
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Union
 
@@ -81,6 +81,7 @@ class ProtectReport:
     output_bytes: int
     warnings: tuple[str, ...] = ()  #: e.g. why no robust in-image header was written
     fitted: str = ""  #: with ``platform=``: what the fit did, e.g. "Instagram: 548×1100 → 864×1080 (padded to 880×1100)"
+    advice: tuple[str, ...] = ()  #: nothing is wrong with the output, but the user may want to know (e.g. --platform)
 
 
 @dataclass(frozen=True)
@@ -543,10 +544,11 @@ def _protect(
             f"The JPEG is in CMYK (print colours); picveil converted it to an RGB JPEG at quality {quality} "
             "before protecting it, so the whole picture was re-encoded once."
         )
+    advice: list[str] = []
     if robust_on and platform is None:
         resized_by = _platforms_that_resize(coeffs.width, coeffs.height)
         if resized_by:
-            warnings.append(
+            advice.append(
                 f"The photo is {coeffs.width}×{coeffs.height}: {resized_by} shrink photos that large, and a friend's "
                 "reveal of a shrunk copy is much blurrier than of one the network kept at its size. "
                 "Protect with --platform NAME to fit the photo first (see `picveil platforms`)."
@@ -584,7 +586,7 @@ def _protect(
     segments = list(select_metadata(jpeg, policy)) + [(0xFFEB, p) for p in payloads]
     out = markers.insert_segments(body, segments)
     infos = _region_infos(header, groups)
-    report = ProtectReport(None, source_format, infos, len(data), len(out), tuple(warnings), fit_note)
+    report = ProtectReport(None, source_format, infos, len(data), len(out), tuple(warnings), fit_note, tuple(advice))
     return out, report, src_path
 
 
@@ -695,9 +697,7 @@ def protect_file(
     write_atomic(dst, out)
     if sidecar:
         write_atomic(side, sidecar_bytes(out))
-    return ProtectReport(
-        dst, report.source_format, report.regions, report.input_bytes, report.output_bytes, report.warnings, report.fitted
-    )
+    return replace(report, output=dst)
 
 
 # --- reveal ----------------------------------------------------------------------------------

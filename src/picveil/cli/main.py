@@ -350,6 +350,8 @@ def protect(
     err.print(_region_table(report.regions, f"Protected {len(report.regions)} region(s)"))
     for w in report.warnings:
         err.print(f"picveil: warning: {w}", markup=False)
+    for a in report.advice:
+        err.print(f"picveil: note: {a}", markup=False)
     from ..api import SCHEME_ALIASES
     from ..schemes import DEFAULT_WHOLE_SCHEME, leak_summary
 

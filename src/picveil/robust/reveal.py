@@ -6,7 +6,8 @@ how the image was sampled. :func:`reveal_pixels` reads it, derives the region
 keys from the revealer's keyring, and inverts the scramble on the block DCT of
 the *received* pixels, mapped back onto the protected image's 8×8 grid:
 
-1. decode the received file; extract and parse the header (if there is none,
+1. decode the received file (a lossy WebP without VP8's deblocking filter,
+   :mod:`picveil.jpeg.vp8`); extract and parse the header (if there is none,
    try the picture turned by 90, 270 and 180 degrees: a platform may have
    applied the photo's EXIF orientation; the result is turned back);
 2. open the key groups with the keyring's circles (id prefix + key check);
@@ -172,12 +173,17 @@ class PixelRevealReport:
 
 # --- decoding ------------------------------------------------------------------------------------
 def _decode_image(data: bytes, max_pixels: int) -> tuple[np.ndarray, str]:
-    """Decode any image Pillow reads into ``uint8`` ``(H, W, 3)`` RGB or ``(H, W)`` gray."""
+    """Decode any image Pillow reads into ``uint8`` ``(H, W, 3)`` RGB or ``(H, W)`` gray.
+
+    A lossy WebP is decoded without VP8's deblocking filter when the ``webp``
+    package can (:func:`picveil.jpeg.vp8.decode_unfiltered`): the filter blends
+    scrambled blocks that the reveal must move apart again."""
     import warnings
 
     from PIL import Image, UnidentifiedImageError
 
     from picveil.jpeg.loading import sniff
+    from picveil.jpeg.vp8 import decode_unfiltered
 
     fmt = sniff(data)
     try:
@@ -188,7 +194,10 @@ def _decode_image(data: bytes, max_pixels: int) -> tuple[np.ndarray, str]:
                     raise ImageTooLargeError(
                         f"The image is {im.width}x{im.height} pixels, over the limit of {max_pixels:,} pixels."
                     )
-                if im.mode in ("L", "I;16", "I", "F", "1"):
+                unfiltered = decode_unfiltered(data) if fmt == "webp" else None
+                if unfiltered is not None:  # a lossy WebP, without VP8's deblocking (see picveil.jpeg.vp8)
+                    arr = unfiltered
+                elif im.mode in ("L", "I;16", "I", "F", "1"):
                     arr = np.asarray(im.convert("L"))
                 elif im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
                     rgba = im.convert("RGBA")

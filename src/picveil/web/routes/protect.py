@@ -97,6 +97,7 @@ async def protect(request: Request):
         "input_bytes": report.input_bytes,
         "output_bytes": report.output_bytes,
         "warnings": list(report.warnings),
+        "advice": list(report.advice),
         "fitted": report.fitted,
         "space": space,
         "regions": [region_json(r, info, space) for r in report.regions],
