@@ -683,3 +683,43 @@ def test_a_lossy_webp_is_revealed_without_its_deblocking_filter(quality, photo, 
     # measured: q75 36.5 dB against 29.5-30.1 filtered (plain 41.0); q50 34.8 against 22.9 (plain 39.6)
     assert unfiltered > filtered + 3.0, (unfiltered, filtered, plain)
     assert unfiltered > plain - 6.5, (unfiltered, plain)
+
+
+def test_resubsample_matrix_predicts_a_420_jpegs_chroma():
+    """The model of a received 4:2:0 file's chroma (box average, then the
+    decoder's triangle upsampling) matches what Pillow's libjpeg-turbo does."""
+    rng = np.random.default_rng(5)
+    h, w = 61, 83  # odd sizes: the edge groups are padded by replication
+    cb = np.clip(128 + 60 * rng.standard_normal((h, w)), 0, 255)
+    ycc = np.stack([np.full((h, w), 128.0), cb, np.full((h, w), 128.0)], axis=-1).round().astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(ycc, "YCbCr").save(buf, "JPEG", quality=100, subsampling=2)
+    with Image.open(io.BytesIO(buf.getvalue())) as im:
+        got = np.asarray(im.convert("YCbCr"))[..., 1].astype(float)  # libjpeg decodes straight to YCbCr
+    model = rv._resubsample_matrix(h, 2) @ ycc[..., 1].astype(float) @ rv._resubsample_matrix(w, 2).T.toarray()
+    err = np.sqrt(np.mean((got - model) ** 2))
+    assert err < 1.5, err  # quantization at q100 and rounding
+    assert np.sqrt(np.mean((got - ycc[..., 1]) ** 2)) > 10 * err  # the identity is far off
+    assert rv._box_down_matrix(5, 2).toarray().tolist() == [
+        [0.5, 0.5, 0, 0, 0], [0, 0, 0.5, 0.5, 0], [0, 0, 0, 0, 1.0]
+    ]
+
+
+@pytest.mark.parametrize("chain", ["resize:1080,jpeg:75", "resize:1080,webp:75"])
+def test_a_downscale_reveal_models_the_received_files_chroma_subsampling(chain, photo, protected, keyrings, monkeypatch):
+    """After a downscale, the received 4:2:0 file averaged the scrambled chroma
+    over pairs of its own pixels; the least-squares inverse models that and
+    gains over a model that ignores it."""
+    _, friend, _ = keyrings
+    out, _ = protected
+    ch = parse_chain("strip," + chain)
+    received = ch.run(out)
+    plain = _decode(ch.run(photo))
+    h, w = plain.shape[:2]
+    ref = np.asarray(Image.fromarray(_decode(photo)).resize((w, h), Image.Resampling.LANCZOS))
+    mask = _region_mask(plain.shape, BOXES, w / 1800)
+    modelled = _psnr(_decode(picveil.reveal(received, keyring=friend))[mask], ref[mask])
+    monkeypatch.setattr(rv, "_received_factors", lambda *a: (1, 1))
+    ignored = _psnr(_decode(picveil.reveal(received, keyring=friend))[mask], ref[mask])
+    # measured: JPEG 33.3 dB against 27.1 ignoring it (plain 40.1); WebP 33.5 against 27.7 (plain 39.1)
+    assert modelled > ignored + 3.0, (modelled, ignored)

@@ -55,3 +55,12 @@ def test_other_webps_are_left_to_pillow():
     frames[0].save(buf, "WEBP", save_all=True, append_images=frames[1:], quality=80)
     assert vp8.decode_unfiltered(buf.getvalue()) is None  # an animation
     assert vp8.decode_unfiltered(b"RIFF\x00\x00\x00\x00WEBPVP8 garbage") is None
+
+
+def test_is_lossy_reads_the_riff_chunks():
+    rgb = sample_rgb()
+    assert vp8.is_lossy(_webp(rgb, quality=80))
+    assert not vp8.is_lossy(_webp(rgb, lossless=True))
+    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 200, np.uint8)])
+    assert vp8.is_lossy(_webp(rgba, quality=80))  # VP8X, ALPH, then VP8
+    assert not vp8.is_lossy(b"RIFF\x04\x00\x00\x00WEBP")

@@ -35,6 +35,22 @@ _USE_THREADS_OFFSET = 40
 _FORMAT_LOSSY = 1
 
 
+def is_lossy(data: bytes) -> bool:
+    """Whether a WebP file's picture is lossy VP8 (chroma at half resolution),
+    from its RIFF chunks: the first ``VP8 `` or ``VP8L`` chunk decides (an
+    animation's frames sit inside ``ANMF`` chunks and are not looked at)."""
+    pos = 12
+    while pos + 8 <= len(data):
+        fourcc = data[pos : pos + 4]
+        if fourcc == b"VP8 ":
+            return True
+        if fourcc == b"VP8L":
+            return False
+        size = int.from_bytes(data[pos + 4 : pos + 8], "little")
+        pos += 8 + size + (size & 1)
+    return False
+
+
 def _binding():
     """``(ffi, lib)`` of the ``webp`` package, or ``None`` when it is not
     installed or its struct layout is not the one this module writes to."""

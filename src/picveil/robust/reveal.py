@@ -725,10 +725,10 @@ def _diff_adjoint(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
 #: (levels); photos' chroma is smooth. Conjugate-gradient steps of the estimate.
 CHROMA_GRADIENT_RMS, CHROMA_MAP_STEPS = 6.0, 40
 #: A WebP's chroma noise, as a flat JPEG-style step (WebP's quantizers are
-#: not read from the file): measured on coffee, astronaut and rocket, 12
-#: gains 0.5-2.6 dB at WebP q75 and q50 over the Wiener inverse (q90: -0.2 to
-#: +1.7); 6 and 24 do worse at q50-75.
-WEBP_CHROMA_NOISE_Q = 12.0
+#: not read from the file). Measured on 14 packaged photos with the WebP
+#: decoded unfiltered (picveil.jpeg.vp8), against 12: 6 gains 0.66 dB at
+#: WebP 90 and 0.13 at 75, and loses 0.03 at 50; 24 loses everywhere.
+WEBP_CHROMA_NOISE_Q = 6.0
 #: Work budget (chroma pixels times steps) above which a region keeps the Wiener inverse.
 CHROMA_MAP_WORK = 200_000_000
 
@@ -1245,8 +1245,11 @@ def reveal_pixels(
     data = bytes(data)
     image, fmt = _decode_image(data, max_pixels)
     sampling = _jpeg_sampling(data) if fmt == "jpeg" else None
+    factors = _received_factors(fmt, sampling, data)
     try:
-        return _reveal_decoded(data, image, fmt, keyring, identities, max_pixels, recover_clipped, sampling)
+        return _reveal_decoded(
+            data, image, fmt, keyring, identities, max_pixels, recover_clipped, sampling, received_factors=factors
+        )
     except (NoPicveilDataError, HeaderDamagedError) as first:
         # A platform may have applied the EXIF orientation and turned the pixels
         # (phone photos): look for the header in the picture turned back.
@@ -1260,7 +1263,8 @@ def reveal_pixels(
             if fmt == "jpeg":
                 tables = _chroma_tables(_received_coefficients(data, max_pixels), turned=k % 2 == 1)
             out, report = _reveal_decoded(
-                None, turned, fmt, keyring, identities, max_pixels, recover_clipped, sampling, tables
+                None, turned, fmt, keyring, identities, max_pixels, recover_clipped, sampling, tables,
+                received_factors=factors[::-1] if k % 2 else factors,
             )
             from dataclasses import replace
 
@@ -1279,6 +1283,19 @@ def _chroma_tables(co, *, turned: bool = False) -> list[np.ndarray] | None:
     return [(t + t.T) / 2.0 for t in tables] if turned else tables
 
 
+def _received_factors(fmt: str, sampling: int | None, data: bytes) -> tuple[int, int]:
+    """The received file's own chroma subsampling ``(fy, fx)``: a lossy WebP
+    is always 4:2:0; a JPEG as `sampling` (Pillow's code, :func:`_jpeg_sampling`)
+    says; lossless files keep full chroma."""
+    from picveil.jpeg.vp8 import is_lossy
+
+    if fmt == "webp":
+        return (2, 2) if is_lossy(data) else (1, 1)
+    if fmt == "jpeg":
+        return {1: (1, 2), 2: (2, 2)}.get(sampling, (1, 1))  # type: ignore[arg-type]
+    return (1, 1)
+
+
 def _jpeg_sampling(data: bytes) -> int | None:
     """Pillow's chroma subsampling code of a JPEG (0 4:4:4, 1 4:2:2, 2 4:2:0), else None."""
     from PIL import Image, JpegImagePlugin
@@ -1290,10 +1307,15 @@ def _jpeg_sampling(data: bytes) -> int | None:
         return None
 
 
-def _reveal_decoded(data, image, fmt, keyring, identities, max_pixels, recover_clipped, received_sampling=None, received_tables=None):
+def _reveal_decoded(
+    data, image, fmt, keyring, identities, max_pixels, recover_clipped, received_sampling=None, received_tables=None,
+    received_factors=(1, 1),
+):
     """:func:`reveal_pixels` on a decoded picture. `data` is the received file, or
     ``None`` when `image` is not its pixels as decoded (turned): the JPEG
-    coefficient paths are then skipped."""
+    coefficient paths are then skipped. `received_factors`: the received
+    file's own chroma subsampling ``(fy, fx)`` in `image`'s orientation
+    (:func:`_received_factors`)."""
     from picveil.schemes import get_scheme
 
     from .extractor import extract_report
@@ -1357,7 +1379,7 @@ def _reveal_decoded(data, image, fmt, keyring, identities, max_pixels, recover_c
     revealed = [p.copy() for p in planes]
     clipped = 0
     if scale != 1.0:
-        _reveal_resized(image, header, planes, regs, revealed)
+        _reveal_resized(image, header, planes, regs, revealed, received_factors)
     grid = _header_grid_in_regions(header, len(payload), extraction.grid) if regs and scale == 1.0 else None
     if grid is not None and header.scheme_id in _LINEAR_SCHEMES and header.color_space in ("ycbcr", "gray"):
         for reg in regs:  # the header went over the regions (SPEC §13.5): take it out first
@@ -1898,8 +1920,48 @@ class _ResizeProblem:
         return u + 128.0
 
 
-def _reveal_resized(image: np.ndarray, header: RobustHeader, planes: list[np.ndarray], regs: list[_Region], revealed: list[np.ndarray]) -> None:
-    """Replace the regions of `revealed` by the least-squares inverse of the downscale (in place)."""
+def _box_down_matrix(n: int, factor: int):
+    """``(ceil(n / factor), n)`` sparse matrix of an encoder's chroma
+    downsampling along one axis: the mean of each `factor` samples (the last
+    group padded by replicating the edge sample, as libjpeg does)."""
+    import scipy.sparse as sp
+
+    m = -(-n // factor)
+    rows, cols, vals = [], [], []
+    for i in range(m):
+        for k in range(factor):
+            rows.append(i)
+            cols.append(min(i * factor + k, n - 1))
+            vals.append(1.0 / factor)
+    return sp.csr_matrix((vals, (rows, cols)), shape=(m, n))
+
+
+def _resubsample_matrix(n: int, factor: int):
+    """``(n, n)`` sparse matrix of what a received file with chroma subsampled by
+    `factor` along this axis did to a chroma row of `n` samples: the encoder's
+    box average, then the decoder's upsampling back (identity for 1)."""
+    import scipy.sparse as sp
+
+    if factor == 1:
+        return sp.identity(n, format="csr")
+    down = _box_down_matrix(n, factor)
+    return (_upsample_matrix(down.shape[0], factor, n) @ down).tocsr()
+
+
+def _reveal_resized(
+    image: np.ndarray,
+    header: RobustHeader,
+    planes: list[np.ndarray],
+    regs: list[_Region],
+    revealed: list[np.ndarray],
+    received_factors: tuple[int, int] = (1, 1),
+) -> None:
+    """Replace the regions of `revealed` by the least-squares inverse of the downscale (in place).
+
+    `received_factors` ``(fy, fx)``: the chroma subsampling of the received
+    file itself (a 4:2:0 JPEG or a lossy WebP: ``(2, 2)``); its chroma went
+    through that box average and the decoder's upsampling after the resize,
+    and the model includes both."""
     height, width = image.shape[:2]
 
     def received(ci: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -1915,10 +1977,13 @@ def _reveal_resized(image: np.ndarray, header: RobustHeader, planes: list[np.nda
 
     ry, rx = _resample_matrix(header.height, height), _resample_matrix(header.width, width)
     scale = (width + height) / (header.width + header.height)
+    chroma_ry = (_resubsample_matrix(height, received_factors[0]) @ ry).tocsr()
+    chroma_rx = (_resubsample_matrix(width, received_factors[1]) @ rx).tocsr()
     for ci, (fy, fx) in enumerate(_factors(header)):
         ph, pw = planes[ci].shape
-        ay = (ry @ _upsample_matrix(ph, fy, header.height)).tocsr()
-        ax = (rx @ _upsample_matrix(pw, fx, header.width)).tocsr()
+        chroma = ci > 0 and header.color_space == "ycbcr"
+        ay = ((chroma_ry if chroma else ry) @ _upsample_matrix(ph, fy, header.height)).tocsr()
+        ax = ((chroma_rx if chroma else rx) @ _upsample_matrix(pw, fx, header.width)).tocsr()
         for reg in regs:
             by0, by1, bx0, bx1 = reg.ranges[ci]
             rows, cols = reg.shape(ci)
@@ -1940,3 +2005,4 @@ def _map_means(reg: _Region, ci: int, px: np.ndarray) -> np.ndarray:
     coef = _blocks(px, 0, rows, 0, cols)
     coef[:, 0, 0] = reg.scramble.means(ci, coef[:, 0, 0])
     return _pixels(coef, rows, cols)
+
