@@ -462,3 +462,51 @@ def test_scramble_v4_random_dc_diagnostic_hides_the_block_means_only():
     assert rd_strong > 30  # the means spread over the range, not a constant
     assert abs(tex_rd - tex_v4) < 0.25 * tex_v4  # same texture inside the blocks
     assert "picveil:scramble-v4-random-dc" in ob.available()
+
+
+def test_scramble_v4_frequency_shuffle_diagnostic_mixes_blocks_but_keeps_each_frequency(monkeypatch):
+    """Per frequency, the diagnostic's coefficients are scramble-v4's up to order
+    and AC sign (the multiset of magnitudes is kept), but a block's texture no
+    longer follows its own mean: in scramble-v4 the digit's ink blocks (far
+    from grey) carry the texture and blank blocks are flat; after the shuffle
+    texture and mean are unrelated."""
+    digits = data.prepare(data.load_digits().images[:4], 128)
+
+    def texture_follows_mean(name):
+        out = np.stack([ob.get(name)(im, np.random.default_rng(i)) for i, im in enumerate(digits)]).astype(float)
+        blocks = out.reshape(len(digits), 16, 8, 16, 8).transpose(0, 1, 3, 2, 4).reshape(-1, 64)
+        dist, tex = np.abs(blocks.mean(axis=1) - 128), blocks.std(axis=1)
+        return float(np.corrcoef(dist, tex)[0, 1])
+
+    assert abs(texture_follows_mean("picveil:scramble-v4-frequency-shuffle")) < 0.5 * abs(
+        texture_follows_mean("picveil:scramble-v4")
+    )
+    # the shuffle moves values between blocks, never between frequencies
+    jc, coef = ob._whole_image_coefficients(digits[0], "scramble-v4")
+    written = {}
+
+    class Recorder:
+        def set_blocks(self, ci, by, bx, blocks):
+            written["blocks"] = blocks
+
+        def encode(self):
+            return jc.encode()
+
+    monkeypatch.setattr(ob, "_whole_image_coefficients", lambda image, scheme: (Recorder(), coef.copy()))
+    ob.scramble_v4_frequency_shuffle(digits[0], np.random.default_rng(3))
+    before = np.sort(np.abs(coef.reshape(-1, 64)), axis=0)
+    after = np.sort(np.abs(written["blocks"].reshape(-1, 64).astype(np.int64)), axis=0)
+    assert np.array_equal(before, after)
+    assert "picveil:scramble-v4-frequency-shuffle" in ob.available()
+
+
+def test_report_examples_take_each_obfuscations_own_cache_file(tmp_path):
+    """A name that prefixes another (scramble-v4, scramble-v4-random-dc) gets its own images."""
+    from picveil.audit.report import _example_file
+
+    for name in ("picveil_scramble-v4-0123456789abcdef", "picveil_scramble-v4-random-dc-fedcba9876543210",
+                 "picveil_scramble-v4-frequency-shuffle-aaaaaaaaaaaaaaaa"):
+        np.savez(tmp_path / f"mnist-128-{name}.npz", test=np.zeros((1, 4, 4), np.uint8))
+    assert _example_file(tmp_path, "mnist", 128, "picveil:scramble-v4").name.endswith("-v4-0123456789abcdef.npz")
+    assert "random-dc" in _example_file(tmp_path, "mnist", 128, "picveil:scramble-v4-random-dc").name
+    assert _example_file(tmp_path, "mnist", 128, "picveil:scramble-v3") is None

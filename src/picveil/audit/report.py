@@ -8,6 +8,8 @@ when plots are written.
 from __future__ import annotations
 
 import datetime as _dt
+import re
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -172,6 +174,19 @@ def _plot_bars(results, out: Path) -> list[str]:
     return files
 
 
+_OBF_FILE = re.compile(r"-[0-9a-f]{16}\.npz")
+
+
+def _example_file(cache: Path, dataset: str, size: int, name: str) -> Path | None:
+    """The cached obfuscated images of `name` on `dataset` at `size`: exactly its
+    files, ``<dataset>-<size>-<name>-<16 hex>.npz`` (a plain prefix match would
+    take ``picveil_scramble-v4-random-dc-…`` for ``picveil_scramble-v4``), the
+    last by name if several runs left one."""
+    stem = f"{dataset}-{size}-{name.replace(':', '_')}"
+    hits = sorted(h for h in cache.glob(f"{stem}-*.npz") if _OBF_FILE.fullmatch(h.name[len(stem):]))
+    return hits[-1] if hits else None
+
+
 def _plot_examples(results, out: Path) -> list[str]:
     """One image per class... kept to one test image, shown under every obfuscation."""
     import matplotlib
@@ -185,13 +200,13 @@ def _plot_examples(results, out: Path) -> list[str]:
         names = _obf_order(results, dataset, size)
         imgs = []
         for n in names:
-            hits = sorted(cache.glob(f"{dataset}-{size}-{n.replace(':', '_')}-*.npz"))
-            if hits:
-                with np.load(hits[-1]) as z:
+            path = _example_file(cache, dataset, size, n)
+            if path is not None:
+                with np.load(path) as z:
                     imgs.append((n, z["test"][:3]))
         if not imgs:
             continue
-        fig, axes = plt.subplots(3, len(imgs), figsize=(1.2 * len(imgs), 3.9), squeeze=False)
+        fig, axes = plt.subplots(3, len(imgs), figsize=(max(1.2 * len(imgs), 4.0), 3.9), squeeze=False)
         for j, (n, arr) in enumerate(imgs):
             for i in range(3):
                 ax = axes[i][j]
@@ -199,7 +214,7 @@ def _plot_examples(results, out: Path) -> list[str]:
                     ax.imshow(arr[i], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
                 ax.set_xticks([])
                 ax.set_yticks([])
-            axes[0][j].set_title(n, fontsize=7)
+            axes[0][j].set_title("\n".join(textwrap.wrap(n, 16, break_on_hyphens=True)), fontsize=7)
         fig.suptitle(f"{dataset}, {size}×{size}: the same test images under each obfuscation", fontsize=9)
         fig.tight_layout()
         fname = f"examples-{dataset}-{size}.png"
