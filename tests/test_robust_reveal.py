@@ -723,3 +723,12 @@ def test_a_downscale_reveal_models_the_received_files_chroma_subsampling(chain, 
     ignored = _psnr(_decode(picveil.reveal(received, keyring=friend))[mask], ref[mask])
     # measured: JPEG 33.3 dB against 27.1 ignoring it (plain 40.1); WebP 33.5 against 27.7 (plain 39.1)
     assert modelled > ignored + 3.0, (modelled, ignored)
+
+
+def test_resize_prior_follows_the_received_files_noise(photo):
+    """The downscale inverse's smoothness weight grows with the received JPEG's
+    low-frequency quantization steps; a lossless copy gets the floor, a WebP the default."""
+    weights = [rv._resize_prior(parse_chain(f"jpeg:{q}").run(photo), "jpeg") for q in (95, 85, 75, 50)]
+    assert weights == sorted(weights) and weights[0] < rv.RESIZE_PRIOR < weights[-1]
+    assert rv._resize_prior(None, "png") == rv.RESIZE_PRIOR_FLOOR < weights[0]
+    assert rv._resize_prior(parse_chain("webp:75").run(photo), "webp") == rv.RESIZE_PRIOR
