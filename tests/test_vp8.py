@@ -64,3 +64,43 @@ def test_is_lossy_reads_the_riff_chunks():
     rgba = np.dstack([rgb, np.full(rgb.shape[:2], 200, np.uint8)])
     assert vp8.is_lossy(_webp(rgba, quality=80))  # VP8X, ALPH, then VP8
     assert not vp8.is_lossy(b"RIFF\x04\x00\x00\x00WEBP")
+
+
+def test_chroma_quantizer_index_follows_the_quality():
+    """The header's chroma quantizer index grows as the quality drops; 0 at
+    quality 100; None for lossless or damaged files."""
+    rgb = sample_rgb()
+    indices = [vp8.chroma_quantizer_index(_webp(rgb, quality=q)) for q in (100, 95, 75, 50, 10)]
+    assert indices[0] == 0.0
+    assert all(a < b for a, b in zip(indices, indices[1:])), indices
+    assert all(0 <= i <= 127 for i in indices)
+    assert vp8.chroma_quantizer_index(_webp(rgb, lossless=True)) is None
+    data = _webp(rgb, quality=75)
+    assert vp8.chroma_quantizer_index(data[:40]) is None  # the header is cut
+    broken = bytearray(data)
+    broken[_frame_offset(data) + 3] ^= 0xFF  # the key frame's start code
+    assert vp8.chroma_quantizer_index(bytes(broken)) is None
+
+
+def test_chroma_quantizer_index_without_segments():
+    """libwebp's cwebp with one segment: the frame's own index, no segment table."""
+    import shutil
+    import subprocess
+
+    if shutil.which("cwebp") is None:
+        pytest.skip("cwebp (Debian's webp package) is not installed")
+    rgb = sample_rgb()
+    png = io.BytesIO()
+    Image.fromarray(rgb).save(png, "PNG")
+    one = subprocess.run(["cwebp", "-quiet", "-q", "75", "-segments", "1", "-o", "-", "--", "-"],
+                         input=png.getvalue(), capture_output=True, check=True).stdout
+    four = _webp(rgb, quality=75)
+    i1, i4 = vp8.chroma_quantizer_index(one), vp8.chroma_quantizer_index(four)
+    assert i1 is not None and i4 is not None and 10 < i1 < 40 and 10 < i4 < 40
+
+
+def _frame_offset(data: bytes) -> int:
+    pos = 12
+    while data[pos : pos + 4] != b"VP8 ":
+        pos += 8 + int.from_bytes(data[pos + 4 : pos + 8], "little")
+    return pos + 8

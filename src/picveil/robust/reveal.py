@@ -725,11 +725,25 @@ def _diff_adjoint(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
 #: Prior: the spread of the unscrambled chroma's pixel-to-pixel differences
 #: (levels); photos' chroma is smooth. Conjugate-gradient steps of the estimate.
 CHROMA_GRADIENT_RMS, CHROMA_MAP_STEPS = 6.0, 40
-#: A WebP's chroma noise, as a flat JPEG-style step (WebP's quantizers are
-#: not read from the file). Measured on 14 packaged photos with the WebP
-#: decoded unfiltered (picveil.jpeg.vp8), against 12: 6 gains 0.66 dB at
-#: WebP 90 and 0.13 at 75, and loses 0.03 at 50; 24 loses everywhere.
+#: A WebP's chroma noise, as a flat JPEG-style step: ``WEBP_CHROMA_NOISE_BASE +
+#: WEBP_CHROMA_NOISE_PER_INDEX * i`` for the file's mean chroma quantizer index
+#: ``i`` (:func:`picveil.jpeg.vp8.chroma_quantizer_index`), WEBP_CHROMA_NOISE_Q
+#: when the header does not say. Fitted on 10 packaged photos at WebP 95-30
+#: (the best flat step went from 3 or less at index 3 to 12-18 at index 52);
+#: against the flat 6 on 9 other photos, same keys: +0.32 dB at WebP 30, +0.20
+#: at 50, +0.07 at 75, -0.04 at 90, -0.06 at 95 (worst photo +0.4 there).
 WEBP_CHROMA_NOISE_Q = 6.0
+WEBP_CHROMA_NOISE_BASE, WEBP_CHROMA_NOISE_PER_INDEX = 1.5, 0.3
+
+
+def _webp_chroma_noise(data: bytes | None) -> float:
+    """The flat chroma noise step of a received WebP (see WEBP_CHROMA_NOISE_BASE)."""
+    from picveil.jpeg.vp8 import chroma_quantizer_index
+
+    index = chroma_quantizer_index(data) if data is not None else None
+    if index is None:
+        return WEBP_CHROMA_NOISE_Q
+    return WEBP_CHROMA_NOISE_BASE + WEBP_CHROMA_NOISE_PER_INDEX * index
 #: Work budget (chroma pixels times steps) above which a region keeps the Wiener inverse.
 CHROMA_MAP_WORK = 200_000_000
 
@@ -1392,7 +1406,7 @@ def _reveal_decoded(
         elif received is not None:
             chroma_q = _chroma_tables(received)
         elif fmt == "webp":
-            chroma_q = [np.full((8, 8), WEBP_CHROMA_NOISE_Q)] * len(planes)
+            chroma_q = [np.full((8, 8), _webp_chroma_noise(data))] * len(planes)
     for reg in regs if scale == 1.0 else ():
         coefs = []
         for ci in range(len(planes)):
