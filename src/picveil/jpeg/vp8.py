@@ -1,4 +1,9 @@
-"""Decode a lossy WebP without VP8's in-loop deblocking filter.
+"""A lossy WebP for the reveal: decoded without VP8's deblocking filter, and its quantizers.
+
+* :func:`decode_unfiltered`: the pixels without the in-loop filter (below);
+* :func:`chroma_quantizer_index`: how coarse the file's chroma is, from the
+  key frame's header (RFC 6386 §9.3, §9.6), for the chroma estimate's noise;
+* :func:`is_lossy`: VP8 (4:2:0) or VP8L (lossless), from the RIFF chunks.
 
 A lossy WebP is one VP8 key frame. Its decoder smooths every macroblock and
 4×4 sub-block edge whose step is small (the "loop filter"; RFC 6386 §15),
@@ -39,16 +44,7 @@ def is_lossy(data: bytes) -> bool:
     """Whether a WebP file's picture is lossy VP8 (chroma at half resolution),
     from its RIFF chunks: the first ``VP8 `` or ``VP8L`` chunk decides (an
     animation's frames sit inside ``ANMF`` chunks and are not looked at)."""
-    pos = 12
-    while pos + 8 <= len(data):
-        fourcc = data[pos : pos + 4]
-        if fourcc == b"VP8 ":
-            return True
-        if fourcc == b"VP8L":
-            return False
-        size = int.from_bytes(data[pos + 4 : pos + 8], "little")
-        pos += 8 + size + (size & 1)
-    return False
+    return _vp8_frame(bytes(data)) is not None
 
 
 def _binding():
@@ -164,6 +160,8 @@ class _BoolDecoder:
 
 
 def _vp8_frame(data: bytes) -> bytes | None:
+    """The payload of a WebP's first ``VP8 `` chunk, or ``None`` when a ``VP8L``
+    chunk (lossless) comes first or there is none."""
     pos = 12
     while pos + 8 <= len(data):
         fourcc, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")

@@ -72,7 +72,6 @@ from picveil.errors import (
     CorruptImageError,
     ImageTooLargeError,
     NotAnImageError,
-    PicveilError,
     UnsupportedVersionError,
 )
 from picveil.jpeg.pixels import blocks_to_plane, rgb_to_ycbcr, ycbcr_to_rgb
@@ -1956,11 +1955,12 @@ def _resize_prior(data: bytes | None, fmt: str) -> float:
         return RESIZE_PRIOR_FLOOR
     if fmt != "jpeg" or data is None:
         return RESIZE_PRIOR
-    from picveil.jpeg.codec import read_coefficients
+    from PIL import Image
 
-    try:
-        q = read_coefficients(data).quant_table(0)[:4, :4].astype(np.float64)
-    except PicveilError:  # pragma: no cover - the picture was decoded already
+    try:  # the header's tables only (no coefficient is decoded), natural order
+        with Image.open(io.BytesIO(data)) as im:
+            q = np.asarray(im.quantization[0], dtype=np.float64).reshape(8, 8)[:4, :4]
+    except Exception:  # noqa: BLE001 - only a weight; the picture was decoded already
         return RESIZE_PRIOR
     return RESIZE_PRIOR_FLOOR + RESIZE_PRIOR_PER_STEP * float(q.mean())
 
