@@ -82,6 +82,7 @@ def test_protect_then_reveal_gives_back_the_exact_pixels(client):
     assert res.headers["cache-control"] == "no-store"
     report = json.loads(res.headers["x-picveil-report"])
     assert report["source_format"] == "jpeg" and report["output_bytes"] == len(res.content)
+    assert report["advice"] == []  # recipients: no robust header, so no size advice
     (region,) = report["regions"]
     box = region["box"]  # snapped outward to the 16 px MCU grid
     assert box["x"] <= FACE["x"] and box["x"] + box["w"] >= FACE["x"] + FACE["w"]
@@ -424,6 +425,7 @@ def test_keyring_circles_share_import_and_reveal(tmp_path):
     report = json.loads(protected.headers["x-picveil-report"])
     assert report["regions"][0]["circle"] == circle_id
     assert report["warnings"] == []  # the robust header fits (outside the face, or over it)
+    assert report["advice"] == []  # the 512 px sample is small enough for every network
     res = reveal(bob, protected.content, use_keyring="true")
     assert res.status_code == 200, res.text
     assert json.loads(res.headers["x-picveil-report"])["warnings"] == []

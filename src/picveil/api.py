@@ -551,7 +551,8 @@ def _protect(
             advice.append(
                 f"The photo is {coeffs.width}×{coeffs.height}: {resized_by} shrink photos that large, and a friend's "
                 "reveal of a shrunk copy is much blurrier than of one the network kept at its size. "
-                "Protect with --platform NAME to fit the photo first (see `picveil platforms`)."
+                "Fit the photo for the network you post to first: protect --platform NAME (see `picveil platforms`), "
+                "or \"Where you will post it\" in the web app."
             )
     if frames > 1:
         warnings.append(

@@ -318,7 +318,7 @@ async function runProtect() {
       const n = report.regions.length;
       const kb = (b) => `${Math.round(b / 1024).toLocaleString()} KB`;
       $("protect-summary").textContent = `Protected ${n} region${n === 1 ? "" : "s"} (snapped to the JPEG's 8–16 px grid). File size ${kb(report.input_bytes)} → ${kb(report.output_bytes)}.`;
-      for (const w of report.warnings || []) $("protect-summary").textContent += ` Note: ${w}`;
+      for (const w of [...(report.warnings || []), ...(report.advice || [])]) $("protect-summary").textContent += ` Note: ${w}`;
     }
     link.focus();
   }, { button: $("protect-go") });
