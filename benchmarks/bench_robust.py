@@ -27,6 +27,7 @@ until the header fits). The source is a Pillow JPEG q92 4:2:0. Usage::
     python benchmarks/bench_robust.py --quick         # 6 photos and a 4 MP mosaic, 11 chains
     python benchmarks/bench_robust.py --scheme scramble-v2 --markdown
     python benchmarks/bench_robust.py --scheme all --jobs 8
+    python benchmarks/bench_robust.py --per-photo jpeg:95,jpeg:75,jpeg:50,webp:75   # and each photo's gap
 """
 
 from __future__ import annotations
@@ -342,6 +343,7 @@ def summarise(results: list[PhotoResult], specs: list[str]):
                 "plain_psnr": float(np.mean([c["plain_psnr"] for c in cells if math.isfinite(c["plain_psnr"])])) if any(math.isfinite(c["plain_psnr"]) for c in cells) else math.inf,
                 "plain_ssim": float(np.mean([c["plain_ssim"] for c in cells])) if cells else math.nan,
                 "gap": float(np.mean(gaps)) if gaps else math.nan,
+                "median": float(np.median(gaps)) if gaps else math.nan,
                 "worst": float(np.min(gaps)) if gaps else math.nan,
                 "seconds": float(np.mean([c["seconds"] for c in cells])) if cells else math.nan,
             }
@@ -378,7 +380,7 @@ def fmt(v: float, digits: int = 2, sign: bool = False) -> str:
 
 
 def print_tables(results, specs, schemes, seed003, elapsed: float, markdown: bool) -> None:
-    headers = ["scheme", "chain", "header ok", "revealed", "PSNR", "SSIM", "plain PSNR", "plain SSIM", "gap dB", "worst gap", "reveal s"]
+    headers = ["scheme", "chain", "header ok", "revealed", "PSNR", "SSIM", "plain PSNR", "plain SSIM", "gap dB", "median gap", "worst gap", "reveal s"]
     body = []
     for scheme in schemes:
         rs = [r for r in results if r.scheme == scheme and not r.skipped]
@@ -388,7 +390,7 @@ def print_tables(results, specs, schemes, seed003, elapsed: float, markdown: boo
                     scheme, row["chain"],
                     f"{row['header']:.0f}%" + (f" ({row['wrong']} WRONG)" if row["wrong"] else ""),
                     f"{row['revealed']:.0f}%", fmt(row["psnr"]), fmt(row["ssim"], 3), fmt(row["plain_psnr"]),
-                    fmt(row["plain_ssim"], 3), fmt(row["gap"], sign=True), fmt(row["worst"], sign=True), fmt(row["seconds"], 1),
+                    fmt(row["plain_ssim"], 3), fmt(row["gap"], sign=True), fmt(row["median"], sign=True), fmt(row["worst"], sign=True), fmt(row["seconds"], 1),
                 ]
             )
     photos = sorted({r.name for r in results})
@@ -472,6 +474,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--photos", type=int, default=0, help="use only the first N photos (0: all)")
     parser.add_argument("--chains", default="", help="only chains containing one of these comma-separated strings")
+    parser.add_argument("--per-photo", default="", metavar="CHAINS",
+                        help="also print each photo's gap for these comma-separated chains (e.g. jpeg:75,webp:75)")
     args = parser.parse_args(argv)
     from picveil.schemes import DEFAULT_SCHEME
 
@@ -498,7 +502,24 @@ def main(argv: list[str] | None = None) -> int:
         results = [f.result() for f in futures]
         seed003 = {s: f.result() for s, f in seed003.items()}
     print_tables(results, specs, schemes, seed003, time.time() - t0, args.markdown)
+    if args.per_photo:
+        print_per_photo(results, [c for c in args.per_photo.split(",") if c in specs])
     return 0
+
+
+def print_per_photo(results: list[PhotoResult], chains: list[str]) -> None:
+    """Each photo's gap (dB) for `chains`, one Markdown row per photo and scheme."""
+    print("\n| scheme | photo | MP | " + " | ".join(chains) + " |")
+    print("|---|---|---|" + "---|" * len(chains))
+    for r in sorted(results, key=lambda r: (r.scheme, r.name)):
+        if r.skipped:
+            continue
+        cells = []
+        for spec in chains:
+            c = r.chains.get(spec, {})
+            ok = "psnr" in c and math.isfinite(c.get("plain_psnr", math.inf))
+            cells.append(fmt(c["psnr"] - c["plain_psnr"], sign=True) if ok else "")
+        print(f"| {r.scheme} | {r.name} | {r.megapixels:.1f} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
