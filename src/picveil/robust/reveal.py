@@ -833,8 +833,12 @@ def _chroma_map(reg: "_Region", ci: int, plane: np.ndarray, blur: tuple, qtab: n
 
 # --- the header written over the regions ------------------------------------------------------------
 #: Conjugate-gradient steps and ridge (relative to the operator's scale) of
-#: the header-pattern estimate inside a region (SPEC §13.5).
-PATTERN_CG_STEPS, PATTERN_RIDGE = 80, 1e-4
+#: the header-pattern estimate inside a region (SPEC §13.5). The ridge keeps
+#: the amplitudes from taking the picture's own structure: measured on the 8
+#: packaged photos of 0.3 MP or less, two box sets each (the header over the
+#: regions in every case), 0.1 against 1e-4: +0.43 dB on a lossless copy,
+#: +0.10 at JPEG q75, +0.12 at q50; 0.03 did alike, 0.3 and 1 worse.
+PATTERN_CG_STEPS, PATTERN_RIDGE = 80, 0.1
 #: Reweighted passes (the first is plain least squares) and the floor of the
 #: robust weights' differences, in luma levels.
 PATTERN_IRLS, PATTERN_L1_FLOOR = 8, 1.0
