@@ -549,7 +549,7 @@ def _protect(
         resized_by = _platforms_that_resize(coeffs.width, coeffs.height)
         if resized_by:
             advice.append(
-                f"The photo is {coeffs.width}×{coeffs.height}: {resized_by} shrink photos that large, and a friend's "
+                f"The photo is {coeffs.width}×{coeffs.height}: {resized_by} would shrink a photo this large, and a friend's "
                 "reveal of a shrunk copy is much blurrier than of one the network kept at its size. "
                 "Fit the photo for the network you post to first: protect --platform NAME (see `picveil platforms`), "
                 "or \"Where you will post it\" in the web app."
