@@ -108,19 +108,23 @@ def markdown_tables(results) -> str:
             f"## {dataset}, {size}×{size}", "",
             "Top-1 / top-5 accuracy in per cent on obfuscated test images. "
             "CNN: trained on obfuscated training images. Stats: logistic regression (LR) or MLP "
-            "on global statistics (mean, contrast, histogram of 8×8 block means).", "",
-            "| obfuscation | CNN top-1 | CNN top-5 | stats LR top-1 | stats MLP top-1 | chance | epochs (best) | train s |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|",
+            "on global statistics (mean, contrast, histogram of 8×8 block means). Spectrum: "
+            "gradient-boosted trees on the energy and mean magnitude of each 8×8 DCT frequency "
+            "over all blocks, which every scramble that keeps coefficients at their frequency keeps.", "",
+            "| obfuscation | CNN top-1 | CNN top-5 | stats LR top-1 | stats MLP top-1 | spectrum top-1 | chance | epochs (best) | train s |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for name in _obf_order(results, dataset, size):
             c = results.get(dataset, size, name, "cnn")
             lr = results.get(dataset, size, name, "stats-lr")
             mlp = results.get(dataset, size, name, "stats-mlp")
+            sp = results.get(dataset, size, name, "spectrum-gbt")
             lines.append(
                 f"| {name} | {_pct(c.top1 if c else None)} | {_pct(c.top5 if c else None)} | "
                 f"{_pct(lr.top1 if lr else None)} | {_pct(mlp.top1 if mlp else None)} | "
+                f"{_pct(sp.top1 if sp else None)} | "
                 f"{_pct(c.chance if c else None)} | {c.epochs if c else '–'} ({c.best_epoch if c else '–'}) | "
-                f"{c.seconds:.0f} |" if c else f"| {name} | – | – | – | – | – | – | – |"
+                f"{c.seconds:.0f} |" if c else f"| {name} | – | – | – | – | – | – | – | – |"
             )
         lines.append("")
     return "\n".join(lines)
@@ -155,9 +159,11 @@ def _plot_bars(results, out: Path) -> list[str]:
                 vals.append(np.nan if r is None else 100 * r.top1)
                 chance = chance if r is None else 100 * r.chance
             ax.bar(x + (k - (len(sizes) - 1) / 2) * width, vals, width, label=f"CNN, {s}px")
-            stats = [results.get(dataset, s, n, "stats-mlp") for n in names]
-            ax.scatter(x + (k - (len(sizes) - 1) / 2) * width, [np.nan if r is None else 100 * r.top1 for r in stats],
-                       marker="_", s=80, color="black", zorder=3, label="global stats (MLP)" if k == 0 else None)
+            for attack, marker, color, label in (("stats-mlp", "_", "black", "global stats (MLP)"),
+                                                 ("spectrum-gbt", "x", "tab:orange", "block spectrum")):
+                other = [results.get(dataset, s, n, attack) for n in names]
+                ax.scatter(x + (k - (len(sizes) - 1) / 2) * width, [np.nan if r is None else 100 * r.top1 for r in other],
+                           marker=marker, s=60, color=color, zorder=3, label=label if k == 0 else None)
         if chance is not None:
             ax.axhline(chance, color="red", linestyle="--", linewidth=1, label="chance")
         ax.set_xticks(x, names, rotation=45, ha="right")
@@ -165,7 +171,7 @@ def _plot_bars(results, out: Path) -> list[str]:
         ax.set_ylim(0, 118)  # headroom for the legend
         ax.set_yticks(range(0, 101, 20))
         ax.set_title(f"{dataset}: attacker accuracy on obfuscated test images")
-        ax.legend(fontsize="small", loc="upper center", ncol=len(sizes) + 2, frameon=False)
+        ax.legend(fontsize="small", loc="upper center", ncol=len(sizes) + 3, frameon=False)
         fig.tight_layout()
         fname = f"accuracy-{dataset}.png"
         fig.savefig(out / fname, dpi=110)
@@ -303,7 +309,7 @@ def write_report(results, out_dir) -> Path:
 
 
 def print_summary(results) -> None:
-    """A rich table of CNN top-1 (and stats top-1) per cell."""
+    """A rich table of CNN top-1 (and the statistics and spectrum attackers' top-1) per cell."""
     from rich.console import Console
     from rich.table import Table
 
@@ -312,7 +318,7 @@ def print_summary(results) -> None:
     table = Table(title=f"attacker top-1 % ({results.seconds / 60:.1f} min)")
     table.add_column("obfuscation")
     for d, s in cells:
-        table.add_column(f"{d} {s}px\nCNN / stats", justify="right")
+        table.add_column(f"{d} {s}px\nCNN / stats / spectrum", justify="right")
     names = []
     for d, s in cells:
         for n in _obf_order(results, d, s):
@@ -322,6 +328,7 @@ def print_summary(results) -> None:
         row = [n]
         for d, s in cells:
             c, m = results.get(d, s, n, "cnn"), results.get(d, s, n, "stats-mlp")
-            row.append(f"{_pct(c.top1 if c else None)} / {_pct(m.top1 if m else None)}")
+            sp = results.get(d, s, n, "spectrum-gbt")
+            row.append(f"{_pct(c.top1 if c else None)} / {_pct(m.top1 if m else None)} / {_pct(sp.top1 if sp else None)}")
         table.add_row(*row)
     console.print(table)

@@ -74,7 +74,7 @@ class Row:
     size: int
     obfuscation: str
     family: str
-    attack: str           # "cnn", "stats-lr", "stats-mlp"
+    attack: str           # "cnn", "stats-lr", "stats-mlp", "spectrum-gbt"
     top1: float
     top5: float
     chance: float
