@@ -124,12 +124,43 @@ def test_payload_round_trip_and_size():
     one = _header(regions=(rh.RegionEntry(38, 16, 13, 15, 0),), groups=(rh.GroupEntry(b"\xaa" * 8, b"\x01\x02\x03\x04"),))
     assert len(one.to_bytes()) == 29  # head 1, scheme 1, size 4, seed 8, tables 1, regions 1 + 5, group 8
     assert h.mcu == (16, 16) and h.region_box(1) == (1248, 784, 160, 128)
+    # version 3 (what protect writes): the coefficient check, two bytes after the tables
+    checked = _header(coef_check=0xBEEF)
+    raw3 = checked.to_bytes()
+    assert raw3[0] >> 4 == 3 and len(raw3) == len(raw) + 2 and raw3[15:17] == b"\xbe\xef"
+    assert rh.RobustHeader.from_bytes(raw3) == checked and rh.RobustHeader.from_bytes(raw3).to_bytes() == raw3
+    assert rh.RobustHeader.from_bytes(raw).coef_check is None  # versions 1 and 2 have none
+    with pytest.raises(ValueError):
+        _header(coef_check=0x10000)
+
+
+def test_payload_vector_with_the_coefficient_check():
+    """SPEC.md §11, §13.1: the committed version-3 vector's check is that of its JPEG."""
+    import json
+    from pathlib import Path
+
+    from picveil.jpeg.codec import read_coefficients
+
+    path = Path(rh.__file__).parent / "vectors" / "payload" / "payload_v3_check.json"
+    v = json.loads(path.read_text())
+    payload = bytes.fromhex(v["payload_hex"])
+    hdr = rh.RobustHeader.from_bytes(payload)
+    assert payload[0] >> 4 == 3 and hdr.to_bytes() == payload and hdr.coef_check == v["coef_check"]
+    assert [[r.x, r.y, r.w, r.h] for r in hdr.regions] == v["regions_mcu"]
+    co = read_coefficients(bytes.fromhex(v["jpeg_hex"]))
+    assert rh.coefficient_check(co, hdr) == v["coef_check"]
+    # one coefficient changed in a region's chroma: the low byte tells (1 in 256 it would not)
+    blocks = co.array(1).copy()
+    blocks[0, 1, 0, 1] += 1
+    co.set_blocks(1, 0, 0, blocks)
+    changed = rh.coefficient_check(co, hdr)
+    assert changed >> 8 == v["coef_check"] >> 8 and changed & 0xFF != v["coef_check"] & 0xFF
 
 
 def test_payload_rejects_non_canonical_and_damaged():
     raw = bytearray(_header().to_bytes())
     with pytest.raises(errors.UnsupportedVersionError):
-        rh.RobustHeader.from_bytes(bytes([0x33]) + raw[1:])  # version 3: unknown (2 = with thumbnails)
+        rh.RobustHeader.from_bytes(bytes([0x43]) + raw[1:])  # version 4: unknown (2 = thumbnails, 3 = check)
     with pytest.raises(HeaderDamagedError):
         rh.RobustHeader.from_bytes(bytes([0x1A]) + raw[1:])  # unknown layout
     with pytest.raises(HeaderDamagedError):
@@ -148,7 +179,7 @@ def test_payload_rejects_non_canonical_and_damaged():
 def test_payload_fuzz():
     """Mutated payloads parse to something that serialises back to them, or fail cleanly."""
     rng = random.Random(4)
-    seeds = [_header().to_bytes(), _header(scheme_id=2, layout="gray").to_bytes()]
+    seeds = [_header().to_bytes(), _header(scheme_id=2, layout="gray").to_bytes(), _header(coef_check=77).to_bytes()]
     for _ in range(3000):
         raw = bytearray(rng.choice(seeds))
         for _ in range(rng.randint(1, 4)):
@@ -754,3 +785,26 @@ def test_a_copy_finer_than_the_protected_file_is_put_back_on_its_lattice(chain, 
         assert p_with >= p_without + gain, (p_with, p_without)
     else:
         assert np.array_equal(with_lattice, without)
+
+
+def test_a_reencode_at_the_protected_files_own_quality_is_not_taken_for_it(photo, protected, keyrings, monkeypatch):
+    """A platform that re-encodes at the very quality of the protected file (what
+    `picveil fit` writes for it) keeps its quantization tables. The header's
+    coefficient check (version 3) tells that file from the stripped original:
+    it gets the reveal after a re-encode (clipping and chroma repairs):
+    46.9 dB on this photo, against 31.9 when its coefficients were taken for
+    the protected ones."""
+    _, friend, _ = keyrings
+    out, _ = protected
+    assert rh.RobustHeader.from_bytes(picveil.robust.extract(_decode(out))).coef_check is not None
+    same = parse_chain("strip,jpeg:92").run(out)  # the photo is a Pillow q92 JPEG: the same tables
+    revealed, report = rv.reveal_pixels(same, keyring=friend)
+    assert report.source == "jpeg-coefficients"
+    stripped = rv.reveal_pixels(parse_chain("strip").run(out), keyring=friend)[1]
+    assert stripped.source == "jpeg-coefficients (integer)"  # the file itself: its coefficients
+    mask = _region_mask((1200, 1800), BOXES)
+    original = _decode(photo)[mask]
+    monkeypatch.setattr(rv, "_intact", lambda *a: (True, True))  # what a version-2 header allowed
+    taken_for_it, old = rv.reveal_pixels(same, keyring=friend)
+    assert old.source == "jpeg-coefficients (integer)"
+    assert _psnr(revealed[mask], original) >= _psnr(taken_for_it[mask], original) + 3.0

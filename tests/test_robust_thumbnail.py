@@ -119,7 +119,13 @@ def test_payload_round_trip_and_canonical_version():
     with pytest.raises(HeaderDamagedError):  # version 1 cannot carry a thumbnail
         rh.RobustHeader.from_bytes(bytes([0x10 | (raw[0] & 0x0F)]) + raw[1:])
     with pytest.raises(errors.UnsupportedVersionError):
-        rh.RobustHeader.from_bytes(bytes([0x30 | (raw[0] & 0x0F)]) + raw[1:])
+        rh.RobustHeader.from_bytes(bytes([0x40 | (raw[0] & 0x0F)]) + raw[1:])
+    # version 3 carries the coefficient check, with or without thumbnails
+    from dataclasses import replace
+
+    for hdr in (replace(h, coef_check=0x1234), replace(_header(b""), coef_check=0x1234)):
+        raw3 = hdr.to_bytes()
+        assert raw3[0] >> 4 == 3 and rh.RobustHeader.from_bytes(raw3) == hdr
     with pytest.raises(ValueError):
         rh.RegionEntry(0, 0, 1, 1, 0, look=0, thumbnail=b"x")  # scramble regions have none
 

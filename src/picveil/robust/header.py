@@ -34,6 +34,7 @@ from .errors import HeaderDamagedError
 
 __all__ = [
     "CIRCLE_ID_BYTES",
+    "CHECK_VERSION",
     "FORMAT_VERSION",
     "KEY_CHECK_BYTES",
     "LAYOUTS",
@@ -44,6 +45,7 @@ __all__ = [
     "RegionEntry",
     "RobustHeader",
     "apply_undo",
+    "coefficient_check",
     "embed_header",
     "encode_undo",
     "file_salt_from_seed",
@@ -56,9 +58,11 @@ __all__ = [
 ]
 
 #: Version of the payload format (the high nibble of its first byte): 1, or
-#: 2 when at least one region carries a thumbnail (SPEC.md §13.7).
+#: 2 when at least one region carries a thumbnail (SPEC.md §13.7); 3 (what
+#: picveil writes now) adds the coefficient check (§13.1) and allows thumbnails.
 FORMAT_VERSION = 1
 THUMBNAIL_VERSION = 2
+CHECK_VERSION = 3
 #: Bytes of the file-salt seed carried in the header (SPEC.md §13.3).
 SEED_BYTES = 8
 #: Bytes of the circle id carried per group: a prefix of the keyring's 8-byte id
@@ -124,6 +128,43 @@ def tables_fingerprint(tables) -> int:
 
     raw = b"".join(np.asarray(t, dtype=">u2").tobytes() for t in tables)
     return crc8(raw)
+
+
+_COEF_CHECK_LABEL = b"picveil v1 coefficient check"
+
+
+def coefficient_check(coeffs, header: "RobustHeader") -> int:
+    """u16 check of the protected coefficients the header's regions hold (SPEC.md §13.1).
+
+    High byte: the first byte of ``SHA-256("picveil v1 coefficient check" ‖
+    "Y" ‖ blocks of component 0)``; low byte: the same with ``"C"`` and the
+    blocks of every other component (a gray image: of component 0 again).
+    ``blocks`` is, region by region in header order and component by
+    component, the region's blocks (its MCU rectangle, clipped to the
+    component's blocks) in raster order, each as 64 i16be in natural order.
+
+    A reader that finds the protected tables (``tables``) and both bytes in
+    a received JPEG holds the protected coefficients themselves (metadata
+    stripped, nothing re-encoded). A platform that re-encodes at the very same
+    quality keeps the tables but not the coefficients. Only the luma byte
+    fails when the header was written over the regions (§13.5).
+    """
+    return (_component_check(coeffs, header, b"Y", [0]) << 8) | _component_check(
+        coeffs, header, b"C", list(range(1, len(coeffs.components))) or [0]
+    )
+
+
+def _component_check(coeffs, header: "RobustHeader", tag: bytes, comps: list[int]) -> int:
+    digest = hashlib.sha256(_COEF_CHECK_LABEL + tag)
+    for r in header.regions:
+        for ci in comps:
+            c = coeffs.components[ci]
+            by0, bx0 = r.y * c.v_samp, r.x * c.h_samp
+            by1 = min((r.y + r.h) * c.v_samp, c.height_in_blocks)
+            bx1 = min((r.x + r.w) * c.h_samp, c.width_in_blocks)
+            if by1 > by0 and bx1 > bx0:
+                digest.update(np.asarray(coeffs.blocks(ci, by0, by1, bx0, bx1), dtype=">i2").tobytes())
+    return digest.digest()[0]
 
 
 def layout_of(color_space: str, sampling: tuple[tuple[int, int], ...]) -> str | None:
@@ -261,11 +302,16 @@ class RobustHeader:
         :data:`SEED_BYTES` random bytes; ``file_salt = file_salt_from_seed(seed)``.
     tables : int
         :func:`tables_fingerprint` of the protected JPEG's quantization tables
-        (tells a file that still holds the protected coefficients from a re-encoded one).
+        (tells a file that may still hold the protected coefficients from a re-encoded one).
     regions : tuple of RegionEntry
         In container order (region ``r`` has salt ``region_salt(file_salt, r)``).
     groups : tuple of GroupEntry
         Key groups, in container order; every group has at least one region.
+    coef_check : int or None
+        :func:`coefficient_check` of the regions' protected coefficients
+        (version 3, what picveil writes); ``None`` in versions 1 and 2.
+        With `tables` it tells the protected file, metadata stripped, from a
+        re-encode at the same quality.
     """
 
     scheme_id: int
@@ -276,6 +322,7 @@ class RobustHeader:
     regions: tuple[RegionEntry, ...]
     groups: tuple[GroupEntry, ...]
     tables: int = 0
+    coef_check: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "seed", bytes(self.seed))
@@ -291,6 +338,8 @@ class RobustHeader:
             raise ValueError(f"seed is {SEED_BYTES} bytes, got {len(self.seed)}")
         if not 0 <= self.tables <= 0xFF:
             raise ValueError(f"tables is a u8 fingerprint, got {self.tables}")
+        if self.coef_check is not None and not 0 <= self.coef_check <= 0xFFFF:
+            raise ValueError(f"coef_check is a u16, got {self.coef_check}")
         if not self.regions or not self.groups:
             raise ValueError("a header has at least one region and one group")
         cols, rows = self.mcu_cols, self.mcu_rows
@@ -355,13 +404,18 @@ class RobustHeader:
     def to_bytes(self) -> bytes:
         """The canonical encoding (SPEC.md §13.1)."""
         code = next(c for c, (name, _, _) in LAYOUTS.items() if name == self.layout)
-        version = THUMBNAIL_VERSION if any(r.thumbnail for r in self.regions) else FORMAT_VERSION
+        if self.coef_check is not None:
+            version = CHECK_VERSION
+        else:
+            version = THUMBNAIL_VERSION if any(r.thumbnail for r in self.regions) else FORMAT_VERSION
         out = bytearray([version << 4 | code])
         _put_varint(out, self.scheme_id)
         _put_varint(out, self.width)
         _put_varint(out, self.height)
         out += self.seed
         out.append(self.tables)
+        if self.coef_check is not None:
+            out += self.coef_check.to_bytes(2, "big")
         _put_varint(out, len(self.regions))
         for r in self.regions:
             for v in (r.x, r.y, r.w, r.h):
@@ -383,14 +437,14 @@ class RobustHeader:
         Raises
         ------
         UnsupportedVersionError
-            The payload's format version is not 1 or 2 (a newer picveil wrote it).
+            The payload's format version is not 1, 2 or 3 (a newer picveil wrote it).
         HeaderDamagedError
             Any other rule of SPEC.md §13.1 is broken (one opaque message).
         """
         rd = _Reader(bytes(data))
         head = rd.u8()
         version = head >> 4
-        if version not in (FORMAT_VERSION, THUMBNAIL_VERSION):
+        if version not in (FORMAT_VERSION, THUMBNAIL_VERSION, CHECK_VERSION):
             raise UnsupportedVersionError(
                 f"This image's picveil header has format version {head >> 4}, which this picveil does not know.",
                 hint="Update picveil.",
@@ -401,6 +455,7 @@ class RobustHeader:
         scheme_id, width, height = rd.varint(), rd.varint(), rd.varint()
         seed = rd.take(SEED_BYTES)
         tables = rd.u8()
+        coef_check = int.from_bytes(rd.take(2), "big") if version == CHECK_VERSION else None
         n_regions = rd.varint()
         if not 1 <= n_regions <= len(rd.data):  # each region takes at least 5 bytes: bounds the loop
             raise HeaderDamagedError(_DAMAGED)
@@ -424,7 +479,7 @@ class RobustHeader:
                     raise HeaderDamagedError(_DAMAGED)
                 if look == 0:
                     params = extra
-                elif version == THUMBNAIL_VERSION:
+                elif version in (THUMBNAIL_VERSION, CHECK_VERSION):
                     thumb = extra
                 else:  # version 1: only scramble regions carry a field
                     raise HeaderDamagedError(_DAMAGED)
@@ -442,6 +497,7 @@ class RobustHeader:
                 regions=tuple(RegionEntry(*r) for r in regions),
                 groups=tuple(GroupEntry(c, k) for c, k in groups),
                 tables=tables,
+                coef_check=coef_check,
             )
         except ValueError:
             raise HeaderDamagedError(_DAMAGED) from None
@@ -572,6 +628,9 @@ def embed_header(
         groups=tuple(GroupEntry(c.circle_id, c.key_check(h.file_salt)) for c in circles),
         tables=tables_fingerprint([coeffs.quant_table(ci) for ci in range(len(coeffs.components))]),
     )
+    from dataclasses import replace as _replace
+
+    rh = _replace(rh, coef_check=coefficient_check(coeffs, rh))
     boxes = [rh.region_box(i) for i in range(len(rh.regions))]
     payloads = [rh.to_bytes()]
     if original is not None and region_keys:

@@ -1434,8 +1434,11 @@ def _reveal_decoded(
     passes = 2 if source == "pixels" and fmt == "jpeg" and received_sampling in (1, 2) else 1
     blur = [(*_blur_model(fmt, f), nu, passes) if scale == 1.0 else (0.0, 0.0, nu) for f in _factors(header)]
     clip = None
+    intact = _intact(data, header) if regs and source == "jpeg-coefficients" else (False, False)
+    if intact[1] and len(planes) > 1:
+        blur[1:] = [(0.0, 0.0, nu)] * (len(planes) - 1)  # the protected chroma itself: nothing to undo
     if regs and source == "jpeg-coefficients":
-        if _same_tables(data, header):
+        if all(intact):
             blur = [(0.0, 0.0, nu)] * len(planes)  # the protected coefficients themselves: nothing to undo
             if header.scheme_id in _LINEAR_SCHEMES:  # and the scheme needs nothing else: the integer inverse
                 exact = _exact(data, header, regs, image, max_pixels)
@@ -1621,23 +1624,35 @@ def _exact(data: bytes, header: RobustHeader, regs: list[_Region], image: np.nda
     return decoded, jpeg
 
 
-def _same_tables(jpeg: bytes, header: RobustHeader) -> bool:
-    """Whether a JPEG of the original size still has the protected file's
-    quantization tables (the header's fingerprint, SPEC.md §13.1): then it is
-    taken for the protected file itself, metadata stripped, nothing re-encoded.
+def _intact(jpeg: bytes, header: RobustHeader) -> tuple[bool, bool]:
+    """Whether a JPEG of the original size still holds the protected file's
+    luma and chroma coefficients (metadata stripped, nothing re-encoded):
+    ``(luma, chroma)``, both ``False`` unless it has the protected quantization
+    tables (the header's fingerprint, SPEC.md §13.1) and sampling.
 
-    A platform that decodes and re-encodes writes its own tables; one that
-    happens to write the very same tables (or a 1-in-256 fingerprint clash)
-    gets the unclipped inverse, without the clipping and chroma-blur repairs.
+    A version-3 header's coefficient check tells each: a platform that
+    re-encodes at the very quality of the protected file (what ``picveil
+    fit`` writes for it) keeps the tables but not the coefficients; a header
+    written over the regions changes their luma only. A version-1 or -2
+    header has no check: a file with the same tables (or a 1-in-256
+    fingerprint clash) is taken to be intact, and gets the unclipped inverse,
+    without the clipping and chroma-blur repairs.
     """
     from picveil.jpeg.codec import read_coefficients
 
-    from .header import tables_fingerprint
+    from .header import coefficient_check, tables_fingerprint
 
     co = read_coefficients(jpeg)
     if len(co.components) != len(header.sampling):
-        return False
-    return tables_fingerprint([co.quant_table(ci) for ci in range(len(co.components))]) == header.tables
+        return False, False
+    if tables_fingerprint([co.quant_table(ci) for ci in range(len(co.components))]) != header.tables:
+        return False, False
+    if tuple((c.h_samp, c.v_samp) for c in co.components) != header.sampling and len(co.components) > 1:
+        return False, False
+    if header.coef_check is None:
+        return True, True
+    check = coefficient_check(co, header)
+    return (check >> 8) == (header.coef_check >> 8), (check & 0xFF) == (header.coef_check & 0xFF)
 
 
 def _clip_threshold(jpeg: bytes | None, fmt: str) -> float:
