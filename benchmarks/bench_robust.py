@@ -150,11 +150,12 @@ def chain_specs(quick: bool, encoders: tuple[str, ...]) -> list[str]:
     """Chain specs (after metadata stripping), in table order."""
     if quick:
         return [
-            "strip", "png", "jpeg:95", "jpeg:75", "jpeg:50", "jpeg:30", "jpeg:75:opencv",
+            "strip", "png", "jpeg:95", f"jpeg:{SOURCE_QUALITY}", "jpeg:75", "jpeg:50", "jpeg:30", "jpeg:75:opencv",
             "jpeg:50:mozjpeg" if "mozjpeg" in encoders else "jpeg:50:opencv", "webp:75",
             "resize:2048,jpeg:75", "resize:1080,jpeg:75",
         ]
-    specs = ["strip", "png"]
+    # the source's own quality: the same tables as the protected file (what `picveil fit` writes for a network)
+    specs = ["strip", "png", f"jpeg:{SOURCE_QUALITY}"]
     for enc in encoders:
         specs += [f"jpeg:{q}" + ("" if enc == "pillow" else f":{enc}") for q in JPEG_QUALITIES]
     specs += ["jpeg:75:progressive"]
