@@ -662,6 +662,39 @@ def test_clipping_recovery_keeps_sharp_edges(keyrings, monkeypatch):
             assert best > rgb_only + 5.0, (best, rgb_only)
 
 
+def _sign_photo() -> np.ndarray:
+    """Coloured lettering on coloured signs over a photo (as scenetext05, opencv-doc):
+    chroma with sharp edges, which a quadratic smoothness prior smears."""
+    from PIL import ImageDraw, ImageFont
+    from skimage import data
+
+    im = Image.fromarray(data.coffee()).resize((1024, 768), Image.Resampling.LANCZOS)
+    d = ImageDraw.Draw(im)
+    font = ImageFont.load_default(size=34)
+    for k, (back, ink) in enumerate([((200, 30, 40), (250, 230, 60)), ((20, 70, 170), (240, 240, 240)), ((30, 140, 60), (250, 120, 20))]):
+        d.rectangle([40, 40 + 140 * k, 600, 150 + 140 * k], fill=back)
+        d.text((60, 60 + 140 * k), "PICVEIL SIGN 42" if k != 1 else "SCRAMBLED TEXT", fill=ink, font=font)
+    return np.asarray(im)
+
+
+def test_chroma_estimate_keeps_colour_edges(keyrings, monkeypatch):
+    """The chroma of a re-encoded file is estimated under an edge-preserving
+    prior (reweighted passes, CHROMA_IRLS): coloured lettering keeps its edges
+    (measured on this picture at JPEG q75: 32.9 dB against 30.2 with one
+    quadratic pass)."""
+    me, friend, _ = keyrings
+    src = _jpeg(_sign_photo())
+    boxes = [(32, 32, 576, 128), (32, 304, 576, 128)]
+    out, report, _ = api._protect(src, boxes, circle="family", keyring=me)
+    original = _decode(src)
+    mask = _region_mask(original.shape, [(r.box.x, r.box.y, r.box.w, r.box.h) for r in report.regions])
+    received = parse_chain("strip,jpeg:75").run(out)
+    best = _psnr(rv.reveal_pixels(received, keyring=friend)[0][mask], original[mask])
+    monkeypatch.setattr(rv, "CHROMA_IRLS", 1)
+    quadratic = _psnr(rv.reveal_pixels(received, keyring=friend)[0][mask], original[mask])
+    assert best > quadratic + 1.0, (best, quadratic)
+
+
 def test_charbonnier_gradient():
     g = np.random.default_rng(3).normal(0, 20, (9, 7))
     val, grad = rv._charbonnier(g, 4.0)

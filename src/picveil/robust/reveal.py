@@ -730,6 +730,16 @@ def _diff_adjoint(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
 #: Prior: the spread of the unscrambled chroma's pixel-to-pixel differences
 #: (levels); photos' chroma is smooth. Conjugate-gradient steps of the estimate.
 CHROMA_GRADIENT_RMS, CHROMA_MAP_STEPS = 6.0, 40
+#: Passes of the estimate (the first quadratic, then reweighted towards a
+#: Charbonnier penalty: quadratic for differences under CHROMA_EDGE levels,
+#: about linear above, so that colour edges are kept, not smeared) and
+#: conjugate-gradient steps of each reweighted pass. Measured (same keys), 18
+#: packaged photos at JPEG q95/q85/q75/q50/q30 and WebP 75 against one
+#: quadratic pass: on the 12 held out, mean gap q95 -5.22 -> -4.12 dB,
+#: q75 -2.03 -> -1.82, q30 -0.85 -> -0.57, WebP 75 -1.98 -> -1.86 (at most
+#: 0.14 dB lost on one photo); scenetext05 (coloured text) q50 -3.44 -> -0.97.
+#: An edge of 1 did alike, 4 and 8 less well, 5 passes worse.
+CHROMA_IRLS, CHROMA_IRLS_STEPS, CHROMA_EDGE = 3, 20, 2.0
 #: A WebP's chroma noise, as a flat JPEG-style step: ``WEBP_CHROMA_NOISE_BASE +
 #: WEBP_CHROMA_NOISE_PER_INDEX * i`` for the file's mean chroma quantizer index
 #: ``i`` (:func:`picveil.jpeg.vp8.chroma_quantizer_index`), WEBP_CHROMA_NOISE_Q
@@ -766,10 +776,13 @@ def _chroma_map(reg: "_Region", ci: int, plane: np.ndarray, blur: tuple, qtab: n
     pixels; the pixels around it keep :func:`deconvolve`'s values) minimises
 
         sum over received blocks and frequencies (DCT(K x) - DCT(y))² / (q² / 12)
-        + |first differences of unscramble(x)|² / CHROMA_GRADIENT_RMS²,
+        + sum of w · |first differences of unscramble(x)|² / CHROMA_GRADIENT_RMS²,
 
     the second term because the *unscrambled* chroma of a photo is smooth
-    while the scramble's is not. Conjugate gradients from the Wiener inverse.
+    while the scramble's is not. Conjugate gradients from the Wiener inverse,
+    first with ``w = 1``, then :data:`CHROMA_IRLS` - 1 times with Charbonnier
+    weights ``w = 1 / sqrt(1 + (difference / CHROMA_EDGE)²)`` from the last
+    estimate, so that the sharp colour edges of signs and text survive.
     Measured on scikit-image's coffee and astronaut (region a quarter of the
     picture, nothing clipped): the chroma gap to the unprotected picture after
     JPEG q75 falls from 2.5-3 dB to 0.3-0.8 dB. ``None`` when the region is
@@ -812,28 +825,37 @@ def _chroma_map(reg: "_Region", ci: int, plane: np.ndarray, blur: tuple, qtab: n
         return out
 
     lam = 1.0 / CHROMA_GRADIENT_RMS**2
+    wx = wy = None  # robust weights of the differences (None: quadratic)
 
     def normal(x: np.ndarray) -> np.ndarray:
         u = _unscramble_px(reg, ci, x)
-        return take(blur_op(weigh(blur_op(put(x))))) + lam * _unscramble_px_adjoint(reg, ci, _diff_adjoint(np.diff(u, axis=1), np.diff(u, axis=0)))
+        gx, gy = np.diff(u, axis=1), np.diff(u, axis=0)
+        if wx is not None:
+            gx, gy = gx * wx, gy * wy
+        return take(blur_op(weigh(blur_op(put(x))))) + lam * _unscramble_px_adjoint(reg, ci, _diff_adjoint(gx, gy))
 
     start = deconvolve(y + 128.0, blur) - 128.0
     outside = start.copy()
     outside[iy : iy + ih, ix : ix + iw] = 0.0
     rhs = take(blur_op(weigh(y - blur_op(outside))))
     x = take(start)
-    r = rhs - normal(x)
-    d = r.copy()
-    rr = float((r * r).sum())
-    for _ in range(CHROMA_MAP_STEPS):
-        if rr <= 1e-12:
-            break
-        q = normal(d)
-        alpha = rr / float((d * q).sum())
-        x += alpha * d
-        r -= alpha * q
-        rr, rr_old = float((r * r).sum()), rr
-        d = r + (rr / rr_old) * d
+    for irls in range(CHROMA_IRLS):
+        if irls:  # Charbonnier weights: quadratic below CHROMA_EDGE, about linear above (keeps colour edges)
+            u = _unscramble_px(reg, ci, x)
+            wx = 1.0 / np.sqrt(1.0 + (np.diff(u, axis=1) / CHROMA_EDGE) ** 2)
+            wy = 1.0 / np.sqrt(1.0 + (np.diff(u, axis=0) / CHROMA_EDGE) ** 2)
+        r = rhs - normal(x)
+        d = r.copy()
+        rr = float((r * r).sum())
+        for _ in range(CHROMA_MAP_STEPS if not irls else CHROMA_IRLS_STEPS):
+            if rr <= 1e-12:
+                break
+            q = normal(d)
+            alpha = rr / float((d * q).sum())
+            x += alpha * d
+            r -= alpha * q
+            rr, rr_old = float((r * r).sum()), rr
+            d = r + (rr / rr_old) * d
     return _blocks(x + 128.0, 0, rows, 0, cols)
 
 
