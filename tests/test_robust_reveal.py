@@ -730,6 +730,26 @@ def test_downscaled_saturated_colours_get_the_stronger_chroma_prior(keyrings, mo
     assert strong > plain_prior + 1.0, (strong, plain_prior)
 
 
+def test_downscale_inverse_keeps_edges(keyrings, monkeypatch):
+    """The downscale inverse reweights its smoothness prior towards an
+    edge-preserving penalty (RESIZE_IRLS): lettering on signs shrunk to 640 px
+    and re-encoded at q75 gains over one quadratic pass (measured: 27.5 dB
+    against 26.2). Not every photo gains: of 13 measured, coffee lost 0.2 dB
+    and ela_original 0.5."""
+    me, friend, _ = keyrings
+    src = _jpeg(_sign_photo())
+    out, report, _ = api._protect(src, [(32, 32, 576, 128), (32, 304, 576, 128)], circle="family", keyring=me)
+    received = parse_chain("strip,resize:640,jpeg:75").run(out)
+    revealed = _decode(picveil.reveal(received, keyring=friend))
+    h, w = revealed.shape[:2]
+    ref = np.asarray(Image.fromarray(_decode(src)).resize((w, h), Image.Resampling.LANCZOS))
+    mask = _region_mask(ref.shape, [(r.box.x, r.box.y, r.box.w, r.box.h) for r in report.regions], w / 1024)
+    robust = _psnr(revealed[mask], ref[mask])
+    monkeypatch.setattr(rv, "RESIZE_IRLS", 1)
+    quadratic = _psnr(_decode(picveil.reveal(received, keyring=friend))[mask], ref[mask])
+    assert robust > quadratic + 0.3, (robust, quadratic)
+
+
 @pytest.mark.parametrize("quality", [75, 50])
 def test_a_lossy_webp_is_revealed_without_its_deblocking_filter(quality, photo, protected, keyrings, monkeypatch):
     """VP8's loop filter blends scrambled blocks; the reveal decodes a WebP

@@ -1962,6 +1962,14 @@ RESIZE_ITERATIONS = 25
 #: +3.4, ela_original +1.4 dB) and lost at most 0.14 dB; 64 and 256 lost more
 #: on textured colour (scenetext05 -1.3 and -2.9 dB).
 RESIZE_CHROMA_FACTOR = 16.0
+#: Passes of the downscale inverse (the first quadratic, then reweighted
+#: towards a Charbonnier penalty, quadratic for differences under
+#: RESIZE_EDGE levels and about linear above) and the conjugate-gradient
+#: steps of each reweighted pass. Chosen on 4 photos (1080 + q75, 800 + q85:
+#: mean gap -5.30 -> -4.73 and -5.33 -> -4.98 dB), checked on 7 others
+#: (600 + q75, 512 + q85, 600 + WebP 75): -5.01 -> -4.50, -5.72 -> -5.27,
+#: -5.17 -> -4.23, one photo 0.5 dB worse (ela_original). Edges 4 and 8 did alike, 2 worse.
+RESIZE_IRLS, RESIZE_IRLS_STEPS, RESIZE_EDGE = 3, 15, 6.0
 #: Lanczos support (lobes) of the resampling the platforms are modelled with.
 LANCZOS_A = 3.0
 
@@ -2026,7 +2034,8 @@ class _ResizeProblem:
     ``P = scramble(u)``; the unscrambled region ``u`` minimises the squared
     error to the received pixels plus a smoothness prior on ``u`` (conjugate
     gradients from the plain unscrambled estimate; stronger on chroma,
-    :data:`RESIZE_CHROMA_FACTOR`). Outside, ``P`` is the received picture
+    :data:`RESIZE_CHROMA_FACTOR`; reweighted towards an edge-preserving
+    penalty, :data:`RESIZE_IRLS`). Outside, ``P`` is the received picture
     resized up, held fixed.
     """
 
@@ -2065,13 +2074,17 @@ class _ResizeProblem:
     def _scramble_adjoint(self, x: np.ndarray) -> np.ndarray:
         return _scramble_px_adjoint(self.reg, self.ci, x)
 
+    wx = wy = None  # robust weights of the differences (None: quadratic)
+
     def _normal(self, u: np.ndarray) -> np.ndarray:
-        """``(SᵀAᵀAS + w LᵀL) u``."""
+        """``(SᵀAᵀAS + w LᵀWL) u``."""
         x = self._scramble(u)
         r = self.ay @ x @ self.ax.T
         back = self._scramble_adjoint(self.ay.T @ r @ self.ax)
         lap = np.zeros_like(u)
         gx, gy = np.diff(u, axis=1), np.diff(u, axis=0)
+        if self.wx is not None:
+            gx, gy = gx * self.wx, gy * self.wy
         lap[:, 1:] += gx
         lap[:, :-1] -= gx
         lap[1:, :] += gy
@@ -2082,20 +2095,24 @@ class _ResizeProblem:
         """The unscrambled region (pixels, not level-shifted back: ``u + 128``)."""
         u = u0 - 128.0
         rhs = self._scramble_adjoint(self.ay.T @ self.target @ self.ax)
-        r = rhs - self._normal(u)
-        p = r.copy()
-        rr = float(np.sum(r * r))
-        for _ in range(RESIZE_ITERATIONS):
-            ap = self._normal(p)
-            denom = float(np.sum(p * ap))
-            if denom <= 0 or rr <= 1e-12:
-                break
-            alpha = rr / denom
-            u += alpha * p
-            r -= alpha * ap
-            rr_new = float(np.sum(r * r))
-            p = r + (rr_new / rr) * p
-            rr = rr_new
+        for irls in range(RESIZE_IRLS):
+            if irls:
+                self.wx = 1.0 / np.sqrt(1.0 + (np.diff(u, axis=1) / RESIZE_EDGE) ** 2)
+                self.wy = 1.0 / np.sqrt(1.0 + (np.diff(u, axis=0) / RESIZE_EDGE) ** 2)
+            r = rhs - self._normal(u)
+            p = r.copy()
+            rr = float(np.sum(r * r))
+            for _ in range(RESIZE_ITERATIONS if not irls else RESIZE_IRLS_STEPS):
+                ap = self._normal(p)
+                denom = float(np.sum(p * ap))
+                if denom <= 0 or rr <= 1e-12:
+                    break
+                alpha = rr / denom
+                u += alpha * p
+                r -= alpha * ap
+                rr_new = float(np.sum(r * r))
+                p = r + (rr_new / rr) * p
+                rr = rr_new
         return u + 128.0
 
 
