@@ -1456,7 +1456,7 @@ def _reveal_decoded(
     passes = 2 if source == "pixels" and fmt == "jpeg" and received_sampling in (1, 2) else 1
     blur = [(*_blur_model(fmt, f), nu, passes) if scale == 1.0 else (0.0, 0.0, nu) for f in _factors(header)]
     clip = None
-    intact = _intact(data, header) if regs and source == "jpeg-coefficients" else (False, False)
+    intact = _intact(received, header) if regs and source == "jpeg-coefficients" else (False, False)
     if intact[1] and len(planes) > 1:
         blur[1:] = [(0.0, 0.0, nu)] * (len(planes) - 1)  # the protected chroma itself: nothing to undo
     if regs and source == "jpeg-coefficients":
@@ -1646,9 +1646,9 @@ def _exact(data: bytes, header: RobustHeader, regs: list[_Region], image: np.nda
     return decoded, jpeg
 
 
-def _intact(jpeg: bytes, header: RobustHeader) -> tuple[bool, bool]:
-    """Whether a JPEG of the original size still holds the protected file's
-    luma and chroma coefficients (metadata stripped, nothing re-encoded):
+def _intact(co, header: RobustHeader) -> tuple[bool, bool]:
+    """Whether a JPEG of the original size (its coefficients `co`) still holds
+    the protected file's luma and chroma coefficients (metadata stripped, nothing re-encoded):
     ``(luma, chroma)``, both ``False`` unless it has the protected quantization
     tables (the header's fingerprint, SPEC.md §13.1) and sampling.
 
@@ -1660,11 +1660,8 @@ def _intact(jpeg: bytes, header: RobustHeader) -> tuple[bool, bool]:
     fingerprint clash) is taken to be intact, and gets the unclipped inverse,
     without the clipping and chroma-blur repairs.
     """
-    from picveil.jpeg.codec import read_coefficients
-
     from .header import coefficient_check, tables_fingerprint
 
-    co = read_coefficients(jpeg)
     if len(co.components) != len(header.sampling):
         return False, False
     if tables_fingerprint([co.quant_table(ci) for ci in range(len(co.components))]) != header.tables:
