@@ -467,17 +467,15 @@ def _blur_eigen(n: int, a: float) -> np.ndarray:
     return 1.0 - 2.0 * a * (1.0 - np.cos(np.pi * np.arange(n) / n))
 
 
-def _wiener_nu(jpeg: bytes | None, fmt: str) -> float:
+def _wiener_nu(co, fmt: str) -> float:
     """Regularisation of the inverse chroma blur: the re-encoding noise's power
     relative to a scrambled chroma signal's (:data:`CHROMA_SIGNAL_RMS`),
-    from the received JPEG's chroma quantization table; fixed for other files.
+    from the received JPEG's chroma quantization table (`co`, its
+    coefficients; ``None`` for any other file: fixed).
     Measured: the inverse gains 1-5 dB on lossless and q95 files, and costs
     up to 1 dB at q50 without this regularisation."""
-    if jpeg is None:
+    if co is None:
         return WIENER_NU if fmt in LOSSLESS_FORMATS else WEBP_WIENER_NU
-    from picveil.jpeg.codec import read_coefficients
-
-    co = read_coefficients(jpeg)
     q = co.quant_table(len(co.components) - 1).astype(np.float64)
     noise = math.sqrt(float(np.mean(q * q)) / 12.0)
     return float(np.clip((noise / CHROMA_SIGNAL_RMS) ** 2, WIENER_NU, 0.5))
@@ -1450,7 +1448,7 @@ def _reveal_decoded(
     if planes is None:
         planes = _pixel_planes(image, header)
     planes = [_pad_to_blocks(p, hb, wb) for p, (_, _, hb, wb) in zip(planes, _plane_shapes(header))]
-    nu = _wiener_nu(data if source == "jpeg-coefficients" else None, fmt)
+    nu = _wiener_nu(received if source == "jpeg-coefficients" else None, fmt)
     # A subsampled JPEG decoded here to pixels went through a second triangle
     # upsampling and box average (ours) on top of the viewer's and the platform's.
     passes = 2 if source == "pixels" and fmt == "jpeg" and received_sampling in (1, 2) else 1
@@ -1482,7 +1480,7 @@ def _reveal_decoded(
                 y, x, h, w = _region_rect(header, reg.index)
                 win = _window(y, y + h, x, x + w, header)
                 shown[reg.index] = (win[0], win[2]), _to_rgb(planes, header, win)
-            clip = shown, _clip_threshold(data, fmt)
+            clip = shown, _clip_threshold(received, fmt)
     elif regs and scale == 1.0 and recover_clipped:
         clip = {reg.index: ((0, 0), image) for reg in regs}, _clip_threshold(None, fmt)
     revealed = [p.copy() for p in planes]
@@ -1674,19 +1672,17 @@ def _intact(co, header: RobustHeader) -> tuple[bool, bool]:
     return (check >> 8) == (header.coef_check >> 8), (check & 0xFF) == (header.coef_check & 0xFF)
 
 
-def _clip_threshold(jpeg: bytes | None, fmt: str) -> float:
+def _clip_threshold(co, fmt: str) -> float:
     """How far from 0 and 255 a received value may lie and still have been clipped.
 
     A lossless file (PNG, ...) shows clipped values exactly at 0 and 255. A
     JPEG read from its coefficients gives the re-encoded values unclipped: a
     value clipped before the re-encoding lies at 0 or 255 give or take the
-    re-encoding noise, estimated from the file's luma quantization table.
+    re-encoding noise, estimated from the file's luma quantization table
+    (`co`, its coefficients; ``None`` for a file read as pixels).
     """
-    if jpeg is None:
+    if co is None:
         return 0.5 if fmt in LOSSLESS_FORMATS else LOSSY_CLIP_THRESHOLD
-    from picveil.jpeg.codec import read_coefficients
-
-    co = read_coefficients(jpeg)
     var = [float(np.mean(co.quant_table(ci).astype(np.float64) ** 2)) / 12.0 for ci in range(len(co.components))]
     noise = math.sqrt(var[0] + (1.402**2 * var[-1] if len(var) > 1 else 0.0))  # R = Y + 1.402 Cr
     return min(max(JPEG_CLIP_NOISE_FACTOR * noise, 1.0), MAX_CLIP_THRESHOLD)
