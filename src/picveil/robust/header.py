@@ -24,7 +24,7 @@ identifiers (circle ids) and a 4-byte key check per group.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -628,9 +628,7 @@ def embed_header(
         groups=tuple(GroupEntry(c.circle_id, c.key_check(h.file_salt)) for c in circles),
         tables=tables_fingerprint([coeffs.quant_table(ci) for ci in range(len(coeffs.components))]),
     )
-    from dataclasses import replace as _replace
-
-    rh = _replace(rh, coef_check=coefficient_check(coeffs, rh))
+    rh = replace(rh, coef_check=coefficient_check(coeffs, rh))
     boxes = [rh.region_box(i) for i in range(len(rh.regions))]
     payloads = [rh.to_bytes()]
     if original is not None and region_keys:
@@ -668,7 +666,6 @@ def embed_header(
 
 def _with_thumbnails(rh: RobustHeader, boxes, original: np.ndarray, region_keys, mcu) -> RobustHeader | None:
     """`rh` with sealed thumbnails of the painted regions that fit, or ``None`` if none fits."""
-    from dataclasses import replace
 
     from . import thumbnail
     from .embedder import capacity, choose_plan
