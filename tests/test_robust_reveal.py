@@ -861,3 +861,47 @@ def test_a_reencode_at_the_protected_files_own_quality_is_not_taken_for_it(photo
     taken_for_it, old = rv.reveal_pixels(same, keyring=friend)
     assert old.source == "jpeg-coefficients (integer)"
     assert _psnr(revealed[mask], original) >= _psnr(taken_for_it[mask], original) + 3.0
+
+
+def _resized_reference(rgb: np.ndarray, chain: str) -> np.ndarray:
+    """The original through the same resize step (the yardstick of a downscale)."""
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "PNG")
+    return _decode(parse_chain(chain).run(buf.getvalue()))
+
+
+@pytest.mark.parametrize("method, kernel", [("bilinear", "bilinear"), ("box", "box")])
+def test_a_downscale_is_inverted_with_the_platforms_resampling_filter(method, kernel, photo, protected, keyrings, monkeypatch):
+    """A platform that shrinks with another filter than Lanczos: the reveal
+    picks the filter by cross-validation (reported in `resampling`) and beats
+    a Lanczos model of the same received file."""
+    from picveil.robust.reveal import reveal_pixels
+
+    _, friend, _ = keyrings
+    out, _ = protected
+    received = parse_chain(f"strip,resize:800:{method},jpeg:85").run(out)
+    ref = _resized_reference(_decode(photo), f"resize:800:{method}")
+    mask = _region_mask(ref.shape, BOXES, ref.shape[1] / _decode(photo).shape[1])
+    revealed, report = reveal_pixels(received, keyring=friend)
+    assert report.resampling == kernel
+    chosen = _psnr(revealed[mask], ref[mask])
+    monkeypatch.setattr(rv, "RESIZE_KERNELS", ("lanczos",))
+    revealed, report = reveal_pixels(received, keyring=friend)
+    assert report.resampling == "lanczos"
+    lanczos = _psnr(revealed[mask], ref[mask])
+    assert chosen > lanczos + 0.5, (chosen, lanczos)
+
+
+def test_resampling_matrices_match_the_resizers():
+    """The downscale model's matrices are Pillow's filters (and OpenCV's
+    INTER_AREA) to float precision, also on a part of the picture (Pillow's box)."""
+    import cv2
+
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 255, (90, 700)).astype(np.float32)
+    for kernel, flt in rv._PILLOW_FILTERS.items():
+        want = np.asarray(Image.fromarray(x, "F").resize((213, 40), getattr(Image.Resampling, flt), box=(10.5, 3.25, 650.0, 88.0)))
+        got = rv._resample_matrix(90, 40, kernel, (3.25, 88.0)) @ x @ rv._resample_matrix(700, 213, kernel, (10.5, 650.0)).T.toarray()
+        assert np.abs(got - want).max() < 1e-3, kernel
+    want = cv2.resize(x, (213, 40), interpolation=cv2.INTER_AREA)
+    assert np.abs(rv._resize_float(x, (213, 40), None, "area") - want).max() < 1e-3
