@@ -62,6 +62,8 @@ LARGE_PIXELS = 6_000_000
 JPEG_QUALITIES = (95, 85, 75, 60, 50, 40, 30)
 WEBP_QUALITIES = (90, 75, 50)
 RESIZES = ("resize:2048,jpeg:85", "resize:2048,jpeg:75", "resize:1080,jpeg:85", "resize:1080,jpeg:75", "resize:1080,jpeg:75:opencv")
+#: Downscales with other resampling filters than Pillow's Lanczos (the reveal estimates the filter).
+RESIZES_OTHER = ("resize:1080:bicubic,jpeg:85", "resize:1080:bilinear,jpeg:85", "resize:1080:opencv-area,jpeg:85")
 #: Gaps (dB) of Scramb.py's "ultra" scrambler on a Kodak photo re-encoded by OpenCV (the issue).
 SCRAMB_PY = {95: -11.2, 75: -3.8, 50: -3.2, 30: -3.0}
 #: Seed 003: decrypted PSNR on 512 x 512 grayscale at QF 90 and 50; 1024-bit header error-free at QF 20-40.
@@ -160,8 +162,13 @@ def chain_specs(quick: bool, encoders: tuple[str, ...]) -> list[str]:
         specs += [f"jpeg:{q}" + ("" if enc == "pillow" else f":{enc}") for q in JPEG_QUALITIES]
     specs += ["jpeg:75:progressive"]
     specs += [f"webp:{q}" for q in WEBP_QUALITIES]
-    specs += list(RESIZES)
+    specs += list(RESIZES) + list(RESIZES_OTHER)
     return specs
+
+
+def resize_step(spec: str) -> str | None:
+    """The chain's resize step (``resize:EDGE[:METHOD]``), if it resizes."""
+    return next((item for item in spec.split(",") if item.startswith("resize:")), None)
 
 
 def resize_edge(spec: str) -> int | None:
@@ -271,7 +278,12 @@ def run_photo(job) -> PhotoResult:
         plain = decode(chain.run(src))
         got = decode(received)
         rh, rw = got.shape[:2]
-        ref = original if (rh, rw) == (h, w) else np.asarray(Image.fromarray(original).resize((rw, rh), Image.Resampling.LANCZOS))
+        if (rh, rw) == (h, w):
+            ref = original
+        else:  # the original through the chain's own resize step, losslessly
+            png = io.BytesIO()
+            Image.fromarray(original).save(png, "PNG")
+            ref = decode(parse_chain(resize_step(spec)).run(png.getvalue()))
         bx = scaled(snapped, rw / w, rh / h)
         row = {"header": "ok"}
         try:
@@ -280,8 +292,9 @@ def run_photo(job) -> PhotoResult:
             row["header"] = type(exc).__name__
         t0 = time.perf_counter()
         try:
-            revealed, _ = reveal_pixels(received, keyring=friend)
+            revealed, rep = reveal_pixels(received, keyring=friend)
             row["psnr"], row["ssim"] = region_scores(revealed, ref, bx)
+            row["resampling"] = rep.resampling
         except Exception as exc:  # noqa: BLE001 - counted as a failed reveal
             row["error"] = type(exc).__name__
         row["seconds"] = time.perf_counter() - t0
@@ -413,6 +426,16 @@ def print_tables(results, specs, schemes, seed003, elapsed: float, markdown: boo
         skipped = [r.name for r in results if r.scheme == scheme and r.skipped]
         if skipped:
             notes.append(f"{scheme}: skipped (header never fits): {', '.join(skipped)}")
+        chosen = []
+        for spec in specs:
+            if resize_step(spec):
+                picks = [r.chains[spec].get("resampling") for r in rs if spec in r.chains and r.chains[spec].get("resampling")]
+                if picks:
+                    chosen.append(f"{resize_step(spec)}: " + ", ".join(f"{k} {picks.count(k)}" for k in sorted(set(picks))))
+        if chosen:
+            from picveil.robust.reveal import RESIZE_KERNELS
+
+            notes.append(f"{scheme}: resampling filter the reveal chose (of {', '.join(RESIZE_KERNELS)}): " + "; ".join(chosen))
         summary = {row["spec"]: row for row in summarise(rs, specs)}
         cmp = []
         for q, theirs in SCRAMB_PY.items():

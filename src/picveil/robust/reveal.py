@@ -39,9 +39,11 @@ the *received* pixels, mapped back onto the protected image's 8×8 grid:
    scramble-v4 also block means divided by 0.7;
    scramble-v2: also the block means, through the header's quantile knots);
 8. if the picture was shrunk: refine the unscrambled region by least squares
-   against the received pixels, modelling the downscale (antialiased
-   Lanczos) with a smoothness prior (:class:`_ResizeProblem`), then resize
-   the revealed picture to the received size, soften block seams and paste;
+   against the received pixels, modelling the downscale (an antialiased
+   filter, Lanczos, bicubic, bilinear, box or area, chosen by
+   cross-validation: :func:`_choose_resampling`) with an edge-preserving
+   smoothness prior (:class:`_ResizeProblem`), then resize the revealed
+   picture to the received size with that filter and paste;
 9. regions painted with another look (fill, blur, ...) cannot be inverted;
    when the header carries their encrypted thumbnail (SPEC.md §13.7) and it
    authenticates, it is rendered at the region's received size (DCT
@@ -1118,29 +1120,6 @@ def _window(y0: float, y1: float, x0: float, x1: float, header: RobustHeader, ma
     )
 
 
-def _deblock(px: np.ndarray, boxes: Sequence[tuple[int, int, int, int]], strength: float = 0.8, limit: float = 24.0) -> np.ndarray:
-    """Soften the seams of 8-pixel blocks inside `boxes` (a light deblocking
-    before a downscale).
-
-    At every block boundary the step beyond what the gradients on either side
-    predict, clamped to ``±limit``, is spread linearly over 4 pixels on either
-    side and reduced by the share `strength`. Works on ``(H, W)`` or ``(H, W, C)``.
-    """
-    out = np.array(px, dtype=np.float64, copy=True)
-    ramp = np.array([4.0, 3.0, 2.0, 1.0]) / 8.0 * strength
-    for x, y, w, h in boxes:
-        sub = out[y : y + h, x : x + w]
-        for arr in (sub, np.swapaxes(sub, 0, 1)):  # views: columns, then rows
-            for b in range(8, arr.shape[1] - 3, 8):
-                p0, p1 = arr[:, b - 1], arr[:, b - 2]
-                q0, q1 = arr[:, b], arr[:, b + 1]
-                c = np.clip((q0 - p0) - 0.5 * ((q1 - q0) + (p0 - p1)), -limit, limit)
-                for k in range(4):
-                    arr[:, b - 1 - k] += c * ramp[k]
-                    arr[:, b + k] -= c * ramp[k]
-    return out
-
-
 def _compose(
     image: np.ndarray, header: RobustHeader, planes: list[np.ndarray], indices: Sequence[int], scale: float, lattice=None,
     kernel: str = "lanczos",
@@ -1148,8 +1127,8 @@ def _compose(
     """Paste the revealed regions of `planes` (original grid) into the received picture.
 
     At the original size the regions' pixels replace the received ones. A
-    shrunk picture gets the revealed picture deblocked, resized to its size
-    (with the platform's `kernel`) and pasted over the regions' scaled rectangles.
+    shrunk picture gets the revealed picture resized to its size (with the
+    platform's `kernel`) and pasted over the regions' scaled rectangles.
 
     Only the parts of the picture the regions need are converted (and
     resized): a window around each group of regions, with the resampling
@@ -1199,11 +1178,8 @@ def _compose_window(image: np.ndarray, header: RobustHeader, boxes, scale: float
     scaled = _scaled_boxes(image, header, boxes)
     X0, Y0 = min(b[0] for b in scaled), min(b[1] for b in scaled)
     X1, Y1 = max(b[0] + b[2] for b in scaled), max(b[1] + b[3] for b in scaled)
-    reach = int(math.ceil(LANCZOS_A / min(sx, sy, 1.0))) + 2  # Lanczos support, in original pixels
+    reach = int(math.ceil(LANCZOS_A / min(sx, sy, 1.0))) + 2  # the widest kernel's support (Lanczos), in original pixels
     top, bottom, left, right = (Y0 / sy, Y1 / sy, X0 / sx, X1 / sx)
-    # ... and the whole boxes themselves, which the deblocking reads
-    top, left = min(top, min(b[1] for b in boxes)), min(left, min(b[0] for b in boxes))
-    bottom, right = max(bottom, max(b[1] + b[3] for b in boxes)), max(right, max(b[0] + b[2] for b in boxes))
     return _window(top, bottom, left, right, header, reach)
 
 
@@ -1223,7 +1199,6 @@ def _compose_group(
     if scale != 1.0:
         height, width = image.shape[:2]
         sx, sy = width / header.width, height / header.height
-        full = _deblock(full, [(x - wx0, y - wy0, w, h) for x, y, w, h in boxes])
         scaled = _scaled_boxes(image, header, boxes)
         X0, Y0 = min(b[0] for b in scaled), min(b[1] for b in scaled)
         X1, Y1 = max(b[0] + b[2] for b in scaled), max(b[1] + b[3] for b in scaled)
