@@ -885,6 +885,8 @@ def test_a_downscale_is_inverted_with_the_platforms_resampling_filter(method, ke
     revealed, report = reveal_pixels(received, keyring=friend)
     assert report.resampling == kernel
     chosen = _psnr(revealed[mask], ref[mask])
+    _, rep = api._reveal(received, keyring=friend)  # and the user is told
+    assert any(f"resampling as {kernel}" in w and "shrunk to 44%" in w for w in rep.warnings), rep.warnings
     monkeypatch.setattr(rv, "RESIZE_KERNELS", ("lanczos",))
     revealed, report = reveal_pixels(received, keyring=friend)
     assert report.resampling == "lanczos"

@@ -1014,6 +1014,9 @@ def _reveal_from_pixels(
             f"{'ies' if len(rep.low_res) > 1 else 'y'} only (the original travels in the picveil data, "
             "which was stripped); reveal the original file or its sidecar for the exact picture.",
         )
+    if rep.resampling:
+        warnings += (f"The picture had been shrunk to {rep.scale:.0%} of its protected size; the reveal modelled the "
+                     f"platform's resampling as {rep.resampling} (estimated from the picture) and returns it at the received size.",)
     if rep.rotated:
         turn = {90: "a quarter turn anticlockwise", 180: "a half turn", 270: "a quarter turn clockwise"}[rep.rotated]
         warnings += (f"The picture had been given {turn} (a platform applied its orientation); "
