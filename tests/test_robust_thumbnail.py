@@ -241,6 +241,18 @@ def test_fill_region_revealed_at_low_resolution(photo, protected, received, keyr
     assert any("low-resolution" in w and "Region 1" in w for w in report.warnings)
 
 
+def test_fill_region_after_a_downscale_shows_its_thumbnail(photo, protected, keyrings):
+    """A shrunk picture whose only region is painted: nothing to invert (no
+    resampling to estimate), and the thumbnail is pasted at the received size."""
+    _, friend, _ = keyrings
+    received = parse_chain("strip,resize:900,jpeg:80").run(protected)
+    rgb, rep = rv.reveal_pixels(received, keyring=friend)
+    assert rep.low_res == (0,) and rep.revealed == () and rep.resampling == "" and rep.scale == 0.5
+    box = tuple(v // 2 for v in BOX)
+    original = _crop(np.asarray(Image.fromarray(_decode(photo)).resize((900, 600), Image.Resampling.LANCZOS)), box)
+    assert _psnr(_crop(rgb, box), original) > _psnr(_crop(_decode(received), box), original) + MARGIN_DB
+
+
 def test_stranger_gets_an_error_naming_the_circle(received, keyrings):
     me, _, stranger = keyrings
     with pytest.raises(errors.CircleNotFoundError) as exc:

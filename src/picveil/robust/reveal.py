@@ -2251,7 +2251,8 @@ def _reveal_resized(
     """Replace the regions of `revealed` by the least-squares inverse of the
     downscale (in place); returns the resampling kernel it modelled the
     downscale with, the one of :data:`RESIZE_KERNELS` that predicts received
-    pixels left out of the fit best (:meth:`_ResizeProblem.held_out_error`).
+    pixels left out of the fit best (:meth:`_ResizeProblem.held_out_error`),
+    or ``""`` when there was no region to invert.
 
     `prior`: the smoothness prior's weight (:func:`_resize_prior`).
 
@@ -2273,12 +2274,15 @@ def _reveal_resized(
             comp = (rgb if header.color_space == "rgb" else rgb_to_ycbcr(rgb))[..., ci]
         return comp[np.ix_(rows - r0, cols - c0)]
 
-    matrices: dict[tuple[str, int], tuple] = {}
+    resample: dict[str, tuple] = {}  # kernel: (rows, columns) of the original grid to the received one
+    matrices: dict[tuple[str, int], tuple] = {}  # (kernel, component): the component's model
 
-    def problem(reg: _Region, ci: int, kernel: str, weight: float, power: float | None = None) -> _ResizeProblem:
+    def problem(reg: _Region, ci: int, kernel: str, power: float | None = None) -> _ResizeProblem:
         chroma = ci > 0 and header.color_space == "ycbcr"
+        if kernel not in resample:
+            resample[kernel] = (_resample_matrix(header.height, height, kernel), _resample_matrix(header.width, width, kernel))
         if (kernel, ci) not in matrices:
-            ry, rx = _resample_matrix(header.height, height, kernel), _resample_matrix(header.width, width, kernel)
+            ry, rx = resample[kernel]
             if chroma:
                 ry = (_resubsample_matrix(height, received_factors[0]) @ ry).tocsr()
                 rx = (_resubsample_matrix(width, received_factors[1]) @ rx).tocsr()
@@ -2289,7 +2293,7 @@ def _reveal_resized(
             )
         ay, ax = matrices[kernel, ci]
         return _ResizeProblem(
-            reg, ci, planes[ci], lambda rows, cols: received(ci, rows, cols), ay, ax, scale, chroma=chroma, prior=weight,
+            reg, ci, planes[ci], lambda rows, cols: received(ci, rows, cols), ay, ax, scale, chroma=chroma, prior=prior,
             power=power,
         )
 
@@ -2297,26 +2301,20 @@ def _reveal_resized(
         rows, cols = reg.shape(ci)
         return _pixels(reg.scramble.inverse(ci, _scrambled_coefficients(planes[ci], reg.ranges[ci], 0.0)), rows, cols)
 
-    sample = _validation_regions(regs, scale)
-    errors: dict[tuple[str, float], float] = {}
-
-    def validated(options: list[tuple[str, float]]) -> tuple[str, float]:
-        """The (kernel, weight) among `options` that predicts held-out received pixels best."""
-        if len(options) == 1:
-            return options[0]
-        for opt in options:
-            if opt not in errors:
-                sse, n = np.sum([problem(reg, 0, *opt, power=KERNEL_CV_POWER).held_out_error(plain(reg, 0)) for reg in sample], axis=0)
-                errors[opt] = sse / max(n, 1)
-        return min(options, key=lambda o: errors[o])
-
-    kernel, weight = validated([(k, prior) for k in RESIZE_KERNELS])
+    kernel = RESIZE_KERNELS[0]
+    if len(RESIZE_KERNELS) > 1 and regs:
+        sample = _validation_regions(regs, scale)
+        errors = {}
+        for k in RESIZE_KERNELS:
+            sse, n = np.sum([problem(reg, 0, k, KERNEL_CV_POWER).held_out_error(plain(reg, 0)) for reg in sample], axis=0)
+            errors[k] = sse / max(n, 1)
+        kernel = min(RESIZE_KERNELS, key=lambda k: errors[k])
     for ci in range(len(planes)):
         for reg in regs:
             by0, by1, bx0, bx1 = reg.ranges[ci]
-            u = problem(reg, ci, kernel, weight).solve(plain(reg, ci))
+            u = problem(reg, ci, kernel).solve(plain(reg, ci))
             revealed[ci][by0 * 8 : by1 * 8, bx0 * 8 : bx1 * 8] = _map_means(reg, ci, u)
-    return kernel
+    return kernel if regs else ""
 
 
 def _validation_regions(regs: list[_Region], scale: float) -> list[_Region]:
