@@ -2036,23 +2036,22 @@ def _resample_matrix(n_in: int, n_out: int, kernel: str = "lanczos", span: tuple
     scale = (hi_in - lo_in) / n_out
     fscale = max(scale, 1.0)
     support = support * fscale
-    rows, cols, vals = [], [], []
-    for i in range(n_out):
-        center = lo_in + (i + 0.5) * scale
-        lo, hi = max(int(center - support + 0.5) - 1, 0), min(int(center + support + 0.5) + 1, n_in)
-        x = np.arange(lo, hi)
-        if func is None:  # the share of each input pixel [x, x + 1) inside the output pixel's span
-            a = lo_in + i * scale
-            w = np.clip(np.minimum(x + 1.0, a + scale) - np.maximum(x, a), 0.0, None)
-        else:
-            w = func((x - center + 0.5) / fscale)
-        total = w.sum()
-        if total != 0:
-            w = w / total
-        keep = w != 0
-        rows.extend([i] * int(keep.sum()))
-        cols.extend(x[keep].tolist())
-        vals.extend(w[keep].tolist())
+    i = np.arange(n_out, dtype=np.float64)[:, None]
+    center = lo_in + (i + 0.5) * scale
+    lo = np.maximum((center - support + 0.5).astype(np.int64) - 1, 0)
+    hi = np.minimum((center + support + 0.5).astype(np.int64) + 1, n_in)
+    x = lo + np.arange(int((hi - lo).max(initial=1)))[None, :]  # (n_out, widest window)
+    if func is None:  # the share of each input pixel [x, x + 1) inside the output pixel's span
+        a = lo_in + i * scale
+        w = np.clip(np.minimum(x + 1.0, a + scale) - np.maximum(x, a), 0.0, None)
+    else:
+        w = func((x - center + 0.5) / fscale)
+    w = np.where(x < hi, w, 0.0)
+    total = w.sum(axis=1, keepdims=True)
+    w = np.divide(w, total, out=w, where=total != 0)
+    rows, cols = np.nonzero(w)
+    vals = w[rows, cols]
+    cols = x[rows, cols]
     return sp.csr_matrix((vals, (rows, cols)), shape=(n_out, n_in))
 
 
