@@ -28,6 +28,7 @@ until the header fits). The source is a Pillow JPEG q92 4:2:0. Usage::
     python benchmarks/bench_robust.py --scheme scramble-v2 --markdown
     python benchmarks/bench_robust.py --scheme all --jobs 8
     python benchmarks/bench_robust.py --per-photo jpeg:95,jpeg:75,jpeg:50,webp:75   # and each photo's gap
+    python benchmarks/bench_robust.py --chains resize --compare-lanczos   # downscales, and the Lanczos-only model on the same files
 """
 
 from __future__ import annotations
@@ -228,7 +229,7 @@ class PhotoResult:
 
 def run_photo(job) -> PhotoResult:
     """Protect one photo, run every chain, reveal; everything measured."""
-    name, rgb, scheme, specs, seed = job
+    name, rgb, scheme, specs, seed, compare_lanczos = job
     warnings.simplefilter("ignore")
     from PIL import Image
 
@@ -295,6 +296,14 @@ def run_photo(job) -> PhotoResult:
             revealed, rep = reveal_pixels(received, keyring=friend)
             row["psnr"], row["ssim"] = region_scores(revealed, ref, bx)
             row["resampling"] = rep.resampling
+            if edge is not None and compare_lanczos:  # the same file, the downscale modelled as Lanczos only
+                from picveil.robust import reveal as rv
+
+                kernels, rv.RESIZE_KERNELS = rv.RESIZE_KERNELS, ("lanczos",)
+                try:
+                    row["psnr_lanczos"] = region_scores(reveal_pixels(received, keyring=friend)[0], ref, bx)[0]
+                finally:
+                    rv.RESIZE_KERNELS = kernels
         except Exception as exc:  # noqa: BLE001 - counted as a failed reveal
             row["error"] = type(exc).__name__
         row["seconds"] = time.perf_counter() - t0
@@ -432,6 +441,15 @@ def print_tables(results, specs, schemes, seed003, elapsed: float, markdown: boo
                 picks = [r.chains[spec].get("resampling") for r in rs if spec in r.chains and r.chains[spec].get("resampling")]
                 if picks:
                     chosen.append(f"{resize_step(spec)}: " + ", ".join(f"{k} {picks.count(k)}" for k in sorted(set(picks))))
+        lanczos = []
+        for spec in specs:
+            pairs = [(c["psnr"], c["psnr_lanczos"], c["plain_psnr"]) for c in (r.chains.get(spec, {}) for r in rs) if "psnr_lanczos" in c]
+            if pairs:
+                chosen_gap = np.mean([a - p for a, _, p in pairs])
+                lanczos_gap = np.mean([b - p for _, b, p in pairs])
+                lanczos.append(f"{spec}: {lanczos_gap:+.2f} (chosen filter {chosen_gap:+.2f})")
+        if lanczos:
+            notes.append(f"{scheme}: mean gap with the downscale modelled as Lanczos only, same files: " + "; ".join(lanczos))
         if chosen:
             from picveil.robust.reveal import RESIZE_KERNELS
 
@@ -500,6 +518,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chains", default="", help="only chains containing one of these comma-separated strings")
     parser.add_argument("--per-photo", default="", metavar="CHAINS",
                         help="also print each photo's gap for these comma-separated chains (e.g. jpeg:75,webp:75)")
+    parser.add_argument("--compare-lanczos", action="store_true",
+                        help="after a downscale, also reveal each file with the downscale modelled as Lanczos only")
     args = parser.parse_args(argv)
     from picveil.schemes import DEFAULT_SCHEME
 
@@ -518,7 +538,7 @@ def main(argv: list[str] | None = None) -> int:
     items = [(n, photos[n]) for n in names]
     pool = [photos[n] for n in sorted(photos)]
     items += [(f"mosaic {mp} MP", mosaic(pool, mp, SEED + mp)) for mp in (MOSAIC_MP[:1] if args.quick else MOSAIC_MP)]
-    jobs = [(n, rgb, scheme, specs, SEED + i) for scheme in schemes for i, (n, rgb) in enumerate(items)]
+    jobs = [(n, rgb, scheme, specs, SEED + i, args.compare_lanczos) for scheme in schemes for i, (n, rgb) in enumerate(items)]
     t0 = time.time()
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as ex:
         futures = [ex.submit(run_photo, j) for j in jobs]

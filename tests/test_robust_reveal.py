@@ -896,7 +896,8 @@ def test_a_downscale_is_inverted_with_the_platforms_resampling_filter(method, ke
 
 def test_resampling_matrices_match_the_resizers():
     """The downscale model's matrices are Pillow's filters (and OpenCV's
-    INTER_AREA) to float precision, also on a part of the picture (Pillow's box)."""
+    INTER_AREA and INTER_LINEAR) to float precision, also on a part of the
+    picture (Pillow's box)."""
     import cv2
 
     rng = np.random.default_rng(1)
@@ -905,5 +906,6 @@ def test_resampling_matrices_match_the_resizers():
         want = np.asarray(Image.fromarray(x, "F").resize((213, 40), getattr(Image.Resampling, flt), box=(10.5, 3.25, 650.0, 88.0)))
         got = rv._resample_matrix(90, 40, kernel, (3.25, 88.0)) @ x @ rv._resample_matrix(700, 213, kernel, (10.5, 650.0)).T.toarray()
         assert np.abs(got - want).max() < 1e-3, kernel
-    want = cv2.resize(x, (213, 40), interpolation=cv2.INTER_AREA)
-    assert np.abs(rv._resize_float(x, (213, 40), None, "area") - want).max() < 1e-3
+    for kernel, flag in (("area", cv2.INTER_AREA), ("linear", cv2.INTER_LINEAR)):
+        want = cv2.resize(x, (213, 40), interpolation=flag)
+        assert np.abs(rv._resize_float(x, (213, 40), None, kernel) - want).max() < 1e-3, kernel
