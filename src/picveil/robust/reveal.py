@@ -2302,9 +2302,15 @@ def _reveal_resized(
             power=power,
         )
 
+    plains: dict[tuple[int, int], np.ndarray] = {}
+
     def plain(reg: _Region, ci: int) -> np.ndarray:
-        rows, cols = reg.shape(ci)
-        return _pixels(reg.scramble.inverse(ci, _scrambled_coefficients(planes[ci], reg.ranges[ci], 0.0)), rows, cols)
+        """The plain unscrambled estimate the solver starts from (once per region and component)."""
+        if (reg.index, ci) not in plains:
+            rows, cols = reg.shape(ci)
+            coef = reg.scramble.inverse(ci, _scrambled_coefficients(planes[ci], reg.ranges[ci], 0.0))
+            plains[reg.index, ci] = _pixels(coef, rows, cols)
+        return plains[reg.index, ci]
 
     kernel = RESIZE_KERNELS[0]
     if len(RESIZE_KERNELS) > 1 and regs:
