@@ -561,10 +561,11 @@ def deconvolve(plane: np.ndarray, a: float | tuple[float, ...], nu: float = WIEN
 # --- the schemes, in floating point ----------------------------------------------------------------
 #: Schemes that a reveal from pixels can invert: signed block permutations
 #: (each scheme's ``signed_permutations``), scramble-v2 with its block-mean knots.
-_PIXEL_SCHEMES = frozenset({1, 2, 4, 5})
-#: Schemes that are linear maps of the coefficients with nothing but the key:
-#: signed block permutations, for scramble-v4 after block means scaled by 0.7.
-_LINEAR_SCHEMES = frozenset({1, 4, 5})
+_PIXEL_SCHEMES = frozenset({1, 2, 4, 5, 6})
+#: Schemes that are linear maps of the coefficients given the key (and, for
+#: scramble-v5, its sealed gains): signed block permutations, for scramble-v4
+#: after block means scaled by 0.7; scramble-v5's gains and orthogonal mixing.
+_LINEAR_SCHEMES = frozenset({1, 4, 5, 6})
 #: Schemes whose integer inverse needs nothing but the key (no aux data): exact
 #: from the protected file. scramble-v4's needs its aux bits for the block means
 #: (in the container): without them each is within one DC quantization step.
@@ -648,6 +649,52 @@ class _Scramble:
         grid = np.linspace(0.0, 1.0, knots.size)
         mean = PchipInterpolator(grid, knots)(frac)
         return (mean - 128.0) * 8.0
+
+
+class _MixScramble:
+    """scramble-v5 (:mod:`picveil.schemes.scramble_v5`) with :class:`_Scramble`'s
+    interface: per component, gains per frequency then a keyed orthogonal mixing
+    of the blocks. ``inverse`` gives 0 at the frequencies protect did not code
+    (chroma above the transmitted ones) or filled (empty ones): the fill is keyed
+    noise, not content; in ``forward`` those frequencies are not modelled."""
+
+    scheme_id = 6
+
+    def __init__(self, key, shapes: Sequence[tuple[int, int]], params: bytes) -> None:
+        from picveil.schemes import scramble_v5 as v5
+
+        codes = v5.open_params(key, params, len(shapes))
+        if codes is None:
+            raise HeaderDamagedError("The image carries a picveil header, but it is too damaged to read.")
+        self.gains = v5.component_gains(key, codes)
+        self.inv_gains = [np.divide(1.0, g, out=np.zeros(64), where=g > 0) for g in self.gains]
+        self.mixers = [v5.Mixer(key, ci, r * c) for ci, (r, c) in enumerate(shapes)]
+
+    def _flat(self, coef: np.ndarray) -> np.ndarray:
+        return coef.reshape(coef.shape[0], 64)
+
+    def inverse(self, ci: int, coef: np.ndarray) -> np.ndarray:
+        """Scrambled ``(n, 8, 8)`` float DCT blocks -> the region's."""
+        return (self.mixers[ci].unmix(self._flat(coef)) * self.inv_gains[ci]).reshape(coef.shape)
+
+    def forward(self, ci: int, coef: np.ndarray) -> np.ndarray:
+        return self.mixers[ci].mix(self._flat(coef) * self.gains[ci]).reshape(coef.shape)
+
+    def inverse_adjoint(self, ci: int, coef: np.ndarray) -> np.ndarray:
+        return self.mixers[ci].mix(self._flat(coef) * self.inv_gains[ci]).reshape(coef.shape)
+
+    def forward_adjoint(self, ci: int, coef: np.ndarray) -> np.ndarray:
+        return (self.mixers[ci].unmix(self._flat(coef)) * self.gains[ci]).reshape(coef.shape)
+
+    def means(self, ci: int, dc: np.ndarray) -> np.ndarray:
+        return dc
+
+
+def _make_scramble(scheme_id: int, key, shapes: Sequence[tuple[int, int]], params: bytes):
+    """The float model of a region's scheme (:class:`_Scramble` or :class:`_MixScramble`)."""
+    if scheme_id == _MixScramble.scheme_id:
+        return _MixScramble(key, shapes, params)
+    return _Scramble(scheme_id, key, shapes, params)
 
 
 def _blocks(plane: np.ndarray, by0: int, by1: int, bx0: int, bx1: int) -> np.ndarray:
@@ -1225,7 +1272,7 @@ def _regions(header: RobustHeader, keys: dict[int, object]) -> tuple[list["_Regi
             ranges = _block_ranges(header, i)
             shapes = [(b1 - b0, x1 - x0) for b0, b1, x0, x1 in ranges]
             rkey = keys[entry.group].region_key(header.region_salt(i))
-            regs.append(_Region(i, ranges, _Scramble(header.scheme_id, rkey, shapes, entry.params)))
+            regs.append(_Region(i, ranges, _make_scramble(header.scheme_id, rkey, shapes, entry.params)))
     return regs, locked, container_only
 
 
@@ -1634,7 +1681,8 @@ def _exact(data: bytes, header: RobustHeader, regs: list[_Region], image: np.nda
     for reg in regs:
         for ci, (by0, by1, bx0, bx1) in enumerate(reg.ranges):
             blocks = co.blocks(ci, by0, by1, bx0, bx1).reshape(-1, 8, 8)
-            back = np.rint(reg.scramble.inverse(ci, blocks.astype(np.float64))).astype(np.int16)
+            q = np.asarray(co.quant_table(ci), dtype=np.float64)  # the schemes work on dequantized values
+            back = np.clip(np.rint(reg.scramble.inverse(ci, blocks * q) / q), -1024, 1023).astype(np.int16)
             co.set_blocks(ci, by0, bx0, back.reshape(by1 - by0, bx1 - bx0, 8, 8))
     jpeg = co.encode()
     decoded, _ = _decode_image(jpeg, max_pixels)

@@ -15,10 +15,11 @@ from .scramble_v1 import ScrambleV1
 from .scramble_v2 import ScrambleV2
 from .scramble_v3 import ScrambleV3
 from .scramble_v4 import ScrambleV4
+from .scramble_v5 import ScrambleV5
 from .searchable_v1 import SearchableV1
 from .searchable_v2 import SearchableV2
 
-_SCHEMES: dict[int, Scheme] = {s.scheme_id: s for s in (ScrambleV1(), ScrambleV2(), ScrambleV3(), ScrambleV4(), SearchableV1(), SearchableV2())}
+_SCHEMES: dict[int, Scheme] = {s.scheme_id: s for s in (ScrambleV1(), ScrambleV2(), ScrambleV3(), ScrambleV4(), ScrambleV5(), SearchableV1(), SearchableV2())}
 _BY_NAME = {s.name: s for s in _SCHEMES.values()}
 #: The default since issue 4's measurements: scramble-v3 (as private as scramble-v1 in the
 #: audit, its scrambled regions closer to the RGB gamut) with block means pulled towards

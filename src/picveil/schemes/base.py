@@ -13,6 +13,10 @@ class KeyStream(Protocol):
 
     def stream(self, label: bytes, n: int) -> bytes: ...
 
+    def seal_short(self, label: bytes, aad: bytes, plaintext: bytes, tag_bytes: int = 4) -> bytes: ...
+
+    def open_short(self, label: bytes, aad: bytes, sealed: bytes, tag_bytes: int = 4) -> bytes | None: ...
+
 
 @dataclass(frozen=True)
 class Protected:
