@@ -2173,6 +2173,39 @@ class _ResizeProblem:
         self.target = received(self.rows, self.cols) - base
         self.shape = (y1 - y0, x1 - x0)
         self.weight = prior * scale ** (power if power is not None else RESIZE_PRIOR_POWER) * (RESIZE_CHROMA_FACTOR if chroma else 1.0)
+        self.precond = self._preconditioner() if isinstance(reg.scramble, _MixScramble) else None
+
+    def _preconditioner(self) -> np.ndarray:
+        """``(8, 8)`` diagonal of the normal operator in block-DCT coordinates, for
+        scramble-v5: its gains span orders of magnitude, and plain conjugate
+        gradients stall on them. Per frequency ``(u, v)``: ``g² κ_u κ_v + w λ``,
+        ``κ`` the share of a block-DCT pattern with random signs per block (what
+        the mixing makes of any content) that the resize keeps, ``λ`` the
+        smoothness prior's eigenvalue, ``g`` the region's gains (mean over
+        nothing: they are per frequency)."""
+        rng = np.random.default_rng(0)
+
+        def kept(a: np.ndarray) -> np.ndarray:
+            n = a.shape[1]
+            nb = n // 8
+            out = np.empty(8)
+            for u in range(8):
+                basis = _D8[u]
+                x = (rng.choice((-1.0, 1.0), size=(4, nb))[:, :, None] * basis).reshape(4, nb * 8)
+                out[u] = float(np.mean(np.sum((x @ a.T) ** 2, axis=1) / np.sum(x * x, axis=1)))
+            return out
+
+        ky, kx = kept(self.ay), kept(self.ax)
+        k = np.arange(8)
+        lam = (2.0 - 2.0 * np.cos(np.pi * k / 8.0))
+        lam2 = lam[:, None] + lam[None, :]
+        g = self.reg.scramble.gains[self.ci].reshape(8, 8)
+        return g * g * np.outer(ky, kx) + self.weight * lam2 + 1e-6
+
+    def _apply_precond(self, r: np.ndarray) -> np.ndarray:
+        rows, cols = self.shape[0] // 8, self.shape[1] // 8
+        coef = _blocks(r + 128.0, 0, rows, 0, cols) / self.precond
+        return _pixels(coef, rows, cols) - 128.0
 
     def _scramble(self, u: np.ndarray) -> np.ndarray:
         return _scramble_px(self.reg, self.ci, u)
@@ -2213,8 +2246,9 @@ class _ResizeProblem:
                 self.wx = 1.0 / np.sqrt(1.0 + (np.diff(u, axis=1) / RESIZE_EDGE) ** 2)
                 self.wy = 1.0 / np.sqrt(1.0 + (np.diff(u, axis=0) / RESIZE_EDGE) ** 2)
             r = rhs - self._normal(u)
-            p = r.copy()
-            rr = float(np.sum(r * r))
+            z = r if self.precond is None else self._apply_precond(r)
+            p = z.copy()
+            rr = float(np.sum(r * z))
             for _ in range(RESIZE_ITERATIONS if not irls else RESIZE_IRLS_STEPS):
                 ap = self._normal(p)
                 denom = float(np.sum(p * ap))
@@ -2223,8 +2257,9 @@ class _ResizeProblem:
                 alpha = rr / denom
                 u += alpha * p
                 r -= alpha * ap
-                rr_new = float(np.sum(r * r))
-                p = r + (rr_new / rr) * p
+                z = r if self.precond is None else self._apply_precond(r)
+                rr_new = float(np.sum(r * z))
+                p = z + (rr_new / rr) * p
                 rr = rr_new
         return u + 128.0
 
