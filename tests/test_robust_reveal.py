@@ -43,10 +43,11 @@ MARGINS = {
     "resize:1080,jpeg:75": -19.5,
 }
 #: Lowest decrypted-region PSNR (dB) for chains whose plain version is lossless
-#: (measured with scramble-v4, the default: strip 52.9, the integer inverse of the
-#: intact coefficients with each block mean within one DC step, see
-#: test_stripped_file_reveals_from_its_integer_coefficients; png 45.5).
-ABSOLUTE = {"strip": 50.0, "png": 43.0}
+#: (measured with scramble-v5, the default: strip 48.3-48.6, the float inverse of the
+#: intact coefficients, whose quantization by the protected file's own table the
+#: gains amplify where the region holds more energy than the target; png 46.5.
+#: scramble-v4 gave strip 52.9, png 45.5).
+ABSOLUTE = {"strip": 46.0, "png": 43.0}
 
 
 def _jpeg(rgb: np.ndarray, quality: int = 92) -> bytes:
@@ -97,6 +98,17 @@ def photo() -> bytes:
 def protected(photo, keyrings):
     me, _, _ = keyrings
     out, report, _ = api._protect(photo, BOXES, circle="family", keyring=me)
+    assert report.warnings == ()
+    return out, report
+
+
+@pytest.fixture(scope="module")
+def protected_v4(photo, keyrings):
+    """The same photo protected with scramble-v4 (the circle fallback), for the
+    reveal machinery that measurably helps it and not scramble-v5: lattice
+    snapping and the choice of the downscale filter (see the tests)."""
+    me, _, _ = keyrings
+    out, report, _ = api._protect(photo, BOXES, circle="family", keyring=me, scheme="scramble-v4")
     assert report.warnings == ()
     return out, report
 
@@ -268,7 +280,7 @@ def test_protect_embeds_and_keeps_the_exact_path(photo, protected, keyrings):
     from picveil.robust import extract_from_jpeg
 
     h = rh.RobustHeader.from_bytes(extract_from_jpeg(out))
-    assert (h.width, h.height, h.layout, h.scheme_id) == (1800, 1200, "4:2:0", 5)  # the default, scramble-v4
+    assert (h.width, h.height, h.layout, h.scheme_id) == (1800, 1200, "4:2:0", 6)  # the default, scramble-v5
     assert [h.region_box(i) for i in range(2)] == BOXES
     circle = friend.get("family")
     assert circle.circle_id.startswith(h.groups[0].circle_id)
@@ -821,13 +833,16 @@ def test_resize_prior_follows_the_received_files_noise(photo):
 
 
 @pytest.mark.parametrize("chain, gain", [("png", 0.5), ("jpeg:95", 0.5), ("jpeg:85", 0.0)])
-def test_a_copy_finer_than_the_protected_file_is_put_back_on_its_lattice(chain, gain, photo, protected, keyrings, monkeypatch):
+def test_a_copy_finer_than_the_protected_file_is_put_back_on_its_lattice(chain, gain, photo, protected_v4, keyrings, monkeypatch):
     """A PNG copy or a q95 re-encode of the q92 protected file still shows its
     quantization lattice: the reveal snaps the regions' coefficients back to it
     (picveil.robust.lattice) and gains over the plain inverse (measured on this
-    photo: png 47.8 -> 49.6 dB, q95 47.2 -> 49.2). A coarser re-encode shows no lattice: nothing changes."""
+    photo with scramble-v4: png 47.8 -> 49.6 dB, q95 47.2 -> 49.2). A coarser
+    re-encode shows no lattice: nothing changes. (scramble-v5 gains nothing
+    measurable here: its reveal of a fine copy is bounded by the protected file's
+    own quantization of the mixed coefficients, 46.5-46.7 dB either way.)"""
     _, friend, _ = keyrings
-    received = parse_chain("strip," + chain).run(protected[0])
+    received = parse_chain("strip," + chain).run(protected_v4[0])
     mask = _region_mask((1200, 1800), BOXES)
     original = _decode(photo)[mask]
     with_lattice = rv.reveal_pixels(received, keyring=friend)[0]
@@ -871,14 +886,16 @@ def _resized_reference(rgb: np.ndarray, chain: str) -> np.ndarray:
 
 
 @pytest.mark.parametrize("method, kernel", [("bilinear", "bilinear"), ("box", "box")])
-def test_a_downscale_is_inverted_with_the_platforms_resampling_filter(method, kernel, photo, protected, keyrings, monkeypatch):
+def test_a_downscale_is_inverted_with_the_platforms_resampling_filter(method, kernel, photo, protected_v4, keyrings, monkeypatch):
     """A platform that shrinks with another filter than Lanczos: the reveal
     picks the filter by cross-validation (reported in `resampling`) and beats
-    a Lanczos model of the same received file."""
+    a Lanczos model of the same received file. On scramble-v4, whose choice is
+    reliable (scramble-v5's, on this photo: bilinear right, box taken for Lanczos;
+    its reveal after this 44 % shrink is 3-4 dB below scramble-v4's)."""
     from picveil.robust.reveal import reveal_pixels
 
     _, friend, _ = keyrings
-    out, _ = protected
+    out, _ = protected_v4
     received = parse_chain(f"strip,resize:800:{method},jpeg:85").run(out)
     ref = _resized_reference(_decode(photo), f"resize:800:{method}")
     mask = _region_mask(ref.shape, BOXES, ref.shape[1] / _decode(photo).shape[1])

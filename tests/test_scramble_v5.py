@@ -55,7 +55,8 @@ def reference_protect(blocks, key, quant):
             rho = float(np.sqrt(np.mean(V[:, f] ** 2)))
             if rho == 0:
                 code[f] = 0
-                W[:, f] = [(-T[f] if fill[64 * bi + f] else T[f]) for bi in range(n)]
+                a = T[f] * 2.0 ** ((d[f] - 0.5) / 3)
+                W[:, f] = [(-a if fill[64 * bi + f] else a) for bi in range(n)]
                 continue
             code[f] = int(min(max(np.floor((np.log2(rho) + 9) * 3 + d[f] + 0.5), 1), 63))
             W[:, f] = V[:, f] * (T[f] / 2.0 ** (-9 + (code[f] - d[f]) / 3))

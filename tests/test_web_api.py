@@ -132,7 +132,7 @@ def test_inspect(client):
     res = client.post("/api/inspect", files=photo_part(protected, field="image"))
     assert res.status_code == 200, res.text
     body = res.json()
-    assert body["scheme"] == "scramble-v4" and body["width"] == 512 and body["orientation"] == 1
+    assert body["scheme"] == "scramble-v5" and body["width"] == 512 and body["orientation"] == 1
     assert (body["displayed_width"], body["displayed_height"]) == (512, 512)
     (region,) = body["regions"]
     assert region["recipients"] == 1 and region["passphrase"] is True
@@ -425,7 +425,9 @@ def test_keyring_circles_share_import_and_reveal(tmp_path):
     report = json.loads(protected.headers["x-picveil-report"])
     assert report["regions"][0]["circle"] == circle_id
     assert report["warnings"] == []  # the robust header fits (outside the face, or over it)
-    assert report["advice"] == []  # the 512 px sample is small enough for every network
+    # the 512 px sample is small enough for every network, but too small for scramble-v5's
+    # header: the face is scrambled with scramble-v4, and the user is told so
+    assert len(report["advice"]) == 1 and "scramble-v4" in report["advice"][0]
     res = reveal(bob, protected.content, use_keyring="true")
     assert res.status_code == 200, res.text
     assert json.loads(res.headers["x-picveil-report"])["warnings"] == []

@@ -28,7 +28,10 @@ def main() -> None:
     for rows, cols in shapes:
         b = np.rint(rng.laplace(0.0, 1.0, (rows, cols, 8, 8)) * (12.0 / (1.0 + np.add.outer(np.arange(8), np.arange(8)))))
         b[..., 0, 0] = rng.integers(-60, 60, (rows, cols))
-        blocks.append(b.astype(np.int16))
+        flat = b.reshape(rows, cols, 64)
+        flat[..., v5.ZIGZAG[12:15]] = 0  # empty frequencies: code 0, keyed fill
+        flat[..., v5.ZIGZAG[54:]] = 0
+        blocks.append(flat.reshape(rows, cols, 8, 8).astype(np.int16))
     # libjpeg's tables at quality 90 (as Pillow writes them), natural order
     luma_q = np.array([3, 2, 2, 3, 5, 8, 10, 12, 2, 2, 3, 4, 5, 12, 12, 11, 3, 3, 3, 5, 8, 11, 14, 11, 3, 3, 4, 6, 10, 17,
                        16, 12, 4, 4, 7, 11, 14, 22, 21, 15, 5, 7, 11, 13, 16, 21, 23, 18, 10, 13, 16, 17, 21, 24, 24, 20,

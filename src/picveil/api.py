@@ -451,6 +451,9 @@ def _protect(
             "The robust in-image header needs every region to be protected for a circle.",
             hint="Use --circle for every region, or turn the robust header off.",
         )
+    scheme_note = None
+    if robust_on and scheme is None and LOOK_SCRAMBLE in [look_id(lk) for lk in rect_looks]:
+        sch, scheme_note = _circle_scheme(coeffs, rects, rect_looks, len(used))
     if robust_on:
         from .robust import header as robust_header
 
@@ -544,7 +547,7 @@ def _protect(
             f"The JPEG is in CMYK (print colours); picveil converted it to an RGB JPEG at quality {quality} "
             "before protecting it, so the whole picture was re-encoded once."
         )
-    advice: list[str] = []
+    advice: list[str] = [scheme_note] if scheme_note else []
     if robust_on and platform is None:
         resized_by = _platforms_that_resize(coeffs.width, coeffs.height)
         if resized_by:
@@ -769,6 +772,45 @@ def _jpeg_to_png(jpeg: bytes) -> bytes:
 
 #: Short scheme names a user may type (the newest version of each family).
 SCHEME_ALIASES = {"scramble": "scramble-v4", "searchable": "searchable-v2"}
+
+
+def _circle_scheme(coeffs, rects, looks, groups: int):
+    """The scheme of a protect for circles that names none: scramble-v5 when its
+    robust header (with each scrambled region's sealed gains) fits outside the
+    regions; else scramble-v4 when its smaller header fits (outside the regions
+    or over them, robust SPEC §13.5), with a note for the user; else scramble-v5
+    (no header fits: the image reveals only with its container either way).
+    Returns ``(scheme, note or None)``."""
+    from .looks import look_id
+    from .robust.header import header_fits, layout_of
+    from .schemes import CIRCLE_FALLBACK_SCHEME, DEFAULT_SCHEME, get_scheme
+    from .schemes.scramble_v5 import params_length
+
+    best = get_scheme(DEFAULT_SCHEME)
+    layout = layout_of(coeffs.color_space, tuple((c.h_samp, c.v_samp) for c in coeffs.components))
+    if layout is None or best.scheme_id != 6:
+        return best, None
+    ids = [look_id(lk) for lk in looks]
+    regions = [(r.x, r.y, r.w, r.h, r.group, i) for r, i in zip(rects, ids)]
+    mcu = (coeffs.mcu_width, coeffs.mcu_height)
+    size = (coeffs.width, coeffs.height)
+    n5 = params_length(len(coeffs.components))
+    if header_fits(best.scheme_id, *size, layout, regions, groups, [n5 if i == LOOK_SCRAMBLE else 0 for i in ids], mcu):
+        return best, None
+    fallback = get_scheme(CIRCLE_FALLBACK_SCHEME)
+    zero = [0] * len(regions)
+    if header_fits(fallback.scheme_id, *size, layout, regions, groups, zero, mcu) or header_fits(
+        fallback.scheme_id, *size, layout, regions, groups, zero, mcu, outside=False
+    ):
+        return fallback, (
+            f"This {coeffs.width}×{coeffs.height} photo has no room outside its regions for {best.name}'s in-image "
+            f"header, so they were scrambled with {fallback.name}, which a friend can still reveal after a platform "
+            "but which shows how much texture and colour each region has (enough for a trained attacker to tell "
+            "digits or clothes apart: `picveil audit`). For the stronger scheme, protect a larger copy of the "
+            "photo, or fewer or smaller regions; or protect with --scheme scramble-v5 (reveals with the picveil "
+            "data only)."
+        )
+    return best, None
 
 
 def _scheme_named(name: str | int):

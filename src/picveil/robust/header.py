@@ -561,6 +561,29 @@ def thumbnail_budget(spare: int, areas: dict[int, int]) -> dict[int, int]:
 
 
 # --- writing it into a protected image -----------------------------------------------------------
+def header_fits(
+    scheme_id: int, width: int, height: int, layout: str, rects, groups: int, params_lengths, mcu: tuple[int, int],
+    *, outside: bool = True,
+) -> bool:
+    """Whether a header with these regions (``(x, y, w, h, group, look)`` in MCUs)
+    and robust parameters of these lengths would fit outside the regions
+    (``outside``) or over the whole image (SPEC §13.5), before anything is
+    protected: protect chooses the circle scheme with it (``api``)."""
+    from .embedder import choose_plan
+
+    rh = RobustHeader(
+        scheme_id=scheme_id, width=width, height=height, layout=layout, seed=bytes(SEED_BYTES),
+        regions=tuple(
+            RegionEntry(x, y, w, h, g, min(look, LOOK_OTHER), bytes(n) if look == 0 else b"")
+            for (x, y, w, h, g, look), n in zip(rects, params_lengths)
+        ),
+        groups=tuple(GroupEntry(bytes(CIRCLE_ID_BYTES), bytes(KEY_CHECK_BYTES)) for _ in range(groups)),
+        coef_check=0,
+    )
+    boxes = [rh.region_box(i) for i in range(len(rh.regions))] if outside else []
+    return choose_plan(width, height, boxes, len(rh.to_bytes()), mcu) is not None
+
+
 def embed_header(
     coeffs, container_header, seed: bytes, circles, params, *, original=None, region_keys=None
 ) -> tuple[str | None, bytes]:

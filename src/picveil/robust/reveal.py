@@ -2063,6 +2063,10 @@ _POINT_KERNELS = ("linear",)
 #: "linear" (a naive, not antialiased shrink such as OpenCV's INTER_LINEAR) was
 #: added after those runs: on 4 photos shrunk that way (800 px, q85) the gap
 #: went from -5.20 to -4.94 dB (one photo +0.9), the Lanczos shrinks of the same photos unchanged.
+#: scramble-v5's downscale inverse runs this many times the iterations (its problem
+#: converges more slowly, even preconditioned; with the usual count the filter's
+#: cross-validation took bilinear and box shrinks for Lanczos).
+RESIZE_MIX_FACTOR = 4
 RESIZE_KERNELS = ("lanczos", "bicubic", "bilinear", "box", "area", "linear")
 KERNEL_HELD_OUT = 0.5
 KERNEL_RECEIVED = 16384
@@ -2249,7 +2253,8 @@ class _ResizeProblem:
             z = r if self.precond is None else self._apply_precond(r)
             p = z.copy()
             rr = float(np.sum(r * z))
-            for _ in range(RESIZE_ITERATIONS if not irls else RESIZE_IRLS_STEPS):
+            steps = RESIZE_ITERATIONS if not irls else RESIZE_IRLS_STEPS
+            for _ in range(steps * (RESIZE_MIX_FACTOR if self.precond is not None else 1)):
                 ap = self._normal(p)
                 denom = float(np.sum(p * ap))
                 if denom <= 0 or rr <= 1e-12:

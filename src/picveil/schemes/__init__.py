@@ -21,11 +21,14 @@ from .searchable_v2 import SearchableV2
 
 _SCHEMES: dict[int, Scheme] = {s.scheme_id: s for s in (ScrambleV1(), ScrambleV2(), ScrambleV3(), ScrambleV4(), ScrambleV5(), SearchableV1(), SearchableV2())}
 _BY_NAME = {s.name: s for s in _SCHEMES.values()}
-#: The default since issue 4's measurements: scramble-v3 (as private as scramble-v1 in the
-#: audit, its scrambled regions closer to the RGB gamut) with block means pulled towards
-#: mid-grey, so that a viewer clips less of the scrambled regions and reveals after a
-#: platform lose less.
-DEFAULT_SCHEME = ScrambleV4.name
+#: The default since the tenth session (issue 3): scramble-v5, whose regions show every
+#: frequency at a fixed energy, mixed over the region, so that the audit's attackers
+#: (CNN, global statistics, block spectrum) score at chance, where scramble-v4 (the
+#: default before) kept each block's texture and colour and let them name 37-69 %.
+DEFAULT_SCHEME = ScrambleV5.name
+#: What a protect for circles falls back to when scramble-v5's in-image header
+#: (its sealed gains) does not fit the photo and scramble-v4's does (``api``).
+CIRCLE_FALLBACK_SCHEME = ScrambleV4.name
 #: The default of a whole-image protection (``--whole``): searchable-v2, whose
 #: tile-bounded permutation lets search reach ~0.9 of plaintext (issue 8).
 DEFAULT_WHOLE_SCHEME = SearchableV2.name
@@ -59,4 +62,4 @@ def scheme_names() -> list[str]:
     return sorted(_BY_NAME)
 
 
-__all__ = ["DEFAULT_SCHEME", "DEFAULT_WHOLE_SCHEME", "Protected", "Scheme", "get_scheme", "leak_summary", "scheme_names"]
+__all__ = ["CIRCLE_FALLBACK_SCHEME", "DEFAULT_SCHEME", "DEFAULT_WHOLE_SCHEME", "Protected", "Scheme", "get_scheme", "leak_summary", "scheme_names"]

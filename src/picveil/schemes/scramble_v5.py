@@ -42,8 +42,8 @@ region's spectrum: secret). Chroma frequencies above those are written as
 zero (a public constant; the container's ``aux`` keeps them, and a reveal
 from pixels loses them: at 4:2:0 they are a small share of a photo's chroma).
 A transmitted frequency that is empty in the region (code 0) is filled with
-keyed ±``T_f`` noise, which a reveal drops, so that an empty frequency shows
-the same energy as any other.
+keyed ±``T_f · 2^((d_f − ½)/3)`` noise, which a reveal drops, so that an
+empty frequency shows the same energies as any other.
 
 The exact reveal does not invert the float transform: the ``aux`` bytes (in
 the container, encrypted) are the region's original quantized blocks,
@@ -207,6 +207,14 @@ def gains(codes: np.ndarray, d: np.ndarray, ci: int) -> np.ndarray:
     return g
 
 
+def fill_rms(ci: int, d: np.ndarray) -> np.ndarray:
+    """``(64,)`` rms of the keyed fill of an empty frequency: ``T_f · 2^((d_f − ½) / 3)``,
+    so that it shows the same spread of energies as a coded one (``T_f ρ_f / ρ̂_f``,
+    whose log2 is uniform over ±1/6 octave): an empty frequency is not told apart
+    by an energy of exactly ``T_f²``."""
+    return target(ci) * 2.0 ** ((np.asarray(d) - 0.5) / STEPS)
+
+
 def pack_codes(codes: list[np.ndarray]) -> bytes:
     """The transmitted codes of every component (zigzag order, CODE_BITS each, MSB first), zero-padded to bytes."""
     vals = np.concatenate([c[transmitted(ci)] for ci, c in enumerate(codes)]).astype(np.uint8)
@@ -229,6 +237,12 @@ def unpack_codes(raw: bytes, n_components: int) -> list[np.ndarray]:
         out.append(c)
         pos += k
     return out
+
+
+def params_length(n_components: int) -> int:
+    """Bytes of the sealed robust parameters of a region with this many components."""
+    n = sum(len(transmitted(ci)) for ci in range(n_components))
+    return (n * CODE_BITS + 7) // 8 + 4
 
 
 def open_params(key, params: bytes, n_components: int) -> list[np.ndarray] | None:
@@ -267,7 +281,7 @@ class ScrambleV5:
             empty = idx[code[idx] == 0]
             if empty.size:
                 fill = np.where(_bits(key, _FILL + bytes([ci]), 64 * n).reshape(n, 64), -1.0, 1.0)
-                w[:, empty] = fill[:, empty] * target(ci)[empty]
+                w[:, empty] = fill[:, empty] * fill_rms(ci, d)[empty]
             y = Mixer(key, ci, n).mix(w)
             yq = np.clip(np.rint(y / q), -COEF_LIMIT, COEF_LIMIT).astype(np.int16)
             out.append(yq.reshape(comp.shape))
