@@ -8,11 +8,17 @@ flips coefficients that way). Such a scramble keeps the energy of each of the
 (:func:`picveil.audit.attack.spectrum_features`) reads the class from those 64
 numbers.
 
-The only way to hide them and stay linear (so that re-encoding noise still
-passes through the inverse) is to attenuate the content and add a keyed mask
+For a transform that is the same for every region, the only way to hide them
+and stay linear (so that re-encoding noise still passes through the inverse)
+is to attenuate the content and add a keyed mask
 that the key holder subtracts::
 
     shown = beta * scramble(x) + (1 - beta) * mask(key)
+
+(This holds for transforms that do not depend on the region. A gain per
+frequency computed from the region and sent sealed in the robust header, as
+scramble-v5 does, shows a public constant energy at every frequency and
+escapes the bound: docs/audit/tradeoff.md, "Correction".)
 
 The shown values stay in 0..255 for any mask in 0..255. The reveal divides
 whatever noise the platform adds by beta, so it costs ``20 log10(1 / beta)`` dB
