@@ -26,6 +26,7 @@ until the header fits). The source is a Pillow JPEG q92 4:2:0. Usage::
     python benchmarks/bench_robust.py                 # everything (long: an hour or more on 2 cores)
     python benchmarks/bench_robust.py --quick         # 6 photos and a 4 MP mosaic, 11 chains
     python benchmarks/bench_robust.py --scheme scramble-v2 --markdown
+    python benchmarks/bench_robust.py --scheme scramble-v4,auto   # auto (the default): what protect chooses for a circle
     python benchmarks/bench_robust.py --scheme all --jobs 8
     python benchmarks/bench_robust.py --per-photo jpeg:95,jpeg:75,jpeg:50,webp:75   # and each photo's gap
     python benchmarks/bench_robust.py --chains resize --compare-lanczos   # downscales, and the Lanczos-only model on the same files
@@ -46,6 +47,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+#: The scheme label for "what protect chooses for a circle" (no scheme named).
+AUTO = "auto"
 #: Seed of everything random (boxes, mosaics, noise).
 SEED = 20260704
 #: The photo as the user has it before protection.
@@ -213,6 +216,18 @@ def scaled(boxes, sx: float, sy: float):
     return [(round(x * sx), round(y * sy), round((x + w) * sx) - round(x * sx), round((y + h) * sy) - round(y * sy)) for x, y, w, h in boxes]
 
 
+def _default_scheme() -> str:
+    from picveil.schemes import DEFAULT_SCHEME
+
+    return DEFAULT_SCHEME
+
+
+def _fallback_scheme() -> str:
+    from picveil.schemes import CIRCLE_FALLBACK_SCHEME
+
+    return CIRCLE_FALLBACK_SCHEME
+
+
 # --- one photo -------------------------------------------------------------------------------
 @dataclass
 class PhotoResult:
@@ -225,6 +240,8 @@ class PhotoResult:
     header_psnr: float
     chains: dict[str, dict] = field(default_factory=dict)
     skipped: str = ""
+    #: the scheme protect chose under ``auto`` when it was not the default (the circle fallback)
+    fallback: str = ""
 
 
 def run_photo(job) -> PhotoResult:
@@ -252,7 +269,7 @@ def run_photo(job) -> PhotoResult:
     rng = np.random.default_rng(seed)
     for _ in range(20):
         boxes = random_boxes(w, h, rng)
-        prot, report, _ = api._protect(src, boxes, circle="family", keyring=me, scheme=scheme)
+        prot, report, _ = api._protect(src, boxes, circle="family", keyring=me, scheme=None if scheme == AUTO else scheme)
         if not report.warnings:
             break
     else:
@@ -260,13 +277,18 @@ def run_photo(job) -> PhotoResult:
     snapped = [(r.box.x, r.box.y, r.box.w, r.box.h) for r in report.regions]
     payload = extract(decode(prot))
     # header cost: the same protection without the header (identical regions) against with it
-    plain_prot = api._protect(src, boxes, circle="family", keyring=me, scheme=scheme, robust=False)[0]
+    from picveil.robust.header import RobustHeader
+    from picveil.schemes import get_scheme
+
+    used = get_scheme(RobustHeader.from_bytes(payload).scheme_id).name
+    plain_prot = api._protect(src, boxes, circle="family", keyring=me, scheme=used, robust=False)[0]
     outside = np.ones((h, w), dtype=bool)
     for x, y, bw, bh in snapped:
         outside[max(0, y - 2) : y + bh + 2, max(0, x - 2) : x + bw + 2] = False
     header_psnr = psnr(decode(prot)[outside], decode(plain_prot)[outside])
     res = PhotoResult(
-        name, w * h / 1e6, scheme, len(snapped), float((~outside).mean()), len(payload), header_psnr
+        name, w * h / 1e6, scheme, len(snapped), float((~outside).mean()), len(payload), header_psnr,
+        fallback=used if scheme == AUTO and used != _default_scheme() else "",
     )
     if w * h > LARGE_PIXELS:  # bound the run time: the quick chains and the downscales
         specs = [s for s in specs if s in chain_specs(True, ("pillow", "opencv", "mozjpeg")) or resize_edge(s)]
@@ -331,7 +353,7 @@ def seed003_case(scheme: str) -> dict[int, tuple[float, float]]:
     me = Keyring.open(os.path.join(home, "me"), create=True)
     me.create_circle("family")
     box = (192, 160, 144, 176)
-    prot, report, _ = api._protect(src, [box], circle="family", keyring=me, scheme=scheme)
+    prot, report, _ = api._protect(src, [box], circle="family", keyring=me, scheme=None if scheme == AUTO else scheme)
     out = {}
     if report.warnings:
         return out
@@ -432,6 +454,9 @@ def print_tables(results, specs, schemes, seed003, elapsed: float, markdown: boo
                 f"{scheme}: header {min(hb)}-{max(hb)} bytes ({8 * min(hb)}-{8 * max(hb)} bits); PSNR cost outside the regions "
                 f"median {np.median(hp):.1f} dB, worst {min(hp):.1f} dB; regions cover {100 * np.mean([r.share for r in rs]):.0f}% on average"
             )
+        fell = [f"{r.name} ({r.megapixels:.2f} MP)" for r in results if r.scheme == scheme and r.fallback]
+        if fell:
+            notes.append(f"{scheme}: protected with the circle fallback ({_fallback_scheme()}, the default's header does not fit): {', '.join(fell)}")
         skipped = [r.name for r in results if r.scheme == scheme and r.skipped]
         if skipped:
             notes.append(f"{scheme}: skipped (header never fits): {', '.join(skipped)}")
@@ -512,7 +537,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="6 photos and a 4 MP mosaic, 11 chains")
     parser.add_argument("--markdown", action="store_true", help="print Markdown instead of a rich table")
-    parser.add_argument("--scheme", default="", help="comma-separated schemes, or all (default: the default scheme)")
+    parser.add_argument("--scheme", default=AUTO, help=f"comma-separated schemes, or all, or {AUTO} (default: what protect "
+                        "chooses for a circle: the default scheme, or its fallback where the default's header does not fit)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--photos", type=int, default=0, help="use only the first N photos (0: all)")
     parser.add_argument("--chains", default="", help="only chains containing one of these comma-separated strings")
@@ -521,9 +547,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare-lanczos", action="store_true",
                         help="after a downscale, also reveal each file with the downscale modelled as Lanczos only")
     args = parser.parse_args(argv)
-    from picveil.schemes import DEFAULT_SCHEME
-
-    schemes = ["scramble-v1", "scramble-v2", "scramble-v3", "scramble-v4"] if args.scheme == "all" else (args.scheme or DEFAULT_SCHEME).split(",")
+    schemes = ["scramble-v1", "scramble-v2", "scramble-v3", "scramble-v4", "scramble-v5"] if args.scheme == "all" else (args.scheme or AUTO).split(",")
 
     from picveil.platforms.simulate import available_encoders
 
