@@ -40,10 +40,13 @@ def _bits(key, label, n):
 def reference_protect(blocks, key, quant):
     """SPEC §10.4 steps 1–5 read literally (Python loops for the codes, an explicit
     DCT matrix for the mixing)."""
-    out, codes = [], []
+    out, codes, means = [], [], []
     for c, (b, q) in enumerate(zip(blocks, quant)):
         n = b.shape[0] * b.shape[1]
         V = b.reshape(n, 64).astype(np.float64) * q.reshape(64).astype(np.float64)
+        m = int(min(max(round(float(np.mean(V[:, 0]))), -2048), 2047))  # Python's round: half to even
+        V[:, 0] -= m
+        means.append(m)
         raw = key.stream(b"picveil scramble-v5 dither" + bytes([c]), 128)
         d = [(int.from_bytes(raw[2 * f : 2 * f + 2], "big") + 0.5) / 65536 for f in range(64)]
         zig = v5.ZIGZAG if c == 0 else v5.ZIGZAG[:15]
@@ -69,7 +72,7 @@ def reference_protect(blocks, key, quant):
             W = D @ W
         out.append(np.clip(np.rint(W / q.reshape(64)), -1023, 1023).astype(np.int16).reshape(b.shape))
         codes.append([code[f] for f in zig])
-    return out, codes
+    return out, codes, means
 
 
 def _photo_blocks(name: str = "coffee", size: int = 96) -> list[np.ndarray]:
@@ -88,15 +91,18 @@ def test_vector_and_the_literal_reading():
     blocks = [np.array(c["input"], dtype=np.int16).reshape(c["rows"], c["cols"], 8, 8) for c in v["components"]]
     quant = [np.array(c["quant"], dtype=np.uint16).reshape(8, 8) for c in v["components"]]
     p = SCHEME.protect(blocks, k, quant)
-    ref, codes = reference_protect(blocks, k, quant)
+    ref, codes, means = reference_protect(blocks, k, quant)
     assert codes == [c["codes_zigzag"] for c in v["components"]]
-    assert len(p.robust) == v["params_length"] == 71 + 4
+    assert means == [c["mean"] for c in v["components"]]
+    assert len(p.robust) == v["params_length"] == 75 + 4 == v5.params_length(3)
     for out, r, c in zip(p.blocks, ref, v["components"]):
         assert np.array_equal(out, r)
         assert np.array_equal(out.ravel(), np.array(c["output"]))
     for ci, c in enumerate(v["components"]):
         assert k.stream(b"picveil scramble-v5 dither" + bytes([ci]), 128).hex() == c["dither_u16"]
-    assert v5.open_params(k, p.robust, 3) is not None
+    opened = v5.open_params(k, p.robust, 3)
+    assert opened is not None and opened[1] == means
+    assert [list(c[v5.transmitted(ci)]) for ci, c in enumerate(opened[0])] == codes
     assert all(np.array_equal(x, y) for x, y in zip(blocks, SCHEME.reveal(p.blocks, k, quant, aux=p.aux)))
 
 

@@ -44,6 +44,8 @@ def main() -> None:
     comps = []
     for ci, (b, out, q) in enumerate(zip(blocks, p.blocks, quant)):
         v = b.reshape(-1, 64).astype(np.float64) * q.reshape(64)
+        m = int(np.clip(np.rint(np.mean(v[:, 0])), -2048, 2047))
+        v[:, 0] -= m
         rms = np.sqrt(np.mean(v * v, axis=0))
         d = v5.dither(key, ci)
         code = np.zeros(64, dtype=np.int64)
@@ -56,6 +58,7 @@ def main() -> None:
             "dither_u16": key.stream(b"picveil scramble-v5 dither" + bytes([ci]), 128).hex(),
             "perm_round0": np.argsort(np.frombuffer(key.stream(b"picveil scramble-v5 perm" + bytes([ci, 0]), 4 * b.shape[0] * b.shape[1]), dtype=">u4"), kind="stable").tolist(),
             "codes_zigzag": code[idx].tolist(),
+            "mean": m,
             "output": out.ravel().tolist(),
         })
     vec = {

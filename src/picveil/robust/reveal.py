@@ -663,9 +663,10 @@ class _MixScramble:
     def __init__(self, key, shapes: Sequence[tuple[int, int]], params: bytes) -> None:
         from picveil.schemes import scramble_v5 as v5
 
-        codes = v5.open_params(key, params, len(shapes))
-        if codes is None:
+        opened = v5.open_params(key, params, len(shapes))
+        if opened is None:
             raise HeaderDamagedError("The image carries a picveil header, but it is too damaged to read.")
+        codes, self.dc_means = opened
         self.gains = v5.component_gains(key, codes)
         self.inv_gains = [np.divide(1.0, g, out=np.zeros(64), where=g > 0) for g in self.gains]
         self.mixers = [v5.Mixer(key, ci, r * c) for ci, (r, c) in enumerate(shapes)]
@@ -687,7 +688,10 @@ class _MixScramble:
         return (self.mixers[ci].unmix(self._flat(coef)) * self.gains[ci]).reshape(coef.shape)
 
     def means(self, ci: int, dc: np.ndarray) -> np.ndarray:
-        return dc
+        """Unscrambled block means (DC, dequantized) -> the region's: the linear maps
+        above work on the region with its mean taken out (protect's step 1), which
+        the smoothness priors do not see; the mean comes back here."""
+        return dc + self.dc_means[ci]
 
 
 def _make_scramble(scheme_id: int, key, shapes: Sequence[tuple[int, int]], params: bytes):
@@ -1682,7 +1686,9 @@ def _exact(data: bytes, header: RobustHeader, regs: list[_Region], image: np.nda
         for ci, (by0, by1, bx0, bx1) in enumerate(reg.ranges):
             blocks = co.blocks(ci, by0, by1, bx0, bx1).reshape(-1, 8, 8)
             q = np.asarray(co.quant_table(ci), dtype=np.float64)  # the schemes work on dequantized values
-            back = np.clip(np.rint(reg.scramble.inverse(ci, blocks * q) / q), -1024, 1023).astype(np.int16)
+            back = reg.scramble.inverse(ci, blocks * q)
+            back[:, 0, 0] = reg.scramble.means(ci, back[:, 0, 0])
+            back = np.clip(np.rint(back / q), -1024, 1023).astype(np.int16)
             co.set_blocks(ci, by0, bx0, back.reshape(by1 - by0, bx1 - bx0, 8, 8))
     jpeg = co.encode()
     decoded, _ = _decode_image(jpeg, max_pixels)
@@ -2431,8 +2437,9 @@ def _validation_regions(regs: list[_Region], scale: float) -> list[_Region]:
 
 def _map_means(reg: _Region, ci: int, px: np.ndarray) -> np.ndarray:
     """scramble-v2: map the (equalised) block means of unscrambled pixels back
-    through the header's knots; scramble-v1: unchanged."""
-    if reg.scramble.scheme_id != 2:
+    through the header's knots; scramble-v5: add the region's mean back;
+    scramble-v1/v3/v4: unchanged."""
+    if reg.scramble.scheme_id not in (2, _MixScramble.scheme_id):
         return px
     rows, cols = reg.shape(ci)
     coef = _blocks(px, 0, rows, 0, cols)
