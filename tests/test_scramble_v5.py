@@ -200,11 +200,12 @@ def test_the_block_spectrum_attacker_reads_scramble_v4_and_not_scramble_v5(schem
     assert low <= acc <= high, acc
 
 
-def test_a_reencoded_circle_photo_reveals_about_as_well_as_with_scramble_v4(tmp_path):
+def test_a_reencoded_circle_photo_reveals_as_well_as_the_unprotected_photo(tmp_path):
     """End to end through picveil's API: a 1024 px photo protected for a circle with
     scramble-v5 (its header fits outside the region), re-encoded at q75: the friend's
-    reveal of the region is within 1 dB of the unprotected photo through the same
-    re-encode (measured: +0.0 dB; scramble-v4 -0.2), and the container is exact."""
+    reveal of the region is at least as good as the unprotected photo through the
+    same re-encode (measured: +0.9 dB, one run; scramble-v4 -0.1), and the container
+    is exact."""
     from PIL import Image
     from skimage import data
 
@@ -239,6 +240,6 @@ def test_a_reencoded_circle_photo_reveals_about_as_well_as_with_scramble_v4(tmp_
     revealed, rep = rv.reveal_pixels(parse_chain("strip,jpeg:75").run(out), keyring=friend)
     plain = dec(parse_chain("strip,jpeg:75").run(photo))[y : y + h, x : x + w]
     assert rep.revealed == (0,)
-    assert psnr(revealed[y : y + h, x : x + w].astype(np.float64), orig) >= psnr(plain, orig) - 1.0
+    assert psnr(revealed[y : y + h, x : x + w].astype(np.float64), orig) >= psnr(plain, orig) - 0.3
     exact, _ = api._reveal(out, keyring=friend)
     assert np.array_equal(dec(exact), dec(photo))
