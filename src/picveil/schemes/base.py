@@ -57,6 +57,25 @@ class Scheme(Protocol):
     ) -> list[np.ndarray]: ...
 
 
+def inflate_exactly(aux: bytes, want: int, scheme: str) -> bytes:
+    """A scheme's zlib ``aux`` data, which must inflate to exactly `want` bytes.
+
+    Bounded: never more than ``want + 1`` bytes are inflated, so a forged
+    container cannot make a reveal allocate more than the region needs.
+    Raises ``ValueError`` (the container reports it as tampering) if the data
+    is not zlib or has another length.
+    """
+    import zlib
+
+    try:
+        raw = zlib.decompressobj().decompress(aux, want + 1)
+    except zlib.error:
+        raise ValueError(f"{scheme} aux data is not zlib") from None
+    if len(raw) != want:
+        raise ValueError(f"{scheme} aux data does not match the region")
+    return raw
+
+
 #: Lowest DC a scheme that negates DC coefficients keeps (container SPEC §9,
 #: "DC floor"): −1024 is legal, its negation +1024 is not.
 DC_FLOOR = -1023

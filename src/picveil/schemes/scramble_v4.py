@@ -57,7 +57,7 @@ import zlib
 
 import numpy as np
 
-from .base import KeyStream, Protected
+from .base import KeyStream, Protected, inflate_exactly
 from .scramble_v3 import signed_permutations as _v3_signed_permutations
 
 LABELS = (b"picveil scramble-v4 unit", b"picveil scramble-v4 flip", b"picveil scramble-v4 sign")
@@ -118,13 +118,7 @@ class ScrambleV4:
         sizes = [b.shape[0] * b.shape[1] for b in blocks]
         chosen = None
         if aux is not None:
-            want = sum((n + 7) // 8 for n in sizes)
-            try:
-                raw = zlib.decompressobj().decompress(aux, want + 1)  # bounded: never more than the region needs
-            except zlib.error:
-                raise ValueError("scramble-v4 aux data is not zlib") from None
-            if len(raw) != want:
-                raise ValueError("scramble-v4 aux data does not match the region")
+            raw = inflate_exactly(aux, sum((n + 7) // 8 for n in sizes), "scramble-v4")
             chosen, pos = [], 0
             for n in sizes:
                 chosen.append(np.unpackbits(np.frombuffer(raw[pos : pos + (n + 7) // 8], dtype=np.uint8))[:n].astype(bool))

@@ -72,7 +72,7 @@ import zlib
 
 import numpy as np
 
-from .base import KeyStream, Protected
+from .base import KeyStream, Protected, inflate_exactly
 
 _PERM = b"picveil scramble-v5 perm"
 _SIGN = b"picveil scramble-v5 sign"
@@ -321,13 +321,7 @@ class ScrambleV5:
         """Exact, from the ``aux`` bytes (the original blocks); ``ValueError`` without them."""
         if aux is None:
             raise ValueError("scramble-v5 reveals exactly only with its aux data (the container)")
-        want = sum(b.size for b in blocks) * 2
-        try:
-            raw = zlib.decompressobj().decompress(aux, want + 1)  # bounded: never more than the region needs
-        except zlib.error:
-            raise ValueError("scramble-v5 aux data is not zlib") from None
-        if len(raw) != want:
-            raise ValueError("scramble-v5 aux data does not match the region")
+        raw = inflate_exactly(aux, sum(b.size for b in blocks) * 2, "scramble-v5")
         out, pos = [], 0
         for b in blocks:
             k = b.size * 2
