@@ -771,7 +771,7 @@ def _jpeg_to_png(jpeg: bytes) -> bytes:
 
 
 #: Short scheme names a user may type (the newest version of each family).
-SCHEME_ALIASES = {"scramble": "scramble-v4", "searchable": "searchable-v2"}
+SCHEME_ALIASES = {"scramble": "scramble-v5", "searchable": "searchable-v2"}
 
 
 def _circle_scheme(coeffs, rects, looks, groups: int):
