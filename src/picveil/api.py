@@ -784,11 +784,11 @@ def _circle_scheme(coeffs, rects, looks, groups: int):
     from .looks import look_id
     from .robust.header import header_fits, layout_of
     from .schemes import CIRCLE_FALLBACK_SCHEME, DEFAULT_SCHEME, get_scheme
-    from .schemes.scramble_v5 import params_length
+    from .schemes.scramble_v5 import ScrambleV5, params_length
 
     best = get_scheme(DEFAULT_SCHEME)
     layout = layout_of(coeffs.color_space, tuple((c.h_samp, c.v_samp) for c in coeffs.components))
-    if layout is None or best.scheme_id != 6:
+    if layout is None or best.scheme_id != ScrambleV5.scheme_id:
         return best, None
     ids = [look_id(lk) for lk in looks]
     regions = [(r.x, r.y, r.w, r.h, r.group, i) for r, i in zip(rects, ids)]

@@ -2191,8 +2191,7 @@ class _ResizeProblem:
         gradients stall on them. Per frequency ``(u, v)``: ``g² κ_u κ_v + w λ``,
         ``κ`` the share of a block-DCT pattern with random signs per block (what
         the mixing makes of any content) that the resize keeps, ``λ`` the
-        smoothness prior's eigenvalue, ``g`` the region's gains (mean over
-        nothing: they are per frequency)."""
+        smoothness prior's eigenvalue, ``g`` the region's gain at that frequency."""
         rng = np.random.default_rng(0)
 
         def kept(a: np.ndarray) -> np.ndarray:
