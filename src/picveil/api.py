@@ -776,11 +776,20 @@ SCHEME_ALIASES = {"scramble": "scramble-v5", "searchable": "searchable-v2"}
 
 def _circle_scheme(coeffs, rects, looks, groups: int):
     """The scheme of a protect for circles that names none: scramble-v5 when its
-    robust header (with each scrambled region's sealed gains) fits outside the
-    regions; else scramble-v4 when its smaller header fits (outside the regions
-    or over them, robust SPEC §13.5), with a note for the user; else scramble-v5
-    (no header fits: the image reveals only with its container either way).
-    Returns ``(scheme, note or None)``."""
+    robust header (with each scrambled region's sealed gains) fits the photo,
+    outside the regions or, failing that, over them (robust SPEC §13.5: the
+    reveal from pixels takes the header's faint pattern out of the regions);
+    else scramble-v4 when its smaller header fits, with a note for the user;
+    else scramble-v5 (no header fits: the image reveals only with its container
+    either way). Returns ``(scheme, note or None)``.
+
+    Privacy comes first: scramble-v4 shows each region's spectrum, which the
+    audit's attackers read (docs/audit), so it is used only where scramble-v5
+    could not be revealed after a platform at all. Measured on the quick
+    benchmark's photos whose scramble-v5 header goes over the regions (aloeL
+    1.4 MP, a 4 MP mosaic of 4 regions), scramble-v5 against scramble-v4 after
+    JPEG q75 / q50 / WebP 75: -3.2 / -0.1 / +0.2 and +0.9 / +0.6 / +0.7 dB;
+    after JPEG q95 it is 4-9 dB worse (docs/robust)."""
     from .looks import look_id
     from .robust.header import header_fits, layout_of
     from .schemes import CIRCLE_FALLBACK_SCHEME, DEFAULT_SCHEME, get_scheme
@@ -794,21 +803,25 @@ def _circle_scheme(coeffs, rects, looks, groups: int):
     regions = [(r.x, r.y, r.w, r.h, r.group, i) for r, i in zip(rects, ids)]
     mcu = (coeffs.mcu_width, coeffs.mcu_height)
     size = (coeffs.width, coeffs.height)
-    n5 = params_length(len(coeffs.components))
-    if header_fits(best.scheme_id, *size, layout, regions, groups, [n5 if i == LOOK_SCRAMBLE else 0 for i in ids], mcu):
+    n5 = [params_length(len(coeffs.components)) if i == LOOK_SCRAMBLE else 0 for i in ids]
+    zero = [0] * len(regions)
+
+    def fits(scheme, lengths) -> bool:
+        return header_fits(scheme.scheme_id, *size, layout, regions, groups, lengths, mcu) or header_fits(
+            scheme.scheme_id, *size, layout, regions, groups, lengths, mcu, outside=False
+        )
+
+    if fits(best, n5):
         return best, None
     fallback = get_scheme(CIRCLE_FALLBACK_SCHEME)
-    zero = [0] * len(regions)
-    if header_fits(fallback.scheme_id, *size, layout, regions, groups, zero, mcu) or header_fits(
-        fallback.scheme_id, *size, layout, regions, groups, zero, mcu, outside=False
-    ):
+    if fits(fallback, zero):
         return fallback, (
-            f"This {coeffs.width}×{coeffs.height} photo has no room outside its regions for {best.name}'s in-image "
-            f"header, so they were scrambled with {fallback.name}, which a friend can still reveal after a platform "
+            f"This {coeffs.width}×{coeffs.height} photo is too small to carry {best.name}'s in-image header, so "
+            f"its regions were scrambled with {fallback.name}, which a friend can still reveal after a platform "
             "but which shows how much texture and colour each region has (enough for a trained attacker to tell "
             "digits or clothes apart: `picveil audit`). For the stronger scheme, protect a larger copy of the "
-            "photo, or fewer or smaller regions; or protect with --scheme scramble-v5 (reveals with the picveil "
-            "data only)."
+            "photo (from about 0.5 MP), or fewer regions; or protect with --scheme scramble-v5 (reveals with "
+            "the picveil data only)."
         )
     return best, None
 
