@@ -771,20 +771,20 @@ def _jpeg_to_png(jpeg: bytes) -> bytes:
 
 
 #: Short scheme names a user may type (the newest version of each family).
-SCHEME_ALIASES = {"scramble": "scramble-v5", "searchable": "searchable-v2"}
+SCHEME_ALIASES = {"scramble": "scramble-v6", "searchable": "searchable-v2"}
 
 
 def _circle_scheme(coeffs, rects, looks, groups: int):
-    """The scheme of a protect for circles that names none: scramble-v5 when its
-    robust header (with each scrambled region's sealed gains) fits the photo,
+    """The scheme of a protect for circles that names none: the default (scramble-v6)
+    when its robust header (with each scrambled region's sealed gains) fits the photo,
     outside the regions or, failing that, over them (robust SPEC §13.5: the
     reveal from pixels takes the header's faint pattern out of the regions);
     else scramble-v4 when its smaller header fits, with a note for the user;
-    else scramble-v5 (no header fits: the image reveals only with its container
+    else the default (no header fits: the image reveals only with its container
     either way). Returns ``(scheme, note or None)``.
 
     Privacy comes first: scramble-v4 shows each region's spectrum, which the
-    audit's attackers read (docs/audit), so it is used only where scramble-v5
+    audit's attackers read (docs/audit), so it is used only where the default
     could not be revealed after a platform at all. Measured on the quick
     benchmark's photos whose scramble-v5 header goes over the regions (aloeL
     1.4 MP, a 4 MP mosaic of 4 regions), scramble-v5 against scramble-v4 after
@@ -793,17 +793,17 @@ def _circle_scheme(coeffs, rects, looks, groups: int):
     from .looks import look_id
     from .robust.header import header_fits, layout_of
     from .schemes import CIRCLE_FALLBACK_SCHEME, DEFAULT_SCHEME, get_scheme
-    from .schemes.scramble_v5 import ScrambleV5, params_length
 
     best = get_scheme(DEFAULT_SCHEME)
     layout = layout_of(coeffs.color_space, tuple((c.h_samp, c.v_samp) for c in coeffs.components))
-    if layout is None or best.scheme_id != ScrambleV5.scheme_id:
+    codec = getattr(best, "codec", None)  # the gain-coding schemes (scramble-v5, -v6) carry parameters
+    if layout is None or codec is None:
         return best, None
     ids = [look_id(lk) for lk in looks]
     regions = [(r.x, r.y, r.w, r.h, r.group, i) for r, i in zip(rects, ids)]
     mcu = (coeffs.mcu_width, coeffs.mcu_height)
     size = (coeffs.width, coeffs.height)
-    n5 = [params_length(len(coeffs.components)) if i == LOOK_SCRAMBLE else 0 for i in ids]
+    n5 = [codec.params_length(len(coeffs.components)) if i == LOOK_SCRAMBLE else 0 for i in ids]
     zero = [0] * len(regions)
 
     def fits(scheme, lengths) -> bool:
@@ -820,7 +820,7 @@ def _circle_scheme(coeffs, rects, looks, groups: int):
             f"its regions were scrambled with {fallback.name}, which a friend can still reveal after a platform "
             "but which shows how much texture and colour each region has (enough for a trained attacker to tell "
             "digits or clothes apart: `picveil audit`). For the stronger scheme, protect a larger copy of the "
-            "photo (from about 0.5 MP), or fewer regions; or protect with --scheme scramble-v5 (reveals with "
+            f"photo (from about 0.4 MP), or fewer regions; or protect with --scheme {best.name} (reveals with "
             "the picveil data only)."
         )
     return best, None

@@ -561,11 +561,11 @@ def deconvolve(plane: np.ndarray, a: float | tuple[float, ...], nu: float = WIEN
 # --- the schemes, in floating point ----------------------------------------------------------------
 #: Schemes that a reveal from pixels can invert: signed block permutations
 #: (each scheme's ``signed_permutations``), scramble-v2 with its block-mean knots.
-_PIXEL_SCHEMES = frozenset({1, 2, 4, 5, 6})
+_PIXEL_SCHEMES = frozenset({1, 2, 4, 5, 6, 7})
 #: Schemes that are linear maps of the coefficients given the key (and, for
-#: scramble-v5, its sealed gains): signed block permutations, for scramble-v4
-#: after block means scaled by 0.7; scramble-v5's gains and orthogonal mixing.
-_LINEAR_SCHEMES = frozenset({1, 4, 5, 6})
+#: scramble-v5/v6, their sealed gains): signed block permutations, for scramble-v4
+#: after block means scaled by 0.7; scramble-v5/v6's gains and orthogonal mixing.
+_LINEAR_SCHEMES = frozenset({1, 4, 5, 6, 7})
 #: Schemes whose integer inverse needs nothing but the key (no aux data): exact
 #: from the protected file. scramble-v4's needs its aux bits for the block means
 #: (in the container): without them each is within one DC quantization step.
@@ -652,22 +652,26 @@ class _Scramble:
 
 
 class _MixScramble:
-    """scramble-v5 (:mod:`picveil.schemes.scramble_v5`) with :class:`_Scramble`'s
+    """scramble-v5 and -v6 (:mod:`picveil.schemes.scramble_v5`) with :class:`_Scramble`'s
     interface: per component, gains per frequency then a keyed orthogonal mixing
     of the blocks. ``inverse`` gives 0 at the frequencies protect did not code
     (chroma above the transmitted ones) or filled (empty ones): the fill is keyed
     noise, not content; in ``forward`` those frequencies are not modelled."""
 
-    scheme_id = 6
+    #: scramble-v5 and scramble-v6 (the same transform; their gains coded differently)
+    scheme_ids = frozenset({6, 7})
 
-    def __init__(self, key, shapes: Sequence[tuple[int, int]], params: bytes) -> None:
+    def __init__(self, scheme_id: int, key, shapes: Sequence[tuple[int, int]], params: bytes) -> None:
+        from picveil.schemes import get_scheme
         from picveil.schemes import scramble_v5 as v5
 
-        opened = v5.open_params(key, params, len(shapes))
+        codec = get_scheme(scheme_id).codec
+        opened = codec.open(key, params, len(shapes))
         if opened is None:
             raise HeaderDamagedError("The image carries a picveil header, but it is too damaged to read.")
+        self.scheme_id = scheme_id
         codes, self.dc_means = opened
-        self.gains = v5.component_gains(key, codes)
+        self.gains = codec.component_gains(key, codes)
         self.inv_gains = [np.divide(1.0, g, out=np.zeros(64), where=g > 0) for g in self.gains]
         self.mixers = [v5.Mixer(key, ci, r * c) for ci, (r, c) in enumerate(shapes)]
 
@@ -696,8 +700,8 @@ class _MixScramble:
 
 def _make_scramble(scheme_id: int, key, shapes: Sequence[tuple[int, int]], params: bytes):
     """The float model of a region's scheme (:class:`_Scramble` or :class:`_MixScramble`)."""
-    if scheme_id == _MixScramble.scheme_id:
-        return _MixScramble(key, shapes, params)
+    if scheme_id in _MixScramble.scheme_ids:
+        return _MixScramble(scheme_id, key, shapes, params)
     return _Scramble(scheme_id, key, shapes, params)
 
 
@@ -2436,9 +2440,9 @@ def _validation_regions(regs: list[_Region], scale: float) -> list[_Region]:
 
 def _map_means(reg: _Region, ci: int, px: np.ndarray) -> np.ndarray:
     """scramble-v2: map the (equalised) block means of unscrambled pixels back
-    through the header's knots; scramble-v5: add the region's mean back;
+    through the header's knots; scramble-v5/v6: add the region's mean back;
     scramble-v1/v3/v4: unchanged."""
-    if reg.scramble.scheme_id not in (2, _MixScramble.scheme_id):
+    if reg.scramble.scheme_id != 2 and not isinstance(reg.scramble, _MixScramble):
         return px
     rows, cols = reg.shape(ci)
     coef = _blocks(px, 0, rows, 0, cols)

@@ -271,13 +271,7 @@ def params_length(n_components: int) -> int:
 
 def open_params(key, params: bytes, n_components: int) -> tuple[list[np.ndarray], list[int]] | None:
     """The codes and means sealed in a region's robust parameters; ``None`` if they do not open."""
-    raw = key.open_short(PARAMS_LABEL, b"", params)
-    if raw is None:
-        return None
-    try:
-        return unpack_params(raw, n_components)
-    except ValueError:
-        return None
+    return GainCodec().open(key, params, n_components)
 
 
 def component_gains(key: KeyStream, codes: list[np.ndarray]) -> list[np.ndarray]:
@@ -285,9 +279,53 @@ def component_gains(key: KeyStream, codes: list[np.ndarray]) -> list[np.ndarray]
     return [gains(c, dither(key, ci), ci) for ci, c in enumerate(codes)]
 
 
+class GainCodec:
+    """How step 1's gains are coded and carried: scramble-v5's 6-bit codes on a
+    1/3-octave grid (the functions above). scramble-v6 (:mod:`.scramble_v6`)
+    codes the same gains more compactly; everything else is shared."""
+
+    label = PARAMS_LABEL
+
+    def encode(self, rms: np.ndarray, d: np.ndarray, ci: int) -> np.ndarray:
+        """``(64,)`` codes of component `ci` (0 at empty and untransmitted frequencies)."""
+        code = np.zeros(64, dtype=np.int64)
+        idx = transmitted(ci)
+        code[idx] = encode_codes(rms[idx], d[idx])
+        return code
+
+    def gains(self, code: np.ndarray, d: np.ndarray, ci: int) -> np.ndarray:
+        return gains(code, d, ci)
+
+    def fill_rms(self, ci: int, d: np.ndarray) -> np.ndarray:
+        return fill_rms(ci, d)
+
+    def pack(self, codes: list[np.ndarray], means: list[int]) -> bytes:
+        return pack_params(codes, means)
+
+    def unpack(self, raw: bytes, n_components: int) -> tuple[list[np.ndarray], list[int]]:
+        return unpack_params(raw, n_components)
+
+    def params_length(self, n_components: int) -> int:
+        return params_length(n_components)
+
+    def open(self, key, params: bytes, n_components: int) -> tuple[list[np.ndarray], list[int]] | None:
+        """The codes and means sealed in `params`; ``None`` if they do not open."""
+        raw = key.open_short(self.label, b"", params)
+        if raw is None:
+            return None
+        try:
+            return self.unpack(raw, n_components)
+        except ValueError:
+            return None
+
+    def component_gains(self, key: KeyStream, codes: list[np.ndarray]) -> list[np.ndarray]:
+        return [self.gains(c, dither(key, ci), ci) for ci, c in enumerate(codes)]
+
+
 class ScrambleV5:
     scheme_id = 6
     name = "scramble-v5"
+    codec = GainCodec()
 
     def protect(self, blocks: list[np.ndarray], key, quant: list[np.ndarray]) -> Protected:
         out, codes, means = [], [], []
@@ -300,21 +338,20 @@ class ScrambleV5:
             means.append(m)
             rms = np.sqrt(np.mean(v * v, axis=0))
             d = dither(key, ci)
-            code = np.zeros(64, dtype=np.int64)
             idx = transmitted(ci)
-            code[idx] = encode_codes(rms[idx], d[idx])
-            g = gains(code, d, ci)
+            code = self.codec.encode(rms, d, ci)
+            g = self.codec.gains(code, d, ci)
             w = v * g
             empty = idx[code[idx] == 0]
             if empty.size:
                 fill = np.where(_bits(key, _FILL + bytes([ci]), 64 * n).reshape(n, 64), -1.0, 1.0)
-                w[:, empty] = fill[:, empty] * fill_rms(ci, d)[empty]
+                w[:, empty] = fill[:, empty] * self.codec.fill_rms(ci, d)[empty]
             y = Mixer(key, ci, n).mix(w)
             yq = np.clip(np.rint(y / q), -COEF_LIMIT, COEF_LIMIT).astype(np.int16)
             out.append(yq.reshape(comp.shape))
             codes.append(code)
         original = b"".join(np.ascontiguousarray(b, dtype="<i2").tobytes() for b in blocks)
-        robust = key.seal_short(PARAMS_LABEL, b"", pack_params(codes, means))
+        robust = key.seal_short(self.codec.label, b"", self.codec.pack(codes, means))
         return Protected(out, aux=zlib.compress(original, 9), robust=robust)
 
     def reveal(self, blocks: list[np.ndarray], key: KeyStream, quant=None, aux: bytes | None = None) -> list[np.ndarray]:

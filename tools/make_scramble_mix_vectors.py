@@ -1,11 +1,15 @@
-"""Write tests/vectors/scramble_v5.json (container SPEC §10.4's test vector).
+"""Write tests/vectors/scramble_v5.json and scramble_v6.json (container SPEC
+§10.4's and §10.5's test vectors).
 
 A gray region of 3×2 blocks and a 4:2:0 colour region of 1×1 MCU would not
 exercise the mixing much; the vector is a 4:2:0 region of 2×3 MCUs (luma 4×6
 blocks, chroma 2×3 each) with seeded random coefficients, a q90 table,
 region key 00 01 .. 1f. Run from the repository root:
 
-    python tools/make_scramble_v5_vector.py
+    python tools/make_scramble_mix_vectors.py
+
+scramble-v6's vector also has the plaintext of the robust parameters
+(``params_plain``: its bit packing is the point of the scheme).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from picveil.schemes import get_scheme
 from picveil.schemes import scramble_v5 as v5
 
 
-def main() -> None:
+def write(name: str) -> None:
     rng = np.random.default_rng(2026)
     key = RegionKey(bytes(range(32)))
     shapes = [(4, 6), (2, 3), (2, 3)]
@@ -40,7 +44,9 @@ def main() -> None:
     chroma_q[[0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 24, 25]] = [3, 4, 5, 9, 4, 4, 5, 13, 5, 5, 11, 9, 13]
     chroma_q = chroma_q.reshape(8, 8)
     quant = [luma_q, chroma_q, chroma_q]
-    p = get_scheme("scramble-v5").protect(blocks, key, quant)
+    scheme = get_scheme(name)
+    p = scheme.protect(blocks, key, quant)
+    all_codes, means = [], []
     comps = []
     for ci, (b, out, q) in enumerate(zip(blocks, p.blocks, quant)):
         v = b.reshape(-1, 64).astype(np.float64) * q.reshape(64)
@@ -48,9 +54,10 @@ def main() -> None:
         v[:, 0] -= m
         rms = np.sqrt(np.mean(v * v, axis=0))
         d = v5.dither(key, ci)
-        code = np.zeros(64, dtype=np.int64)
         idx = v5.transmitted(ci)
-        code[idx] = v5.encode_codes(rms[idx], d[idx])
+        code = scheme.codec.encode(rms, d, ci)
+        all_codes.append(code)
+        means.append(m)
         comps.append({
             "rows": int(b.shape[0]), "cols": int(b.shape[1]),
             "quant": q.ravel().tolist(),
@@ -62,15 +69,22 @@ def main() -> None:
             "output": out.ravel().tolist(),
         })
     vec = {
-        "description": "scramble-v5 on a 4:2:0 region of 2x3 MCUs (luma 4x6 blocks, chroma 2x3 each), libjpeg q90 tables, "
+        "description": f"{name} on a 4:2:0 region of 2x3 MCUs (luma 4x6 blocks, chroma 2x3 each), libjpeg q90 tables, "
                        "region_key = 00 01 .. 1f; blocks natural order, raster; codes in zigzag order (64 luma, 15 per chroma)",
         "region_key": bytes(range(32)).hex(),
         "params_length": len(p.robust),
         "components": comps,
     }
-    path = Path(__file__).resolve().parent.parent / "tests" / "vectors" / "scramble_v5.json"
+    if name != "scramble-v5":
+        vec["params_plain"] = scheme.codec.pack(all_codes, means).hex()
+    path = Path(__file__).resolve().parent.parent / "tests" / "vectors" / f"{name.replace('-', '_')}.json"
     path.write_text(json.dumps(vec, separators=(",", ":")) + "\n")
     print(f"wrote {path} ({path.stat().st_size} bytes)")
+
+
+def main() -> None:
+    for name in ("scramble-v5", "scramble-v6"):
+        write(name)
 
 
 if __name__ == "__main__":
