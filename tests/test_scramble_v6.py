@@ -184,3 +184,43 @@ def test_a_circle_photo_gets_the_default_with_its_header_where_it_fits(tmp_path,
     assert psnr(revealed[y : y + h, x : x + w].astype(np.float64), orig) >= psnr(plain, orig) - margin
     exact, _ = api._reveal(out, keyring=me)
     assert np.array_equal(dec(exact), dec(photo))
+
+
+def test_unmixed_coefficients_go_back_on_the_originals_lattice(tmp_path, monkeypatch):
+    """After unmixing, a region's coefficients are the original's (on its
+    quantization lattice: protect keeps the photo's tables) plus the platform's
+    noise divided by the gains; the reveal snaps them back where the lattice
+    shows (``reveal.UNMIXED_SNAP``). On a lossless copy and a JPEG q95 re-encode
+    of an 800 px photo, same file and keys: better by more than 0.5 dB (measured
+    on three photos: +1.4 to +2.5)."""
+    from PIL import Image
+    from skimage import data
+
+    from picveil import api
+    from picveil.crypto import Keyring
+    from picveil.platforms.simulate import parse_chain
+    from picveil.robust import reveal as rv
+
+    rgb = np.asarray(Image.fromarray(data.chelsea()).resize((800, 800), Image.Resampling.LANCZOS))[100:700]
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", quality=85)
+    photo = buf.getvalue()
+    box = (224, 0, 192, 224)
+    me = Keyring.open(tmp_path / "me", create=True)
+    me.create_circle("family")
+    out, _, _ = api._protect(photo, [box], circle="family", keyring=me)
+
+    def region_psnr(received: bytes) -> float:
+        revealed, _ = rv.reveal_pixels(received, keyring=me)
+        with Image.open(io.BytesIO(photo)) as im:
+            orig = np.asarray(im.convert("RGB")).astype(np.float64)
+        x, y, w, h = box
+        d = revealed[y : y + h, x : x + w].astype(np.float64) - orig[y : y + h, x : x + w]
+        return 10 * np.log10(255.0**2 / np.mean(d**2))
+
+    for chain in ("strip,png", "strip,jpeg:95"):
+        received = parse_chain(chain).run(out)
+        monkeypatch.setattr(rv, "UNMIXED_SNAP", False)
+        before = region_psnr(received)
+        monkeypatch.setattr(rv, "UNMIXED_SNAP", True)
+        assert region_psnr(received) > before + 0.5, chain
