@@ -2125,7 +2125,7 @@ _POINT_KERNELS = ("linear",)
 #: "linear" (a naive, not antialiased shrink such as OpenCV's INTER_LINEAR) was
 #: added after those runs: on 4 photos shrunk that way (800 px, q85) the gap
 #: went from -5.20 to -4.94 dB (one photo +0.9), the Lanczos shrinks of the same photos unchanged.
-#: scramble-v5's downscale inverse runs this many times the iterations (its problem
+#: scramble-v5/v6's downscale inverse runs this many times the iterations (its problem
 #: converges more slowly, even preconditioned; with the usual count the filter's
 #: cross-validation took bilinear and box shrinks for Lanczos).
 RESIZE_MIX_FACTOR = 4
@@ -2243,7 +2243,7 @@ class _ResizeProblem:
 
     def _preconditioner(self) -> np.ndarray:
         """``(8, 8)`` diagonal of the normal operator in block-DCT coordinates, for
-        scramble-v5: its gains span orders of magnitude, and plain conjugate
+        scramble-v5/v6: its gains span orders of magnitude, and plain conjugate
         gradients stall on them. Per frequency ``(u, v)``: ``g² κ_u κ_v + w λ``,
         ``κ`` the share of a block-DCT pattern with random signs per block (what
         the mixing makes of any content) that the resize keeps, ``λ`` the
