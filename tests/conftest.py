@@ -37,6 +37,12 @@ def decode(data: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(data)))
 
 
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB of two 8-bit pictures (any shape, compared as floats)."""
+    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    return float(10 * np.log10(255.0**2 / np.mean(d * d)))
+
+
 @pytest.fixture(autouse=True)
 def _isolated_keyring(tmp_path_factory, monkeypatch):
     """Never touch the developer's own keyring: every test gets an empty PICVEIL_HOME."""

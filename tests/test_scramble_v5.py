@@ -17,6 +17,8 @@ from picveil.crypto import RegionKey
 from picveil.schemes import get_scheme
 from picveil.schemes import scramble_v5 as v5
 
+from .conftest import decode, psnr
+
 VECTOR = Path(__file__).parent / "vectors" / "scramble_v5.json"
 SCHEME = get_scheme("scramble-v5")
 #: libjpeg's luma table at quality 92 (natural order), the tables of the tests' photos.
@@ -227,21 +229,14 @@ def test_a_reencoded_circle_photo_reveals_as_well_as_the_unprotected_photo(tmp_p
     out, report, _ = api._protect(photo, [box], circle="family", keyring=me, scheme="scramble-v5")
     assert report.warnings == ()
 
-    def dec(b):
-        with Image.open(io.BytesIO(b)) as im:
-            return np.asarray(im.convert("RGB")).astype(np.float64)
-
-    def psnr(a, b):
-        return 10 * np.log10(255.0**2 / np.mean((a - b) ** 2))
-
     x, y, w, h = box
-    orig = dec(photo)[y : y + h, x : x + w]
-    shown = dec(out)[y : y + h, x : x + w]
+    orig = decode(photo)[y : y + h, x : x + w]
+    shown = decode(out)[y : y + h, x : x + w]
     assert psnr(shown, orig) < 12.0  # nothing of the face shows
     revealed, rep = rv.reveal_pixels(parse_chain("strip,jpeg:75").run(out), keyring=friend)
-    plain = dec(parse_chain("strip,jpeg:75").run(photo))[y : y + h, x : x + w]
+    plain = decode(parse_chain("strip,jpeg:75").run(photo))[y : y + h, x : x + w]
     assert rep.revealed == (0,)
     assert psnr(revealed[y : y + h, x : x + w].astype(np.float64), orig) >= psnr(plain, orig) - 0.3
     exact, _ = api._reveal(out, keyring=friend)
-    assert np.array_equal(dec(exact), dec(photo))
+    assert np.array_equal(decode(exact), decode(photo))
 

@@ -17,6 +17,8 @@ from picveil.schemes import DEFAULT_SCHEME, get_scheme
 from picveil.schemes import scramble_v5 as v5
 from picveil.schemes import scramble_v6 as v6
 
+from .conftest import decode, psnr
+
 VECTOR = Path(__file__).parent / "vectors" / "scramble_v6.json"
 SCHEME = get_scheme("scramble-v6")
 
@@ -168,22 +170,15 @@ def test_a_circle_photo_gets_the_default_with_its_header_where_it_fits(tmp_path,
     assert picveil.inspect(out).scheme == "scramble-v6"
     assert report.advice == () and report.warnings == ()
 
-    def dec(b):
-        with Image.open(io.BytesIO(b)) as im:
-            return np.asarray(im.convert("RGB")).astype(np.float64)
-
-    def psnr(a, b):
-        return 10 * np.log10(255.0**2 / np.mean((a - b) ** 2))
-
     x, y, w, h = box
-    orig = dec(photo)[y : y + h, x : x + w]
-    assert psnr(dec(out)[y : y + h, x : x + w], orig) < 12.0  # nothing of the face shows
+    orig = decode(photo)[y : y + h, x : x + w]
+    assert psnr(decode(out)[y : y + h, x : x + w], orig) < 12.0  # nothing of the face shows
     revealed, rep = rv.reveal_pixels(parse_chain("strip,jpeg:75").run(out), keyring=me)
-    plain = dec(parse_chain("strip,jpeg:75").run(photo))[y : y + h, x : x + w]
+    plain = decode(parse_chain("strip,jpeg:75").run(photo))[y : y + h, x : x + w]
     assert rep.revealed == (0,)
     assert psnr(revealed[y : y + h, x : x + w].astype(np.float64), orig) >= psnr(plain, orig) - margin
     exact, _ = api._reveal(out, keyring=me)
-    assert np.array_equal(dec(exact), dec(photo))
+    assert np.array_equal(decode(exact), decode(photo))
 
 
 def test_unmixed_coefficients_go_back_on_the_originals_lattice(tmp_path, monkeypatch):
@@ -212,11 +207,8 @@ def test_unmixed_coefficients_go_back_on_the_originals_lattice(tmp_path, monkeyp
 
     def region_psnr(received: bytes) -> float:
         revealed, _ = rv.reveal_pixels(received, keyring=me)
-        with Image.open(io.BytesIO(photo)) as im:
-            orig = np.asarray(im.convert("RGB")).astype(np.float64)
         x, y, w, h = box
-        d = revealed[y : y + h, x : x + w].astype(np.float64) - orig[y : y + h, x : x + w]
-        return 10 * np.log10(255.0**2 / np.mean(d**2))
+        return psnr(revealed[y : y + h, x : x + w], decode(photo)[y : y + h, x : x + w])
 
     for chain in ("strip,png", "strip,jpeg:95"):
         received = parse_chain(chain).run(out)

@@ -293,20 +293,13 @@ class GainCodec:
         code[idx] = encode_codes(rms[idx], d[idx])
         return code
 
-    def gains(self, code: np.ndarray, d: np.ndarray, ci: int) -> np.ndarray:
-        return gains(code, d, ci)
-
-    def fill_rms(self, ci: int, d: np.ndarray) -> np.ndarray:
-        return fill_rms(ci, d)
-
-    def pack(self, codes: list[np.ndarray], means: list[int]) -> bytes:
-        return pack_params(codes, means)
-
-    def unpack(self, raw: bytes, n_components: int) -> tuple[list[np.ndarray], list[int]]:
-        return unpack_params(raw, n_components)
-
-    def params_length(self, n_components: int) -> int:
-        return params_length(n_components)
+    #: ``(codes, d, ci) -> (64,)`` gains; ``(ci, d) -> (64,)`` rms of an empty frequency's fill;
+    #: ``(codes, means) -> bytes``; ``(bytes, n_components) -> (codes, means)``; sealed length.
+    gains = staticmethod(gains)
+    fill_rms = staticmethod(fill_rms)
+    pack = staticmethod(pack_params)
+    unpack = staticmethod(unpack_params)
+    params_length = staticmethod(params_length)
 
     def open(self, key, params: bytes, n_components: int) -> tuple[list[np.ndarray], list[int]] | None:
         """The codes and means sealed in `params`; ``None`` if they do not open."""

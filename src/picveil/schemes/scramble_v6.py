@@ -170,25 +170,21 @@ class CompactCodec(v5.GainCodec):
     """scramble-v6's codes (module docstring)."""
 
     label = PARAMS_LABEL
+    encode = staticmethod(encode_codes)
+    pack = staticmethod(pack_params)
+    unpack = staticmethod(unpack_params)
+    params_length = staticmethod(params_length)
 
-    def encode(self, rms: np.ndarray, d: np.ndarray, ci: int) -> np.ndarray:
-        return encode_codes(rms, d, ci)
-
-    def gains(self, code: np.ndarray, d: np.ndarray, ci: int) -> np.ndarray:
+    @staticmethod
+    def gains(code: np.ndarray, d: np.ndarray, ci: int) -> np.ndarray:
+        """``(64,)`` gains ``T_f / ρ̂_f`` where coded, 0 elsewhere."""
         rho = decode_rms(code, d, ci)
         return np.divide(v5.target(ci), rho, out=np.zeros(64), where=rho > 0)
 
-    def fill_rms(self, ci: int, d: np.ndarray) -> np.ndarray:
+    @staticmethod
+    def fill_rms(ci: int, d: np.ndarray) -> np.ndarray:
+        """``T_f · 2^((d_f − ½) / STEPS)``: the spread of energies a coded frequency shows."""
         return v5.target(ci) * 2.0 ** ((np.asarray(d) - 0.5) / STEPS)
-
-    def pack(self, codes: list[np.ndarray], means: list[int]) -> bytes:
-        return pack_params(codes, means)
-
-    def unpack(self, raw: bytes, n_components: int) -> tuple[list[np.ndarray], list[int]]:
-        return unpack_params(raw, n_components)
-
-    def params_length(self, n_components: int) -> int:
-        return params_length(n_components)
 
 
 class ScrambleV6(v5.ScrambleV5):
