@@ -778,9 +778,10 @@ def _unscrambled_pixels(
 #: that show it (:func:`picveil.robust.lattice.snap` measures each). The gains
 #: divide a platform's noise on the frequencies a region holds little of, so
 #: those come back near their lattice even after a re-encode that hides the
-#: lattice of the scrambled picture. Measured on an 800 px photo (same keys,
-#: the true tables): +0.5 dB on a PNG copy, +0.8 at JPEG q95, +1.0 at q85,
-#: +0.5 at q75, 0 at q50, +0.3 at WebP 75.
+#: lattice of the scrambled picture. Measured on three 800 px photos (q85
+#: sources, scramble-v6, same keys): PNG copy +1.4 to +2.5 dB, JPEG q95 +1.6
+#: to +2.4, q85 +1.0 to +2.1, q75 0 to +1.1, q50 0 to +0.4, WebP 75 0 to
+#: +0.4; never worse.
 UNMIXED_SNAP = True
 #: ... when the best candidate table shows at least this many frequencies with
 #: a lattice fit of FIT_MEAN (lattice.py) in the region's unmixed luma.
