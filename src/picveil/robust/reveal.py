@@ -750,27 +750,32 @@ def _scrambled_coefficients(plane: np.ndarray, ranges, a: float | tuple[float, .
     return _blocks(window, by0 - y0 // 8, by1 - y0 // 8, bx0 - x0 // 8, bx1 - x0 // 8)
 
 
-def _unscrambled_coefficients(reg: _Region, ci: int, coef: np.ndarray) -> np.ndarray:
-    """A region's component unscrambled: ``(n, 8, 8)`` level-shifted DCT blocks."""
+def _unscrambled_coefficients(
+    reg: _Region, ci: int, coef: np.ndarray, dc_step: float | None = None, table: np.ndarray | None = None
+) -> np.ndarray:
+    """A region's component unscrambled: ``(n, 8, 8)`` level-shifted DCT blocks,
+    put on a lattice by :func:`_on_lattice`."""
     out = reg.scramble.inverse(ci, coef)
     out[:, 0, 0] = reg.scramble.means(ci, out[:, 0, 0])
+    return _on_lattice(out, dc_step, table)
+
+
+def _on_lattice(out: np.ndarray, dc_step: float | None = None, table: np.ndarray | None = None) -> np.ndarray:
+    """Unscrambled blocks `out`, with `table` (:func:`_unmixed_tables`) snapped
+    to the original's lattice where they show it; else, with `dc_step` (the
+    protected file's DC step, when the scrambled DC values were snapped to
+    it), their block means put on the nearest multiple, as :func:`_exact`
+    does with integers; else as they are."""
+    if table is not None:
+        return snap(out, table)[0]
+    if dc_step is not None:
+        out[:, 0, 0] = np.rint(out[:, 0, 0] / dc_step) * dc_step
     return out
 
 
-def _unscrambled_pixels(
-    reg: _Region, ci: int, coef: np.ndarray, dc_step: float | None = None, table: np.ndarray | None = None
-) -> np.ndarray:
-    """A region's component unscrambled to pixels; with `dc_step` (the protected
-    file's DC step, when the scrambled DC values were snapped to it) the block
-    means go to the nearest multiple, as :func:`_exact` does with integers;
-    with `table` (:func:`_unmixed_tables`) every coefficient is snapped to the
-    original's lattice where it shows it."""
-    out = _unscrambled_coefficients(reg, ci, coef)
-    if table is not None:
-        out, _ = snap(out, table)
-    elif dc_step is not None:
-        out[:, 0, 0] = np.rint(out[:, 0, 0] / dc_step) * dc_step
-    return _pixels(out, *reg.shape(ci))
+def _unscrambled_pixels(reg: _Region, ci: int, coef: np.ndarray, dc_step: float | None = None) -> np.ndarray:
+    """:func:`_unscrambled_coefficients` as pixels."""
+    return _pixels(_unscrambled_coefficients(reg, ci, coef, dc_step), *reg.shape(ci))
 
 
 #: scramble-v5/v6: after unmixing, put a region's coefficients back on the
@@ -788,15 +793,12 @@ UNMIXED_SNAP = True
 UNMIXED_MIN_FREQUENCIES = 3
 
 
-def _unmixed_tables(reg: _Region, coefs: list[np.ndarray], candidates) -> list[np.ndarray] | None:
+def _unmixed_tables(luma: np.ndarray, candidates) -> list[np.ndarray] | None:
     """The tables (IJG, with the header's fingerprint: `candidates`) whose
-    lattice the unmixed region shows best, or ``None`` (another encoder's
-    tables, or too much noise to tell)."""
+    lattice a region's unmixed `luma` (``(n, 8, 8)``) shows best, or ``None``
+    (another encoder's tables, or too much noise to tell)."""
     from .lattice import FIT_MEAN, lattice_fit
 
-    if not isinstance(reg.scramble, _MixScramble) or not candidates:
-        return None
-    luma = _unscrambled_coefficients(reg, 0, coefs[0])
     best, best_n = None, UNMIXED_MIN_FREQUENCIES - 1
     for _, tables in candidates:
         fit = lattice_fit(luma, tables[0])
@@ -1620,12 +1622,18 @@ def _reveal_decoded(
                 coefs[ci], ratio = snap(coef, lattice[ci], keep)
                 if ratio[0, 0] < DC_SNAP_RATIO:
                     dc_steps[ci] = float(lattice[ci][0, 0])
-        unmixed = _unmixed_tables(reg, coefs, candidates) if candidates else None
+        luma, tables = None, None
+        if candidates and isinstance(reg.scramble, _MixScramble):  # unmixed once: chooses the tables, then revealed
+            luma = _unscrambled_coefficients(reg, 0, coefs[0])
+            tables = _unmixed_tables(luma, candidates)
         for ci, coef in enumerate(coefs):
             by0, by1, bx0, bx1 = reg.ranges[ci]
-            revealed[ci][by0 * 8 : by1 * 8, bx0 * 8 : bx1 * 8] = _unscrambled_pixels(
-                reg, ci, coef, dc_steps[ci], unmixed[ci] if unmixed is not None else None
-            )
+            table = tables[ci] if tables is not None else None
+            if ci == 0 and luma is not None:
+                back = _on_lattice(luma, dc_steps[0], table)
+            else:
+                back = _unscrambled_coefficients(reg, ci, coef, dc_steps[ci], table)
+            revealed[ci][by0 * 8 : by1 * 8, bx0 * 8 : bx1 * 8] = _pixels(back, *reg.shape(ci))
     out = _compose(image, header, revealed, [r.index for r in regs], scale, lattice, resampling or "lanczos")
     low_res = _paste_thumbnails(out, header, keys, scale)
     report = PixelRevealReport(
