@@ -37,6 +37,17 @@ def decode(data: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(data)))
 
 
+def load_mix_vector(path):
+    """A scramble-v5/v6 test vector (tools/make_scramble_mix_vectors.py): ``(vector,
+    region key bytes, input blocks per component, tables per component)``."""
+    import json
+
+    vec = json.loads(path.read_text())
+    blocks = [np.array(c["input"], dtype=np.int16).reshape(c["rows"], c["cols"], 8, 8) for c in vec["components"]]
+    quant = [np.array(c["quant"], dtype=np.uint16).reshape(8, 8) for c in vec["components"]]
+    return vec, bytes.fromhex(vec["region_key"]), blocks, quant
+
+
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """PSNR in dB of two 8-bit pictures (any shape, compared as floats)."""
     d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)

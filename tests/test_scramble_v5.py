@@ -6,7 +6,6 @@ reads scramble-v4 (scikit-learn's digits); the reveal from pixels after a
 re-encode."""
 
 import io
-import json
 import zlib
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from picveil.crypto import RegionKey
 from picveil.schemes import get_scheme
 from picveil.schemes import scramble_v5 as v5
 
-from .conftest import decode, psnr
+from .conftest import decode, load_mix_vector, psnr
 
 VECTOR = Path(__file__).parent / "vectors" / "scramble_v5.json"
 SCHEME = get_scheme("scramble-v5")
@@ -88,10 +87,8 @@ def _photo_blocks(name: str = "coffee", size: int = 96) -> list[np.ndarray]:
 
 
 def test_vector_and_the_literal_reading():
-    v = json.loads(VECTOR.read_text())
-    k = RegionKey(bytes.fromhex(v["region_key"]))
-    blocks = [np.array(c["input"], dtype=np.int16).reshape(c["rows"], c["cols"], 8, 8) for c in v["components"]]
-    quant = [np.array(c["quant"], dtype=np.uint16).reshape(8, 8) for c in v["components"]]
+    v, raw_key, blocks, quant = load_mix_vector(VECTOR)
+    k = RegionKey(raw_key)
     p = SCHEME.protect(blocks, k, quant)
     ref, codes, means = reference_protect(blocks, k, quant)
     assert codes == [c["codes_zigzag"] for c in v["components"]]

@@ -6,7 +6,6 @@ scheme: its header fits photos where scramble-v5's does not, outside the regions
 or over them."""
 
 import io
-import json
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ from picveil.schemes import DEFAULT_SCHEME, get_scheme
 from picveil.schemes import scramble_v5 as v5
 from picveil.schemes import scramble_v6 as v6
 
-from .conftest import decode, psnr
+from .conftest import decode, load_mix_vector, psnr
 
 VECTOR = Path(__file__).parent / "vectors" / "scramble_v6.json"
 SCHEME = get_scheme("scramble-v6")
@@ -52,10 +51,8 @@ def reference_codes(rho: np.ndarray, d: np.ndarray, c: int) -> tuple[list[int], 
 
 
 def test_vector_and_the_literal_reading():
-    vec = json.loads(VECTOR.read_text())
-    key = RegionKey(bytes.fromhex(vec["region_key"]))
-    blocks = [np.array(c["input"], dtype=np.int16).reshape(c["rows"], c["cols"], 8, 8) for c in vec["components"]]
-    quant = [np.array(c["quant"], dtype=np.uint16).reshape(8, 8) for c in vec["components"]]
+    vec, raw_key, blocks, quant = load_mix_vector(VECTOR)
+    key = RegionKey(raw_key)
     p = SCHEME.protect(blocks, key, quant)
     bits = []
     for ci, (b, q, comp, out) in enumerate(zip(blocks, quant, vec["components"], p.blocks)):
@@ -139,7 +136,7 @@ def _fits(scheme: str, size: int, box, *, outside: bool) -> bool:
     return header_fits(sch.scheme_id, size, size * 3 // 4, lay, rect, 1, [sch.codec.params_length(3)], (16, 16), outside=outside)
 
 
-@pytest.mark.parametrize("size, outside, margin", [(800, True, 0.3), (768, False, 3.0)])
+@pytest.mark.parametrize("size, outside, margin", [(800, True, 0.3), (768, False, 3.5)])
 def test_a_circle_photo_gets_the_default_with_its_header_where_it_fits(tmp_path, size, outside, margin):
     """Protect for a circle, no scheme named, on a photo with one face:
 
@@ -149,7 +146,8 @@ def test_a_circle_photo_gets_the_default_with_its_header_where_it_fits(tmp_path,
       over the face -2.4, scramble-v4 -0.5);
     * 768×576: it fits only over the face (scramble-v5's fits nowhere); the
       default is kept (privacy first) and the header's pattern taken out of the
-      face (measured -2.0 dB against the unprotected photo).
+      face (measured over 10 fresh keys: -2.1 dB mean, -2.6 worst, against the
+      unprotected photo; the 800 px case +1.2 to +1.7).
 
     Either way the user gets no advice to change anything, and the container is exact."""
     from PIL import Image
