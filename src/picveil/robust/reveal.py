@@ -808,6 +808,82 @@ def _unmixed_tables(luma: np.ndarray, candidates) -> list[np.ndarray] | None:
     return best
 
 
+#: scramble-v5/v6: where a region's unmixed luma shows no lattice to snap to,
+#: shrink each frequency towards zero by its posterior mean under a sparse
+#: prior fitted to the region's own values (:func:`picveil.robust.shrink.shrink`),
+#: given the noise the received picture's format puts on the scrambled
+#: coefficients (:func:`_mixed_noise`) divided by the gains.
+UNMIXED_SHRINK = True
+#: rms per coefficient of a lossless copy's rounding to 8-bit pixels (1/12 per
+#: coefficient, orthonormal DCT), also added to a JPEG's quantization noise.
+PIXEL_ROUNDING_RMS = math.sqrt(1.0 / 12.0)
+
+
+def _mixed_noise(received, fmt: str, source: str) -> np.ndarray | None:
+    """``(8, 8)`` modelled rms of a received picture's noise on a scramble-v5/v6
+    region's scrambled luma coefficients: a re-encoded JPEG read from its
+    coefficients, the quantization error of its luma steps on Gaussian values
+    of the public target's rms (:func:`_quantization_rms`: ``q/√12`` for
+    steps small against it, the values themselves where the step zeroes
+    them) plus the viewer's rounding; a lossless copy, the rounding alone.
+    ``None`` for other formats (WebP: no step to read)."""
+    from picveil.schemes.scramble_v5 import target
+
+    if source == "jpeg-coefficients" and received is not None:
+        q = received.quant_table(0).astype(np.float64).ravel()
+        err = np.array([_quantization_rms(float(t), float(step)) for t, step in zip(target(0), q)])
+        return np.sqrt(err * err + PIXEL_ROUNDING_RMS**2).reshape(8, 8)
+    if fmt in LOSSLESS_FORMATS:
+        return np.full((8, 8), PIXEL_ROUNDING_RMS)
+    return None
+
+
+def _quantization_rms(rms: float, step: float) -> float:
+    """rms of ``step · round(s / step) − s`` for ``s ~ N(0, rms²)``."""
+    if step <= 0:
+        return 0.0
+    if rms <= 0:
+        return 0.0
+    s = np.linspace(-8.0 * rms, 8.0 * rms, 4001)
+    p = np.exp(-0.5 * (s / rms) ** 2)
+    e = step * np.rint(s / step) - s
+    return float(np.sqrt((p * e * e).sum() / p.sum()))
+
+
+#: ... except at the frequencies where the lattice was found and the snap
+#: measured the noise under this share of the step: there the nearest
+#: multiples are the written values, which no shrinkage beats.
+SNAP_RESOLVED = 0.2
+
+
+def _denoise_unmixed(
+    luma: np.ndarray, gains: np.ndarray, noise: np.ndarray, dc_step: float | None, table: np.ndarray | None
+) -> np.ndarray:
+    """A scramble-v5/v6 region's unmixed luma ``(n, 8, 8)``, denoised.
+
+    Every AC frequency is replaced by :func:`picveil.robust.shrink.shrink`'s
+    posterior means, the noise there being `noise` (scrambled domain,
+    ``(8, 8)``) divided by the frequency's gain (``(64,)``, natural order;
+    0 where protect did not code the frequency, which is then left alone).
+    With `table` (the original's lattice, :func:`_unmixed_tables`), the
+    frequencies where :func:`picveil.robust.lattice.snap` resolves the lattice
+    (noise under :data:`SNAP_RESOLVED` of the step), and DC, take the snap's
+    values instead; without, DC goes by `dc_step` as in :func:`_on_lattice`
+    (the block means of a photo are not sparse). Returns a new array."""
+    from .shrink import shrink
+
+    if table is not None:
+        out, ratio = snap(luma, table)
+    else:
+        out, ratio = _on_lattice(np.array(luma, dtype=np.float64, copy=True), dc_step), np.full((8, 8), np.inf)
+    g = np.asarray(gains, dtype=np.float64).reshape(8, 8)
+    for u in range(8):
+        for v in range(8):
+            if (u or v) and g[u, v] > 0 and not ratio[u, v] < SNAP_RESOLVED:
+                out[:, u, v] = shrink(luma[:, u, v], float(noise[u, v] / g[u, v]))[0]
+    return out
+
+
 # --- linear pieces of the estimates below ----------------------------------------------------------
 def _in_blocks(op, reg: "_Region", ci: int, x: np.ndarray) -> np.ndarray:
     """Apply ``op(ci, dct_blocks)`` (one of the scramble's linear maps) to level-shifted pixels."""
@@ -1598,6 +1674,9 @@ def _reveal_decoded(
         elif fmt == "webp":
             chroma_q = [np.full((8, 8), _webp_chroma_noise(data))] * len(planes)
     lattice = _find_lattice(header, planes, received if source == "jpeg-coefficients" else None) if regs and scale == 1.0 else None
+    noise = None  # the received picture's noise on scramble-v5/v6 luma, where no lattice takes it out
+    if UNMIXED_SHRINK and scale == 1.0 and lattice is None and any(isinstance(r.scramble, _MixScramble) for r in regs):
+        noise = _mixed_noise(received, fmt, source)
     candidates = None
     if UNMIXED_SNAP and scale == 1.0 and any(isinstance(r.scramble, _MixScramble) for r in regs):
         from .lattice import candidate_tables
@@ -1629,7 +1708,10 @@ def _reveal_decoded(
         for ci, coef in enumerate(coefs):
             by0, by1, bx0, bx1 = reg.ranges[ci]
             table = tables[ci] if tables is not None else None
-            if ci == 0 and luma is not None:
+            if ci == 0 and noise is not None and isinstance(reg.scramble, _MixScramble):
+                unmixed = luma if luma is not None else _unscrambled_coefficients(reg, 0, coef)
+                back = _denoise_unmixed(unmixed, reg.scramble.gains[0], noise, dc_steps[0], table)
+            elif ci == 0 and luma is not None:
                 back = _on_lattice(luma, dc_steps[0], table)
             else:
                 back = _unscrambled_coefficients(reg, ci, coef, dc_steps[ci], table)
