@@ -221,11 +221,12 @@ def test_unmixed_luma_is_shrunk_where_no_lattice_shows(tmp_path, monkeypatch):
     original's (mostly zero at high frequencies) plus the re-encoder's noise
     divided by the gains, and no lattice shows; the reveal shrinks each
     frequency by its posterior mean under a sparse prior fitted to the region
-    (``reveal.UNMIXED_SHRINK``). Same file and keys, JPEG q85 and q75 of
-    scikit-image's coffee at 800×600 (a q92 source): the region's luma mean
-    squared error falls by more than a fifth (measured: 1.91 -> 0.98 and
-    2.60 -> 1.72) and ends below the unprotected photo's through the same
-    re-encode (2.30 and 3.84), which keeps its zeros."""
+    (``reveal.UNMIXED_SHRINK``). Same file and keys, JPEG q85 and q75 and
+    WebP 75 of scikit-image's coffee at 800×600 (a q92 source): the region's
+    luma mean squared error falls by more than a fifth after JPEG (measured
+    over four runs: 2.0 -> 1.0 and 2.7 -> 1.85) and a tenth after WebP (5.5-6.0
+    -> 4.6-5.0), and ends below the unprotected photo's through the same
+    re-encode (2.30, 3.84 and 5.49), which keeps its zeros."""
     from PIL import Image
     from skimage import data
 
@@ -248,12 +249,12 @@ def test_unmixed_luma_is_shrunk_where_no_lattice_shows(tmp_path, monkeypatch):
         return np.asarray(rgb, dtype=np.float64)[y : y + h, x : x + w] @ np.array([0.299, 0.587, 0.114])
 
     orig = luma(decode(photo))
-    for chain in ("strip,jpeg:85", "strip,jpeg:75"):
+    for chain, ratio in (("strip,jpeg:85", 0.8), ("strip,jpeg:75", 0.8), ("strip,webp:75", 0.9)):
         received = parse_chain(chain).run(out)
         monkeypatch.setattr(rv, "UNMIXED_SHRINK", False)
         before = np.mean((luma(rv.reveal_pixels(received, keyring=me)[0]) - orig) ** 2)
         monkeypatch.setattr(rv, "UNMIXED_SHRINK", True)
         after = np.mean((luma(rv.reveal_pixels(received, keyring=me)[0]) - orig) ** 2)
         plain = np.mean((luma(decode(parse_chain(chain).run(photo))) - orig) ** 2)
-        assert after < 0.8 * before, chain
+        assert after < ratio * before, chain
         assert after < plain, chain

@@ -66,20 +66,21 @@ def test_is_lossy_reads_the_riff_chunks():
     assert not vp8.is_lossy(b"RIFF\x04\x00\x00\x00WEBP")
 
 
-def test_chroma_quantizer_index_follows_the_quality():
-    """The header's chroma quantizer index grows as the quality drops; 0 at
-    quality 100; None for lossless or damaged files."""
+@pytest.mark.parametrize("index", [vp8.chroma_quantizer_index, vp8.luma_quantizer_index])
+def test_quantizer_indices_follow_the_quality(index):
+    """The header's chroma and luma quantizer indices grow as the quality
+    drops; 0 at quality 100; None for lossless or damaged files."""
     rgb = sample_rgb()
-    indices = [vp8.chroma_quantizer_index(_webp(rgb, quality=q)) for q in (100, 95, 75, 50, 10)]
+    indices = [index(_webp(rgb, quality=q)) for q in (100, 95, 75, 50, 10)]
     assert indices[0] == 0.0
     assert all(a < b for a, b in zip(indices, indices[1:])), indices
     assert all(0 <= i <= 127 for i in indices)
-    assert vp8.chroma_quantizer_index(_webp(rgb, lossless=True)) is None
+    assert index(_webp(rgb, lossless=True)) is None
     data = _webp(rgb, quality=75)
-    assert vp8.chroma_quantizer_index(data[:40]) is None  # the header is cut
+    assert index(data[:40]) is None  # the header is cut
     broken = bytearray(data)
     broken[_frame_offset(data) + 3] ^= 0xFF  # the key frame's start code
-    assert vp8.chroma_quantizer_index(bytes(broken)) is None
+    assert index(bytes(broken)) is None
 
 
 def test_chroma_quantizer_index_without_segments():

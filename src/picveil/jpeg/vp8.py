@@ -173,17 +173,10 @@ def _vp8_frame(data: bytes) -> bytes | None:
     return None
 
 
-def chroma_quantizer_index(data: bytes) -> float | None:
-    """The mean chroma AC quantizer index (0..127) of a lossy WebP's segments.
-
-    Read from the key frame's header (RFC 6386 §9.3 segments, §9.6 quantizer
-    indices): each segment's luma AC index (absolute, or a delta on the
-    frame's) plus the chroma AC delta, clamped to 0..127, averaged over the
-    segments the header defines (one without segmentation). Larger means
-    coarser chroma: libwebp's quality 95 gives about 3, 75 about 27, 30 about
-    55 (it gives smooth segments finer steps). ``None`` for a lossless or
-    animated WebP, or a header that does not parse.
-    """
+def _quantizer_indices(data: bytes) -> tuple[list[int], int] | None:
+    """``(luma AC index per segment, not clamped; chroma AC delta)`` from a lossy
+    WebP's key frame header (RFC 6386 §9.3, §9.6), or ``None`` (see
+    :func:`chroma_quantizer_index`)."""
     frame = _vp8_frame(bytes(data))
     if frame is None or len(frame) < 10 or frame[0] & 1:  # bit 0 of the frame tag: 0 for a key frame
         return None
@@ -214,5 +207,30 @@ def chroma_quantizer_index(data: bytes) -> float | None:
         _y_dc, _y2_dc, _y2_ac, _uv_dc, uv_ac = (b.flagged(4) for _ in range(5))
     except ValueError:
         return None
-    bases = [s if absolute else y_ac + s for s in segments] or [y_ac]
+    return [s if absolute else y_ac + s for s in segments] or [y_ac], uv_ac
+
+
+def luma_quantizer_index(data: bytes) -> float | None:
+    """The mean luma AC quantizer index (0..127) of a lossy WebP's segments
+    (:func:`chroma_quantizer_index`'s reading, without the chroma delta);
+    ``None`` as there."""
+    got = _quantizer_indices(data)
+    return None if got is None else float(np.mean([min(max(q, 0), 127) for q in got[0]]))
+
+
+def chroma_quantizer_index(data: bytes) -> float | None:
+    """The mean chroma AC quantizer index (0..127) of a lossy WebP's segments.
+
+    Read from the key frame's header (RFC 6386 §9.3 segments, §9.6 quantizer
+    indices): each segment's luma AC index (absolute, or a delta on the
+    frame's) plus the chroma AC delta, clamped to 0..127, averaged over the
+    segments the header defines (one without segmentation). Larger means
+    coarser chroma: libwebp's quality 95 gives about 3, 75 about 27, 30 about
+    55 (it gives smooth segments finer steps). ``None`` for a lossless or
+    animated WebP, or a header that does not parse.
+    """
+    got = _quantizer_indices(data)
+    if got is None:
+        return None
+    bases, uv_ac = got
     return float(np.mean([min(max(q + uv_ac, 0), 127) for q in bases]))
