@@ -830,7 +830,9 @@ PIXEL_ROUNDING_RMS = math.sqrt(1.0 / 12.0)
 WEBP_LUMA_STEPS = ((0.0, 2.5), (4.3, 5.7), (9.0, 9.2), (27.2, 22.4), (40.5, 31.5), (54.2, 48.0), (127.0, 135.0))
 
 
-def _mixed_noise(received, fmt: str, source: str, data: bytes | None = None) -> np.ndarray | None:
+def _mixed_noise(
+    received, fmt: str, source: str, data: bytes | None = None, tables: Sequence[np.ndarray] | None = None
+) -> np.ndarray | None:
     """``(8, 8)`` modelled rms of a received picture's noise on a scramble-v5/v6
     region's scrambled luma coefficients: a re-encoded JPEG read from its
     coefficients, the quantization error of its luma steps on Gaussian values
@@ -838,12 +840,15 @@ def _mixed_noise(received, fmt: str, source: str, data: bytes | None = None) -> 
     steps small against it, the values themselves where the step zeroes
     them) plus the viewer's rounding; a lossy WebP (`data`, the file), the
     same with the flat step of :data:`WEBP_LUMA_STEPS`; a lossless copy, the
-    rounding alone. ``None`` otherwise (a JPEG seen only as pixels, a WebP
-    whose header does not give its quantizer)."""
+    rounding alone; a JPEG seen as pixels (turned back a quarter turn),
+    its own `tables` (:func:`_chroma_tables`, luma first). ``None`` otherwise
+    (a WebP whose header does not give its quantizer)."""
     from picveil.schemes.scramble_v5 import target
 
     if source == "jpeg-coefficients" and received is not None:
         q = received.quant_table(0).astype(np.float64).ravel()
+    elif fmt == "jpeg" and tables is not None:
+        q = np.asarray(tables[0], dtype=np.float64).ravel()
     elif fmt == "webp" and data is not None:
         from picveil.jpeg.vp8 import luma_quantizer_index
 
@@ -1706,7 +1711,7 @@ def _reveal_decoded(
     lattice = _find_lattice(header, planes, received if source == "jpeg-coefficients" else None) if regs and scale == 1.0 else None
     noise = None  # the received picture's noise on scramble-v5/v6 luma, where no lattice takes it out
     if UNMIXED_SHRINK and scale == 1.0 and lattice is None and any(isinstance(r.scramble, _MixScramble) for r in regs):
-        noise = _mixed_noise(received, fmt, source, data)
+        noise = _mixed_noise(received, fmt, source, data, received_tables)
     candidates = None
     if UNMIXED_SNAP and scale == 1.0 and any(isinstance(r.scramble, _MixScramble) for r in regs):
         from .lattice import candidate_tables
