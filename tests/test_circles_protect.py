@@ -153,3 +153,80 @@ def test_a_photo_networks_would_shrink_gets_a_platform_hint(photo, two_keyrings,
     small.write_bytes(encode_jpeg(photo))
     report = picveil.protect_file(small, tmp_path / "s.jpg", [FACE], circle="family", keyring=me)
     assert not any("--platform" in a for a in report.advice)
+
+
+def _five_faces(width: int, height: int) -> list[tuple[int, int, int, int]]:
+    """Five face-sized boxes (about 3 % of the picture each), apart from each other."""
+    bw, bh = width // 7, height // 5
+    return [(x * width // 100, y * height // 100, bw, bh) for x, y in ((5, 10), (30, 10), (55, 10), (15, 60), (60, 60))]
+
+
+def test_a_header_that_fits_nowhere_says_from_what_size_it_would(tmp_path):
+    """scramble-v6 named for five faces on a 0.7 MP photo: its header fits neither
+    outside the regions nor over the whole picture, so protect warns, and the
+    size it names is one from which a copy of the photo does carry it. Seven
+    faces' header fits no size at all, and the warning says so."""
+    import re
+
+    from PIL import Image
+    from skimage import data
+
+    from picveil import api
+    from picveil.robust import extract
+
+    me = Keyring.open(tmp_path / "me", create=True)
+    me.create_circle("family")
+    rgb = data.astronaut()
+
+    def photo(w: int, h: int) -> bytes:
+        return encode_jpeg(np.asarray(Image.fromarray(rgb).resize((w, h), Image.Resampling.LANCZOS)), quality=90)
+
+    w, h = 960, 720
+    _, report, _ = api._protect(photo(w, h), _five_faces(w, h), circle="family", keyring=me, scheme="scramble-v6")
+    (warning,) = report.warnings
+    found = re.search(r"from about ([0-9.]+) MP", warning)
+    assert found, warning
+    mp = float(found.group(1))
+    assert mp > w * h / 1e6
+    scale = (mp * 1e6 / (w * h)) ** 0.5 * 1.02
+    W, H = int(w * scale) // 16 * 16, int(h * scale) // 16 * 16
+    big, report, _ = api._protect(photo(W, H), _five_faces(W, H), circle="family", keyring=me, scheme="scramble-v6")
+    assert report.warnings == ()
+    assert extract(decode(big))  # the header is there, over the regions
+
+    seven = _five_faces(w, h) + [(35 * w // 100, 40 * h // 100, w // 9, h // 8), (80 * w // 100, 35 * h // 100, w // 9, h // 8)]
+    _, report, _ = api._protect(photo(w, h), seven, circle="family", keyring=me, scheme="scramble-v6")
+    (warning,) = report.warnings
+    assert "fits no image" in warning and "MP" not in warning.split("platform,")[-1]
+
+
+def test_the_circle_fallback_names_the_size_the_default_needs(tmp_path):
+    """A circle photo too small for scramble-v6's header gets scramble-v4 and a
+    note that names the size from which the default would fit; a copy of that
+    size gets the default."""
+    import re
+
+    from PIL import Image
+    from skimage import data
+
+    from picveil import api
+
+    me = Keyring.open(tmp_path / "me", create=True)
+    me.create_circle("family")
+    rgb = data.astronaut()
+
+    def protect(side: int):
+        photo = encode_jpeg(np.asarray(Image.fromarray(rgb).resize((side, side), Image.Resampling.LANCZOS)), quality=90)
+        box = (side * 160 // 512, side * 16 // 512, side * 128 // 512, side * 176 // 512)  # the astronaut's head
+        out, report, _ = api._protect(photo, [box], circle="family", keyring=me)
+        return picveil.inspect(out).scheme, report
+
+    scheme, report = protect(512)
+    assert scheme == "scramble-v4"
+    note = " ".join(report.advice)
+    found = re.search(r"from about ([0-9.]+) MP", note)
+    assert found, note
+    mp = float(found.group(1))
+    assert 0.27 < mp < 2.0
+    side = int((mp * 1e6) ** 0.5 * 1.02) // 16 * 16 + 16
+    assert protect(side)[0] == "scramble-v6"

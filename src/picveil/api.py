@@ -791,7 +791,7 @@ def _circle_scheme(coeffs, rects, looks, groups: int):
     JPEG q75 / q50 / WebP 75: -3.2 / -0.1 / +0.2 and +0.9 / +0.6 / +0.7 dB;
     after JPEG q95 it is 4-9 dB worse (docs/robust)."""
     from .looks import look_id
-    from .robust.header import header_fits, layout_of
+    from .robust.header import header_fits, header_length, layout_of, size_for_header
     from .schemes import CIRCLE_FALLBACK_SCHEME, DEFAULT_SCHEME, get_scheme
 
     best = get_scheme(DEFAULT_SCHEME)
@@ -815,13 +815,18 @@ def _circle_scheme(coeffs, rects, looks, groups: int):
         return best, None
     fallback = get_scheme(CIRCLE_FALLBACK_SCHEME)
     if fits(fallback, zero):
+        mp = size_for_header(*size, header_length(best.scheme_id, *size, layout, regions, groups, n5), mcu)
+        larger = (
+            f"protect a larger copy of the photo (from about {mp:.1f} MP), or fewer regions"
+            if mp is not None
+            else f"protect fewer regions (with these, {best.name}'s header fits no photo)"
+        )
         return fallback, (
             f"This {coeffs.width}×{coeffs.height} photo is too small to carry {best.name}'s in-image header, so "
             f"its regions were scrambled with {fallback.name}, which a friend can still reveal after a platform "
             "but which shows how much texture and colour each region has (enough for a trained attacker to tell "
-            "digits or clothes apart: `picveil audit`). For the stronger scheme, protect a larger copy of the "
-            f"photo (from about 0.4 MP), or fewer regions; or protect with --scheme {best.name} (reveals with "
-            "the picveil data only)."
+            f"digits or clothes apart: `picveil audit`). For the stronger scheme, {larger}; or protect with "
+            f"--scheme {best.name} (reveals with the picveil data only)."
         )
     return best, None
 

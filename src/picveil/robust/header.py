@@ -24,6 +24,7 @@ identifiers (circle ids) and a 4-byte key check per group.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -571,7 +572,18 @@ def header_fits(
     protected: protect chooses the circle scheme with it (``api``)."""
     from .embedder import choose_plan
 
-    rh = RobustHeader(
+    rh = _planned_header(scheme_id, width, height, layout, rects, groups, params_lengths)
+    boxes = [rh.region_box(i) for i in range(len(rh.regions))] if outside else []
+    return choose_plan(width, height, boxes, len(rh.to_bytes()), mcu) is not None
+
+
+def header_length(scheme_id: int, width: int, height: int, layout: str, rects, groups: int, params_lengths) -> int:
+    """Bytes of the plain header :func:`header_fits` weighs (same arguments)."""
+    return len(_planned_header(scheme_id, width, height, layout, rects, groups, params_lengths).to_bytes())
+
+
+def _planned_header(scheme_id: int, width: int, height: int, layout: str, rects, groups: int, params_lengths) -> "RobustHeader":
+    return RobustHeader(
         scheme_id=scheme_id, width=width, height=height, layout=layout, seed=bytes(SEED_BYTES),
         regions=tuple(
             RegionEntry(x, y, w, h, g, min(look, LOOK_OTHER), bytes(n) if look == 0 else b"")
@@ -580,8 +592,6 @@ def header_fits(
         groups=tuple(GroupEntry(bytes(CIRCLE_ID_BYTES), bytes(KEY_CHECK_BYTES)) for _ in range(groups)),
         coef_check=0,
     )
-    boxes = [rh.region_box(i) for i in range(len(rh.regions))] if outside else []
-    return choose_plan(width, height, boxes, len(rh.to_bytes()), mcu) is not None
 
 
 def embed_header(
@@ -676,15 +686,43 @@ def embed_header(
             # path stays exact; a reveal from pixels shows it as faint noise.
             report = embed(coeffs, payloads[-1], boxes, allow_in_regions=True)
     except HeaderCapacityError as exc:
+        mp = size_for_header(coeffs.width, coeffs.height, len(payloads[-1]), (coeffs.mcu_width, coeffs.mcu_height))
+        advice = (
+            f"protect a larger copy of the photo (from about {mp:.1f} MP) or fewer or smaller regions."
+            if mp is not None
+            else f"protect it with fewer regions (a {len(payloads[-1])}-byte header fits no image)."
+        )
         return (
             f"No robust in-image header: {exc.message} The image reveals only with its picveil data; "
-            "to reveal it after a platform, protect a larger copy of the photo (from about 0.2 MP) "
-            "or fewer or smaller regions.",
+            f"to reveal it after a platform, {advice}",
             b"",
         )
     except (UnsupportedImageError, ValueError) as exc:
         return f"No robust in-image header: {exc}. The image reveals only with its picveil data.", b""
     return None, encode_undo(coeffs, before, report.amplitudes, report.excluded_blocks)
+
+
+def size_for_header(width: int, height: int, length: int, mcu: tuple[int, int]) -> float | None:
+    """Megapixels from which a copy of this picture, same aspect, carries a
+    `length`-byte header over its whole area (SPEC §13.5), to 0.1 MP; ``None``
+    if no size does (the channel's capacity levels off, :func:`capacity`)."""
+    from .embedder import capacity
+
+    def fits(scale: float) -> bool:
+        return capacity(max(1, round(width * scale)), max(1, round(height * scale)), (), mcu) >= length
+
+    hi = 1.0
+    while not fits(hi):
+        hi *= 2.0
+        if hi > 64.0:
+            return None
+    lo = hi / 2.0
+    if fits(lo):  # the picture itself would do (the regions are what is in the way)
+        return round(width * height / 1e6, 1)
+    for _ in range(8):
+        mid = (lo + hi) / 2.0
+        lo, hi = (lo, mid) if fits(mid) else (mid, hi)
+    return math.ceil(width * height * hi * hi / 1e5) / 10.0
 
 
 def _with_thumbnails(rh: RobustHeader, boxes, original: np.ndarray, region_keys, mcu) -> RobustHeader | None:
