@@ -189,19 +189,12 @@ def test_unmixed_coefficients_go_back_on_the_originals_lattice(tmp_path, monkeyp
     from PIL import Image
     from skimage import data
 
-    from picveil import api
-    from picveil.crypto import Keyring
     from picveil.platforms.simulate import parse_chain
     from picveil.robust import reveal as rv
 
     rgb = np.asarray(Image.fromarray(data.chelsea()).resize((800, 800), Image.Resampling.LANCZOS))[100:700]
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, "JPEG", quality=85)
-    photo = buf.getvalue()
     box = (224, 0, 192, 224)
-    me = Keyring.open(tmp_path / "me", create=True)
-    me.create_circle("family")
-    out, _, _ = api._protect(photo, [box], circle="family", keyring=me)
+    photo, me, out = _protected_for_a_circle(tmp_path, rgb, 85, box)
 
     def region_psnr(received: bytes) -> float:
         revealed, _ = rv.reveal_pixels(received, keyring=me)
@@ -230,19 +223,12 @@ def test_unmixed_luma_is_shrunk_where_no_lattice_shows(tmp_path, monkeypatch):
     from PIL import Image
     from skimage import data
 
-    from picveil import api
-    from picveil.crypto import Keyring
     from picveil.platforms.simulate import parse_chain
     from picveil.robust import reveal as rv
 
     rgb = np.asarray(Image.fromarray(data.coffee()).resize((800, 600), Image.Resampling.LANCZOS))
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, "JPEG", quality=92)
-    photo = buf.getvalue()
     box = (224, 64, 192, 224)
-    me = Keyring.open(tmp_path / "me", create=True)
-    me.create_circle("family")
-    out, _, _ = api._protect(photo, [box], circle="family", keyring=me)
+    photo, me, out = _protected_for_a_circle(tmp_path, rgb, 92, box)
     x, y, w, h = box
 
     def luma(rgb: np.ndarray) -> np.ndarray:
@@ -258,3 +244,20 @@ def test_unmixed_luma_is_shrunk_where_no_lattice_shows(tmp_path, monkeypatch):
         plain = np.mean((luma(decode(parse_chain(chain).run(photo))) - orig) ** 2)
         assert after < ratio * before, chain
         assert after < plain, chain
+
+
+def _protected_for_a_circle(tmp_path, rgb: np.ndarray, quality: int, box):
+    """`rgb` as a JPEG of `quality`, protected (one region, `box`) for a new
+    circle with the scheme protect chooses: ``(photo, keyring, protected)``."""
+    from PIL import Image
+
+    from picveil import api
+    from picveil.crypto import Keyring
+
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", quality=quality)
+    photo = buf.getvalue()
+    me = Keyring.open(tmp_path / "me", create=True)
+    me.create_circle("family")
+    out, _, _ = api._protect(photo, [box], circle="family", keyring=me)
+    return photo, me, out
