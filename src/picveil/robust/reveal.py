@@ -867,9 +867,7 @@ def _mixed_noise(
 
 def _quantization_rms(rms: float, step: float) -> float:
     """rms of ``step · round(s / step) − s`` for ``s ~ N(0, rms²)``."""
-    if step <= 0:
-        return 0.0
-    if rms <= 0:
+    if step <= 0 or rms <= 0:
         return 0.0
     s = np.linspace(-8.0 * rms, 8.0 * rms, 4001)
     p = np.exp(-0.5 * (s / rms) ** 2)
