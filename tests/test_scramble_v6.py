@@ -217,9 +217,11 @@ def test_unmixed_luma_is_shrunk_where_no_lattice_shows(tmp_path, monkeypatch):
     (``reveal.UNMIXED_SHRINK``). Same file and keys, JPEG q85 and q75 and
     WebP 75 of scikit-image's coffee at 800×600 (a q92 source): the region's
     luma mean squared error falls by more than a fifth after JPEG (measured
-    over four runs: 2.0 -> 1.0 and 2.7 -> 1.85) and a tenth after WebP (5.5-6.0
-    -> 4.6-5.0), and ends below the unprotected photo's through the same
-    re-encode (2.30, 3.84 and 5.49), which keeps its zeros."""
+    over five seeds: 2.0 -> 1.0 and 2.6-2.8 -> 1.7-1.9) and a tenth after
+    WebP (5.2-5.9 -> 4.4-5.0), and ends below the unprotected photo's through
+    the same re-encode (2.30, 3.84 and 5.49), which keeps its zeros. Fixed
+    keys (seed 1): with one of six seeds tried the lattice shows at q85, and
+    the snap, not the shrinkage, takes the noise out (0.89)."""
     from PIL import Image
     from skimage import data
 
@@ -228,7 +230,7 @@ def test_unmixed_luma_is_shrunk_where_no_lattice_shows(tmp_path, monkeypatch):
 
     rgb = np.asarray(Image.fromarray(data.coffee()).resize((800, 600), Image.Resampling.LANCZOS))
     box = (224, 64, 192, 224)
-    photo, me, out = _protected_for_a_circle(tmp_path, rgb, 92, box)
+    photo, me, out = _protected_for_a_circle(tmp_path, rgb, 92, box, seed=1)
     x, y, w, h = box
 
     def luma(rgb: np.ndarray) -> np.ndarray:
@@ -246,9 +248,13 @@ def test_unmixed_luma_is_shrunk_where_no_lattice_shows(tmp_path, monkeypatch):
         assert after < plain, chain
 
 
-def _protected_for_a_circle(tmp_path, rgb: np.ndarray, quality: int, box):
+def _protected_for_a_circle(tmp_path, rgb: np.ndarray, quality: int, box, seed: int | None = None):
     """`rgb` as a JPEG of `quality`, protected (one region, `box`) for a new
-    circle with the scheme protect chooses: ``(photo, keyring, protected)``."""
+    circle with the scheme protect chooses: ``(photo, keyring, protected)``.
+    With `seed`, the circle's key and the protect's salts come from a seeded
+    generator (fixed keys: a repeatable measurement)."""
+    import os
+
     from PIL import Image
 
     from picveil import api
@@ -257,7 +263,11 @@ def _protected_for_a_circle(tmp_path, rgb: np.ndarray, quality: int, box):
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, "JPEG", quality=quality)
     photo = buf.getvalue()
-    me = Keyring.open(tmp_path / "me", create=True)
-    me.create_circle("family")
-    out, _, _ = api._protect(photo, [box], circle="family", keyring=me)
+    with pytest.MonkeyPatch.context() as mp:
+        if seed is not None:
+            rng = np.random.default_rng(seed)
+            mp.setattr(os, "urandom", lambda n: rng.bytes(n))
+        me = Keyring.open(tmp_path / "me", create=True)
+        me.create_circle("family")
+        out, _, _ = api._protect(photo, [box], circle="family", keyring=me)
     return photo, me, out

@@ -875,37 +875,26 @@ def _quantization_rms(rms: float, step: float) -> float:
     return float(np.sqrt((p * e * e).sum() / p.sum()))
 
 
-#: ... except at the frequencies where the lattice was found and the snap
-#: measured the noise under this share of the step: there the nearest
-#: multiples are the written values, which no shrinkage beats.
-SNAP_RESOLVED = 0.2
+def _shrink_unmixed(coef: np.ndarray, gains: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """A scramble-v5/v6 region's unmixed luma ``(n, 8, 8)`` with every AC
+    frequency replaced by :func:`picveil.robust.shrink.shrink`'s posterior
+    means, the noise there being `noise` (scrambled domain, ``(8, 8)``)
+    divided by the frequency's gain (``(64,)``, natural order; 0 where
+    protect did not code the frequency, which is then left alone). DC is left
+    as it is: the block means of a photo are not sparse. Returns a new array.
 
-
-def _denoise_unmixed(
-    luma: np.ndarray, gains: np.ndarray, noise: np.ndarray, dc_step: float | None, table: np.ndarray | None
-) -> np.ndarray:
-    """A scramble-v5/v6 region's unmixed luma ``(n, 8, 8)``, denoised.
-
-    Every AC frequency is replaced by :func:`picveil.robust.shrink.shrink`'s
-    posterior means, the noise there being `noise` (scrambled domain,
-    ``(8, 8)``) divided by the frequency's gain (``(64,)``, natural order;
-    0 where protect did not code the frequency, which is then left alone).
-    With `table` (the original's lattice, :func:`_unmixed_tables`), the
-    frequencies where :func:`picveil.robust.lattice.snap` resolves the lattice
-    (noise under :data:`SNAP_RESOLVED` of the step), and DC, take the snap's
-    values instead; without, DC goes by `dc_step` as in :func:`_on_lattice`
-    (the block means of a photo are not sparse). Returns a new array."""
+    Only where no lattice was found (:func:`_unmixed_tables`): where one is,
+    the noise is small against its steps and snapping to it does better
+    (coffee at 800 px, q85, with keys for which the lattice shows: squared
+    error 0.89 snapped, 0.97 shrunk)."""
     from .shrink import shrink
 
-    if table is not None:
-        out, ratio = snap(luma, table)
-    else:
-        out, ratio = _on_lattice(np.array(luma, dtype=np.float64, copy=True), dc_step), np.full((8, 8), np.inf)
+    out = np.array(coef, dtype=np.float64, copy=True)
     g = np.asarray(gains, dtype=np.float64).reshape(8, 8)
     for u in range(8):
         for v in range(8):
-            if (u or v) and g[u, v] > 0 and not ratio[u, v] < SNAP_RESOLVED:
-                out[:, u, v] = shrink(luma[:, u, v], float(noise[u, v] / g[u, v]))[0]
+            if (u or v) and g[u, v] > 0:
+                out[:, u, v] = shrink(out[:, u, v], float(noise[u, v] / g[u, v]))[0]
     return out
 
 
@@ -1741,13 +1730,12 @@ def _reveal_decoded(
         for ci, coef in enumerate(coefs):
             by0, by1, bx0, bx1 = reg.ranges[ci]
             table = tables[ci] if tables is not None else None
-            if ci == 0 and noise is not None and isinstance(reg.scramble, _MixScramble):
-                unmixed = luma if luma is not None else _unscrambled_coefficients(reg, 0, coef)
-                back = _denoise_unmixed(unmixed, reg.scramble.gains[0], noise, dc_steps[0], table)
-            elif ci == 0 and luma is not None:
+            if ci == 0 and luma is not None:
                 back = _on_lattice(luma, dc_steps[0], table)
             else:
                 back = _unscrambled_coefficients(reg, ci, coef, dc_steps[ci], table)
+            if ci == 0 and table is None and noise is not None and isinstance(reg.scramble, _MixScramble):
+                back = _shrink_unmixed(back, reg.scramble.gains[0], noise)  # without a table, only DC was moved
             revealed[ci][by0 * 8 : by1 * 8, bx0 * 8 : bx1 * 8] = _pixels(back, *reg.shape(ci))
     out = _compose(image, header, revealed, [r.index for r in regs], scale, lattice, resampling or "lanczos")
     low_res = _paste_thumbnails(out, header, keys, scale)
