@@ -711,14 +711,13 @@ def size_for_header(width: int, height: int, length: int, mcu: tuple[int, int]) 
     def fits(scale: float) -> bool:
         return capacity(max(1, round(width * scale)), max(1, round(height * scale)), (), mcu) >= length
 
-    hi = 1.0
+    if fits(1.0):  # the picture itself would do (the regions are what is in the way)
+        return round(width * height / 1e6, 1)
+    lo, hi = 1.0, 2.0
     while not fits(hi):
-        hi *= 2.0
+        lo, hi = hi, hi * 2.0
         if hi > 64.0:
             return None
-    lo = hi / 2.0
-    if fits(lo):  # the picture itself would do (the regions are what is in the way)
-        return round(width * height / 1e6, 1)
     for _ in range(8):
         mid = (lo + hi) / 2.0
         lo, hi = (lo, mid) if fits(mid) else (mid, hi)
