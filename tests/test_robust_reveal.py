@@ -296,7 +296,7 @@ def test_protect_embeds_and_keeps_the_exact_path(photo, protected, keyrings):
     from picveil.robust import extract_from_jpeg
 
     h = rh.RobustHeader.from_bytes(extract_from_jpeg(out))
-    assert (h.width, h.height, h.layout, h.scheme_id) == (1800, 1200, "4:2:0", 7)  # the default, scramble-v6
+    assert (h.width, h.height, h.layout, h.scheme_id) == (1800, 1200, "4:2:0", 8)  # the default, scramble-v7
     assert [h.region_box(i) for i in range(2)] == BOXES
     circle = friend.get("family")
     assert circle.circle_id.startswith(h.groups[0].circle_id)

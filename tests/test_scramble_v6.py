@@ -22,11 +22,12 @@ VECTOR = Path(__file__).parent / "vectors" / "scramble_v6.json"
 SCHEME = get_scheme("scramble-v6")
 
 
-def reference_codes(rho: np.ndarray, d: np.ndarray, c: int) -> tuple[list[int], list[int]]:
+def reference_codes(rho: np.ndarray, d: np.ndarray, c: int, chroma_target=None) -> tuple[list[int], list[int]]:
     """SPEC §10.5 step 2 and the symbols of the robust parameters, read literally:
     returns (codes of the transmitted frequencies in zigzag order, their symbols
-    or 6-bit anchor codes)."""
-    T = v5.TARGET_LUMA if c == 0 else v5.TARGET_CHROMA
+    or 6-bit anchor codes). `chroma_target`: §10.4's TARGET_CHROMA unless given
+    (scramble-v7, §10.6)."""
+    T = v5.TARGET_LUMA if c == 0 else (v5.TARGET_CHROMA if chroma_target is None else chroma_target)
     zig = list(v5.ZIGZAG if c == 0 else v5.ZIGZAG[:15])
     code = {f: 0 for f in range(64)}
     level, out, fields = 28, [], []
@@ -51,9 +52,15 @@ def reference_codes(rho: np.ndarray, d: np.ndarray, c: int) -> tuple[list[int], 
 
 
 def test_vector_and_the_literal_reading():
-    vec, raw_key, blocks, quant = load_mix_vector(VECTOR)
+    check_vector(VECTOR, SCHEME)
+
+
+def check_vector(path, scheme, chroma_target=None):
+    """`scheme` on the vector's blocks gives its output, codes and parameters, and
+    so does a literal reading of SPEC §10.5 (with `chroma_target`: §10.6)."""
+    vec, raw_key, blocks, quant = load_mix_vector(path)
     key = RegionKey(raw_key)
-    p = SCHEME.protect(blocks, key, quant)
+    p = scheme.protect(blocks, key, quant)
     bits = []
     for ci, (b, q, comp, out) in enumerate(zip(blocks, quant, vec["components"], p.blocks)):
         V = b.reshape(-1, 64).astype(np.float64) * q.reshape(64).astype(np.float64)
@@ -61,7 +68,7 @@ def test_vector_and_the_literal_reading():
         V[:, 0] -= m
         raw = bytes.fromhex(comp["dither_u16"])
         d = np.array([(int.from_bytes(raw[2 * f : 2 * f + 2], "big") + 0.5) / 65536 for f in range(64)])
-        codes, fields = reference_codes(np.sqrt(np.mean(V**2, axis=0)), d, ci)
+        codes, fields = reference_codes(np.sqrt(np.mean(V**2, axis=0)), d, ci, chroma_target)
         assert codes == comp["codes_zigzag"] and m == comp["mean"]
         assert np.array_equal(out.ravel(), comp["output"])
         bits += [format(x, "06b") for x in fields[:2]] + [format(x, "04b") for x in fields[2:]]
@@ -70,7 +77,7 @@ def test_vector_and_the_literal_reading():
     s += "0" * (-len(s) % 8)
     assert bytes(int(s[i : i + 8], 2) for i in range(0, len(s), 8)).hex() == vec["params_plain"]
     assert vec["params_length"] == len(p.robust) == v6.params_length(3) == 57 and v6.params_length(1) == 38
-    assert [np.array_equal(x, y) for x, y in zip(SCHEME.reveal(p.blocks, key, aux=p.aux), blocks)] == [True] * 3
+    assert [np.array_equal(x, y) for x, y in zip(scheme.reveal(p.blocks, key, aux=p.aux), blocks)] == [True] * 3
 
 
 def test_parameters_round_trip_and_refuse_what_is_not_theirs():
@@ -140,7 +147,7 @@ def _fits(scheme: str, size: int, box, *, outside: bool) -> bool:
 def test_a_circle_photo_gets_the_default_with_its_header_where_it_fits(tmp_path, size, outside, margin):
     """Protect for a circle, no scheme named, on a photo with one face:
 
-    * 800×600: scramble-v6's header fits outside the face (scramble-v5's would
+    * 800×600: the default's header (scramble-v7's, the size of scramble-v6's) fits outside the face (scramble-v5's would
       not: it would go over the face); a friend's reveal after JPEG q75 beats the
       unprotected photo through the same re-encode (measured +1.6 dB; scramble-v5
       over the face -2.4, scramble-v4 -0.5);
@@ -159,13 +166,13 @@ def test_a_circle_photo_gets_the_default_with_its_header_where_it_fits(tmp_path,
     from picveil.robust import reveal as rv
 
     photo, box = _photo(size)
-    assert DEFAULT_SCHEME == "scramble-v6"
-    assert _fits("scramble-v6", size, box, outside=True) is outside and _fits("scramble-v6", size, box, outside=False)
+    assert DEFAULT_SCHEME == "scramble-v7"
+    assert _fits(DEFAULT_SCHEME, size, box, outside=True) is outside and _fits(DEFAULT_SCHEME, size, box, outside=False)
     assert not _fits("scramble-v5", size, box, outside=True)  # the case this scheme is for
     me = Keyring.open(tmp_path / "me", create=True)
     me.create_circle("family")
     out, report, _ = api._protect(photo, [box], circle="family", keyring=me)
-    assert picveil.inspect(out).scheme == "scramble-v6"
+    assert picveil.inspect(out).scheme == DEFAULT_SCHEME
     assert report.advice == () and report.warnings == ()
 
     x, y, w, h = box

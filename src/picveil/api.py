@@ -771,11 +771,11 @@ def _jpeg_to_png(jpeg: bytes) -> bytes:
 
 
 #: Short scheme names a user may type (the newest version of each family).
-SCHEME_ALIASES = {"scramble": "scramble-v6", "searchable": "searchable-v2"}
+SCHEME_ALIASES = {"scramble": "scramble-v7", "searchable": "searchable-v2"}
 
 
 def _circle_scheme(coeffs, rects, looks, groups: int):
-    """The scheme of a protect for circles that names none: the default (scramble-v6)
+    """The scheme of a protect for circles that names none: the default (scramble-v7)
     when its robust header (with each scrambled region's sealed gains) fits the photo,
     outside the regions or, failing that, over them (robust SPEC §13.5: the
     reveal from pixels takes the header's faint pattern out of the regions);

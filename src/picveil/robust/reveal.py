@@ -561,11 +561,11 @@ def deconvolve(plane: np.ndarray, a: float | tuple[float, ...], nu: float = WIEN
 # --- the schemes, in floating point ----------------------------------------------------------------
 #: Schemes that a reveal from pixels can invert: signed block permutations
 #: (each scheme's ``signed_permutations``), scramble-v2 with its block-mean knots.
-_PIXEL_SCHEMES = frozenset({1, 2, 4, 5, 6, 7})
+_PIXEL_SCHEMES = frozenset({1, 2, 4, 5, 6, 7, 8})
 #: Schemes that are linear maps of the coefficients given the key (and, for
 #: scramble-v5/v6, their sealed gains): signed block permutations, for scramble-v4
 #: after block means scaled by 0.7; scramble-v5/v6's gains and orthogonal mixing.
-_LINEAR_SCHEMES = frozenset({1, 4, 5, 6, 7})
+_LINEAR_SCHEMES = frozenset({1, 4, 5, 6, 7, 8})
 #: Schemes whose integer inverse needs nothing but the key (no aux data): exact
 #: from the protected file. scramble-v4's needs its aux bits for the block means
 #: (in the container): without them each is within one DC quantization step.
@@ -658,8 +658,8 @@ class _MixScramble:
     (chroma above the transmitted ones) or filled (empty ones): the fill is keyed
     noise, not content; in ``forward`` those frequencies are not modelled."""
 
-    #: scramble-v5 and scramble-v6 (the same transform; their gains coded differently)
-    scheme_ids = frozenset({6, 7})
+    #: scramble-v5, -v6 and -v7 (the same transform; their gains coded differently, v7's chroma target higher)
+    scheme_ids = frozenset({6, 7, 8})
 
     def __init__(self, scheme_id: int, key, shapes: Sequence[tuple[int, int]], params: bytes) -> None:
         from picveil.schemes import get_scheme

@@ -17,18 +17,21 @@ from .scramble_v3 import ScrambleV3
 from .scramble_v4 import ScrambleV4
 from .scramble_v5 import ScrambleV5
 from .scramble_v6 import ScrambleV6
+from .scramble_v7 import ScrambleV7
 from .searchable_v1 import SearchableV1
 from .searchable_v2 import SearchableV2
 
-_SCHEMES: dict[int, Scheme] = {s.scheme_id: s for s in (ScrambleV1(), ScrambleV2(), ScrambleV3(), ScrambleV4(), ScrambleV5(), ScrambleV6(), SearchableV1(), SearchableV2())}
+_SCHEMES: dict[int, Scheme] = {s.scheme_id: s for s in (ScrambleV1(), ScrambleV2(), ScrambleV3(), ScrambleV4(), ScrambleV5(), ScrambleV6(), ScrambleV7(), SearchableV1(), SearchableV2())}
 _BY_NAME = {s.name: s for s in _SCHEMES.values()}
 #: The default since the eleventh session (issue 3): scramble-v6, scramble-v5's
 #: transform (every frequency shown at a fixed energy, mixed over the region, so
 #: that the audit's attackers (CNN, global statistics, block spectrum) score at
 #: chance, where scramble-v4 kept each block's texture and colour and let them
 #: name 37-69 %) with its gains coded in 57 bytes instead of 79, so that its
-#: in-image header fits more photos.
-DEFAULT_SCHEME = ScrambleV6.name
+#: in-image header fits more photos. Since the thirteenth session scramble-v7:
+#: the same, with a chroma target three times higher, so that a colourful
+#: region's reveal after a platform's re-encode loses less of its colour.
+DEFAULT_SCHEME = ScrambleV7.name
 #: What a protect for circles falls back to when the default's in-image header
 #: (its sealed gains) fits the photo nowhere and scramble-v4's does (``api``).
 CIRCLE_FALLBACK_SCHEME = ScrambleV4.name

@@ -73,11 +73,12 @@ def _neighbours(f: int) -> tuple[int, ...]:
     return tuple(n for n, ok in (((u - 1) * 8 + v, u > 0), (u * 8 + v - 1, v > 0)) if ok)
 
 
-def encode_codes(rms: np.ndarray, d: np.ndarray, ci: int) -> np.ndarray:
+def encode_codes(rms: np.ndarray, d: np.ndarray, ci: int, t: np.ndarray | None = None) -> np.ndarray:
     """``(64,)`` codes of component `ci`: 0 at empty and untransmitted
-    frequencies, else ``≥ 1`` (module docstring; container SPEC §10.5)."""
+    frequencies, else ``≥ 1`` (module docstring; container SPEC §10.5).
+    `t`: the ``(64,)`` public target (default scramble-v5's, :func:`.scramble_v5.target`)."""
     rms = np.asarray(rms, dtype=np.float64)
-    t = v5.target(ci)
+    t = v5.target(ci) if t is None else t
     code = np.zeros(64, dtype=np.int64)
     level = START
     for k, f in enumerate(v5.transmitted(ci)):
@@ -99,10 +100,12 @@ def predict(code: np.ndarray, f: int, level: int) -> int:
     return int(np.floor(sum(nb) / len(nb) + 0.5)) if nb else level
 
 
-def decode_rms(code: np.ndarray, d: np.ndarray, ci: int) -> np.ndarray:
-    """``ρ̂ = T · 2^(LOG2_FLOOR + (code − d) / STEPS)``; 0 where the code is 0."""
+def decode_rms(code: np.ndarray, d: np.ndarray, ci: int, t: np.ndarray | None = None) -> np.ndarray:
+    """``ρ̂ = T · 2^(LOG2_FLOOR + (code − d) / STEPS)``; 0 where the code is 0
+    (`t` as in :func:`encode_codes`)."""
     code = np.asarray(code, dtype=np.float64)
-    return np.where(code > 0, v5.target(ci) * 2.0 ** (LOG2_FLOOR + (code - d) / STEPS), 0.0)
+    t = v5.target(ci) if t is None else t
+    return np.where(code > 0, t * 2.0 ** (LOG2_FLOOR + (code - d) / STEPS), 0.0)
 
 
 def pack_params(codes: list[np.ndarray], means: list[int]) -> bytes:
@@ -167,24 +170,28 @@ def params_length(n_components: int) -> int:
 
 
 class CompactCodec(v5.GainCodec):
-    """scramble-v6's codes (module docstring)."""
+    """scramble-v6's codes (module docstring), relative to the public target
+    :meth:`target` (scramble-v5's; scramble-v7 raises its chroma)."""
 
     label = PARAMS_LABEL
-    encode = staticmethod(encode_codes)
     pack = staticmethod(pack_params)
     unpack = staticmethod(unpack_params)
     params_length = staticmethod(params_length)
+    #: ``ci -> (64,)`` public target rms of component `ci`.
+    target = staticmethod(v5.target)
 
-    @staticmethod
-    def gains(code: np.ndarray, d: np.ndarray, ci: int) -> np.ndarray:
+    def encode(self, rms: np.ndarray, d: np.ndarray, ci: int) -> np.ndarray:
+        return encode_codes(rms, d, ci, self.target(ci))
+
+    def gains(self, code: np.ndarray, d: np.ndarray, ci: int) -> np.ndarray:
         """``(64,)`` gains ``T_f / ρ̂_f`` where coded, 0 elsewhere."""
-        rho = decode_rms(code, d, ci)
-        return np.divide(v5.target(ci), rho, out=np.zeros(64), where=rho > 0)
+        t = self.target(ci)
+        rho = decode_rms(code, d, ci, t)
+        return np.divide(t, rho, out=np.zeros(64), where=rho > 0)
 
-    @staticmethod
-    def fill_rms(ci: int, d: np.ndarray) -> np.ndarray:
+    def fill_rms(self, ci: int, d: np.ndarray) -> np.ndarray:
         """``T_f · 2^((d_f − ½) / STEPS)``: the spread of energies a coded frequency shows."""
-        return v5.target(ci) * 2.0 ** ((np.asarray(d) - 0.5) / STEPS)
+        return self.target(ci) * 2.0 ** ((np.asarray(d) - 0.5) / STEPS)
 
 
 class ScrambleV6(v5.ScrambleV5):
