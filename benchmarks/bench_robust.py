@@ -541,6 +541,8 @@ def main(argv: list[str] | None = None) -> int:
                         "chooses for a circle: the default scheme, or its fallback where the default's header does not fit)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--photos", type=int, default=0, help="use only the first N photos (0: all)")
+    parser.add_argument("--names", default="", help="comma-separated photo names to use instead of the default set "
+                        "(with --quick: besides its mosaic)")
     parser.add_argument("--chains", default="", help="only chains containing one of these comma-separated strings")
     parser.add_argument("--per-photo", default="", metavar="CHAINS",
                         help="also print each photo's gap for these comma-separated chains (e.g. jpeg:75,webp:75)")
@@ -557,6 +559,11 @@ def main(argv: list[str] | None = None) -> int:
         specs = [s for s in specs if any(part in s for part in args.chains.split(","))]
     photos = load_photos()
     names = [n for n in QUICK if n in photos] if args.quick else sorted(photos)
+    if args.names:
+        unknown = [n for n in args.names.split(",") if n not in photos]
+        if unknown:
+            parser.error(f"unknown photo(s) {', '.join(unknown)}; available here: {', '.join(sorted(photos))}")
+        names = args.names.split(",")
     if args.photos:
         names = names[: args.photos]
     items = [(n, photos[n]) for n in names]

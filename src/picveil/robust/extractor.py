@@ -74,7 +74,7 @@ def detect(image: np.ndarray) -> list[tuple[float, Grid]]:
     found = _found(area_resize(y, DETECT_LONG_EDGE), w, h)
     if not found and max(y.shape) > DETECT_LONG_EDGE:
         # A picture that is fine-grained noise all over (a region scrambled with
-        # scramble-v5/v6 across the whole image, the header over it) loses the
+        # scramble-v5/v6/v7 across the whole image, the header over it) loses the
         # features to a box filter of non-integer factor: 1.6 levels rms on a
         # 1800 px picture, against 0.15 at the working size. Look there too.
         found = _found(y, w, h)

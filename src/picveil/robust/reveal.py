@@ -563,8 +563,8 @@ def deconvolve(plane: np.ndarray, a: float | tuple[float, ...], nu: float = WIEN
 #: (each scheme's ``signed_permutations``), scramble-v2 with its block-mean knots.
 _PIXEL_SCHEMES = frozenset({1, 2, 4, 5, 6, 7, 8})
 #: Schemes that are linear maps of the coefficients given the key (and, for
-#: scramble-v5/v6, their sealed gains): signed block permutations, for scramble-v4
-#: after block means scaled by 0.7; scramble-v5/v6's gains and orthogonal mixing.
+#: scramble-v5/v6/v7, their sealed gains): signed block permutations, for scramble-v4
+#: after block means scaled by 0.7; scramble-v5/v6/v7's gains and orthogonal mixing.
 _LINEAR_SCHEMES = frozenset({1, 4, 5, 6, 7, 8})
 #: Schemes whose integer inverse needs nothing but the key (no aux data): exact
 #: from the protected file. scramble-v4's needs its aux bits for the block means
@@ -778,7 +778,7 @@ def _unscrambled_pixels(reg: _Region, ci: int, coef: np.ndarray, dc_step: float 
     return _pixels(_unscrambled_coefficients(reg, ci, coef, dc_step), *reg.shape(ci))
 
 
-#: scramble-v5/v6: after unmixing, put a region's coefficients back on the
+#: scramble-v5/v6/v7: after unmixing, put a region's coefficients back on the
 #: original's lattice (protect keeps the photo's tables) at the frequencies
 #: that show it (:func:`picveil.robust.lattice.snap` measures each). The gains
 #: divide a platform's noise on the frequencies a region holds little of, so
@@ -808,7 +808,7 @@ def _unmixed_tables(luma: np.ndarray, candidates) -> list[np.ndarray] | None:
     return best
 
 
-#: scramble-v5/v6: where a region's unmixed luma shows no lattice to snap to,
+#: scramble-v5/v6/v7: where a region's unmixed luma shows no lattice to snap to,
 #: shrink each frequency towards zero by its posterior mean under a sparse
 #: prior fitted to the region's own values (:func:`picveil.robust.shrink.shrink`),
 #: given the noise the received picture's format puts on the scrambled
@@ -833,10 +833,11 @@ WEBP_LUMA_STEPS = ((0.0, 2.5), (4.3, 5.7), (9.0, 9.2), (27.2, 22.4), (40.5, 31.5
 def _mixed_noise(
     received, fmt: str, source: str, data: bytes | None = None, tables: Sequence[np.ndarray] | None = None
 ) -> np.ndarray | None:
-    """``(8, 8)`` modelled rms of a received picture's noise on a scramble-v5/v6
+    """``(8, 8)`` modelled rms of a received picture's noise on a scramble-v5/v6/v7
     region's scrambled luma coefficients: a re-encoded JPEG read from its
     coefficients, the quantization error of its luma steps on Gaussian values
-    of the public target's rms (:func:`_quantization_rms`: ``q/√12`` for
+    of the public luma target's rms (the same for the three schemes;
+    :func:`_quantization_rms`: ``q/√12`` for
     steps small against it, the values themselves where the step zeroes
     them) plus the viewer's rounding; a lossy WebP (`data`, the file), the
     same with the flat step of :data:`WEBP_LUMA_STEPS`; a lossless copy, the
@@ -876,7 +877,7 @@ def _quantization_rms(rms: float, step: float) -> float:
 
 
 def _shrink_unmixed(coef: np.ndarray, gains: np.ndarray, noise: np.ndarray) -> np.ndarray:
-    """A scramble-v5/v6 region's unmixed luma ``(n, 8, 8)`` with every AC
+    """A scramble-v5/v6/v7 region's unmixed luma ``(n, 8, 8)`` with every AC
     frequency replaced by :func:`picveil.robust.shrink.shrink`'s posterior
     means, the noise there being `noise` (scrambled domain, ``(8, 8)``)
     divided by the frequency's gain (``(64,)``, natural order; 0 where
@@ -1084,7 +1085,7 @@ PATTERN_IRLS, PATTERN_L1_FLOOR = 8, 1.0
 #: PATTERN_MIN_STEPS in each of PATTERN_MIN_IRLS passes; a region too large
 #: even for that (over about 1.6 MP) keeps the pattern, as before (41 dB).
 PATTERN_WORK, PATTERN_MIN_IRLS, PATTERN_MIN_STEPS = 1_500_000, 3, 20
-#: scramble-v5/v6 regions, whose unscrambling (an unmixing) costs some 30 times
+#: scramble-v5/v6/v7 regions, whose unscrambling (an unmixing) costs some 30 times
 #: a permutation's, get this many passes of at most this many steps. Same files
 #: and keys, two 1.2-1.4 MP photos with five regions each (scramble-v6, header
 #: over the regions), PNG copy, JPEG q85, WebP 75: 0.00 to 0.03 dB below 8 x 80
@@ -1149,7 +1150,7 @@ def _remove_header_pattern(luma: np.ndarray, header: RobustHeader, grid, reg: "_
     equations: the true picture is smooth across its block seams, the
     unscrambled pattern is not; the weights are reweighted towards L1
     (:data:`PATTERN_IRLS` passes; :data:`PATTERN_MIXED_IRLS` for
-    scramble-v5/v6), so the picture's own edges count little.
+    scramble-v5/v6/v7), so the picture's own edges count little.
     Luma only (the channel modulates luma). The estimate is kept only if it
     clears the unscrambled region's block seams (:data:`PATTERN_KEEP_RATIO`);
     else, and for a region too large for the bounded work
@@ -1696,7 +1697,7 @@ def _reveal_decoded(
         elif fmt == "webp":
             chroma_q = [np.full((8, 8), _webp_chroma_noise(data))] * len(planes)
     lattice = _find_lattice(header, planes, received if source == "jpeg-coefficients" else None) if regs and scale == 1.0 else None
-    noise = None  # the received picture's noise on scramble-v5/v6 luma, where no lattice takes it out
+    noise = None  # the received picture's noise on scramble-v5/v6/v7 luma, where no lattice takes it out
     if UNMIXED_SHRINK and scale == 1.0 and lattice is None and any(isinstance(r.scramble, _MixScramble) for r in regs):
         noise = _mixed_noise(received, fmt, source, data, received_tables)
     candidates = None
@@ -2237,7 +2238,7 @@ _POINT_KERNELS = ("linear",)
 #: "linear" (a naive, not antialiased shrink such as OpenCV's INTER_LINEAR) was
 #: added after those runs: on 4 photos shrunk that way (800 px, q85) the gap
 #: went from -5.20 to -4.94 dB (one photo +0.9), the Lanczos shrinks of the same photos unchanged.
-#: scramble-v5/v6's downscale inverse runs this many times the iterations (its problem
+#: scramble-v5/v6/v7's downscale inverse runs this many times the iterations (its problem
 #: converges more slowly, even preconditioned; with the usual count the filter's
 #: cross-validation took bilinear and box shrinks for Lanczos).
 RESIZE_MIX_FACTOR = 4
@@ -2355,7 +2356,7 @@ class _ResizeProblem:
 
     def _preconditioner(self) -> np.ndarray:
         """``(8, 8)`` diagonal of the normal operator in block-DCT coordinates, for
-        scramble-v5/v6: its gains span orders of magnitude, and plain conjugate
+        scramble-v5/v6/v7: its gains span orders of magnitude, and plain conjugate
         gradients stall on them. Per frequency ``(u, v)``: ``g² κ_u κ_v + w λ``,
         ``κ`` the share of a block-DCT pattern with random signs per block (what
         the mixing makes of any content) that the resize keeps, ``λ`` the
@@ -2604,7 +2605,7 @@ def _validation_regions(regs: list[_Region], scale: float) -> list[_Region]:
 
 def _map_means(reg: _Region, ci: int, px: np.ndarray) -> np.ndarray:
     """scramble-v2: map the (equalised) block means of unscrambled pixels back
-    through the header's knots; scramble-v5/v6: add the region's mean back;
+    through the header's knots; scramble-v5/v6/v7: add the region's mean back;
     scramble-v1/v3/v4: unchanged."""
     if reg.scramble.scheme_id != 2 and not isinstance(reg.scramble, _MixScramble):
         return px

@@ -1,6 +1,6 @@
 """Empirical-Bayes shrinkage of sparse coefficients seen through Gaussian noise.
 
-A scramble-v5/v6 region, unmixed after a platform re-encoded the picture,
+A scramble-v5/v6/v7 region, unmixed after a platform re-encoded the picture,
 is the original's DCT coefficients plus the re-encoder's noise divided by
 the gains: at every frequency, ``y = x + n`` with ``n ~ N(0, σ²)`` (the
 mixing spreads each block's noise over all of them, so whatever the
