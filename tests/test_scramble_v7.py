@@ -116,3 +116,18 @@ def test_a_colourful_region_keeps_its_colour_through_a_re_encode(tmp_path):
         (l6, c6), (l7, c7) = errors["scramble-v6", chain], errors["scramble-v7", chain]
         assert c7 < 0.6 * c6, (chain, errors)
         assert l7 < 1.4 * l6 and l7 + c7 < 0.85 * (l6 + c6), (chain, errors)
+
+
+def test_a_gray_region_is_scramble_v6s_but_for_the_label():
+    """The target differs only in chroma: a gray region (one component) gets the very
+    coefficients scramble-v6 writes with the same key, so the privacy audit's
+    grayscale digits and clothes (docs/audit/v6-128) measure scramble-v7 too; only
+    the sealed parameters differ (their label)."""
+    rng = np.random.default_rng(8)
+    blocks = [np.rint(rng.laplace(0, 6, (5, 7, 8, 8)) / (1 + np.add.outer(np.arange(8), np.arange(8)))).astype(np.int16)]
+    quant = [np.full((8, 8), 4, dtype=np.uint16)]
+    key = RegionKey(bytes(range(32, 64)))
+    p6, p7 = get_scheme("scramble-v6").protect(blocks, key, quant), SCHEME.protect(blocks, key, quant)
+    assert np.array_equal(p6.blocks[0], p7.blocks[0]) and p6.aux == p7.aux
+    assert p6.robust != p7.robust and len(p6.robust) == len(p7.robust) == 38
+    assert SCHEME.codec.open(key, p7.robust, 1)[0][0].tolist() == get_scheme("scramble-v6").codec.open(key, p6.robust, 1)[0][0].tolist()
