@@ -258,8 +258,8 @@ def key_sensitivity(
         b = np.concatenate([np.asarray(x).ravel() for x in other.blocks])
         return float(np.mean(a != b))
 
-    def wrong_reveal(k: bytes):
-        if hasattr(scheme, "codec"):
+    def reveal_with(k: bytes):
+        if hasattr(scheme, "codec"):  # a gain-mixing scheme: its aux is the region itself
             return mixed_reveal(scheme, right, region_key(key), region_key(k), quant)
         try:
             return scheme.reveal(right.blocks, region_key(k), quant, right.aux)
@@ -267,12 +267,12 @@ def key_sensitivity(
             return scheme.reveal(right.blocks, region_key(k), quant, None)
 
     flipped = _flip_bit(key, bit)
-    p_right = luma_psnr(wrong_reveal(key) if hasattr(scheme, "codec") else scheme.reveal(right.blocks, region_key(key), quant, right.aux))
-    p_flip = luma_psnr(wrong_reveal(flipped))
+    p_right = luma_psnr(reveal_with(key))
+    p_flip = luma_psnr(reveal_with(flipped))
     c_flip = changed(scheme.protect(blocks, region_key(flipped), quant))
     p_rand, c_rand = [], []
     for rk in random_keys:
-        p_rand.append(luma_psnr(wrong_reveal(rk)))
+        p_rand.append(luma_psnr(reveal_with(rk)))
         c_rand.append(changed(scheme.protect(blocks, region_key(rk), quant)))
     return KeySensitivity(
         level, bit, p_right, p_flip, float(np.mean(p_rand)) if p_rand else math.nan,
