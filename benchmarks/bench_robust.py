@@ -549,9 +549,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare-lanczos", action="store_true",
                         help="after a downscale, also reveal each file with the downscale modelled as Lanczos only")
     args = parser.parse_args(argv)
-    schemes = ["scramble-v1", "scramble-v2", "scramble-v3", "scramble-v4", "scramble-v5", "scramble-v6", "scramble-v7"] if args.scheme == "all" else (args.scheme or AUTO).split(",")
-
     from picveil.platforms.simulate import available_encoders
+    from picveil.schemes import scheme_names
+
+    # "all": every region scramble the registry has (the whole-image searchable schemes are not region schemes)
+    schemes = [n for n in scheme_names() if n.startswith("scramble-")] if args.scheme == "all" else (args.scheme or AUTO).split(",")
 
     encoders = tuple(e for e in ("pillow", "opencv", "mozjpeg") if e in available_encoders())
     specs = chain_specs(args.quick, encoders)
