@@ -30,19 +30,27 @@ until the header fits). The source is a Pillow JPEG q92 4:2:0. Usage::
     python benchmarks/bench_robust.py --scheme all --jobs 8
     python benchmarks/bench_robust.py --per-photo jpeg:95,jpeg:75,jpeg:50,webp:75   # and each photo's gap
     python benchmarks/bench_robust.py --chains resize --compare-lanczos   # downscales, and the Lanczos-only model on the same files
+    python benchmarks/bench_robust.py --save run.jsonl   # each photo's result kept as it finishes; rerun to resume
+
+With ``--save FILE`` every finished photo is appended to FILE (one JSON
+line), and a later run with the same FILE and options runs only the photos
+not yet in it, then prints the tables over all of them: a long run can be
+stopped and resumed, or read before it ends (``--tables-only``).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
+import json
 import math
 import os
 import sys
 import tempfile
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -242,11 +250,14 @@ class PhotoResult:
     skipped: str = ""
     #: the scheme protect chose under ``auto`` when it was not the default (the circle fallback)
     fallback: str = ""
+    #: wall time of this photo's protect, chains and reveals
+    seconds: float = 0.0
 
 
 def run_photo(job) -> PhotoResult:
     """Protect one photo, run every chain, reveal; everything measured."""
     name, rgb, scheme, specs, seed, compare_lanczos = job
+    started = time.perf_counter()
     warnings.simplefilter("ignore")
     from PIL import Image
 
@@ -331,6 +342,7 @@ def run_photo(job) -> PhotoResult:
         row["seconds"] = time.perf_counter() - t0
         row["plain_psnr"], row["plain_ssim"] = region_scores(plain, ref, bx)
         res.chains[spec] = row
+    res.seconds = time.perf_counter() - started
     return res
 
 
@@ -548,7 +560,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="also print each photo's gap for these comma-separated chains (e.g. jpeg:75,webp:75)")
     parser.add_argument("--compare-lanczos", action="store_true",
                         help="after a downscale, also reveal each file with the downscale modelled as Lanczos only")
+    parser.add_argument("--save", default="", metavar="FILE",
+                        help="append each finished photo's result to FILE (JSON lines) and skip photos already in it")
+    parser.add_argument("--tables-only", action="store_true", help="with --save: print the tables of FILE's results, run nothing")
     args = parser.parse_args(argv)
+    if args.tables_only and not args.save:
+        parser.error("--tables-only needs --save FILE")
     from picveil.platforms.simulate import available_encoders
     from picveil.schemes import scheme_names
 
@@ -572,16 +589,57 @@ def main(argv: list[str] | None = None) -> int:
     pool = [photos[n] for n in sorted(photos)]
     items += [(f"mosaic {mp} MP", mosaic(pool, mp, SEED + mp)) for mp in (MOSAIC_MP[:1] if args.quick else MOSAIC_MP)]
     jobs = [(n, rgb, scheme, specs, SEED + i, args.compare_lanczos) for scheme in schemes for i, (n, rgb) in enumerate(items)]
+    saved = load_saved(args.save, specs) if args.save else {}
+    results = [saved[(j[2], j[0])] for j in jobs if (j[2], j[0]) in saved]
+    jobs = [j for j in jobs if (j[2], j[0]) not in saved]
+    if args.tables_only:
+        jobs = []
     t0 = time.time()
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as ex:
         futures = [ex.submit(run_photo, j) for j in jobs]
         seed003 = {s: ex.submit(seed003_case, s) for s in schemes}
-        results = [f.result() for f in futures]
+        for f in as_completed(futures):
+            results.append(f.result())
+            if args.save:
+                save_result(args.save, results[-1], specs)
         seed003 = {s: f.result() for s, f in seed003.items()}
-    print_tables(results, specs, schemes, seed003, time.time() - t0, args.markdown)
+    order = {(s, n): i for i, (s, n) in enumerate((s, n) for s in schemes for n, _ in items)}
+    results.sort(key=lambda r: order.get((r.scheme, r.name), len(order)))
+    elapsed = time.time() - t0 + sum(r.seconds for r in results if (r.scheme, r.name) in saved)
+    print_tables(results, specs, schemes, seed003, elapsed, args.markdown)
     if args.per_photo:
         print_per_photo(results, [c for c in args.per_photo.split(",") if c in specs])
     return 0
+
+
+def _spec_key(specs: list[str]) -> str:
+    return ",".join(specs)
+
+
+def load_saved(path: str, specs: list[str]) -> dict[tuple[str, str], PhotoResult]:
+    """The results `path` holds for this run's chains, by (scheme, photo); {} if it does not exist."""
+    out: dict[tuple[str, str], PhotoResult] = {}
+    if not os.path.exists(path):
+        return out
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            rec = json.loads(line)
+            if rec.get("specs") != _spec_key(specs):
+                continue  # another run's chains: not comparable
+            r = PhotoResult(**rec["result"])
+            out[(r.scheme, r.name)] = r
+    return out
+
+
+def save_result(path: str, result: PhotoResult, specs: list[str]) -> None:
+    """Append one photo's result to `path` (one JSON line, written whole, flushed)."""
+    line = json.dumps({"specs": _spec_key(specs), "result": dataclasses.asdict(result)}, allow_nan=True)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(line + "\n")
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def print_per_photo(results: list[PhotoResult], chains: list[str]) -> None:
