@@ -477,7 +477,7 @@ def print_tables(results, specs, schemes, seed003, elapsed: float, markdown: boo
             if resize_step(spec):
                 picks = [r.chains[spec].get("resampling") for r in rs if spec in r.chains and r.chains[spec].get("resampling")]
                 if picks:
-                    chosen.append(f"{resize_step(spec)}: " + ", ".join(f"{k} {picks.count(k)}" for k in sorted(set(picks))))
+                    chosen.append(f"{spec}: " + ", ".join(f"{k} {picks.count(k)}" for k in sorted(set(picks))))
         lanczos = []
         for spec in specs:
             pairs = [(c["psnr"], c["psnr_lanczos"], c["plain_psnr"]) for c in (r.chains.get(spec, {}) for r in rs) if "psnr_lanczos" in c]

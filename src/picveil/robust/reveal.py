@@ -1101,6 +1101,16 @@ PATTERN_MIXED_IRLS, PATTERN_MIXED_STEPS = 3, 30
 #: -3.6 dB) wherever it was 0.94 or more; checked on 10 more photos and a
 #: two-region layout (41 cases in all, robust/SPEC.md §13.5).
 PATTERN_KEEP_RATIO = 0.92
+#: What the estimate makes smallest in scramble-v5/v6/v7 regions:
+#: ``"seam-curvature"`` (:func:`_seam_curvature`) or ``"first-difference"``
+#: (as for the block-moving schemes, and for these before the fourteenth
+#: session; ``benchmarks/bench_header_pattern.py`` compares the two), and the
+#: keep ratio that goes with the seam curvature. Measured there (fourteenth
+#: session, see docs/robust/header-pattern.md): the curvature estimate is
+#: taken out where the first-difference one was left as texture, and where
+#: both are taken out it leaves less of the pattern.
+PATTERN_MIXED_OPERATOR = "seam-curvature"
+PATTERN_MIXED_KEEP_RATIO = 0.96
 
 
 def _header_grid_in_regions(header: RobustHeader, payload_len: int, found: tuple[int, int] | None = None):
@@ -1145,20 +1155,29 @@ def _remove_header_pattern(luma: np.ndarray, header: RobustHeader, grid, reg: "_
     scrambled region *plus* the header's smooth pattern (sum of cos² windows
     times unknown amplitudes, SPEC §9), which unscrambling would turn into
     block noise (about 41 dB). The amplitudes of the cells over the region are
-    the least-squares solution that makes the unscrambled region smoothest
-    (first differences), found by conjugate gradients on the normal
-    equations: the true picture is smooth across its block seams, the
-    unscrambled pattern is not; the weights are reweighted towards L1
-    (:data:`PATTERN_IRLS` passes; :data:`PATTERN_MIXED_IRLS` for
-    scramble-v5/v6/v7), so the picture's own edges count little.
+    the least-squares solution that makes the unscrambled region smoothest,
+    found by conjugate gradients on the normal equations: the true picture
+    is smooth across its block seams, the unscrambled pattern is not; the
+    weights are reweighted towards L1 (:data:`PATTERN_IRLS` passes;
+    :data:`PATTERN_MIXED_IRLS` for scramble-v5/v6/v7), so the picture's own
+    edges count little. Smoothest means the smallest first differences for
+    the block-moving schemes, and for scramble-v5/v6/v7 the smallest second
+    differences across the block seams (:func:`_seam_curvature`): their
+    unscrambled pattern is noise in each block's mean and lowest
+    frequencies, which a seam's curvature shows and a picture's texture or
+    gradient does not (they pass through seams and block interiors alike;
+    :data:`PATTERN_MIXED_OPERATOR`).
     Luma only (the channel modulates luma). The estimate is kept only if it
-    clears the unscrambled region's block seams (:data:`PATTERN_KEEP_RATIO`);
+    clears the unscrambled region's block seams (:data:`PATTERN_KEEP_RATIO`,
+    :data:`PATTERN_MIXED_KEEP_RATIO` with the seam curvature);
     else, and for a region too large for the bounded work
     (:data:`PATTERN_WORK`), the region is left as it is and ``0.0`` returned.
     """
     by0, by1, bx0, bx1 = reg.ranges[0]
     rows, cols = by1 - by0, bx1 - bx0
-    irls, cg = (PATTERN_MIXED_IRLS, PATTERN_MIXED_STEPS) if isinstance(reg.scramble, _MixScramble) else (PATTERN_IRLS, PATTERN_CG_STEPS)
+    mixed = isinstance(reg.scramble, _MixScramble)
+    irls, cg = (PATTERN_MIXED_IRLS, PATTERN_MIXED_STEPS) if mixed else (PATTERN_IRLS, PATTERN_CG_STEPS)
+    seams = mixed and PATTERN_MIXED_OPERATOR == "seam-curvature"
     passes, steps = irls, min(cg, PATTERN_WORK // max(1, rows * cols * irls))
     if steps < PATTERN_MIN_STEPS:
         passes, steps = PATTERN_MIN_IRLS, PATTERN_WORK // max(1, rows * cols * PATTERN_MIN_IRLS)
@@ -1174,10 +1193,11 @@ def _remove_header_pattern(luma: np.ndarray, header: RobustHeader, grid, reg: "_
         return _unscramble_px(reg, 0, img)
 
     def grad(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return np.diff(img, axis=1), np.diff(img, axis=0)
+        return _seam_curvature(img) if seams else (np.diff(img, axis=1), np.diff(img, axis=0))
 
     def scramble_grad_t(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
-        return _unscramble_px_adjoint(reg, 0, _diff_adjoint(gx, gy))
+        adjoint = _seam_curvature_adjoint(gx, gy, (y1 - y0, x1 - x0)) if seams else _diff_adjoint(gx, gy)
+        return _unscramble_px_adjoint(reg, 0, adjoint)
 
     region = luma[y0:y1, x0:x1] - 128.0
     bx_, by_ = grad(unscramble(region))
@@ -1211,10 +1231,46 @@ def _remove_header_pattern(luma: np.ndarray, header: RobustHeader, grid, reg: "_
             rr, rr_old = float((r * r).sum()), rr
             d = r + (rr / rr_old) * d
     pattern = ky.T @ a @ kx
-    if _blockiness(unscramble(region - pattern)) > PATTERN_KEEP_RATIO * _blockiness(unscramble(region)):
+    keep_ratio = PATTERN_MIXED_KEEP_RATIO if seams else PATTERN_KEEP_RATIO
+    if _blockiness(unscramble(region - pattern)) > keep_ratio * _blockiness(unscramble(region)):
         return 0.0  # the estimate does not clear the seams: it is not the pattern (texture)
     luma[y0:y1, x0:x1] -= pattern
     return float(np.sqrt(np.mean(pattern * pattern)))
+
+
+def _seam_columns(n: int) -> np.ndarray:
+    """Of the ``n - 2`` second differences along an axis of ``n`` pixels (entry
+    ``j`` centred on pixel ``j + 1``), those centred on the last or the first
+    pixel of an 8-pixel block: the two either side of each seam."""
+    return np.isin((np.arange(max(0, n - 2)) + 1) % 8, (7, 0))
+
+
+def _seam_curvature(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Second differences of ``u`` ``(h, w)`` across its 8x8 block seams:
+    ``(along x: (h, k_x), along y: (k_y, w))``, each centred on a pixel either
+    side of a seam (:func:`_seam_columns`). A picture's texture and gradients
+    give them no more than its block interiors; noise in each block's mean
+    and lowest frequencies shows in them alone."""
+    sx = u[:, :-2] - 2.0 * u[:, 1:-1] + u[:, 2:]
+    sy = u[:-2, :] - 2.0 * u[1:-1, :] + u[2:, :]
+    return sx[:, _seam_columns(u.shape[1])], sy[_seam_columns(u.shape[0]), :]
+
+
+def _seam_curvature_adjoint(gx: np.ndarray, gy: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The adjoint of :func:`_seam_curvature` for pictures of `shape`."""
+    h, w = shape
+    fx = np.zeros((h, max(0, w - 2)))
+    fx[:, _seam_columns(w)] = gx
+    fy = np.zeros((max(0, h - 2), w))
+    fy[_seam_columns(h), :] = gy
+    out = np.zeros((h, w))
+    out[:, :-2] += fx
+    out[:, 1:-1] -= 2.0 * fx
+    out[:, 2:] += fx
+    out[:-2, :] += fy
+    out[1:-1, :] -= 2.0 * fy
+    out[2:, :] += fy
+    return out
 
 
 def _blockiness(u: np.ndarray) -> float:
@@ -1224,8 +1280,7 @@ def _blockiness(u: np.ndarray) -> float:
     picture, more for unscrambled block noise)."""
     sx = np.abs(np.diff(u, n=2, axis=1))  # column j: centred on pixel j + 1
     sy = np.abs(np.diff(u, n=2, axis=0))
-    seam_x = np.isin(np.arange(sx.shape[1]) % 8, (6, 7))  # centred on the last or first pixel of a block
-    seam_y = np.isin(np.arange(sy.shape[0]) % 8, (6, 7))
+    seam_x, seam_y = _seam_columns(u.shape[1]), _seam_columns(u.shape[0])
     seam = np.concatenate([sx[:, seam_x].ravel(), sy[seam_y, :].ravel()])
     inner = np.concatenate([sx[:, ~seam_x].ravel(), sy[~seam_y, :].ravel()])
     if not seam.size or not inner.size:

@@ -1,0 +1,155 @@
+"""The robust header written over the regions: how much of its pattern a reveal takes out.
+
+When the circle default's header (with each region's sealed gains) does not
+fit outside the regions, protect writes it over the whole picture (robust
+SPEC §13.5) and a reveal from pixels estimates the pattern inside each
+region before unscrambling it (``reveal._remove_header_pattern``). This
+script protects packaged photos for a circle, keeps the cases where the
+header went over a scramble-v5/v6/v7 region, and reveals each received file
+three ways, on the *same* file (paired, keys and boxes alike):
+
+* **shipped**: the estimate as picveil ships it (``PATTERN_MIXED_OPERATOR``,
+  seam curvature since the fourteenth session);
+* **first-difference**: the estimate the block-moving schemes use, with its
+  keep test (what scramble-v5/v6/v7 regions got before);
+* **left in**: no estimate at all (the pattern unscrambled into block noise).
+
+It prints, per chain, the decrypted regions' PSNR of each and the
+differences in dB (mean, worst, best over cases, and how many cases lose
+more than 0.1 dB), then each case. Not a test: a measurement (STYLE.md
+point 10). Photos: scikit-image's and Debian's ``opencv-doc`` examples (if
+installed) from 0.4 MP, each with four box layouts (:data:`LAYOUTS`). Usage::
+
+    python benchmarks/bench_header_pattern.py            # about 15 min on 2 cores
+    python benchmarks/bench_header_pattern.py --chains png,jpeg:75 --photos 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import math
+import os
+import sys
+import tempfile
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_robust as br  # noqa: E402 - the photos, boxes and measures of the robustness benchmark
+
+#: Photos smaller than this (pixels) rarely take the default scheme with its header over a region.
+MIN_PIXELS = 400_000
+CHAINS = ("png", "jpeg:75", "webp:75")
+#: Box layouts: one centred region of 36 % or 64 % of the picture, four
+#: regions of 12 % each (a 2 x 2 group photo), and bench_robust's seeded 1-4 boxes.
+LAYOUTS = ("centred", "large", "four", "random")
+
+
+def run_case(job) -> dict | None:
+    """Protect one photo with one box layout; None if the header is not over a mixing region."""
+    name, rgb, layout, seed, chains = job
+    warnings.simplefilter("ignore")
+    from picveil import api
+    from picveil.crypto import Keyring
+    from picveil.platforms.simulate import parse_chain
+    from picveil.robust import header as rh
+    from picveil.robust import reveal as rv
+    from picveil.robust.extractor import extract_report
+
+    h, w = rgb.shape[:2]
+    src = _jpeg(rgb)
+    original = br.decode(src)
+    me = Keyring.open(os.path.join(tempfile.mkdtemp(prefix="pv-pattern-"), "me"), create=True)
+    me.create_circle("family")
+    if layout in ("centred", "large"):
+        side = 0.6 if layout == "centred" else 0.8
+        bw, bh = int(w * side), int(h * side)
+        boxes = [((w - bw) // 2, (h - bh) // 2, bw, bh)]
+    elif layout == "four":
+        bw, bh = int(w * 0.35), int(h * 0.35)
+        boxes = [(int(w * fx) - bw // 2, int(h * fy) - bh // 2, bw, bh) for fy in (0.28, 0.72) for fx in (0.28, 0.72)]
+    else:
+        boxes = br.random_boxes(w, h, np.random.default_rng(seed))
+    prot, report, _ = api._protect(src, boxes, circle="family", keyring=me)
+    if report.warnings:
+        return None
+    found = extract_report(br.decode(prot))
+    header = rh.RobustHeader.from_bytes(found.payload)
+    if rv._header_grid_in_regions(header, len(found.payload), found.grid) is None:
+        return None  # outside the regions: nothing to estimate
+    if header.scheme_id not in rv._MixScramble.scheme_ids:
+        return None
+    snapped = [(r.box.x, r.box.y, r.box.w, r.box.h) for r in report.regions]
+    out = {"name": name, "layout": layout, "mp": w * h / 1e6, "regions": len(snapped), "chains": {}}
+    for spec in chains:
+        received = parse_chain("strip," + spec).run(prot)
+        row = {}
+        for label, operator, keep in (
+            ("shipped", rv.PATTERN_MIXED_OPERATOR, rv.PATTERN_MIXED_KEEP_RATIO),
+            ("first-difference", "first-difference", rv.PATTERN_MIXED_KEEP_RATIO),
+            ("left in", rv.PATTERN_MIXED_OPERATOR, 0.0),
+        ):
+            saved = rv.PATTERN_MIXED_OPERATOR, rv.PATTERN_MIXED_KEEP_RATIO
+            rv.PATTERN_MIXED_OPERATOR, rv.PATTERN_MIXED_KEEP_RATIO = operator, keep
+            try:
+                revealed, _ = rv.reveal_pixels(received, keyring=me)
+            finally:
+                rv.PATTERN_MIXED_OPERATOR, rv.PATTERN_MIXED_KEEP_RATIO = saved
+            row[label] = br.region_scores(revealed, original, snapped)[0]
+        row["plain"] = br.region_scores(br.decode(parse_chain("strip," + spec).run(src)), original, snapped)[0]
+        out["chains"][spec] = row
+    return out
+
+
+def _jpeg(rgb: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", quality=br.SOURCE_QUALITY, subsampling=2)
+    return buf.getvalue()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--chains", default=",".join(CHAINS), help="comma-separated chains (bench_robust's syntax)")
+    parser.add_argument("--photos", type=int, default=0, help="use only the first N photos (0: all)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args(argv)
+    chains = [c for c in args.chains.split(",") if c]
+    photos = {n: p for n, p in sorted(br.load_photos().items()) if p.shape[0] * p.shape[1] >= MIN_PIXELS}
+    names = list(photos)[: args.photos or None]
+    jobs = [(n, photos[n], layout, br.SEED + i, chains) for i, n in enumerate(names) for layout in LAYOUTS]
+    t0 = time.time()
+    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as ex:
+        cases = [c for c in ex.map(run_case, jobs) if c is not None]
+    print(f"### Header over scramble-v5/v6/v7 regions: {len(cases)} cases of {len(jobs)} "
+          f"({len(names)} photos of at least {MIN_PIXELS / 1e6:.1f} MP, {len(LAYOUTS)} box layouts); {time.time() - t0:.0f} s\n")
+    print("Decrypted regions' PSNR (dB) on the same received file; differences in dB.\n")
+    print("| chain | cases | shipped | first-difference | left in | plain | shipped - first-difference: mean | worst | best "
+          "| cases below -0.1 | shipped - left in: mean | worst |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for spec in chains:
+        rows = [c["chains"][spec] for c in cases]
+        if not rows:
+            continue
+        d1 = [r["shipped"] - r["first-difference"] for r in rows]
+        d2 = [r["shipped"] - r["left in"] for r in rows]
+        plain = [r["plain"] for r in rows if math.isfinite(r["plain"])]
+        print(f"| {spec} | {len(rows)} | {np.mean([r['shipped'] for r in rows]):.2f} | "
+              f"{np.mean([r['first-difference'] for r in rows]):.2f} | {np.mean([r['left in'] for r in rows]):.2f} | "
+              f"{np.mean(plain) if plain else math.inf:.2f} | {np.mean(d1):+.2f} | {min(d1):+.2f} | {max(d1):+.2f} | "
+              f"{sum(d < -0.1 for d in d1)} | {np.mean(d2):+.2f} | {min(d2):+.2f} |")
+    print("\n| photo | MP | layout | regions | " + " | ".join(f"{c}: shipped - first-diff." for c in chains) + " |")
+    print("|---|---|---|---|" + "---|" * len(chains))
+    for c in cases:
+        cells = [f"{c['chains'][s]['shipped'] - c['chains'][s]['first-difference']:+.2f}" for s in chains]
+        print(f"| {c['name']} | {c['mp']:.1f} | {c['layout']} | {c['regions']} | " + " | ".join(cells) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
