@@ -1106,9 +1106,12 @@ PATTERN_KEEP_RATIO = 0.92
 #: (as for the block-moving schemes, and for these before the fourteenth
 #: session; ``benchmarks/bench_header_pattern.py`` compares the two), and the
 #: keep ratio that goes with the seam curvature. Measured there (fourteenth
-#: session, see docs/robust/header-pattern.md): the curvature estimate is
-#: taken out where the first-difference one was left as texture, and where
-#: both are taken out it leaves less of the pattern.
+#: session, docs/robust/header-pattern.md: 21 cases, 11 photos of 0.4-2 MP,
+#: one to four regions, same files): +0.83 dB on a lossless copy, +0.48
+#: after JPEG q75, +0.37 after WebP 75 on average, up to +3.7 / +2.2 / +1.6,
+#: never more than 0.08 dB worse; +2.3 / +1.7 / +1.3 against leaving the
+#: pattern in. The curvature estimate is taken out where the first-difference
+#: one was left out as texture, and leaves less of the pattern where both are.
 PATTERN_MIXED_OPERATOR = "seam-curvature"
 PATTERN_MIXED_KEEP_RATIO = 0.96
 
