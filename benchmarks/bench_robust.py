@@ -554,7 +554,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--photos", type=int, default=0, help="use only the first N photos (0: all)")
     parser.add_argument("--names", default="", help="comma-separated photo names to use instead of the default set "
-                        "(with --quick: besides its mosaic)")
+                        "(with --quick: besides its mosaic), or none")
+    parser.add_argument("--mosaics", default="", help="comma-separated mosaic sizes in MP, or none "
+                        f"(default: {MOSAIC_MP[0]} with --quick, else {','.join(map(str, MOSAIC_MP))})")
     parser.add_argument("--chains", default="", help="only chains containing one of these comma-separated strings")
     parser.add_argument("--per-photo", default="", metavar="CHAINS",
                         help="also print each photo's gap for these comma-separated chains (e.g. jpeg:75,webp:75)")
@@ -578,7 +580,9 @@ def main(argv: list[str] | None = None) -> int:
         specs = [s for s in specs if any(part in s for part in args.chains.split(","))]
     photos = load_photos()
     names = [n for n in QUICK if n in photos] if args.quick else sorted(photos)
-    if args.names:
+    if args.names == "none":
+        names = []
+    elif args.names:
         unknown = [n for n in args.names.split(",") if n not in photos]
         if unknown:
             parser.error(f"unknown photo(s) {', '.join(unknown)}; available here: {', '.join(sorted(photos))}")
@@ -587,7 +591,9 @@ def main(argv: list[str] | None = None) -> int:
         names = names[: args.photos]
     items = [(n, photos[n]) for n in names]
     pool = [photos[n] for n in sorted(photos)]
-    items += [(f"mosaic {mp} MP", mosaic(pool, mp, SEED + mp)) for mp in (MOSAIC_MP[:1] if args.quick else MOSAIC_MP)]
+    sizes = (MOSAIC_MP[:1] if args.quick else MOSAIC_MP) if not args.mosaics else (
+        () if args.mosaics == "none" else tuple(int(m) for m in args.mosaics.split(",")))
+    items += [(f"mosaic {mp} MP", mosaic(pool, mp, SEED + mp)) for mp in sizes]
     jobs = [(n, rgb, scheme, specs, SEED + i, args.compare_lanczos) for scheme in schemes for i, (n, rgb) in enumerate(items)]
     saved = load_saved(args.save, specs) if args.save else {}
     results = [saved[(j[2], j[0])] for j in jobs if (j[2], j[0]) in saved]
