@@ -14,7 +14,6 @@ received pixels twice: first pass only, and all passes.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import sys
 import tempfile
@@ -67,8 +66,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
-    from PIL import Image
-
     from picveil import api
     from picveil.crypto import Keyring
     from picveil.platforms.simulate import available_encoders, parse_chain
@@ -89,9 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         i = names.index(n)
         rgb = photos[n]
         h, w = rgb.shape[:2]
-        buf = io.BytesIO()
-        Image.fromarray(rgb).save(buf, "JPEG", quality=br.SOURCE_QUALITY, subsampling=2)
-        src = buf.getvalue()
+        src = br.source_jpeg(rgb)
         rng = np.random.default_rng(br.SEED + i)  # the boxes bench_robust draws for this photo
         for _ in range(20):
             boxes = br.random_boxes(w, h, rng)

@@ -27,7 +27,6 @@ installed) from 0.4 MP, each with four box layouts (:data:`LAYOUTS`). Usage::
 from __future__ import annotations
 
 import argparse
-import io
 import math
 import os
 import sys
@@ -61,7 +60,7 @@ def run_case(job) -> dict | None:
     from picveil.robust.extractor import extract_report
 
     h, w = rgb.shape[:2]
-    src = _jpeg(rgb)
+    src = br.source_jpeg(rgb)
     original = br.decode(src)
     me = Keyring.open(os.path.join(tempfile.mkdtemp(prefix="pv-pattern-"), "me"), create=True)
     me.create_circle("family")
@@ -103,14 +102,6 @@ def run_case(job) -> dict | None:
         row["plain"] = br.region_scores(br.decode(parse_chain("strip," + spec).run(src)), original, snapped)[0]
         out["chains"][spec] = row
     return out
-
-
-def _jpeg(rgb: np.ndarray) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, "JPEG", quality=br.SOURCE_QUALITY, subsampling=2)
-    return buf.getvalue()
 
 
 def main(argv: list[str] | None = None) -> int:

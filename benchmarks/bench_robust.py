@@ -192,6 +192,15 @@ def resize_edge(spec: str) -> int | None:
 
 
 # --- measures ------------------------------------------------------------------------------
+def source_jpeg(rgb: np.ndarray) -> bytes:
+    """The photo as the user has it before protection: Pillow JPEG at SOURCE_QUALITY, 4:2:0."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", quality=SOURCE_QUALITY, subsampling=2)
+    return buf.getvalue()
+
+
 def decode(data: bytes) -> np.ndarray:
     from PIL import Image
 
@@ -268,9 +277,7 @@ def run_photo(job) -> PhotoResult:
     from picveil.robust.reveal import reveal_pixels
 
     h, w = rgb.shape[:2]
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, "JPEG", quality=SOURCE_QUALITY, subsampling=2)
-    src = buf.getvalue()
+    src = source_jpeg(rgb)
     original = decode(src)
     home = tempfile.mkdtemp(prefix="pv-bench-")
     me = Keyring.open(os.path.join(home, "me"), create=True)
