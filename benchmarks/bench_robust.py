@@ -609,7 +609,8 @@ def main(argv: list[str] | None = None) -> int:
         jobs = []
     t0 = time.time()
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as ex:
-        futures = [ex.submit(run_photo, j) for j in jobs]
+        # the largest photos first: with several workers, the run ends sooner (each job keeps its own seed)
+        futures = [ex.submit(run_photo, j) for j in sorted(jobs, key=lambda j: -j[1].shape[0] * j[1].shape[1])]
         seed003 = {s: ex.submit(seed003_case, s) for s in schemes}
         for f in as_completed(futures):
             results.append(f.result())
