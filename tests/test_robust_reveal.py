@@ -987,6 +987,92 @@ def test_a_downscale_is_inverted_with_the_platforms_resampling_filter(method, ke
     assert chosen > lanczos + 0.5, (chosen, lanczos)
 
 
+@pytest.fixture(scope="module")
+def protected_large(photo, keyrings):
+    """The photo with one large region (the circle default, scramble-v7), with
+    fixed keys as `protected_v4`: the filter read from the spectrum depends on
+    the keys where two filters are close (bench_resize_kernel.py measures it
+    over fresh keys)."""
+    import os
+
+    me, friend, _ = keyrings
+    rng = np.random.default_rng(2)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(os, "urandom", lambda n: rng.bytes(n))
+        me.create_circle("fixed-large")
+        friend.import_circle(me.share_circle("fixed-large", [friend.recipient]))
+        out, report, _ = api._protect(photo, [(400, 224, 960, 720)], circle="fixed-large", keyring=me)
+    assert report.warnings == ()
+    assert rh.RobustHeader.from_bytes(picveil.robust.extract(_decode(out))).scheme_id in rv._MixScramble.scheme_ids
+    return out
+
+
+@pytest.mark.parametrize(
+    "method, kernel", [("lanczos", "lanczos"), ("bicubic", "bicubic"), ("bilinear", "bilinear"), ("opencv-area", "area")]
+)
+def test_the_filter_of_a_downscale_is_read_from_the_mixed_regions_spectrum(method, kernel, protected_large, keyrings):
+    """scramble-v7 regions are random fields with public energies per
+    frequency, so the platform's filter is read from the energies the
+    received blocks show there (`_spectral_kernel`), whatever the keys and the
+    region: Lanczos (which the cross-validation took for bilinear on mixed
+    regions), bilinear and OpenCV's INTER_AREA, after a 44 % shrink and a q85
+    re-encode; the fit of the true filter is far below the others'."""
+    _, friend, _ = keyrings
+    received = parse_chain(f"strip,resize:800:{method},jpeg:85").run(protected_large)
+    image = _decode(received)
+    header = rh.RobustHeader.from_bytes(picveil.robust.extract(image))
+    keys, _ = rv._open_groups(header, friend)
+    regs, _, _ = rv._regions(header, keys)
+    fits, blocks = rv._spectral_fits(image, header, regs, rv._luma_table(received, "jpeg"))
+    assert blocks > 1000 and set(fits) == set(rv.RESIZE_KERNELS)
+    assert rv._spectral_kernel(image, header, regs, rv._luma_table(received, "jpeg")) == kernel, fits
+    assert fits[kernel] < rv.KERNEL_SPECTRUM_FIT
+    if method == "lanczos":  # what the cross-validation took it for fits far worse
+        assert fits["bilinear"] > 3 * fits["lanczos"], fits
+
+
+def test_a_downscale_of_mixed_regions_is_modelled_with_the_filter_read(photo, protected, keyrings, monkeypatch):
+    """The reveal after a shrink of the circle default's regions models it with
+    the filter `_spectral_kernel` read, names it, and reveals the regions."""
+    _, friend, _ = keyrings
+    out, _ = protected
+    received = parse_chain("strip,resize:800:bilinear,jpeg:85").run(out)
+    calls = []
+    spectral = rv._spectral_kernel
+    monkeypatch.setattr(rv, "_spectral_kernel", lambda *a, **k: calls.append(spectral(*a, **k)) or calls[-1])
+    revealed, report = rv.reveal_pixels(received, keyring=friend)
+    assert calls == ["bilinear"] and report.resampling == "bilinear"
+    ref = _resized_reference(_decode(photo), "resize:800:bilinear")
+    mask = _region_mask(ref.shape, BOXES, ref.shape[1] / _decode(photo).shape[1])
+    plain = _decode(parse_chain("strip,resize:800:bilinear,jpeg:85").run(photo))
+    assert _psnr(revealed[mask], ref[mask]) > _psnr(plain[mask], ref[mask]) - 6.0
+
+
+def test_spectral_kernel_needs_mixed_blocks_and_a_fit(photo, protected_v4, keyrings):
+    """Block-moving regions (scramble-v4) show their content's spectrum, not a
+    public one: no filter is read from them (the cross-validation decides)."""
+    _, friend, _ = keyrings
+    out, _ = protected_v4
+    received = parse_chain("strip,resize:800,jpeg:85").run(out)
+    header = rh.RobustHeader.from_bytes(picveil.robust.extract(_decode(received)))
+    keys, _ = rv._open_groups(header, friend)
+    regs, _, _ = rv._regions(header, keys)
+    assert regs and rv._spectral_kernel(_decode(received), header, regs) is None
+
+
+def test_quantized_energy_is_what_rounding_leaves_of_a_gaussian():
+    """`_quantized_energy` against a Monte Carlo of libjpeg's rounding: the
+    variance plus q²/12 when the step is small, almost nothing when it is large."""
+    rng = np.random.default_rng(3)
+    var = np.array([400.0, 100.0, 25.0, 4.0, 1.0, 0.25])
+    step = np.array([1.0, 10.0, 10.0, 10.0, 1.0, 8.0])
+    x = rng.standard_normal((200_000, 1)) * np.sqrt(var)
+    mc = np.mean((step * np.round(x / step)) ** 2, axis=0)
+    got = rv._quantized_energy(var, step)
+    assert np.allclose(got, mc, rtol=0.03, atol=1e-3), (got, mc)
+    assert abs(got[0] - (400 + 1 / 12)) < 0.05 and got[-1] < 1e-6
+
+
 def test_resampling_matrices_match_the_resizers():
     """The downscale model's matrices are Pillow's filters (and OpenCV's
     INTER_AREA and INTER_LINEAR) to float precision, also on a part of the
