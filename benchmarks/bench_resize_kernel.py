@@ -69,7 +69,6 @@ def run_photo(job) -> list[dict]:
     warnings.simplefilter("ignore")
     from PIL import Image
 
-    from picveil import api
     from picveil.crypto import Keyring
     from picveil.platforms.simulate import parse_chain
     from picveil.robust import reveal as rv
@@ -82,14 +81,10 @@ def run_photo(job) -> list[dict]:
     Image.fromarray(original).save(png, "PNG")
     me = Keyring.open(os.path.join(tempfile.mkdtemp(prefix="pv-kernel-"), "me"), create=True)
     me.create_circle("family")
-    rng = np.random.default_rng(seed)
-    for _ in range(20):
-        boxes = br.random_boxes(w, h, rng)
-        prot, report, _ = api._protect(src, boxes, circle="family", keyring=me)
-        if not report.warnings:
-            break
-    else:
+    found = br.protect_fitting(src, w, h, np.random.default_rng(seed), me)
+    if found is None:
         return []
+    prot, report, _ = found
     snapped = [(r.box.x, r.box.y, r.box.w, r.box.h) for r in report.regions]
     rows = []
     for method, encode, truth in chains:

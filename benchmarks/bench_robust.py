@@ -245,6 +245,20 @@ def _fallback_scheme() -> str:
     return CIRCLE_FALLBACK_SCHEME
 
 
+def protect_fitting(src: bytes, w: int, h: int, rng: np.random.Generator, keyring, scheme: str | None = None):
+    """Protect `src` for the keyring's circle "family" with :func:`random_boxes`
+    drawn from `rng` until the robust header fits (20 draws at most):
+    ``(protected, report, boxes)``, or None if it never did."""
+    from picveil import api
+
+    for _ in range(20):
+        boxes = random_boxes(w, h, rng)
+        prot, report, _ = api._protect(src, boxes, circle="family", keyring=keyring, scheme=scheme)
+        if not report.warnings:
+            return prot, report, boxes
+    return None
+
+
 # --- one photo -------------------------------------------------------------------------------
 @dataclass
 class PhotoResult:
@@ -284,14 +298,10 @@ def run_photo(job) -> PhotoResult:
     me.create_circle("family")
     friend = Keyring.open(os.path.join(home, "friend"), create=True)
     friend.import_circle(me.share_circle("family", [friend.recipient]))
-    rng = np.random.default_rng(seed)
-    for _ in range(20):
-        boxes = random_boxes(w, h, rng)
-        prot, report, _ = api._protect(src, boxes, circle="family", keyring=me, scheme=None if scheme == AUTO else scheme)
-        if not report.warnings:
-            break
-    else:
+    found = protect_fitting(src, w, h, np.random.default_rng(seed), me, scheme=None if scheme == AUTO else scheme)
+    if found is None:
         return PhotoResult(name, w * h / 1e6, scheme, 0, 0, 0, math.nan, skipped="header never fits")
+    prot, report, boxes = found
     snapped = [(r.box.x, r.box.y, r.box.w, r.box.h) for r in report.regions]
     payload = extract(decode(prot))
     # header cost: the same protection without the header (identical regions) against with it

@@ -116,16 +116,24 @@ def protected_v4(photo, keyrings):
     seed 20261206 here: its reveal then 2.0 dB below the true filter's, 0.7
     above Lanczos'), a known weakness of the cross-validated choice; seeds 1,
     2 and 3 pick right."""
+    out, report = _protect_with_fixed_keys(photo, BOXES, keyrings, "fixed-keys", 1, scheme="scramble-v4")
+    assert report.warnings == ()
+    return out, report
+
+
+def _protect_with_fixed_keys(photo: bytes, boxes, keyrings, circle: str, seed: int, **kw):
+    """Protect for a new `circle` (shared with the friend) made, like the
+    protect's salts, while the operating system's random bytes come from a
+    generator seeded with `seed`: the same keys in every run."""
     import os
 
     me, friend, _ = keyrings
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(seed)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(os, "urandom", lambda n: rng.bytes(n))
-        me.create_circle("fixed-keys")
-        friend.import_circle(me.share_circle("fixed-keys", [friend.recipient]))
-        out, report, _ = api._protect(photo, BOXES, circle="fixed-keys", keyring=me, scheme="scramble-v4")
-    assert report.warnings == ()
+        me.create_circle(circle)
+        friend.import_circle(me.share_circle(circle, [friend.recipient]))
+        out, report, _ = api._protect(photo, boxes, circle=circle, keyring=me, **kw)
     return out, report
 
 
@@ -993,15 +1001,7 @@ def protected_large(photo, keyrings):
     fixed keys as `protected_v4`: the filter read from the spectrum depends on
     the keys where two filters are close (bench_resize_kernel.py measures it
     over fresh keys)."""
-    import os
-
-    me, friend, _ = keyrings
-    rng = np.random.default_rng(2)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(os, "urandom", lambda n: rng.bytes(n))
-        me.create_circle("fixed-large")
-        friend.import_circle(me.share_circle("fixed-large", [friend.recipient]))
-        out, report, _ = api._protect(photo, [(400, 224, 960, 720)], circle="fixed-large", keyring=me)
+    out, report = _protect_with_fixed_keys(photo, [(400, 224, 960, 720)], keyrings, "fixed-large", 2)
     assert report.warnings == ()
     assert rh.RobustHeader.from_bytes(picveil.robust.extract(_decode(out))).scheme_id in rv._MixScramble.scheme_ids
     return out
