@@ -1060,6 +1060,22 @@ def test_spectral_kernel_needs_mixed_blocks_and_a_fit(photo, protected_v4, keyri
     assert regs and rv._spectral_kernel(_decode(received), header, regs) is None
 
 
+def test_the_spectrum_is_read_only_behind_libjpegs_tables(protected_large, keyrings):
+    """The spectral fits model libjpeg's rounding: a mozjpeg re-encode (its own
+    tables, trellis quantization) is left to the cross-validation, a Pillow or
+    OpenCV one (libjpeg's tables at any quality) and a WebP are not."""
+    _, friend, _ = keyrings
+    for chain, read in (("jpeg:75:mozjpeg", False), ("jpeg:75:opencv", True), ("jpeg:60", True), ("webp:75", True)):
+        received = parse_chain(f"strip,resize:800,{chain}").run(protected_large)
+        image = _decode(received)
+        header = rh.RobustHeader.from_bytes(picveil.robust.extract(image))
+        regs, _, _ = rv._regions(header, rv._open_groups(header, friend)[0])
+        fmt = "webp" if chain.startswith("webp") else "jpeg"
+        table = rv._luma_table(received, fmt)
+        assert (table is None) == (fmt == "webp")
+        assert (rv._spectral_kernel(image, header, regs, table) is not None) == read, chain
+
+
 def test_quantized_energy_is_what_rounding_leaves_of_a_gaussian():
     """`_quantized_energy` against a Monte Carlo of libjpeg's rounding: the
     variance plus q²/12 when the step is small, almost nothing when it is large."""

@@ -2548,6 +2548,15 @@ def _luma_table(data: bytes | None, fmt: str) -> np.ndarray | None:
         return None
 
 
+def _ijg_table(table: np.ndarray) -> bool:
+    """Whether an ``(8, 8)`` luma quantization table (natural order) is libjpeg's
+    for some quality (Pillow, OpenCV, libjpeg-turbo and most software write these)."""
+    from picveil.platforms.quality import ijg_quant_table
+
+    table = np.asarray(table, dtype=np.float64).reshape(8, 8)
+    return any(np.array_equal(table, ijg_quant_table(q)) for q in range(1, 101))
+
+
 def _box_down_matrix(n: int, factor: int):
     """``(ceil(n / factor), n)`` sparse matrix of an encoder's chroma
     downsampling along one axis: the mean of each `factor` samples (the last
@@ -2712,7 +2721,15 @@ def _spectral_kernel(
     """The resampling kernel of a downscale, read from the spectrum of the
     scramble-v5/v6/v7 regions (the best of :func:`_spectral_fits`), or None
     where there are too few of their blocks or no kernel fits
-    (:data:`KERNEL_SPECTRUM_FIT`)."""
+    (:data:`KERNEL_SPECTRUM_FIT`), or a JPEG whose luma table is not one of
+    libjpeg's (:func:`_ijg_table`): the fits model libjpeg's rounding, and an
+    encoder with its own tables may quantize otherwise (mozjpeg, whose tables
+    differ, also trellis-quantizes: it zeroes more than rounding would, and
+    the filter that fits best was then bicubic or Lanczos for Lanczos shrinks
+    whose reveal came out 0.4-0.8 dB below the cross-validation's bilinear;
+    fifteenth session, bench_resize_kernel.py)."""
+    if luma_table is not None and not _ijg_table(luma_table):
+        return None
     fits, blocks = _spectral_fits(image, header, regs, luma_table)
     if not fits:
         return None
