@@ -2682,11 +2682,12 @@ def _reveal_resized(
 #: region's own pixels enter them), at least this many blocks in all, random
 #: fields per kernel, and the largest mean squared log ratio between the
 #: observed and predicted energies that counts as a fit (above it the model
-#: does not hold, e.g. a trellis-quantizing encoder such as mozjpeg, and the
+#: does not hold, e.g. the picture was sharpened after the shrink, and the
 #: cross-validation decides). Measured (benchmarks/bench_resize_kernel.py,
 #: docs/robust/resize-kernel.md: 11 photos of 0.4-2 MP shrunk to 1080 or 640 px
 #: with Pillow's Lanczos, bicubic and bilinear filters and OpenCV's INTER_AREA
-#: and INTER_LINEAR, then JPEG q75/q85 or WebP 75, the same files revealed both
+#: and INTER_LINEAR, then JPEG q75/q85, WebP 75 or mozjpeg q75 (left to the
+#: cross-validation, :func:`_spectral_kernel`), the same files revealed both
 #: ways): the platform's filter named in 57 of 88 cases against 44 by the
 #: cross-validation alone (which took bilinear for most Lanczos shrinks of
 #: mixed regions), the gap +0.06 dB on average (Lanczos + q85 +0.25, best
