@@ -2682,7 +2682,7 @@ def _reveal_resized(
 #: region's own pixels enter them), at least this many blocks in all, random
 #: fields per kernel, and the largest mean squared log ratio between the
 #: observed and predicted energies that counts as a fit (above it the model
-#: does not hold, e.g. the picture was sharpened after the shrink, and the
+#: does not hold: a filter or an encoder it does not know; and the
 #: cross-validation decides). Measured (benchmarks/bench_resize_kernel.py,
 #: docs/robust/resize-kernel.md: 11 photos of 0.4-2 MP shrunk to 1080 or 640 px
 #: with Pillow's Lanczos, bicubic and bilinear filters and OpenCV's INTER_AREA
