@@ -2788,8 +2788,8 @@ def _spectral_fits(
         return {}, blocks
 
     def energy(plane: np.ndarray) -> np.ndarray:
-        b = plane.reshape(plane.shape[0] // 8, 8, plane.shape[1] // 8, 8).transpose(0, 2, 1, 3).reshape(-1, 8, 8)
-        return np.sum((_D8 @ b @ _D8.T) ** 2, axis=0)
+        """Summed squared DCT coefficients of `plane`'s 8x8 blocks (the level shift only moves DC, which is not compared)."""
+        return np.sum(_blocks(plane, 0, plane.shape[0] // 8, 0, plane.shape[1] // 8) ** 2, axis=0)
 
     observed = sum(energy(luma[r0:r1, c0:c1]) for _, _, (r0, r1), (c0, c1) in cases) / blocks
     from .lattice import candidate_tables
@@ -2808,8 +2808,7 @@ def _spectral_fits(
         coef = rng.standard_normal((KERNEL_SPECTRUM_FIELDS, nby * nbx, 8, 8)) * t
         if source is not None:
             coef = np.round(coef / source) * source
-        f = (_D8.T @ coef @ _D8).reshape(KERNEL_SPECTRUM_FIELDS, nby, nbx, 8, 8).transpose(0, 1, 3, 2, 4)
-        fields.append(f.reshape(KERNEL_SPECTRUM_FIELDS, nby * 8, nbx * 8)[:, : y1 - y0, : x1 - x0])
+        fields.append([_pixels(c, nby, nbx)[: y1 - y0, : x1 - x0] - 128.0 for c in coef])
     fits = {}
     for k in RESIZE_KERNELS:
         ay_all = _resample_matrix(header.height, height, k)
