@@ -5,22 +5,27 @@ fit outside the regions, protect writes it over the whole picture (robust
 SPEC §13.5) and a reveal from pixels estimates the pattern inside each
 region before unscrambling it (``reveal._remove_header_pattern``). This
 script protects packaged photos for a circle, keeps the cases where the
-header went over a scramble-v5/v6/v7 region, and reveals each received file
-three ways, on the *same* file (paired, keys and boxes alike):
+header went over a scramble-v5/v6/v7 region (or, with ``--fallback``, over a
+scramble-v4 region: photos under 0.4 MP, where the default's header fits
+nowhere and protect falls back), and reveals each received file three ways,
+on the *same* file (paired, keys and boxes alike):
 
-* **shipped**: the estimate as picveil ships it (``PATTERN_MIXED_OPERATOR``,
-  seam curvature since the fourteenth session);
-* **first-difference**: the estimate the block-moving schemes use, with its
-  keep test (what scramble-v5/v6/v7 regions got before);
+* **shipped**: the estimate as picveil ships it (seam curvature:
+  ``PATTERN_MIXED_OPERATOR`` since the fourteenth session, ``PATTERN_OPERATOR``
+  for scramble-v4 since the sixteenth);
+* **other**: the other operator with its keep test (first differences, what
+  every region got before);
 * **left in**: no estimate at all (the pattern unscrambled into block noise).
 
 It prints, per chain, the decrypted regions' PSNR of each and the
 differences in dB (mean, worst, best over cases, and how many cases lose
 more than 0.1 dB), then each case. Not a test: a measurement (STYLE.md
 point 10). Photos: scikit-image's and Debian's ``opencv-doc`` examples (if
-installed) from 0.4 MP, each with four box layouts (:data:`LAYOUTS`). Usage::
+installed) from 0.4 MP (under it with ``--fallback``), each with four box
+layouts (:data:`LAYOUTS`). Usage::
 
     python benchmarks/bench_header_pattern.py            # about 15 min on 2 cores
+    python benchmarks/bench_header_pattern.py --fallback # about 20 min on 2 cores
     python benchmarks/bench_header_pattern.py --chains png,jpeg:75 --photos 4
 """
 
@@ -48,9 +53,26 @@ CHAINS = ("png", "jpeg:75", "webp:75")
 LAYOUTS = ("centred", "large", "four", "random")
 
 
+def _variants(rv, mixed: bool) -> dict[str, dict[str, object]]:
+    """The reveals compared, as settings of ``reveal``'s module constants: the
+    shipped estimate, the other operator with its keep ratio, and none."""
+    if mixed:
+        return {
+            "shipped": {},
+            "other": {"PATTERN_MIXED_OPERATOR": "first-difference"},
+            "left in": {"PATTERN_MIXED_KEEP_RATIO": 0.0, "PATTERN_KEEP_RATIO": 0.0},
+        }
+    other = "seam-curvature" if rv.PATTERN_OPERATOR == "first-difference" else "first-difference"
+    return {
+        "shipped": {},
+        "other": {"PATTERN_OPERATOR": other},
+        "left in": {"PATTERN_KEEP_RATIO": 0.0, "PATTERN_SEAM_KEEP_RATIO": 0.0},
+    }
+
+
 def run_case(job) -> dict | None:
     """Protect one photo with one box layout; None if the header is not over a mixing region."""
-    name, rgb, layout, seed, chains = job
+    name, rgb, layout, seed, chains, mixed = job
     warnings.simplefilter("ignore")
     from picveil import api
     from picveil.crypto import Keyring
@@ -80,28 +102,32 @@ def run_case(job) -> dict | None:
     header = rh.RobustHeader.from_bytes(found.payload)
     if rv._header_grid_in_regions(header, len(found.payload), found.grid) is None:
         return None  # outside the regions: nothing to estimate
-    if header.scheme_id not in rv._MixScramble.scheme_ids:
+    if (header.scheme_id in rv._MixScramble.scheme_ids) != mixed:
         return None
     snapped = [(r.box.x, r.box.y, r.box.w, r.box.h) for r in report.regions]
     out = {"name": name, "layout": layout, "mp": w * h / 1e6, "regions": len(snapped), "chains": {}}
     for spec in chains:
         received = parse_chain("strip," + spec).run(prot)
         row = {}
-        for label, operator, keep in (
-            ("shipped", rv.PATTERN_MIXED_OPERATOR, rv.PATTERN_MIXED_KEEP_RATIO),
-            ("first-difference", "first-difference", rv.PATTERN_MIXED_KEEP_RATIO),
-            ("left in", rv.PATTERN_MIXED_OPERATOR, 0.0),
-        ):
-            saved = rv.PATTERN_MIXED_OPERATOR, rv.PATTERN_MIXED_KEEP_RATIO
-            rv.PATTERN_MIXED_OPERATOR, rv.PATTERN_MIXED_KEEP_RATIO = operator, keep
+        for label, settings in _variants(rv, mixed).items():
+            saved = {k: getattr(rv, k) for k in settings}
+            for k, v in settings.items():
+                setattr(rv, k, v)
             try:
                 revealed, _ = rv.reveal_pixels(received, keyring=me)
             finally:
-                rv.PATTERN_MIXED_OPERATOR, rv.PATTERN_MIXED_KEEP_RATIO = saved
+                for k, v in saved.items():
+                    setattr(rv, k, v)
             row[label] = br.region_scores(revealed, original, snapped)[0]
         row["plain"] = br.region_scores(br.decode(parse_chain("strip," + spec).run(src)), original, snapped)[0]
         out["chains"][spec] = row
     return out
+
+
+def _reveal_module():
+    from picveil.robust import reveal
+
+    return reveal
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,35 +135,44 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chains", default=",".join(CHAINS), help="comma-separated chains (bench_robust's syntax)")
     parser.add_argument("--photos", type=int, default=0, help="use only the first N photos (0: all)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--fallback", action="store_true",
+                        help="photos under 0.4 MP and their scramble-v4 regions (the circle default's fallback) instead")
     args = parser.parse_args(argv)
     chains = [c for c in args.chains.split(",") if c]
-    photos = {n: p for n, p in sorted(br.load_photos().items()) if p.shape[0] * p.shape[1] >= MIN_PIXELS}
+    mixed = not args.fallback
+    photos = {n: p for n, p in sorted(br.load_photos().items()) if (p.shape[0] * p.shape[1] >= MIN_PIXELS) == mixed}
     names = list(photos)[: args.photos or None]
-    jobs = [(n, photos[n], layout, br.SEED + i, chains) for i, n in enumerate(names) for layout in LAYOUTS]
+    jobs = [(n, photos[n], layout, br.SEED + i, chains, mixed) for i, n in enumerate(names) for layout in LAYOUTS]
     t0 = time.time()
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as ex:
         cases = [c for c in ex.map(run_case, jobs) if c is not None]
-    print(f"### Header over scramble-v5/v6/v7 regions: {len(cases)} cases of {len(jobs)} "
-          f"({len(names)} photos of at least {MIN_PIXELS / 1e6:.1f} MP, {len(LAYOUTS)} box layouts); {time.time() - t0:.0f} s\n")
+    rv = _reveal_module()
+    if mixed:
+        what, size, other = "scramble-v5/v6/v7", f"at least {MIN_PIXELS / 1e6:.1f} MP", "first-difference"
+    else:
+        what, size = "scramble-v4 (the fallback)", f"under {MIN_PIXELS / 1e6:.1f} MP"
+        other = "seam-curvature" if rv.PATTERN_OPERATOR == "first-difference" else "first-difference"
+    print(f"### Header over {what} regions: {len(cases)} cases of {len(jobs)} "
+          f"({len(names)} photos {size}, {len(LAYOUTS)} box layouts); {time.time() - t0:.0f} s\n")
     print("Decrypted regions' PSNR (dB) on the same received file; differences in dB.\n")
-    print("| chain | cases | shipped | first-difference | left in | plain | shipped - first-difference: mean | worst | best "
+    print(f"| chain | cases | shipped | {other} | left in | plain | shipped - {other}: mean | worst | best "
           "| cases below -0.1 | shipped - left in: mean | worst |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for spec in chains:
         rows = [c["chains"][spec] for c in cases]
         if not rows:
             continue
-        d1 = [r["shipped"] - r["first-difference"] for r in rows]
+        d1 = [r["shipped"] - r["other"] for r in rows]
         d2 = [r["shipped"] - r["left in"] for r in rows]
         plain = [r["plain"] for r in rows if math.isfinite(r["plain"])]
         print(f"| {spec} | {len(rows)} | {np.mean([r['shipped'] for r in rows]):.2f} | "
-              f"{np.mean([r['first-difference'] for r in rows]):.2f} | {np.mean([r['left in'] for r in rows]):.2f} | "
+              f"{np.mean([r['other'] for r in rows]):.2f} | {np.mean([r['left in'] for r in rows]):.2f} | "
               f"{np.mean(plain) if plain else math.inf:.2f} | {np.mean(d1):+.2f} | {min(d1):+.2f} | {max(d1):+.2f} | "
               f"{sum(d < -0.1 for d in d1)} | {np.mean(d2):+.2f} | {min(d2):+.2f} |")
-    print("\n| photo | MP | layout | regions | " + " | ".join(f"{c}: shipped - first-diff." for c in chains) + " |")
+    print("\n| photo | MP | layout | regions | " + " | ".join(f"{c}: shipped - {other}" for c in chains) + " |")
     print("|---|---|---|---|" + "---|" * len(chains))
     for c in cases:
-        cells = [f"{c['chains'][s]['shipped'] - c['chains'][s]['first-difference']:+.2f}" for s in chains]
+        cells = [f"{c['chains'][s]['shipped'] - c['chains'][s]['other']:+.2f}" for s in chains]
         print(f"| {c['name']} | {c['mp']:.1f} | {c['layout']} | {c['regions']} | " + " | ".join(cells) + " |")
     return 0
 

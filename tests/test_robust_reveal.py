@@ -653,13 +653,17 @@ def test_header_falls_back_to_finer_cells(keyrings):
 
 
 def test_header_pattern_kept_where_its_estimate_is_texture(keyrings, monkeypatch):
-    """On a textured picture (scikit-image's immunohistochemistry) the header
-    pattern's estimate barely clears the unscrambled block seams, so reveal
-    keeps the pattern (PATTERN_KEEP_RATIO). Without the estimate's ridge
-    (PATTERN_RIDGE 1e-4, before the seventh session) the smoothness prior took
-    texture for pattern and forced removal lost 0.1-0.7 dB here; with the ridge
-    it gains about 2 dB (measured 40.3 against 38.0), and forced removal is
-    checked not to lose."""
+    """On a textured picture (scikit-image's immunohistochemistry, a
+    scramble-v4 region: the circle default's header fits nowhere on 0.26 MP)
+    the first-difference estimate of the header pattern barely clears the
+    unscrambled block seams, so with that operator reveal keeps the pattern
+    (PATTERN_KEEP_RATIO); without the estimate's ridge (PATTERN_RIDGE 1e-4,
+    before the seventh session) the smoothness prior took texture for pattern
+    and forced removal lost 0.1-0.7 dB here, and forced removal is checked not
+    to lose. The seam-curvature estimate (PATTERN_OPERATOR, what block-moving
+    regions get since the sixteenth session) is not fooled by texture: it is
+    taken out, and gains on leaving the pattern in (benchmarks/bench_header_pattern.py
+    --fallback: 3.4 to 4.6 dB on this photo's four layouts)."""
     from skimage import data
 
     from picveil.robust.extractor import extract_report
@@ -670,17 +674,25 @@ def test_header_pattern_kept_where_its_estimate_is_texture(keyrings, monkeypatch
     prot, report, _ = api._protect(src, [box], circle="family", keyring=me)
     png = parse_chain("strip,png").run(prot)
     found = extract_report(_decode(png))
-    assert rv._header_grid_in_regions(rh.RobustHeader.from_bytes(found.payload), len(found.payload), found.grid) is not None
+    header = rh.RobustHeader.from_bytes(found.payload)
+    assert header.scheme_id == 5  # scramble-v4, the fallback
+    assert rv._header_grid_in_regions(header, len(found.payload), found.grid) is not None
     x, y, w, h = box
     ref = _decode(src)[y : y + h, x : x + w]
+
+    def region_psnr(img):
+        return _psnr(img[y : y + h, x : x + w], ref)
+
+    curvature, _ = rv.reveal_pixels(png, keyring=friend)
+    monkeypatch.setattr(rv, "PATTERN_OPERATOR", "first-difference")
     guarded, _ = rv.reveal_pixels(png, keyring=friend)
     monkeypatch.setattr(rv, "PATTERN_KEEP_RATIO", float("inf"))
     forced, _ = rv.reveal_pixels(png, keyring=friend)
     monkeypatch.setattr(rv, "_header_grid_in_regions", lambda *args: None)
     kept, _ = rv.reveal_pixels(png, keyring=friend)
-    p_guarded, p_forced = _psnr(guarded[y : y + h, x : x + w], ref), _psnr(forced[y : y + h, x : x + w], ref)
-    assert p_forced >= p_guarded - 0.5, (p_guarded, p_forced)
+    assert region_psnr(forced) >= region_psnr(guarded) - 0.5, (region_psnr(guarded), region_psnr(forced))
     assert np.array_equal(guarded, kept)
+    assert region_psnr(curvature) >= region_psnr(kept) + 2.0, (region_psnr(curvature), region_psnr(kept))
     # the seam measure itself: about 1 for a natural picture, more for block noise
     pic = _decode(src)[..., 1].astype(np.float64)
     noise = np.kron(np.random.default_rng(0).normal(0, 20, (64, 64)), np.ones((8, 8)))
