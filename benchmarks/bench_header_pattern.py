@@ -26,6 +26,8 @@ layouts (:data:`LAYOUTS`). Usage::
 
     python benchmarks/bench_header_pattern.py            # about 15 min on 2 cores
     python benchmarks/bench_header_pattern.py --fallback # about 20 min on 2 cores
+    python benchmarks/bench_header_pattern.py --fallback --layouts bench --draws 3 \
+        --chains png,jpeg:85,jpeg:75,jpeg:50,webp:75       # bench_robust's own boxes
     python benchmarks/bench_header_pattern.py --chains png,jpeg:75 --photos 4
 """
 
@@ -50,6 +52,9 @@ MIN_PIXELS = 400_000
 CHAINS = ("png", "jpeg:75", "webp:75")
 #: Box layouts: one centred region of 36 % or 64 % of the picture, four
 #: regions of 12 % each (a 2 x 2 group photo), and bench_robust's seeded 1-4 boxes.
+#: ``bench`` (on request, ``--layouts``): the very boxes bench_robust's run gives
+#: the photo (its seed for the photo's place among all packaged photos, redrawn
+#: until the header fits, :func:`bench_robust.protect_fitting`).
 LAYOUTS = ("centred", "large", "four", "random")
 
 
@@ -72,7 +77,7 @@ def _variants(rv, mixed: bool) -> dict[str, dict[str, object]]:
 
 def run_case(job) -> dict | None:
     """Protect one photo with one box layout; None if the header is not over a mixing region."""
-    name, rgb, layout, seed, chains, mixed = job
+    name, rgb, layout, seed, chains, mixed, draw = job
     warnings.simplefilter("ignore")
     from picveil import api
     from picveil.crypto import Keyring
@@ -93,11 +98,17 @@ def run_case(job) -> dict | None:
     elif layout == "four":
         bw, bh = int(w * 0.35), int(h * 0.35)
         boxes = [(int(w * fx) - bw // 2, int(h * fy) - bh // 2, bw, bh) for fy in (0.28, 0.72) for fx in (0.28, 0.72)]
-    else:
+    elif layout == "random":
         boxes = br.random_boxes(w, h, np.random.default_rng(seed))
-    prot, report, _ = api._protect(src, boxes, circle="family", keyring=me)
-    if report.warnings:
-        return None
+    if layout == "bench":
+        found = br.protect_fitting(src, w, h, np.random.default_rng(seed), me)
+        if found is None:
+            return None
+        prot, report, _ = found
+    else:
+        prot, report, _ = api._protect(src, boxes, circle="family", keyring=me)
+        if report.warnings:
+            return None
     found = extract_report(br.decode(prot))
     header = rh.RobustHeader.from_bytes(found.payload)
     if rv._header_grid_in_regions(header, len(found.payload), found.grid) is None:
@@ -105,7 +116,8 @@ def run_case(job) -> dict | None:
     if (header.scheme_id in rv._MixScramble.scheme_ids) != mixed:
         return None
     snapped = [(r.box.x, r.box.y, r.box.w, r.box.h) for r in report.regions]
-    out = {"name": name, "layout": layout, "mp": w * h / 1e6, "regions": len(snapped), "chains": {}}
+    label = layout if not draw else f"{layout} #{draw + 1}"
+    out = {"name": name, "layout": label, "mp": w * h / 1e6, "regions": len(snapped), "chains": {}}
     for spec in chains:
         received = parse_chain("strip," + spec).run(prot)
         row = {}
@@ -135,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chains", default=",".join(CHAINS), help="comma-separated chains (bench_robust's syntax)")
     parser.add_argument("--photos", type=int, default=0, help="use only the first N photos (0: all)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--layouts", default=",".join(LAYOUTS),
+                        help="comma-separated box layouts: centred, large, four, random, bench")
+    parser.add_argument("--draws", type=int, default=1, help="protects (fresh keys) per photo and layout")
     parser.add_argument("--fallback", action="store_true",
                         help="photos under 0.4 MP and their scramble-v4 regions (the circle default's fallback) instead")
     args = parser.parse_args(argv)
@@ -142,7 +157,18 @@ def main(argv: list[str] | None = None) -> int:
     mixed = not args.fallback
     photos = {n: p for n, p in sorted(br.load_photos().items()) if (p.shape[0] * p.shape[1] >= MIN_PIXELS) == mixed}
     names = list(photos)[: args.photos or None]
-    jobs = [(n, photos[n], layout, br.SEED + i, chains, mixed) for i, n in enumerate(names) for layout in LAYOUTS]
+    layouts = [x for x in args.layouts.split(",") if x]
+    everyone = sorted(br.load_photos())  # bench_robust seeds a photo by its place among all
+
+    def seed(i: int, name: str, layout: str) -> int:
+        return br.SEED + (everyone.index(name) if layout == "bench" else i)
+
+    jobs = [
+        (n, photos[n], layout, seed(i, n, layout), chains, mixed, d)
+        for i, n in enumerate(names)
+        for layout in layouts
+        for d in range(max(1, args.draws))
+    ]
     t0 = time.time()
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as ex:
         cases = [c for c in ex.map(run_case, jobs) if c is not None]
@@ -153,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         what, size = "scramble-v4 (the fallback)", f"under {MIN_PIXELS / 1e6:.1f} MP"
         other = "seam-curvature" if rv.PATTERN_OPERATOR == "first-difference" else "first-difference"
     print(f"### Header over {what} regions: {len(cases)} cases of {len(jobs)} "
-          f"({len(names)} photos {size}, {len(LAYOUTS)} box layouts); {time.time() - t0:.0f} s\n")
+          f"({len(names)} photos {size}, box layouts {', '.join(layouts)}, {max(1, args.draws)} key draw(s) each); "
+          f"{time.time() - t0:.0f} s\n")
     print("Decrypted regions' PSNR (dB) on the same received file; differences in dB.\n")
     print(f"| chain | cases | shipped | {other} | left in | plain | shipped - {other}: mean | worst | best "
           "| cases below -0.1 | shipped - left in: mean | worst |")

@@ -1104,22 +1104,21 @@ PATTERN_MIXED_IRLS, PATTERN_MIXED_STEPS = 3, 30
 PATTERN_KEEP_RATIO = 0.92
 #: What the estimate makes smallest in the block-moving schemes' regions
 #: (scramble-v1...v4; in practice the circle fallback's scramble-v4 on photos
-#: under about 0.5 MP): ``"seam-curvature"`` (:func:`_seam_curvature`, since
-#: the sixteenth session) with :data:`PATTERN_SEAM_KEEP_RATIO` (the value the
-#: mixing schemes' estimate had been given, not tuned here), or
-#: ``"first-difference"`` with :data:`PATTERN_KEEP_RATIO`, as before. Measured
-#: with ``benchmarks/bench_header_pattern.py --fallback`` (40 cases, 11 photos of
-#: 0.26-0.31 MP, four box layouts, same files, docs/robust/header-pattern-fallback.md):
-#: +0.66 dB on a lossless copy, +0.39 after JPEG q75, +0.15 after WebP 75 on
-#: average (best +4.95 / +3.04 / +1.10, worst -2.14 / -0.89 / -0.88); against
-#: leaving the pattern in, +3.13 / +1.19 / +0.59. Most of it is the looser
-#: keep test: on 20 one-region cases (other keys and boxes, every estimate
-#: forced, then each keep rule applied), first differences kept at 0.96
-#: instead of 0.92 gain +0.58 / +0.41 / +0.25 dB and the seam curvature
-#: another +0.26 / +0.13 / +0.06. The curvature is worse on very textured
-#: photos (baboon, board: 0.2-0.6 dB where both estimates lose), better on
-#: smooth ones (aero1, astronaut: 0.6-1.1 dB on a lossless copy).
-PATTERN_OPERATOR = "seam-curvature"
+#: under about 0.5 MP): ``"first-difference"`` with :data:`PATTERN_KEEP_RATIO`,
+#: or ``"seam-curvature"`` (:func:`_seam_curvature`) with
+#: :data:`PATTERN_SEAM_KEEP_RATIO` (the mixing schemes' value). Measured in the
+#: sixteenth session and not adopted, because the two measures disagree:
+#: ``benchmarks/bench_header_pattern.py --fallback`` (40 cases, 11 photos of
+#: 0.26-0.31 MP, four box layouts, same files; docs/robust/header-pattern-fallback.md)
+#: gave the seam curvature +0.66 dB on a lossless copy, +0.39 after JPEG q75
+#: and +0.15 after WebP 75 on average (worst -2.14 / -0.89 / -0.88), most of
+#: it from the looser keep test and from one large region per photo; on the
+#: six fallback photos of bench_robust whose header goes over the regions,
+#: with that benchmark's boxes (1-4 smaller regions) and three key draws each,
+#: same files, it lost 0.17 / 0.27 / 0.40 dB on average (png, q75, WebP 75;
+#: board and camera -1 to -3 dB: textured regions whose small size makes the
+#: keep test's ratio noisy; immunohistochemistry +0.9 to +4.7).
+PATTERN_OPERATOR = "first-difference"
 PATTERN_SEAM_KEEP_RATIO = 0.96
 #: What the estimate makes smallest in scramble-v5/v6/v7 regions:
 #: ``"seam-curvature"`` (:func:`_seam_curvature`) or ``"first-difference"``
@@ -1183,17 +1182,17 @@ def _remove_header_pattern(luma: np.ndarray, header: RobustHeader, grid, reg: "_
     is smooth across its block seams, the unscrambled pattern is not; the
     weights are reweighted towards L1 (:data:`PATTERN_IRLS` passes;
     :data:`PATTERN_MIXED_IRLS` for scramble-v5/v6/v7), so the picture's own
-    edges count little. Smoothest means the smallest second differences
-    across the block seams (:func:`_seam_curvature`): the unscrambled pattern
-    is noise in each block's mean and lowest frequencies (scramble-v5/v6/v7)
-    or pieces of a smooth field moved between blocks (the block-moving
-    schemes), which a seam's curvature shows and a picture's texture or
-    gradient does not (they pass through seams and block interiors alike;
-    :data:`PATTERN_MIXED_OPERATOR`, :data:`PATTERN_OPERATOR`; the first
-    differences, what every region got before, remain as an option).
+    edges count little. Smoothest means the smallest first differences for
+    the block-moving schemes (:data:`PATTERN_OPERATOR`), and for
+    scramble-v5/v6/v7 the smallest second differences across the block seams
+    (:func:`_seam_curvature`): their unscrambled pattern is noise in each
+    block's mean and lowest frequencies, which a seam's curvature shows and a
+    picture's texture or gradient does not (they pass through seams and block
+    interiors alike; :data:`PATTERN_MIXED_OPERATOR`).
     Luma only (the channel modulates luma). The estimate is kept only if it
-    clears the unscrambled region's block seams (:data:`PATTERN_MIXED_KEEP_RATIO`,
-    :data:`PATTERN_SEAM_KEEP_RATIO`; :data:`PATTERN_KEEP_RATIO` with first differences);
+    clears the unscrambled region's block seams (:data:`PATTERN_KEEP_RATIO`;
+    :data:`PATTERN_MIXED_KEEP_RATIO`, :data:`PATTERN_SEAM_KEEP_RATIO` with the
+    seam curvature);
     else, and for a region too large for the bounded work
     (:data:`PATTERN_WORK`), the region is left as it is and ``0.0`` returned.
     """
