@@ -664,7 +664,7 @@ def test_header_pattern_kept_where_its_estimate_is_texture(keyrings, monkeypatch
     an option for block-moving regions, not their default: it loses on small
     regions of other textured photos) is not fooled by this texture: it is
     taken out, and gains on leaving the pattern in (benchmarks/bench_header_pattern.py
-    --fallback: 3.4 to 4.6 dB on this photo's four layouts)."""
+    --fallback: 3.0 to 5.0 dB on a lossless copy in this photo's four layouts)."""
     from skimage import data
 
     from picveil.robust.extractor import extract_report

@@ -1114,10 +1114,11 @@ PATTERN_KEEP_RATIO = 0.92
 #: and +0.15 after WebP 75 on average (worst -2.14 / -0.89 / -0.88), most of
 #: it from the looser keep test and from one large region per photo; on the
 #: six fallback photos of bench_robust whose header goes over the regions,
-#: with that benchmark's boxes (1-4 smaller regions) and three key draws each,
-#: same files, it lost 0.17 / 0.27 / 0.40 dB on average (png, q75, WebP 75;
-#: board and camera -1 to -3 dB: textured regions whose small size makes the
-#: keep test's ratio noisy; immunohistochemistry +0.9 to +4.7).
+#: with that benchmark's boxes (1-4 smaller regions) and three key draws each
+#: (``--layouts bench --draws 3``, 18 cases, same files), it lost 0.27 / 0.25 /
+#: 0.43 dB on average (png, q75, WebP 75; board, camera and orange up to -3.8
+#: on a lossless copy: textured regions whose small size makes the keep
+#: test's ratio noisy; astronaut and immunohistochemistry gained up to +4.4).
 PATTERN_OPERATOR = "first-difference"
 PATTERN_SEAM_KEEP_RATIO = 0.96
 #: What the estimate makes smallest in scramble-v5/v6/v7 regions:
