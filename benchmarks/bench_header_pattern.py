@@ -158,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     photos = {n: p for n, p in sorted(br.load_photos().items()) if (p.shape[0] * p.shape[1] >= MIN_PIXELS) == mixed}
     names = list(photos)[: args.photos or None]
     layouts = [x for x in args.layouts.split(",") if x]
+    unknown = sorted(set(layouts) - set(LAYOUTS) - {"bench"})
+    if unknown:
+        parser.error(f"unknown layout(s) {', '.join(unknown)}; known: {', '.join(LAYOUTS)}, bench")
     everyone = sorted(br.load_photos())  # bench_robust seeds a photo by its place among all
 
     def seed(i: int, name: str, layout: str) -> int:
