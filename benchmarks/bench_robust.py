@@ -574,7 +574,8 @@ def main(argv: list[str] | None = None) -> int:
                         "(with --quick: besides its mosaic), or none")
     parser.add_argument("--mosaics", default="", help="comma-separated mosaic sizes in MP, or none "
                         f"(default: {MOSAIC_MP[0]} with --quick, else {','.join(map(str, MOSAIC_MP))})")
-    parser.add_argument("--chains", default="", help="only chains containing one of these comma-separated strings")
+    parser.add_argument("--chains", default="", help="only chains containing one of these comma-separated strings "
+                        "(=STRING: only the chain named exactly so, e.g. =jpeg:75 leaves out jpeg:75:opencv and the resizes)")
     parser.add_argument("--per-photo", default="", metavar="CHAINS",
                         help="also print each photo's gap for these comma-separated chains (e.g. jpeg:75,webp:75)")
     parser.add_argument("--compare-lanczos", action="store_true",
@@ -594,7 +595,8 @@ def main(argv: list[str] | None = None) -> int:
     encoders = tuple(e for e in ("pillow", "opencv", "mozjpeg") if e in available_encoders())
     specs = chain_specs(args.quick, encoders)
     if args.chains:
-        specs = [s for s in specs if any(part in s for part in args.chains.split(","))]
+        parts = args.chains.split(",")
+        specs = [s for s in specs if any(s == part[1:] if part.startswith("=") else part in s for part in parts)]
     photos = load_photos()
     names = [n for n in QUICK if n in photos] if args.quick else sorted(photos)
     if args.names == "none":

@@ -229,4 +229,4 @@ def test_the_circle_fallback_names_the_size_the_default_needs(tmp_path):
     mp = float(found.group(1))
     assert 0.27 < mp < 2.0
     side = int((mp * 1e6) ** 0.5 * 1.02) // 16 * 16 + 16
-    assert protect(side)[0] == "scramble-v7"
+    assert protect(side)[0] == "scramble-v8"

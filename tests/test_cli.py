@@ -60,7 +60,7 @@ def test_protect_inspect_reveal(tmp_path, capsys, photo_file, me):
     assert code == 0, err
     assert out.strip() == str(shared)
     code, out, _ = run(capsys, "inspect", shared)
-    assert code == 0 and "scramble-v7" in out and "144,0,176,192" in out  # the default scheme
+    assert code == 0 and "scramble-v8" in out and "144,0,176,192" in out  # the default scheme
     code, out, _ = run(capsys, "inspect", shared, "--json")
     assert code == 0 and '"format_version": 1' in out
     restored = tmp_path / "restored.jpg"

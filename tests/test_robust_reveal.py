@@ -304,7 +304,7 @@ def test_protect_embeds_and_keeps_the_exact_path(photo, protected, keyrings):
     from picveil.robust import extract_from_jpeg
 
     h = rh.RobustHeader.from_bytes(extract_from_jpeg(out))
-    assert (h.width, h.height, h.layout, h.scheme_id) == (1800, 1200, "4:2:0", 8)  # the default, scramble-v7
+    assert (h.width, h.height, h.layout, h.scheme_id) == (1800, 1200, "4:2:0", 9)  # the default, scramble-v8
     assert [h.region_box(i) for i in range(2)] == BOXES
     circle = friend.get("family")
     assert circle.circle_id.startswith(h.groups[0].circle_id)
@@ -569,8 +569,9 @@ def test_reveal_takes_the_header_out_of_a_region_it_was_written_over(keyrings, m
 
 
 def test_header_taken_out_of_a_textured_scramble_v7_region(keyrings, monkeypatch):
-    """The circle default's header (89 bytes with its sealed gains) goes over
-    a region of half of a 1024 x 512 picture. Unmixing turns its smooth
+    """scramble-v7's header (89 bytes with its sealed gains) goes over a region
+    of half of a 1024 x 512 picture (the circle default, scramble-v8, goes over
+    the regions where its shorter header still does not fit outside them). Unmixing turns its smooth
     pattern into noise in each block's mean, which the estimate finds from
     the unscrambled region's curvature across block seams. On this picture
     (astronaut beside the textured immunohistochemistry slide), lossless
@@ -584,7 +585,7 @@ def test_header_taken_out_of_a_textured_scramble_v7_region(keyrings, monkeypatch
     me, friend, _ = keyrings
     src = _jpeg(np.hstack([data.astronaut(), data.immunohistochemistry()]))
     box = (256, 128, 512, 256)
-    prot, report, _ = api._protect(src, [box], circle="family", keyring=me)
+    prot, report, _ = api._protect(src, [box], circle="family", keyring=me, scheme="scramble-v7")
     png = parse_chain("strip,png").run(prot)
     found = extract_report(_decode(png))
     header = rh.RobustHeader.from_bytes(found.payload)

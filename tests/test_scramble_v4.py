@@ -45,11 +45,11 @@ def reference_protect(blocks, key):
 
 
 def test_the_circle_fallback_scheme():
-    """scramble-v7 is the default; scramble-v4 is what a circle protect falls back to
-    when the default's header fits the photo nowhere (tests/test_scramble_v6.py)."""
+    """scramble-v8 is the default; scramble-v4 is what a circle protect falls back to
+    when the default's header fits the photo nowhere (tests/test_scramble_v8.py)."""
     from picveil.schemes import CIRCLE_FALLBACK_SCHEME
 
-    assert DEFAULT_SCHEME == "scramble-v7" and CIRCLE_FALLBACK_SCHEME == "scramble-v4" and SCHEME.scheme_id == 5
+    assert DEFAULT_SCHEME == "scramble-v8" and CIRCLE_FALLBACK_SCHEME == "scramble-v4" and SCHEME.scheme_id == 5
 
 
 def test_dc_candidates_over_the_whole_range():

@@ -188,7 +188,8 @@ def test_the_block_spectrum_attacker_reads_scramble_v4_and_not_scramble_v5(schem
     the 64 per-frequency energies and mean magnitudes), trained and tested on
     protected digits: it names 64 % of scramble-v4 digits and 11 % of scramble-v5's
     (chance: 10 %; 597 test digits); scramble-v6 (the same transform, compact gain
-    codes) and scramble-v7 (scramble-v6 with a higher chroma target) likewise."""
+    codes) and scramble-v7 (scramble-v6 with a higher chroma target) likewise;
+    scramble-v8 writes scramble-v7's very blocks (tests/test_scramble_v8.py)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     f, y = _digits_features(scheme)

@@ -2,8 +2,8 @@
 §10.5). A literal reading of the codes and their packing against the code and the
 committed vector; the packing's round trip and refusals; the dither's guarantee
 at half an octave (the block-spectrum attacker is in test_scramble_v5); and the point of the
-scheme: its header fits photos where scramble-v5's does not, outside the regions
-or over them."""
+scheme: its codes' sizes (scramble-v8's test has where the circle default's
+header goes)."""
 
 import io
 from pathlib import Path
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from picveil.crypto import RegionKey
-from picveil.schemes import DEFAULT_SCHEME, get_scheme
+from picveil.schemes import get_scheme
 from picveil.schemes import scramble_v5 as v5
 from picveil.schemes import scramble_v6 as v6
 
@@ -120,70 +120,6 @@ def test_the_dither_makes_the_energy_error_independent_of_the_content():
     assert r.min() >= -0.5 - 1e-9 and r.max() < 0.5 + 1e-9
     for f in (0, 1, 9, 63):  # an anchor, a predicted frequency, the last: each uniform, not a spike
         assert np.histogram(r[:, f], bins=5, range=(-0.5, 0.5))[0].min() > 80
-
-
-def _photo(size: int) -> tuple[bytes, tuple[int, int, int, int]]:
-    """scikit-image's astronaut at `size` × 3/4 `size`, q92, and a box over her face."""
-    from PIL import Image
-    from skimage import data
-
-    rgb = np.asarray(Image.fromarray(data.astronaut()).resize((size, size), Image.Resampling.LANCZOS))[size // 8 : size * 7 // 8]
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, "JPEG", quality=92)
-    s = lambda v: size * v // 800 // 16 * 16  # noqa: E731
-    return buf.getvalue(), (s(224), 0, s(192), s(224))
-
-
-def _fits(scheme: str, size: int, box, *, outside: bool) -> bool:
-    from picveil.robust.header import header_fits, layout_of
-
-    lay = layout_of("ycbcr", ((2, 2), (1, 1), (1, 1)))
-    rect = [(box[0] // 16, 0, box[2] // 16, box[3] // 16, 0, 0)]
-    sch = get_scheme(scheme)
-    return header_fits(sch.scheme_id, size, size * 3 // 4, lay, rect, 1, [sch.codec.params_length(3)], (16, 16), outside=outside)
-
-
-@pytest.mark.parametrize("size, outside, margin", [(800, True, 0.3), (768, False, 3.5)])
-def test_a_circle_photo_gets_the_default_with_its_header_where_it_fits(tmp_path, size, outside, margin):
-    """Protect for a circle, no scheme named, on a photo with one face:
-
-    * 800×600: the default's header (scramble-v7's, the size of scramble-v6's) fits outside the face (scramble-v5's would
-      not: it would go over the face); a friend's reveal after JPEG q75 beats the
-      unprotected photo through the same re-encode (measured +1.6 dB; scramble-v5
-      over the face -2.4, scramble-v4 -0.5);
-    * 768×576: it fits only over the face (scramble-v5's fits nowhere); the
-      default is kept (privacy first) and the header's pattern taken out of the
-      face (measured over 10 fresh keys: -2.1 dB mean, -2.6 worst, against the
-      unprotected photo; the 800 px case +1.2 to +1.7).
-
-    Either way the user gets no advice to change anything, and the container is exact."""
-    from PIL import Image
-
-    import picveil
-    from picveil import api
-    from picveil.crypto import Keyring
-    from picveil.platforms.simulate import parse_chain
-    from picveil.robust import reveal as rv
-
-    photo, box = _photo(size)
-    assert DEFAULT_SCHEME == "scramble-v7"
-    assert _fits(DEFAULT_SCHEME, size, box, outside=True) is outside and _fits(DEFAULT_SCHEME, size, box, outside=False)
-    assert not _fits("scramble-v5", size, box, outside=True)  # the case this scheme is for
-    me = Keyring.open(tmp_path / "me", create=True)
-    me.create_circle("family")
-    out, report, _ = api._protect(photo, [box], circle="family", keyring=me)
-    assert picveil.inspect(out).scheme == DEFAULT_SCHEME
-    assert report.advice == () and report.warnings == ()
-
-    x, y, w, h = box
-    orig = decode(photo)[y : y + h, x : x + w]
-    assert psnr(decode(out)[y : y + h, x : x + w], orig) < 12.0  # nothing of the face shows
-    revealed, rep = rv.reveal_pixels(parse_chain("strip,jpeg:75").run(out), keyring=me)
-    plain = decode(parse_chain("strip,jpeg:75").run(photo))[y : y + h, x : x + w]
-    assert rep.revealed == (0,)
-    assert psnr(revealed[y : y + h, x : x + w].astype(np.float64), orig) >= psnr(plain, orig) - margin
-    exact, _ = api._reveal(out, keyring=me)
-    assert np.array_equal(decode(exact), decode(photo))
 
 
 def test_unmixed_coefficients_go_back_on_the_originals_lattice(tmp_path, monkeypatch):

@@ -132,7 +132,7 @@ def test_inspect(client):
     res = client.post("/api/inspect", files=photo_part(protected, field="image"))
     assert res.status_code == 200, res.text
     body = res.json()
-    assert body["scheme"] == "scramble-v7" and body["width"] == 512 and body["orientation"] == 1
+    assert body["scheme"] == "scramble-v8" and body["width"] == 512 and body["orientation"] == 1
     assert (body["displayed_width"], body["displayed_height"]) == (512, 512)
     (region,) = body["regions"]
     assert region["recipients"] == 1 and region["passphrase"] is True

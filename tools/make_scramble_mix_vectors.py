@@ -1,5 +1,5 @@
-"""Write tests/vectors/scramble_v5.json, scramble_v6.json and scramble_v7.json
-(container SPEC §10.4's, §10.5's and §10.6's test vectors).
+"""Write tests/vectors/scramble_v5.json, scramble_v6.json, scramble_v7.json and
+scramble_v8.json (container SPEC §10.4's, §10.5's, §10.6's and §10.7's test vectors).
 
 A gray region of 3×2 blocks and a 4:2:0 colour region of 1×1 MCU would not
 exercise the mixing much; the vector is a 4:2:0 region of 2×3 MCUs (luma 4×6
@@ -8,7 +8,7 @@ region key 00 01 .. 1f. Run from the repository root:
 
     python tools/make_scramble_mix_vectors.py
 
-scramble-v6's and scramble-v7's vectors also have the plaintext of the robust parameters
+scramble-v6's, scramble-v7's and scramble-v8's vectors also have the plaintext of the robust parameters
 (``params_plain``: its bit packing is the point of the scheme).
 """
 
@@ -83,7 +83,7 @@ def write(name: str) -> None:
 
 
 def main() -> None:
-    for name in ("scramble-v5", "scramble-v6", "scramble-v7"):
+    for name in ("scramble-v5", "scramble-v6", "scramble-v7", "scramble-v8"):
         write(name)
 
 

@@ -452,8 +452,7 @@ def _protect(
             hint="Use --circle for every region, or turn the robust header off.",
         )
     scheme_note = None
-    if robust_on and scheme is None and LOOK_SCRAMBLE in [look_id(lk) for lk in rect_looks]:
-        sch, scheme_note = _circle_scheme(coeffs, rects, rect_looks, len(used))
+    choose_scheme = robust_on and scheme is None and LOOK_SCRAMBLE in [look_id(lk) for lk in rect_looks]
     if robust_on:
         from .robust import header as robust_header
 
@@ -488,6 +487,26 @@ def _protect(
         )
         for i, (r, lk) in enumerate(zip(rects, rect_looks))
     )
+    quant = [coeffs.quant_table(ci) for ci in range(len(coeffs.components))]
+    # (scheme id, region index) -> the scheme's result, where it was run to size its header
+    scrambled: dict[tuple[int, int], Protected] = {}
+
+    if choose_scheme:
+        def lengths(scheme) -> list[int]:
+            # the scheme's sealed parameters, region by region: their size depends on the content (scramble-v8)
+            out = []
+            for idx, (rect, rec) in enumerate(zip(rects, records)):
+                if rec.look != LOOK_SCRAMBLE:
+                    out.append(0)
+                    continue
+                if (scheme.scheme_id, idx) not in scrambled:
+                    blocks = [coeffs.blocks(ci, *rg) for ci, rg in enumerate(_component_rects(coeffs, rect))]
+                    key = group_keys[rect.group].region_key(rec.salt)
+                    scrambled[scheme.scheme_id, idx] = scheme.protect(blocks, key, quant)
+                out.append(len(scrambled[scheme.scheme_id, idx].robust))
+            return out
+
+        sch, scheme_note = _circle_scheme(coeffs, rects, rect_looks, len(used), lengths)
     header = Header(
         scheme_id=sch.scheme_id,
         width=coeffs.width,
@@ -500,7 +519,6 @@ def _protect(
     )
     header_raw = header.to_bytes()
     mac_keys = [k.mac_key(file_salt) for k in group_keys]
-    quant = [coeffs.quant_table(ci) for ci in range(len(coeffs.components))]
     region_tags: dict[int, list[bytes]] = {g: [] for g in range(len(used))}
     data_entries = []
     robust_params: list[bytes] = []
@@ -510,7 +528,7 @@ def _protect(
         blocks = [coeffs.blocks(ci, *rg) for ci, rg in enumerate(ranges)]
         rkey = group_keys[rect.group].region_key(rec.salt)
         if rec.look == LOOK_SCRAMBLE:
-            result = sch.protect(blocks, rkey, quant)
+            result = scrambled.get((sch.scheme_id, idx)) or sch.protect(blocks, rkey, quant)
         else:
             from .looks.apply import paint_region
 
@@ -771,17 +789,19 @@ def _jpeg_to_png(jpeg: bytes) -> bytes:
 
 
 #: Short scheme names a user may type (the newest version of each family).
-SCHEME_ALIASES = {"scramble": "scramble-v7", "searchable": "searchable-v2"}
+SCHEME_ALIASES = {"scramble": "scramble-v8", "searchable": "searchable-v2"}
 
 
-def _circle_scheme(coeffs, rects, looks, groups: int):
-    """The scheme of a protect for circles that names none: the default (scramble-v7)
+def _circle_scheme(coeffs, rects, looks, groups: int, lengths):
+    """The scheme of a protect for circles that names none: the default (scramble-v8)
     when its robust header (with each scrambled region's sealed gains) fits the photo,
     outside the regions or, failing that, over them (robust SPEC §13.5: the
     reveal from pixels takes the header's faint pattern out of the regions);
     else scramble-v4 when its smaller header fits, with a note for the user;
     else the default (no header fits: the image reveals only with its container
-    either way). Returns ``(scheme, note or None)``.
+    either way). `lengths(scheme)` gives the scheme's sealed parameters' length
+    per region (0 for painted regions): scramble-v8's depend on the content.
+    Returns ``(scheme, note or None)``.
 
     Privacy comes first: scramble-v4 shows each region's spectrum, which the
     audit's attackers read (docs/audit), so it is used only where the default
@@ -796,14 +816,14 @@ def _circle_scheme(coeffs, rects, looks, groups: int):
 
     best = get_scheme(DEFAULT_SCHEME)
     layout = layout_of(coeffs.color_space, tuple((c.h_samp, c.v_samp) for c in coeffs.components))
-    codec = getattr(best, "codec", None)  # the gain-coding schemes (scramble-v5, -v6) carry parameters
+    codec = getattr(best, "codec", None)  # the gain-coding schemes (scramble-v5 to v8) carry parameters
     if layout is None or codec is None:
         return best, None
     ids = [look_id(lk) for lk in looks]
     regions = [(r.x, r.y, r.w, r.h, r.group, i) for r, i in zip(rects, ids)]
     mcu = (coeffs.mcu_width, coeffs.mcu_height)
     size = (coeffs.width, coeffs.height)
-    n5 = [codec.params_length(len(coeffs.components)) if i == LOOK_SCRAMBLE else 0 for i in ids]
+    n5 = lengths(best)
     zero = [0] * len(regions)
 
     def fits(scheme, lengths) -> bool:

@@ -258,7 +258,7 @@ def protect(
     progressive: Optional[bool] = typer.Option(None, "--progressive/--baseline", help="Output mode (default: as the input)."),
     clip: bool = typer.Option(False, "--clip", help="Clip boxes to the image instead of refusing them."),
     whole: bool = typer.Option(False, "--whole", help="Encrypt the entire image (scheme searchable-v2 by default: searchable with `picveil index`)."),
-    scheme: Optional[str] = typer.Option(None, "--scheme", help="scramble (scramble-v7, the default; for circles scramble-v4 when the photo has no room for its header), scramble-v6, scramble-v5, scramble-v4, scramble-v3, scramble-v1, scramble-v2, searchable (searchable-v2) or searchable-v1."),
+    scheme: Optional[str] = typer.Option(None, "--scheme", help="scramble (scramble-v8, the default; for circles scramble-v4 when the photo has no room for its header), scramble-v7, scramble-v6, scramble-v5, scramble-v4, scramble-v3, scramble-v1, scramble-v2, searchable (searchable-v2) or searchable-v1."),
     robust: Optional[bool] = typer.Option(None, "--robust/--no-robust", help="In-image header that survives platforms (default: on when every region is for a circle)."),
     max_pixels: int = typer.Option(200_000_000, "--max-pixels", help="Refuse larger images."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output file."),

@@ -41,7 +41,7 @@ the *received* pixels, mapped back onto the protected image's 8×8 grid:
 8. if the picture was shrunk: refine the unscrambled region by least squares
    against the received pixels, modelling the downscale (an antialiased
    filter, Lanczos, bicubic, bilinear, box or area, or a naive linear one:
-   :data:`RESIZE_KERNELS`, read from the spectrum of the scramble-v5/v6/v7
+   :data:`RESIZE_KERNELS`, read from the spectrum of the scramble-v5/v6/v7/v8
    regions, :func:`_spectral_kernel`, else chosen by cross-validation) with an edge-preserving
    smoothness prior (:class:`_ResizeProblem`), then resize the revealed
    picture to the received size with that filter and paste;
@@ -562,11 +562,11 @@ def deconvolve(plane: np.ndarray, a: float | tuple[float, ...], nu: float = WIEN
 # --- the schemes, in floating point ----------------------------------------------------------------
 #: Schemes that a reveal from pixels can invert: signed block permutations
 #: (each scheme's ``signed_permutations``), scramble-v2 with its block-mean knots.
-_PIXEL_SCHEMES = frozenset({1, 2, 4, 5, 6, 7, 8})
+_PIXEL_SCHEMES = frozenset({1, 2, 4, 5, 6, 7, 8, 9})
 #: Schemes that are linear maps of the coefficients given the key (and, for
-#: scramble-v5/v6/v7, their sealed gains): signed block permutations, for scramble-v4
-#: after block means scaled by 0.7; scramble-v5/v6/v7's gains and orthogonal mixing.
-_LINEAR_SCHEMES = frozenset({1, 4, 5, 6, 7, 8})
+#: scramble-v5/v6/v7/v8, their sealed gains): signed block permutations, for scramble-v4
+#: after block means scaled by 0.7; scramble-v5/v6/v7/v8's gains and orthogonal mixing.
+_LINEAR_SCHEMES = frozenset({1, 4, 5, 6, 7, 8, 9})
 #: Schemes whose integer inverse needs nothing but the key (no aux data): exact
 #: from the protected file. scramble-v4's needs its aux bits for the block means
 #: (in the container): without them each is within one DC quantization step.
@@ -659,8 +659,9 @@ class _MixScramble:
     (chroma above the transmitted ones) or filled (empty ones): the fill is keyed
     noise, not content; in ``forward`` those frequencies are not modelled."""
 
-    #: scramble-v5, -v6 and -v7 (the same transform; their gains coded differently, v7's chroma target higher)
-    scheme_ids = frozenset({6, 7, 8})
+    #: scramble-v5, -v6, -v7 and -v8 (the same transform; their gains coded differently,
+    #: v7's and v8's chroma target higher)
+    scheme_ids = frozenset({6, 7, 8, 9})
 
     def __init__(self, scheme_id: int, key, shapes: Sequence[tuple[int, int]], params: bytes) -> None:
         from picveil.schemes import get_scheme
@@ -779,7 +780,7 @@ def _unscrambled_pixels(reg: _Region, ci: int, coef: np.ndarray, dc_step: float 
     return _pixels(_unscrambled_coefficients(reg, ci, coef, dc_step), *reg.shape(ci))
 
 
-#: scramble-v5/v6/v7: after unmixing, put a region's coefficients back on the
+#: scramble-v5/v6/v7/v8: after unmixing, put a region's coefficients back on the
 #: original's lattice (protect keeps the photo's tables) at the frequencies
 #: that show it (:func:`picveil.robust.lattice.snap` measures each). The gains
 #: divide a platform's noise on the frequencies a region holds little of, so
@@ -809,7 +810,7 @@ def _unmixed_tables(luma: np.ndarray, candidates) -> list[np.ndarray] | None:
     return best
 
 
-#: scramble-v5/v6/v7: where a region's unmixed luma shows no lattice to snap to,
+#: scramble-v5/v6/v7/v8: where a region's unmixed luma shows no lattice to snap to,
 #: shrink each frequency towards zero by its posterior mean under a sparse
 #: prior fitted to the region's own values (:func:`picveil.robust.shrink.shrink`),
 #: given the noise the received picture's format puts on the scrambled
@@ -834,7 +835,7 @@ WEBP_LUMA_STEPS = ((0.0, 2.5), (4.3, 5.7), (9.0, 9.2), (27.2, 22.4), (40.5, 31.5
 def _mixed_noise(
     received, fmt: str, source: str, data: bytes | None = None, tables: Sequence[np.ndarray] | None = None
 ) -> np.ndarray | None:
-    """``(8, 8)`` modelled rms of a received picture's noise on a scramble-v5/v6/v7
+    """``(8, 8)`` modelled rms of a received picture's noise on a scramble-v5/v6/v7/v8
     region's scrambled luma coefficients: a re-encoded JPEG read from its
     coefficients, the quantization error of its luma steps on Gaussian values
     of the public luma target's rms (the same for the three schemes;
@@ -878,7 +879,7 @@ def _quantization_rms(rms: float, step: float) -> float:
 
 
 def _shrink_unmixed(coef: np.ndarray, gains: np.ndarray, noise: np.ndarray) -> np.ndarray:
-    """A scramble-v5/v6/v7 region's unmixed luma ``(n, 8, 8)`` with every AC
+    """A scramble-v5/v6/v7/v8 region's unmixed luma ``(n, 8, 8)`` with every AC
     frequency replaced by :func:`picveil.robust.shrink.shrink`'s posterior
     means, the noise there being `noise` (scrambled domain, ``(8, 8)``)
     divided by the frequency's gain (``(64,)``, natural order; 0 where
@@ -1086,7 +1087,7 @@ PATTERN_IRLS, PATTERN_L1_FLOOR = 8, 1.0
 #: PATTERN_MIN_STEPS in each of PATTERN_MIN_IRLS passes; a region too large
 #: even for that (over about 1.6 MP) keeps the pattern, as before (41 dB).
 PATTERN_WORK, PATTERN_MIN_IRLS, PATTERN_MIN_STEPS = 1_500_000, 3, 20
-#: scramble-v5/v6/v7 regions, whose unscrambling (an unmixing) costs some 30 times
+#: scramble-v5/v6/v7/v8 regions, whose unscrambling (an unmixing) costs some 30 times
 #: a permutation's, get this many passes of at most this many steps. Same files
 #: and keys, two 1.2-1.4 MP photos with five regions each (scramble-v6, header
 #: over the regions), PNG copy, JPEG q85, WebP 75: 0.00 to 0.03 dB below 8 x 80
@@ -1121,7 +1122,7 @@ PATTERN_KEEP_RATIO = 0.92
 #: test's ratio noisy; astronaut and immunohistochemistry gained up to +4.4).
 PATTERN_OPERATOR = "first-difference"
 PATTERN_SEAM_KEEP_RATIO = 0.96
-#: What the estimate makes smallest in scramble-v5/v6/v7 regions:
+#: What the estimate makes smallest in scramble-v5/v6/v7/v8 regions:
 #: ``"seam-curvature"`` (:func:`_seam_curvature`) or ``"first-difference"``
 #: (as for the block-moving schemes, and for these before the fourteenth
 #: session; ``benchmarks/bench_header_pattern.py`` compares the two), and the
@@ -1182,10 +1183,10 @@ def _remove_header_pattern(luma: np.ndarray, header: RobustHeader, grid, reg: "_
     found by conjugate gradients on the normal equations: the true picture
     is smooth across its block seams, the unscrambled pattern is not; the
     weights are reweighted towards L1 (:data:`PATTERN_IRLS` passes;
-    :data:`PATTERN_MIXED_IRLS` for scramble-v5/v6/v7), so the picture's own
+    :data:`PATTERN_MIXED_IRLS` for scramble-v5/v6/v7/v8), so the picture's own
     edges count little. Smoothest means the smallest first differences for
     the block-moving schemes (:data:`PATTERN_OPERATOR`), and for
-    scramble-v5/v6/v7 the smallest second differences across the block seams
+    scramble-v5/v6/v7/v8 the smallest second differences across the block seams
     (:func:`_seam_curvature`): their unscrambled pattern is noise in each
     block's mean and lowest frequencies, which a seam's curvature shows and a
     picture's texture or gradient does not (they pass through seams and block
@@ -1778,7 +1779,7 @@ def _reveal_decoded(
         elif fmt == "webp":
             chroma_q = [np.full((8, 8), _webp_chroma_noise(data))] * len(planes)
     lattice = _find_lattice(header, planes, received if source == "jpeg-coefficients" else None) if regs and scale == 1.0 else None
-    noise = None  # the received picture's noise on scramble-v5/v6/v7 luma, where no lattice takes it out
+    noise = None  # the received picture's noise on scramble-v5/v6/v7/v8 luma, where no lattice takes it out
     if UNMIXED_SHRINK and scale == 1.0 and lattice is None and any(isinstance(r.scramble, _MixScramble) for r in regs):
         noise = _mixed_noise(received, fmt, source, data, received_tables)
     candidates = None
@@ -2307,7 +2308,7 @@ RESAMPLING_KERNELS = {
 #: The kernels above that are not stretched by the scale (no antialiasing).
 _POINT_KERNELS = ("linear",)
 #: The kernels a reveal after a downscale chooses from: read from the
-#: scramble-v5/v6/v7 regions' spectrum where they allow it (:func:`_spectral_kernel`),
+#: scramble-v5/v6/v7/v8 regions' spectrum where they allow it (:func:`_spectral_kernel`),
 #: else by cross-validation (:func:`_reveal_resized`): the model is fitted to the received pixels but a
 #: random :data:`KERNEL_HELD_OUT` share of them, on the luma of the smallest
 #: regions that hold :data:`KERNEL_RECEIVED` received pixels together
@@ -2320,7 +2321,7 @@ _POINT_KERNELS = ("linear",)
 #: "linear" (a naive, not antialiased shrink such as OpenCV's INTER_LINEAR) was
 #: added after those runs: on 4 photos shrunk that way (800 px, q85) the gap
 #: went from -5.20 to -4.94 dB (one photo +0.9), the Lanczos shrinks of the same photos unchanged.
-#: scramble-v5/v6/v7's downscale inverse runs this many times the iterations (its problem
+#: scramble-v5/v6/v7/v8's downscale inverse runs this many times the iterations (its problem
 #: converges more slowly, even preconditioned; with the usual count the filter's
 #: cross-validation took bilinear and box shrinks for Lanczos).
 RESIZE_MIX_FACTOR = 4
@@ -2438,7 +2439,7 @@ class _ResizeProblem:
 
     def _preconditioner(self) -> np.ndarray:
         """``(8, 8)`` diagonal of the normal operator in block-DCT coordinates, for
-        scramble-v5/v6/v7: its gains span orders of magnitude, and plain conjugate
+        scramble-v5/v6/v7/v8: its gains span orders of magnitude, and plain conjugate
         gradients stall on them. Per frequency ``(u, v)``: ``g² κ_u κ_v + w λ``,
         ``κ`` the share of a block-DCT pattern with random signs per block (what
         the mixing makes of any content) that the resize keeps, ``λ`` the
@@ -2618,7 +2619,7 @@ def _reveal_resized(
     """Replace the regions of `revealed` by the least-squares inverse of the
     downscale (in place); returns the resampling kernel it modelled the
     downscale with, or ``""`` when there was no region to invert. The kernel
-    is the one of :data:`RESIZE_KERNELS` whose spectrum the scramble-v5/v6/v7
+    is the one of :data:`RESIZE_KERNELS` whose spectrum the scramble-v5/v6/v7/v8
     regions show (:func:`_spectral_kernel`, `luma_table`: the received JPEG's
     ``(8, 8)`` luma quantization table, natural order, None for other files);
     where that does not decide, the one that predicts received pixels left
@@ -2742,7 +2743,7 @@ def _spectral_kernel(
     image: np.ndarray, header: RobustHeader, regs: list[_Region], luma_table: np.ndarray | None = None
 ) -> str | None:
     """The resampling kernel of a downscale, read from the spectrum of the
-    scramble-v5/v6/v7 regions (the best of :func:`_spectral_fits`), or None
+    scramble-v5/v6/v7/v8 regions (the best of :func:`_spectral_fits`), or None
     where there are too few of their blocks or no kernel fits
     (:data:`KERNEL_SPECTRUM_FIT`), or a JPEG whose luma table is not one of
     libjpeg's (:func:`_ijg_table`): the fits model libjpeg's rounding, and an
@@ -2764,7 +2765,7 @@ def _spectral_fits(
     image: np.ndarray, header: RobustHeader, regs: list[_Region], luma_table: np.ndarray | None = None
 ) -> tuple[dict[str, float], int]:
     """How well each of :data:`RESIZE_KERNELS` explains the spectrum of the
-    scramble-v5/v6/v7 regions of a shrunk picture: ``{kernel: mean squared
+    scramble-v5/v6/v7/v8 regions of a shrunk picture: ``{kernel: mean squared
     log ratio}`` (0 is a perfect fit; empty where there are fewer than
     :data:`KERNEL_SPECTRUM_BLOCKS` of their blocks), and the number of
     received blocks read.
@@ -2863,7 +2864,7 @@ def _validation_regions(regs: list[_Region], scale: float) -> list[_Region]:
 
 def _map_means(reg: _Region, ci: int, px: np.ndarray) -> np.ndarray:
     """scramble-v2: map the (equalised) block means of unscrambled pixels back
-    through the header's knots; scramble-v5/v6/v7: add the region's mean back;
+    through the header's knots; scramble-v5/v6/v7/v8: add the region's mean back;
     scramble-v1/v3/v4: unchanged."""
     if reg.scramble.scheme_id != 2 and not isinstance(reg.scramble, _MixScramble):
         return px

@@ -18,10 +18,11 @@ from .scramble_v4 import ScrambleV4
 from .scramble_v5 import ScrambleV5
 from .scramble_v6 import ScrambleV6
 from .scramble_v7 import ScrambleV7
+from .scramble_v8 import ScrambleV8
 from .searchable_v1 import SearchableV1
 from .searchable_v2 import SearchableV2
 
-_SCHEMES: dict[int, Scheme] = {s.scheme_id: s for s in (ScrambleV1(), ScrambleV2(), ScrambleV3(), ScrambleV4(), ScrambleV5(), ScrambleV6(), ScrambleV7(), SearchableV1(), SearchableV2())}
+_SCHEMES: dict[int, Scheme] = {s.scheme_id: s for s in (ScrambleV1(), ScrambleV2(), ScrambleV3(), ScrambleV4(), ScrambleV5(), ScrambleV6(), ScrambleV7(), ScrambleV8(), SearchableV1(), SearchableV2())}
 _BY_NAME = {s.name: s for s in _SCHEMES.values()}
 #: The default since the eleventh session (issue 3): scramble-v6, scramble-v5's
 #: transform (every frequency shown at a fixed energy, mixed over the region, so
@@ -30,8 +31,11 @@ _BY_NAME = {s.name: s for s in _SCHEMES.values()}
 #: name 37-69 %) with its gains coded in 57 bytes instead of 79, so that its
 #: in-image header fits more photos. Since the thirteenth session scramble-v7:
 #: the same, with a chroma target three times higher, so that a colourful
-#: region's reveal after a platform's re-encode loses less of its colour.
-DEFAULT_SCHEME = ScrambleV7.name
+#: region's reveal after a platform's re-encode loses less of its colour. Since the
+#: seventeenth session scramble-v8: scramble-v7's transform with its gains written
+#: in about 39 bytes instead of 57 (a prefix code), so that its in-image header
+#: fits outside the regions of more photos instead of going over them.
+DEFAULT_SCHEME = ScrambleV8.name
 #: What a protect for circles falls back to when the default's in-image header
 #: (its sealed gains) fits the photo nowhere and scramble-v4's does (``api``).
 CIRCLE_FALLBACK_SCHEME = ScrambleV4.name

@@ -108,29 +108,56 @@ def decode_rms(code: np.ndarray, d: np.ndarray, ci: int, t: np.ndarray | None = 
     return np.where(code > 0, t * 2.0 ** (LOG2_FLOOR + (code - d) / STEPS), 0.0)
 
 
+def residual_symbols(code: np.ndarray, ci: int) -> list[int]:
+    """The symbols of component `ci`'s later transmitted frequencies (all but the
+    anchors), in zigzag order: 0 for an empty frequency, else its residual
+    against :func:`predict` minus RESIDUAL_MIN plus 1 (1..15); ``ValueError``
+    for a residual out of range."""
+    idx = v5.transmitted(ci)
+    syms, level = [], int(next((code[f] for f in idx[:ANCHORS][::-1] if code[f] > 0), START))
+    for f in idx[ANCHORS:]:
+        if code[f] == 0:
+            syms.append(0)
+            continue
+        r = int(code[f]) - predict(code, f, level)
+        if not RESIDUAL_MIN <= r <= RESIDUAL_MAX:
+            raise ValueError("scramble-v6 codes out of range")
+        syms.append(r - RESIDUAL_MIN + 1)
+        level = int(code[f])
+    return syms
+
+
+def codes_from_symbols(anchors, syms, ci: int) -> np.ndarray:
+    """Inverse of :func:`residual_symbols` with the anchors' codes: the ``(64,)``
+    codes of component `ci`; ``ValueError`` if a code comes out below 1."""
+    idx = v5.transmitted(ci)
+    code = np.zeros(64, dtype=np.int64)
+    code[idx[:ANCHORS]] = anchors
+    level = int(next((code[f] for f in idx[:ANCHORS][::-1] if code[f] > 0), START))
+    for f, s in zip(idx[ANCHORS:], syms):
+        if s:
+            code[f] = level = predict(code, f, level) + int(s) - 1 + RESIDUAL_MIN
+            if level < 1:
+                raise ValueError("scramble-v6 parameters do not match the region")
+    return code
+
+
 def pack_params(codes: list[np.ndarray], means: list[int]) -> bytes:
     """The plaintext of the robust parameters: per component, in zigzag order,
     the anchors' codes (ANCHOR_BITS each) and the later frequencies' symbols
-    (SYMBOL_BITS each: 0 empty, else residual − RESIDUAL_MIN + 1); then each
-    component's mean (12 bits, offset binary ``m + 2048``); MSB first,
-    zero-padded to bytes."""
+    (SYMBOL_BITS each: :func:`residual_symbols`); then each component's mean
+    (12 bits, offset binary ``m + 2048``); MSB first, zero-padded to bytes."""
+    return np.packbits(pack_bits(codes, means)).tobytes()
+
+
+def pack_bits(codes: list[np.ndarray], means: list[int]) -> np.ndarray:
+    """:func:`pack_params`'s bits before the padding (``uint8`` 0/1)."""
     parts = []
     for ci, code in enumerate(codes):
-        idx = v5.transmitted(ci)
-        parts.append(v5._to_bits(code[idx[:ANCHORS]], ANCHOR_BITS))
-        syms, level = [], int(next((code[f] for f in idx[:ANCHORS][::-1] if code[f] > 0), START))
-        for f in idx[ANCHORS:]:
-            if code[f] == 0:
-                syms.append(0)
-                continue
-            r = int(code[f]) - predict(code, f, level)
-            if not RESIDUAL_MIN <= r <= RESIDUAL_MAX:
-                raise ValueError("scramble-v6 codes out of range")
-            syms.append(r - RESIDUAL_MIN + 1)
-            level = int(code[f])
-        parts.append(v5._to_bits(syms, SYMBOL_BITS))
+        parts.append(v5._to_bits(code[v5.transmitted(ci)[:ANCHORS]], ANCHOR_BITS))
+        parts.append(v5._to_bits(residual_symbols(code, ci), SYMBOL_BITS))
     parts.append(v5._to_bits(np.asarray(means) + (1 << (v5.MEAN_BITS - 1)), v5.MEAN_BITS))
-    return np.packbits(np.concatenate(parts)).tobytes()
+    return np.concatenate(parts)
 
 
 def _plain_length(n_components: int) -> int:
@@ -143,25 +170,28 @@ def unpack_params(raw: bytes, n_components: int) -> tuple[list[np.ndarray], list
     a code comes out below 1."""
     if len(raw) != _plain_length(n_components):
         raise ValueError("scramble-v6 parameters do not match the region")
-    bits = np.unpackbits(np.frombuffer(raw, dtype=np.uint8))
+    return unpack_bits(np.unpackbits(np.frombuffer(raw, dtype=np.uint8)), n_components)[:2]
+
+
+def unpack_bits(bits: np.ndarray, n_components: int) -> tuple[list[np.ndarray], list[int], int]:
+    """Codes and means from the start of `bits` (:func:`pack_bits`'s layout), and
+    how many bits they took; ``ValueError`` if `bits` is too short or a code
+    comes out below 1."""
     pos, codes = 0, []
     for ci in range(n_components):
-        idx = v5.transmitted(ci)
-        code = np.zeros(64, dtype=np.int64)
-        code[idx[:ANCHORS]] = v5._from_bits(bits[pos : pos + ANCHORS * ANCHOR_BITS], ANCHOR_BITS)
-        pos += ANCHORS * ANCHOR_BITS
-        n = len(idx) - ANCHORS
-        syms = v5._from_bits(bits[pos : pos + n * SYMBOL_BITS], SYMBOL_BITS)
-        pos += n * SYMBOL_BITS
-        level = int(next((code[f] for f in idx[:ANCHORS][::-1] if code[f] > 0), START))
-        for f, s in zip(idx[ANCHORS:], syms):
-            if s:
-                code[f] = level = predict(code, f, level) + int(s) - 1 + RESIDUAL_MIN
-                if level < 1:
-                    raise ValueError("scramble-v6 parameters do not match the region")
-        codes.append(code)
-    means = v5._from_bits(bits[pos : pos + n_components * v5.MEAN_BITS], v5.MEAN_BITS) - (1 << (v5.MEAN_BITS - 1))
-    return codes, [int(m) for m in means]
+        n = len(v5.transmitted(ci)) - ANCHORS
+        end = pos + ANCHORS * ANCHOR_BITS + n * SYMBOL_BITS
+        if end > bits.size:
+            raise ValueError("scramble-v6 parameters do not match the region")
+        anchors = v5._from_bits(bits[pos : pos + ANCHORS * ANCHOR_BITS], ANCHOR_BITS)
+        syms = v5._from_bits(bits[pos + ANCHORS * ANCHOR_BITS : end], SYMBOL_BITS)
+        codes.append(codes_from_symbols(anchors, syms, ci))
+        pos = end
+    end = pos + n_components * v5.MEAN_BITS
+    if end > bits.size:
+        raise ValueError("scramble-v6 parameters do not match the region")
+    means = v5._from_bits(bits[pos:end], v5.MEAN_BITS) - (1 << (v5.MEAN_BITS - 1))
+    return codes, [int(m) for m in means], end
 
 
 def params_length(n_components: int) -> int:
