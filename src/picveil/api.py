@@ -528,7 +528,8 @@ def _protect(
         blocks = [coeffs.blocks(ci, *rg) for ci, rg in enumerate(ranges)]
         rkey = group_keys[rect.group].region_key(rec.salt)
         if rec.look == LOOK_SCRAMBLE:
-            result = scrambled.get((sch.scheme_id, idx)) or sch.protect(blocks, rkey, quant)
+            done = scrambled.get((sch.scheme_id, idx))
+            result = done if done is not None else sch.protect(blocks, rkey, quant)
         else:
             from .looks.apply import paint_region
 
@@ -792,14 +793,14 @@ def _jpeg_to_png(jpeg: bytes) -> bytes:
 SCHEME_ALIASES = {"scramble": "scramble-v8", "searchable": "searchable-v2"}
 
 
-def _circle_scheme(coeffs, rects, looks, groups: int, lengths):
+def _circle_scheme(coeffs, rects, looks, groups: int, params_lengths):
     """The scheme of a protect for circles that names none: the default (scramble-v8)
     when its robust header (with each scrambled region's sealed gains) fits the photo,
     outside the regions or, failing that, over them (robust SPEC §13.5: the
     reveal from pixels takes the header's faint pattern out of the regions);
     else scramble-v4 when its smaller header fits, with a note for the user;
     else the default (no header fits: the image reveals only with its container
-    either way). `lengths(scheme)` gives the scheme's sealed parameters' length
+    either way). `params_lengths(scheme)` gives the scheme's sealed parameters' length
     per region (0 for painted regions): scramble-v8's depend on the content.
     Returns ``(scheme, note or None)``.
 
@@ -823,7 +824,7 @@ def _circle_scheme(coeffs, rects, looks, groups: int, lengths):
     regions = [(r.x, r.y, r.w, r.h, r.group, i) for r, i in zip(rects, ids)]
     mcu = (coeffs.mcu_width, coeffs.mcu_height)
     size = (coeffs.width, coeffs.height)
-    n5 = lengths(best)
+    n5 = params_lengths(best)
     zero = [0] * len(regions)
 
     def fits(scheme, lengths) -> bool:

@@ -170,7 +170,8 @@ def params_length(n_components: int) -> int:
     components take (the fixed layout, padded, and the 4-byte tag); the
     actual length depends on the region (``len(Protected.robust)``)."""
     bits = 1 + len(v6.pack_bits([np.zeros(64, dtype=np.int64)] * n_components, [0] * n_components))
-    return -(-(-(-bits // 8)) // PAD_BYTES) * PAD_BYTES + 4
+    whole_bytes = -(-bits // 8)
+    return -(-whole_bytes // PAD_BYTES) * PAD_BYTES + 4
 
 
 class PrefixCodec(v7.BrightChromaCodec):
