@@ -2196,11 +2196,9 @@ class _ClipProblem:
         def cost(x: np.ndarray) -> tuple[float, np.ndarray]:
             total, grads = 0.0, []
             for ci, comp in enumerate(self._deltas(x)):
-                rows, cols = self.reg.shape(ci)
                 d = self.base[ci] + _unscramble_px(self.reg, ci, comp) - targets[ci]
                 total += float(np.sum(d * d))
-                gcoef = self.reg.scramble.inverse_adjoint(ci, _blocks(2.0 * d + 128.0, 0, rows, 0, cols))
-                grads.append(_pixels(gcoef, rows, cols) - 128.0)
+                grads.append(_unscramble_px_adjoint(self.reg, ci, 2.0 * d))
             return total, self._deltas_adjoint(grads)
 
         return cost
