@@ -402,6 +402,26 @@ def test_reveal_after_platform(chain, photo, protected, keyrings):
         assert p_reveal - p_plain >= MARGINS[chain], (p_reveal, p_plain)
 
 
+def test_a_lossless_webp_copy_reveals_as_a_png_copy(photo, protected, keyrings):
+    """A lossless WebP holds the shown pixels exactly, as a PNG does: its reveal
+    is the PNG's, not a lossy WebP's (whose noise model cost about 10 dB on an
+    opencv-doc photo)."""
+    _, friend, _ = keyrings
+    out, _ = protected
+    shown = Image.open(io.BytesIO(out)).convert("RGB")
+    copies = {}
+    for fmt, options in (("PNG", {}), ("WEBP", {"lossless": True})):
+        buf = io.BytesIO()
+        shown.save(buf, fmt, **options)
+        copies[fmt] = buf.getvalue()
+    assert np.array_equal(_decode(copies["PNG"]), _decode(copies["WEBP"]))
+    from_png = _decode(picveil.reveal(copies["PNG"], keyring=friend, output_format="png"))
+    from_webp = _decode(picveil.reveal(copies["WEBP"], keyring=friend, output_format="png"))
+    assert np.array_equal(from_png, from_webp)
+    mask = _region_mask(from_webp.shape, BOXES)
+    assert _psnr(from_webp[mask], _decode(photo)[mask]) > 40
+
+
 @pytest.mark.parametrize("scheme", ["scramble-v3", "scramble-v4"])
 def test_stripped_file_reveals_from_its_integer_coefficients(scheme, photo, keyrings):
     """Metadata stripped, coefficients intact: scramble-v3 reveals exactly; scramble-v4's

@@ -66,6 +66,19 @@ def test_is_lossy_reads_the_riff_chunks():
     assert not vp8.is_lossy(b"RIFF\x04\x00\x00\x00WEBP")
 
 
+def test_is_lossless_reads_the_riff_chunks():
+    rgb = sample_rgb()
+    assert vp8.is_lossless(_webp(rgb, lossless=True))
+    assert not vp8.is_lossless(_webp(rgb, quality=80))
+    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 200, np.uint8)])
+    assert vp8.is_lossless(_webp(rgba, lossless=True))  # VP8X, then VP8L
+    frames = [Image.fromarray(rgb), Image.fromarray(np.ascontiguousarray(rgb[::-1]))]
+    buf = io.BytesIO()
+    frames[0].save(buf, "WEBP", save_all=True, append_images=frames[1:], lossless=True)
+    assert not vp8.is_lossless(buf.getvalue())  # an animation: its frames are in ANMF chunks
+    assert not vp8.is_lossless(b"RIFF\x04\x00\x00\x00WEBP")
+
+
 @pytest.mark.parametrize("index", [vp8.chroma_quantizer_index, vp8.luma_quantizer_index])
 def test_quantizer_indices_follow_the_quality(index):
     """The header's chroma and luma quantizer indices grow as the quality

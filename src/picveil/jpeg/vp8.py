@@ -47,6 +47,13 @@ def is_lossy(data: bytes) -> bool:
     return _vp8_frame(bytes(data)) is not None
 
 
+def is_lossless(data: bytes) -> bool:
+    """Whether a WebP file's picture is lossless VP8L, from its RIFF chunks: a
+    ``VP8L`` chunk comes before any ``VP8 `` one (an animation's frames sit
+    inside ``ANMF`` chunks: neither lossy nor lossless here)."""
+    return _first_picture_chunk(bytes(data)) == b"VP8L"
+
+
 def _binding():
     """``(ffi, lib)`` of the ``webp`` package, or ``None`` when it is not
     installed or its struct layout is not the one this module writes to."""
@@ -162,13 +169,23 @@ class _BoolDecoder:
 def _vp8_frame(data: bytes) -> bytes | None:
     """The payload of a WebP's first ``VP8 `` chunk, or ``None`` when a ``VP8L``
     chunk (lossless) comes first or there is none."""
+    found = _picture_chunk(data)
+    return found[1] if found is not None and found[0] == b"VP8 " else None
+
+
+def _first_picture_chunk(data: bytes) -> bytes | None:
+    """``b"VP8 "`` or ``b"VP8L"``: the first top-level picture chunk of a WebP, or ``None``."""
+    found = _picture_chunk(data)
+    return None if found is None else found[0]
+
+
+def _picture_chunk(data: bytes) -> tuple[bytes, bytes] | None:
+    """``(fourcc, payload)`` of a WebP's first top-level ``VP8 `` or ``VP8L`` chunk, or ``None``."""
     pos = 12
     while pos + 8 <= len(data):
         fourcc, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")
-        if fourcc == b"VP8 ":
-            return data[pos + 8 : pos + 8 + size]
-        if fourcc == b"VP8L":
-            return None
+        if fourcc in (b"VP8 ", b"VP8L"):
+            return fourcc, data[pos + 8 : pos + 8 + size]
         pos += 8 + size + (size & 1)
     return None
 

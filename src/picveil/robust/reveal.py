@@ -194,9 +194,11 @@ def _decode_image(data: bytes, max_pixels: int) -> tuple[np.ndarray, str]:
     from PIL import Image, UnidentifiedImageError
 
     from picveil.jpeg.loading import sniff
-    from picveil.jpeg.vp8 import decode_unfiltered
+    from picveil.jpeg.vp8 import decode_unfiltered, is_lossless
 
     fmt = sniff(data)
+    if fmt == "webp" and is_lossless(data):
+        fmt = WEBP_LOSSLESS  # the pixels as shown: a lossless copy, like a PNG
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -1918,7 +1920,10 @@ CLIP_EDGE = 4.0
 #: lost nowhere.
 COMPONENT_CLIP_THRESHOLD = 12.0
 #: Formats whose pixels are exactly what the viewer showed.
-LOSSLESS_FORMATS = frozenset({"png", "bmp", "tiff", "gif"})
+#: What :func:`_decode_image` calls a lossless WebP (a ``VP8L`` picture): the
+#: pixels as shown, like a PNG, unlike a lossy WebP's.
+WEBP_LOSSLESS = "webp-lossless"
+LOSSLESS_FORMATS = frozenset({"png", "bmp", "tiff", "gif", WEBP_LOSSLESS})
 #: How far from 0/255 a possibly clipped value may lie: in a lossy non-JPEG
 #: file; in a JPEG, this many times the re-encoding noise of red (rms, from
 #: its luma and chroma tables), at most MAX_CLIP_THRESHOLD. Measured: a factor
