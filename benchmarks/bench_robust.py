@@ -73,6 +73,8 @@ LARGE_PIXELS = 6_000_000
 #: JPEG qualities, WebP qualities and downscales of the issue.
 JPEG_QUALITIES = (95, 85, 75, 60, 50, 40, 30)
 WEBP_QUALITIES = (90, 75, 50)
+#: AVIF, which some CDNs serve (not among the issue's chains; where Pillow writes it).
+AVIF_QUALITIES = (80, 60)
 RESIZES = ("resize:2048,jpeg:85", "resize:2048,jpeg:75", "resize:1080,jpeg:85", "resize:1080,jpeg:75", "resize:1080,jpeg:75:opencv")
 #: Downscales with other resampling filters than Pillow's Lanczos (the reveal estimates the filter).
 RESIZES_OTHER = ("resize:1080:bicubic,jpeg:85", "resize:1080:bilinear,jpeg:85", "resize:1080:opencv-area,jpeg:85")
@@ -174,6 +176,9 @@ def chain_specs(quick: bool, encoders: tuple[str, ...]) -> list[str]:
         specs += [f"jpeg:{q}" + ("" if enc == "pillow" else f":{enc}") for q in JPEG_QUALITIES]
     specs += ["jpeg:75:progressive"]
     specs += [f"webp:{q}" for q in WEBP_QUALITIES]
+    from PIL import features
+
+    specs += [f"avif:{q}" for q in AVIF_QUALITIES] if features.check("avif") else []
     specs += list(RESIZES) + list(RESIZES_OTHER)
     return specs
 
@@ -613,7 +618,10 @@ def main(argv: list[str] | None = None) -> int:
     sizes = (MOSAIC_MP[:1] if args.quick else MOSAIC_MP) if not args.mosaics else (
         () if args.mosaics == "none" else tuple(int(m) for m in args.mosaics.split(",")))
     items += [(f"mosaic {mp} MP", mosaic(pool, mp, SEED + mp)) for mp in sizes]
-    jobs = [(n, rgb, scheme, specs, SEED + i, args.compare_lanczos) for scheme in schemes for i, (n, rgb) in enumerate(items)]
+    # each photo's seed (its boxes) is its place in the full run, so that a run of some photos draws what the full run does
+    full = sorted(photos) + [f"mosaic {mp} MP" for mp in MOSAIC_MP]
+    index = {n: (full.index(n) if n in full else len(full) + i) for i, (n, _) in enumerate(items)}
+    jobs = [(n, rgb, scheme, specs, SEED + index[n], args.compare_lanczos) for scheme in schemes for n, rgb in items]
     saved = load_saved(args.save, specs) if args.save else {}
     results = [saved[(j[2], j[0])] for j in jobs if (j[2], j[0]) in saved]
     jobs = [j for j in jobs if (j[2], j[0]) not in saved]

@@ -40,6 +40,7 @@ from picveil.platforms import (
     strip_metadata,
     target_size,
     to_png,
+    to_avif,
     to_webp,
 )
 from picveil.platforms.profiles import ISSUE
@@ -527,6 +528,24 @@ def test_webp_and_png_outputs(photo):
         to_webp(src, 0)
 
 
+def test_avif_output_and_chain(photo):
+    from PIL import features
+
+    if not features.check("avif"):
+        pytest.skip("this Pillow writes no AVIF")
+    src = jpeg_bytes(Image.fromarray(photo))
+    hi, lo = to_avif(src, 90), to_avif(src, 40)
+    assert sniff(hi) == sniff(lo) == "avif" and len(lo) < len(hi)
+    assert size_of(hi) == (512, 512)
+    err = np.abs(pixels(hi).astype(float) - photo.astype(float)).mean()
+    assert 0 < err < np.abs(pixels(lo).astype(float) - photo.astype(float)).mean()
+    chain = parse_chain("strip,avif:70,jpeg:80")
+    assert chain.steps[1] == Step("avif", quality=70) and parse_chain(chain.steps[1].spec).steps == (chain.steps[1],)
+    assert [r.format for r in chain.trace(src)] == ["jpeg", "jpeg", "avif", "jpeg"]  # an AVIF is read back too
+    with pytest.raises(ValueError):
+        to_avif(src, 0)
+
+
 @pytest.mark.parametrize(
     ("mode", "fmt", "expected"),
     [("RGBA", "PNG", "RGB"), ("LA", "PNG", "L"), ("P", "PNG", "RGB"), ("I;16", "PNG", "L"), ("1", "PNG", "L"),
@@ -612,6 +631,8 @@ def test_parse_chain_syntax():
         ("resize:1080:cubicle", "unknown resize method 'cubicle'"),
         ("strip:all", "takes no arguments"),
         ("webp:75:lossless", "one argument"),
+        ("avif", "needs a quality"),
+        ("avif:75:444", "one argument"),
     ],
 )
 def test_parse_chain_errors_are_clear(spec, words):

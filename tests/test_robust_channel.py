@@ -297,6 +297,61 @@ def test_finer_grids_when_the_default_is_full():
     assert robust.extract_from_jpeg(coeffs.encode()) == payload
 
 
+def test_fill_rule_vectors():
+    """SPEC.md §10's fill rule against the committed vectors (vectors/fill/region_cells.json):
+    the grid a header that goes over the regions takes, and the cells over them it modulates."""
+    from picveil.robust import embedder
+
+    cases = json.loads((VECTORS / "fill" / "region_cells.json").read_text())
+    assert len(cases) >= 5 and sum(c["expected"] is not None for c in cases) >= 4
+    for case in cases:
+        w, h, mcu, boxes, length = case["width"], case["height"], tuple(case["mcu"]), case["boxes"], case["length"]
+        got = None
+        if embedder.choose_plan(w, h, boxes, length, mcu) is None:
+            for p in embedder.plans(w, h, boxes, mcu):
+                extra = embedder.region_cells(p, length)
+                if extra is not None:
+                    got = {"grid": [p.grid.cols, p.grid.rows], "cells": [int(i) for i in np.flatnonzero(extra)]}
+                    break
+        assert got == case["expected"], case["name"]
+
+
+def test_fill_rule_takes_few_region_cells_and_survives_q30():
+    """Over the regions, the header takes only the cells it needs (SPEC.md §10's
+    fill rule): the shortest prefix, nearest the usable cells first, with which
+    it fits, fewer than all; it changes the regions' coefficients less than
+    the old rule (every cell), and reads back after JPEG q30."""
+    from picveil.robust import embedder
+
+    rgb = sample_rgb()
+    boxes = [(96, 96, 224, 224), (352, 320, 128, 160)]
+    payload = bytes(range(36))
+    assert embedder.choose_plan(512, 512, boxes, len(payload)) is None  # it does not fit outside
+    p = next(q for q in embedder.plans(512, 512, boxes) if embedder.region_cells(q, len(payload)) is not None)
+    extra = embedder.region_cells(p, len(payload))
+    others = ~p.usable
+    assert 0 < extra.sum() < others.sum() and not (extra & p.usable).any()
+    assert embedder.choose_parity(p, len(payload), p.usable | extra) is not None
+    coeffs = read_coefficients(_jpeg(rgb))
+    before = coeffs.array(0).copy()
+    rep = robust.embed(coeffs, payload, boxes, allow_in_regions=True, region_prefix=True)
+    assert rep.in_regions and rep.grid == (p.grid.cols, p.grid.rows) and rep.region_cells == int(extra.sum())
+    q30 = np.asarray(Image.open(io.BytesIO(coeffs.encode())).convert("RGB"))
+    buf = io.BytesIO()
+    Image.fromarray(q30).save(buf, "JPEG", quality=30)
+    assert robust.extract_from_jpeg(buf.getvalue()) == payload
+    # the old rule modulates every cell, and changes the regions' coefficients more
+    every = read_coefficients(_jpeg(rgb))
+    assert robust.embed(every, payload, boxes, allow_in_regions=True).region_cells == int(others.sum())
+    q = coeffs.quant_table(0).astype(np.float64)
+    inside = p.excluded_blocks[: before.shape[0], : before.shape[1]]
+
+    def energy(co) -> float:
+        return float((((co.array(0).astype(np.float64) - before) * q)[inside] ** 2).sum())
+
+    assert energy(coeffs) < 0.9 * energy(every), (energy(coeffs), energy(every))  # measured 0.77
+
+
 def test_bad_arguments():
     coeffs = read_coefficients(_jpeg(sample_rgb()))
     with pytest.raises(ValueError):

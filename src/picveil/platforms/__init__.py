@@ -45,6 +45,7 @@ _LAZY = {
     "strip_metadata": "simulate",
     "resize_max_edge": "simulate",
     "reencode": "simulate",
+    "to_avif": "simulate",
     "to_webp": "simulate",
     "to_png": "simulate",
     "QualityEstimate": "quality",
@@ -72,6 +73,7 @@ if TYPE_CHECKING:  # pragma: no cover
         reencode,
         resize_max_edge,
         strip_metadata,
+        to_avif,
         to_png,
         to_webp,
     )

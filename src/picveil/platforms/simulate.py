@@ -23,12 +23,14 @@ step          what it does
               :data:`ENCODERS`, 4:2:0 unless told, baseline or progressive; no
               metadata is written
 ``webp``      decodes and encodes a lossy WebP at quality Q (libwebp via Pillow)
+``avif``      decodes and encodes an AVIF at quality Q, 4:2:0 (libavif via Pillow,
+              where Pillow was built with it): what some CDNs serve
 ``png``       decodes to 8-bit pixels (alpha composited on white) and writes a
               PNG: a lossless copy of the displayed pixels
 ============  ==================================================================
 
 Intermediate results of ``orient``, ``crop`` and ``resize`` are PNGs, so the only
-lossy steps are the ones that say so (``jpeg``, ``webp``). No step applies
+lossy steps are the ones that say so (``jpeg``, ``webp``, ``avif``). No step applies
 the EXIF orientation except ``orient``.
 
 Encoders
@@ -57,7 +59,7 @@ A chain is items separated by commas; an item is a preset name
     resize:EDGE[:METHOD]                 METHOD: see RESIZE_METHODS (lanczos)
     crop:LOW:HIGH                        shapes kept whole, width / height
     jpeg:Q[:ENCODER][:OPTION...]         OPTION: baseline | progressive | 444 | 422 | 420
-    webp:Q
+    webp:Q | avif:Q
 
 e.g. ``"resize:1080,jpeg:75:opencv"``, ``"facebook,webp:75"``,
 ``"jpeg:60:mozjpeg:progressive"``.
@@ -104,6 +106,7 @@ __all__ = [
     "resize_max_edge",
     "strip_metadata",
     "to_png",
+    "to_avif",
     "to_webp",
 ]
 
@@ -157,8 +160,8 @@ def _open(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
     from PIL import Image
 
     fmt = sniff(data)
-    if fmt not in ("jpeg", "png", "bmp", "tiff", "webp"):
-        raise UnsupportedImageError(f"The simulator reads JPEG, PNG, BMP, TIFF and WebP, not {fmt}.")
+    if fmt not in ("jpeg", "png", "bmp", "tiff", "webp", "avif"):
+        raise UnsupportedImageError(f"The simulator reads JPEG, PNG, BMP, TIFF, WebP and AVIF, not {fmt}.")
     if fmt == "jpeg":
         check_jpeg_size(data, max_pixels)
     try:
@@ -611,6 +614,43 @@ def to_webp(data: bytes, quality: int, *, max_pixels: int = DEFAULT_MAX_PIXELS) 
     return buf.getvalue()
 
 
+def to_avif(data: bytes, quality: int, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
+    """Decode an image and encode it as an AVIF (libavif through Pillow, 4:2:0), no metadata.
+
+    Parameters
+    ----------
+    data : bytes
+        An image file.
+    quality : int
+        1..100, Pillow's AVIF quality.
+    max_pixels : int
+        Refuse larger images.
+
+    Returns
+    -------
+    bytes
+        An AVIF file.
+
+    Raises
+    ------
+    UnsupportedImageError
+        This Pillow was built without AVIF.
+    """
+    from PIL import features
+
+    _check_quality(quality)
+    if not features.check("avif"):
+        raise UnsupportedImageError(
+            "This Pillow cannot write AVIF.", hint="Install a Pillow built with libavif (Pillow 11.3 or later wheels)."
+        )
+    im, _ = _open(data, max_pixels)
+    px = _pixels(im)
+    px.info = {}
+    buf = io.BytesIO()
+    px.save(buf, "AVIF", quality=quality, subsampling="4:2:0")
+    return buf.getvalue()
+
+
 def to_png(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
     """Decode an image to 8-bit pixels and write them as a PNG, no metadata.
 
@@ -631,7 +671,7 @@ def to_png(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
 
 
 # --- steps and chains -------------------------------------------------------------
-_KINDS = ("strip", "orient", "crop", "resize", "jpeg", "webp", "png")
+_KINDS = ("strip", "orient", "crop", "resize", "jpeg", "webp", "avif", "png")
 
 
 @dataclass(frozen=True)
@@ -641,9 +681,9 @@ class Step:
     Attributes
     ----------
     kind : str
-        ``'strip'``, ``'orient'``, ``'crop'``, ``'resize'``, ``'jpeg'``, ``'webp'`` or ``'png'``.
+        ``'strip'``, ``'orient'``, ``'crop'``, ``'resize'``, ``'jpeg'``, ``'webp'``, ``'avif'`` or ``'png'``.
     quality : int or None
-        For ``jpeg`` and ``webp``.
+        For ``jpeg``, ``webp`` and ``avif``.
     max_edge : int or None
         For ``resize``.
     method : str
@@ -670,7 +710,7 @@ class Step:
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
             raise ValueError(f"kind must be one of {', '.join(_KINDS)}, got {self.kind!r}")
-        if self.kind in ("jpeg", "webp"):
+        if self.kind in ("jpeg", "webp", "avif"):
             _check_quality(self.quality)  # type: ignore[arg-type]
         if self.kind == "resize" and (not isinstance(self.max_edge, int) or self.max_edge < 1):
             raise ValueError(f"a resize step needs a positive max_edge, got {self.max_edge!r}")
@@ -693,8 +733,8 @@ class Step:
         if self.kind == "jpeg":
             mode = "progressive" if self.progressive else "baseline"
             return f"jpeg:{self.quality}:{self.encoder}:{mode}:{self.subsampling.replace(':', '')}"
-        if self.kind == "webp":
-            return f"webp:{self.quality}"
+        if self.kind in ("webp", "avif"):
+            return f"{self.kind}:{self.quality}"
         return self.kind
 
     def describe(self) -> str:
@@ -712,6 +752,8 @@ class Step:
             return f"JPEG q{self.quality}, {self.encoder}, {self.subsampling}, {mode}"
         if self.kind == "webp":
             return f"WebP q{self.quality}"
+        if self.kind == "avif":
+            return f"AVIF q{self.quality}"
         return "PNG (lossless)"
 
     def apply(self, data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
@@ -730,6 +772,8 @@ class Step:
             )
         if self.kind == "webp":
             return to_webp(data, self.quality, max_pixels=max_pixels)  # type: ignore[arg-type]
+        if self.kind == "avif":
+            return to_avif(data, self.quality, max_pixels=max_pixels)  # type: ignore[arg-type]
         return to_png(data, max_pixels=max_pixels)
 
 
@@ -859,7 +903,7 @@ def preset(name: str) -> Chain:
 
 _CHAIN_HINT = (
     "A chain is comma-separated presets (" + ", ".join(PRESETS) + ") and steps: strip, orient, png, "
-    "resize:EDGE[:METHOD], crop:LOW:HIGH, jpeg:Q[:ENCODER][:baseline|progressive][:444|422|420], webp:Q; "
+    "resize:EDGE[:METHOD], crop:LOW:HIGH, jpeg:Q[:ENCODER][:baseline|progressive][:444|422|420], webp:Q, avif:Q; "
     "e.g. \"resize:1080,jpeg:75:opencv\"."
 )
 
@@ -898,6 +942,7 @@ def _parse_item(item: str) -> list[Step]:
             "crop": "the shapes kept whole (crop:LOW:HIGH, width / height)",
             "jpeg": "a quality (jpeg:Q)",
             "webp": "a quality (webp:Q)",
+            "avif": "a quality (avif:Q)",
         }
         raise InputError(f"The chain step {item!r} needs {need[kind]}.", hint=_CHAIN_HINT)
     if kind == "crop":
@@ -911,10 +956,10 @@ def _parse_item(item: str) -> list[Step]:
                 hint=_CHAIN_HINT,
             )
         return [Step("crop", aspect=(low, high))]
-    if kind == "webp":
+    if kind in ("webp", "avif"):
         if len(args) > 1:
-            raise InputError(f"The chain step 'webp' takes one argument (webp:Q), got {item!r}.", hint=_CHAIN_HINT)
-        return [Step("webp", quality=_int_arg(item, args[0], "the WebP quality", 1, 100))]
+            raise InputError(f"The chain step {kind!r} takes one argument ({kind}:Q), got {item!r}.", hint=_CHAIN_HINT)
+        return [Step(kind, quality=_int_arg(item, args[0], f"the {'WebP' if kind == 'webp' else 'AVIF'} quality", 1, 100))]
     if kind == "resize":
         edge = _int_arg(item, args[0], "the long edge", 1, 65535)
         if len(args) > 2:

@@ -29,7 +29,9 @@ from .channel import features, luma, qim_targets
 from .errors import HeaderCapacityError
 from .layout import DELTA, LEVELS, MIN_CELL_PX, Grid, Layout, grid_for, grid_of_level, layout, window_extent, window_matrix
 
-__all__ = ["EmbedReport", "Plan", "capacity", "choose_plan", "embed", "pattern_deltas", "plan", "plans", "unembed"]
+__all__ = [
+    "EmbedReport", "Plan", "capacity", "choose_plan", "embed", "pattern_deltas", "plan", "plans", "region_cells", "unembed",
+]
 
 #: Design error rate of one usable cell after the worst supported chain
 #: (JPEG quality 30 or WebP 50 at 12-pixel cells): sizes the error correction.
@@ -45,6 +47,9 @@ FALLBACK_MIN_CELL_PX = 7.0
 P_CELL_BY_SIDE = ((7.0, 0.12), (8.0, 0.09), (10.0, 0.04), (12.0, P_CELL))
 #: Fewest usable preamble cells (the preamble is 384 coded bits of RM(1, 7)).
 MIN_USABLE_PREAMBLE = 96
+#: A header written over the regions takes their cells in at most this many
+#: steps (SPEC.md §10, :func:`region_cells`).
+REGION_CELL_STEPS = 32
 #: Closed-loop iterations, the one at which stuck cells switch lattice point,
 #: and the cap on a window's amplitude in units of DELTA.
 ITERATIONS, SWITCH_AT, AMP_CAP = 4, 1, 4.0
@@ -249,6 +254,42 @@ def choose_parity(p: Plan, length: int, usable: np.ndarray | None = None) -> int
     return best if margins[best] >= 0 else None
 
 
+def region_cells(p: Plan, length: int) -> np.ndarray | None:
+    """The cells a `length`-byte header written over the regions of `p` adds
+    to its usable ones (SPEC.md §10, the fill rule): ``bool (rows, cols)``,
+    as few as the payload needs, so that the regions carry little of the pattern.
+
+    The cells that are not usable are ranked by their chessboard distance, in
+    cells, to the nearest usable cell or to the grid's edge, ties in the
+    layout's order (pilots, preamble, body); the result is the shortest prefix
+    of that ranking, grown in steps of ``ceil(n / REGION_CELL_STEPS)`` cells,
+    with which the payload fits (:func:`choose_parity`). The header thus grows
+    into the regions from their edges as one piece: a reader tells the cells
+    that carry it from those that do not by their neighbours
+    (:func:`picveil.robust.channel.cell_llrs`), which cells scattered among
+    unmodulated ones would defeat. ``None`` if the payload fits outside the
+    regions, or not even with every cell.
+    """
+    from scipy.ndimage import distance_transform_cdt
+
+    flat = p.usable.reshape(-1)
+    if flat.all() or choose_parity(p, length) is not None:
+        return None
+    free = np.pad(p.usable, 1, constant_values=True)
+    dist = distance_transform_cdt(~free, metric="chessboard")[1:-1, 1:-1].reshape(-1)
+    others = p.layout.order[~flat[p.layout.order]]  # layout order
+    ranked = others[np.argsort(dist[others], kind="stable")]
+    n = len(ranked)
+    step = -(-n // REGION_CELL_STEPS)
+    for k in [*range(step, n, step), n]:
+        extra = np.zeros(flat.shape, dtype=bool)
+        extra[ranked[:k]] = True
+        extra = extra.reshape(p.usable.shape)
+        if choose_parity(p, length, p.usable | extra) is not None:
+            return extra
+    return None
+
+
 def capacity(width: int, height: int, excluded: Sequence[Box] = (), mcu: tuple[int, int] = (16, 16)) -> int:
     """Largest payload, in bytes, :func:`embed` accepts for this geometry.
 
@@ -302,6 +343,8 @@ class EmbedReport:
         target (clipped near black or white); the error correction covers them.
     in_regions : bool
         True if the header had to be written into the excluded regions too.
+    region_cells : int
+        Cells over the regions that carry the header (0 unless `in_regions`).
     psnr_outside : float
         PSNR (dB, RGB or gray, 8-bit) of the decoded image after embedding
         against before, over the pixels outside the excluded MCU rectangles;
@@ -325,6 +368,7 @@ class EmbedReport:
     failed_cells: int
     in_regions: bool
     psnr_outside: float
+    region_cells: int = 0
     amplitudes: np.ndarray | None = None
     excluded_blocks: np.ndarray | None = None
 
@@ -370,7 +414,9 @@ def _block_dct(pattern: np.ndarray, hb: int, wb: int) -> np.ndarray:
     return np.matmul(np.matmul(_D8, blocks), _D8.T)
 
 
-def embed(coeffs, payload: bytes, excluded_boxes: Sequence[Box], *, allow_in_regions: bool = False) -> EmbedReport:
+def embed(
+    coeffs, payload: bytes, excluded_boxes: Sequence[Box], *, allow_in_regions: bool = False, region_prefix: bool = False
+) -> EmbedReport:
     """Write `payload` as a robust header into `coeffs`, in place.
 
     Parameters
@@ -386,6 +432,11 @@ def embed(coeffs, payload: bytes, excluded_boxes: Sequence[Box], *, allow_in_reg
     allow_in_regions : bool, keyword-only
         If the header does not fit outside the regions, write it over the
         whole image, regions included (SPEC.md §10) instead of raising.
+    region_prefix : bool, keyword-only
+        With `allow_in_regions`: modulate only the cells over the regions that
+        the payload needs (:func:`region_cells`, SPEC.md §10's prefix rule),
+        instead of all of them. A reader must be told which rule was used
+        (picveil: the payload's version, §13.1).
 
     Returns
     -------
@@ -417,7 +468,11 @@ def embed(coeffs, payload: bytes, excluded_boxes: Sequence[Box], *, allow_in_reg
     usable, excluded_blocks = p.usable, p.excluded_blocks
     if pc is None and allow_in_regions:  # the first grid it fits over everything (SPEC.md §10)
         for q in plans(width, height, excluded_boxes, mcu):
-            usable = np.ones_like(q.usable)
+            if region_prefix:
+                extra = region_cells(q, len(payload))
+                usable = q.usable | extra if extra is not None else np.ones_like(q.usable)
+            else:
+                usable = np.ones_like(q.usable)
             pc = choose_parity(q, len(payload), usable)
             if pc is not None:
                 p = q
@@ -487,6 +542,7 @@ def embed(coeffs, payload: bytes, excluded_boxes: Sequence[Box], *, allow_in_reg
         failed_cells=failed,
         in_regions=in_regions,
         psnr_outside=psnr,
+        region_cells=int((usable & ~p.usable).sum()) if in_regions else 0,
         amplitudes=amp_q,
         excluded_blocks=excluded_blocks.copy(),
     )

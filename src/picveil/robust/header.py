@@ -36,6 +36,7 @@ from .errors import HeaderDamagedError
 __all__ = [
     "CIRCLE_ID_BYTES",
     "CHECK_VERSION",
+    "FILL_VERSION",
     "FORMAT_VERSION",
     "KEY_CHECK_BYTES",
     "LAYOUTS",
@@ -64,6 +65,10 @@ __all__ = [
 FORMAT_VERSION = 1
 THUMBNAIL_VERSION = 2
 CHECK_VERSION = 3
+#: Version 4 (what picveil writes now): version 3's encoding; a header that went
+#: over the regions covers only the cells over them that it needs (the channel's
+#: fill rule, SPEC.md §10), not all of them.
+FILL_VERSION = 4
 #: Bytes of the file-salt seed carried in the header (SPEC.md §13.3).
 SEED_BYTES = 8
 #: Bytes of the circle id carried per group: a prefix of the keyring's 8-byte id
@@ -313,6 +318,10 @@ class RobustHeader:
         (version 3, what picveil writes); ``None`` in versions 1 and 2.
         With `tables` it tells the protected file, metadata stripped, from a
         re-encode at the same quality.
+    region_fill : bool
+        Version 4 (needs `coef_check`): where the header goes over the regions,
+        it covers only the cells over them that it needs (SPEC.md §10's fill
+        rule, :func:`picveil.robust.embedder.region_cells`); versions 1-3 cover them all.
     """
 
     scheme_id: int
@@ -324,6 +333,7 @@ class RobustHeader:
     groups: tuple[GroupEntry, ...]
     tables: int = 0
     coef_check: int | None = None
+    region_fill: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "seed", bytes(self.seed))
@@ -405,8 +415,10 @@ class RobustHeader:
     def to_bytes(self) -> bytes:
         """The canonical encoding (SPEC.md §13.1)."""
         code = next(c for c, (name, _, _) in LAYOUTS.items() if name == self.layout)
+        if self.region_fill and self.coef_check is None:
+            raise ValueError("a version 4 header (region_fill) carries the coefficient check")
         if self.coef_check is not None:
-            version = CHECK_VERSION
+            version = FILL_VERSION if self.region_fill else CHECK_VERSION
         else:
             version = THUMBNAIL_VERSION if any(r.thumbnail for r in self.regions) else FORMAT_VERSION
         out = bytearray([version << 4 | code])
@@ -438,14 +450,14 @@ class RobustHeader:
         Raises
         ------
         UnsupportedVersionError
-            The payload's format version is not 1, 2 or 3 (a newer picveil wrote it).
+            The payload's format version is not 1 to 4 (a newer picveil wrote it).
         HeaderDamagedError
             Any other rule of SPEC.md §13.1 is broken (one opaque message).
         """
         rd = _Reader(bytes(data))
         head = rd.u8()
         version = head >> 4
-        if version not in (FORMAT_VERSION, THUMBNAIL_VERSION, CHECK_VERSION):
+        if version not in (FORMAT_VERSION, THUMBNAIL_VERSION, CHECK_VERSION, FILL_VERSION):
             raise UnsupportedVersionError(
                 f"This image's picveil header has format version {head >> 4}, which this picveil does not know.",
                 hint="Update picveil.",
@@ -456,7 +468,7 @@ class RobustHeader:
         scheme_id, width, height = rd.varint(), rd.varint(), rd.varint()
         seed = rd.take(SEED_BYTES)
         tables = rd.u8()
-        coef_check = int.from_bytes(rd.take(2), "big") if version == CHECK_VERSION else None
+        coef_check = int.from_bytes(rd.take(2), "big") if version in (CHECK_VERSION, FILL_VERSION) else None
         n_regions = rd.varint()
         if not 1 <= n_regions <= len(rd.data):  # each region takes at least 5 bytes: bounds the loop
             raise HeaderDamagedError(_DAMAGED)
@@ -480,7 +492,7 @@ class RobustHeader:
                     raise HeaderDamagedError(_DAMAGED)
                 if look == 0:
                     params = extra
-                elif version in (THUMBNAIL_VERSION, CHECK_VERSION):
+                elif version in (THUMBNAIL_VERSION, CHECK_VERSION, FILL_VERSION):
                     thumb = extra
                 else:  # version 1: only scramble regions carry a field
                     raise HeaderDamagedError(_DAMAGED)
@@ -499,6 +511,7 @@ class RobustHeader:
                 groups=tuple(GroupEntry(c, k) for c, k in groups),
                 tables=tables,
                 coef_check=coef_check,
+                region_fill=version == FILL_VERSION,
             )
         except ValueError:
             raise HeaderDamagedError(_DAMAGED) from None
@@ -661,7 +674,7 @@ def embed_header(
         groups=tuple(GroupEntry(c.circle_id, c.key_check(h.file_salt)) for c in circles),
         tables=tables_fingerprint([coeffs.quant_table(ci) for ci in range(len(coeffs.components))]),
     )
-    rh = replace(rh, coef_check=coefficient_check(coeffs, rh))
+    rh = replace(rh, coef_check=coefficient_check(coeffs, rh), region_fill=True)
     boxes = [rh.region_box(i) for i in range(len(rh.regions))]
     payloads = [rh.to_bytes()]
     if original is not None and region_keys:
@@ -684,7 +697,7 @@ def embed_header(
             # the whole image, regions included (§10). The container's undo record
             # takes it out again before the region tags are checked, so the exact
             # path stays exact; a reveal from pixels shows it as faint noise.
-            report = embed(coeffs, payloads[-1], boxes, allow_in_regions=True)
+            report = embed(coeffs, payloads[-1], boxes, allow_in_regions=True, region_prefix=rh.region_fill)
     except HeaderCapacityError as exc:
         mp = size_for_header(coeffs.width, coeffs.height, len(payloads[-1]), (coeffs.mcu_width, coeffs.mcu_height))
         advice = (

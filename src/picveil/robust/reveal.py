@@ -108,6 +108,21 @@ SAME_SIZE_TOLERANCE = 1e-9
 #: regularisation (noise-to-signal power) of its inverse.
 JPEG_CHROMA_BLUR = 0.125
 WEBP_CHROMA_BLUR = 0.22
+#: Other lossy formats a platform may serve, whose quantizers picveil does not
+#: read: ``fmt -> (chroma blur a, flat luma step, flat chroma step)``, the
+#: steps as a JPEG-style table's (see :func:`_mixed_noise`, :data:`WEBP_LUMA_STEPS`).
+#: Measured (eighteenth session) on 5 photos (scikit-image's coffee and
+#: chelsea at 2x, opencv-doc's aloeR, ela_modified and fruits; scramble-v8,
+#: three regions each), against the JPEG blur and no noise model, same files
+#: and keys: AVIF (Pillow's libavif, q60 and q80; chroma blurred like a
+#: WebP's) -6.3 -> -2.7 dB mean gap, worst -8.3 -> -4.5; HEIC (pillow-heif's
+#: x265, q70; like a JPEG's) -2.6 -> -2.0 on three of them. The steps are a
+#: WebP's at quantizer index 20 (AVIF) and 10 (HEIC): their files' quantizers
+#: are not read, so one middle quality stands for all.
+OTHER_LOSSY_MODELS: dict[str, tuple[float, float, float]] = {
+    "avif": (WEBP_CHROMA_BLUR, 17.2, 7.5),
+    "heic": (JPEG_CHROMA_BLUR, 9.9, 4.5),
+}
 WIENER_NU = 0.01
 WEBP_WIENER_NU = 0.05
 #: Typical rms of scrambled chroma (the signal the Wiener inverse weighs noise against).
@@ -199,6 +214,10 @@ def _decode_image(data: bytes, max_pixels: int) -> tuple[np.ndarray, str]:
     fmt = sniff(data)
     if fmt == "webp" and is_lossless(data):
         fmt = WEBP_LOSSLESS  # the pixels as shown: a lossless copy, like a PNG
+    if fmt == "heic":  # decoded by pillow-heif (the heic extra), which says what to install if missing
+        from picveil.jpeg.loading import heic_to_png
+
+        return _decode_image(heic_to_png(data, max_pixels=max_pixels), max_pixels)[0], fmt
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -518,7 +537,7 @@ def _blur_model(fmt: str, factors: tuple[int, int]) -> tuple[float, float]:
     (Fitting ``a`` per image from the seams of the unscrambled region was
     tried and fails: clipping leaves more seams than any blur.)
     """
-    a = WEBP_CHROMA_BLUR if fmt == "webp" else JPEG_CHROMA_BLUR
+    a = WEBP_CHROMA_BLUR if fmt == "webp" else OTHER_LOSSY_MODELS.get(fmt, (JPEG_CHROMA_BLUR,))[0]
     return tuple(a if f == 2 else 0.0 for f in factors)  # type: ignore[return-value]
 
 
@@ -847,7 +866,8 @@ def _mixed_noise(
     :func:`_quantization_rms`: ``q/√12`` for
     steps small against it, the values themselves where the step zeroes
     them) plus the viewer's rounding; a lossy WebP (`data`, the file), the
-    same with the flat step of :data:`WEBP_LUMA_STEPS`; a lossless copy, the
+    same with the flat step of :data:`WEBP_LUMA_STEPS`; an AVIF or HEIC, its
+    format's flat step (:data:`OTHER_LOSSY_MODELS`); a lossless copy, the
     rounding alone; a JPEG seen as pixels (turned back a quarter turn),
     its own `tables` (:func:`_chroma_tables`, luma first). ``None`` otherwise
     (a WebP whose header does not give its quantizer)."""
@@ -865,6 +885,8 @@ def _mixed_noise(
             return None
         points = np.asarray(WEBP_LUMA_STEPS)
         q = np.full(64, float(np.interp(index, points[:, 0], points[:, 1])))
+    elif fmt in OTHER_LOSSY_MODELS:
+        q = np.full(64, OTHER_LOSSY_MODELS[fmt][1])
     elif fmt in LOSSLESS_FORMATS:
         return np.full((8, 8), PIXEL_ROUNDING_RMS)
     else:
@@ -1166,6 +1188,22 @@ def _header_grid_in_regions(header: RobustHeader, payload_len: int, found: tuple
     return None  # outside the regions on a finer grid (§9)
 
 
+def _header_cells(header: RobustHeader, payload_len: int, grid) -> np.ndarray | None:
+    """``bool (rows, cols)``: the cells that may carry the header's pattern
+    when it went over the regions on `grid`; ``None`` for all of them
+    (payload versions 1-3). A version 4 header covers only the cells over the
+    regions it needed (SPEC §10's fill rule), which the reader repeats: the
+    cells whose window touches no region, and :func:`picveil.robust.embedder.region_cells`."""
+    from .embedder import plan, region_cells
+
+    if not header.region_fill:
+        return None
+    boxes = [header.region_box(i) for i in range(len(header.regions))]
+    p = plan(header.width, header.height, boxes, header.mcu, grid=grid)
+    extra = region_cells(p, payload_len) if p is not None else None
+    return None if extra is None else p.usable | extra
+
+
 def _windows(n_px: int, n_cells: int, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows of the cells whose windows reach pixels ``a .. b`` (zero past ``n_px``), and their indices."""
     from .layout import window_matrix
@@ -1177,7 +1215,9 @@ def _windows(n_px: int, n_cells: int, a: int, b: int) -> tuple[np.ndarray, np.nd
     return k[idx], idx
 
 
-def _remove_header_pattern(luma: np.ndarray, header: RobustHeader, grid, reg: "_Region") -> float:
+def _remove_header_pattern(
+    luma: np.ndarray, header: RobustHeader, grid, reg: "_Region", cells: np.ndarray | None = None
+) -> float:
     """Take the robust header's luma pattern out of a region, in place; return its rms.
 
     When the header went over the regions, the region's pixels are the
@@ -1196,6 +1236,8 @@ def _remove_header_pattern(luma: np.ndarray, header: RobustHeader, grid, reg: "_
     block's mean and lowest frequencies, which a seam's curvature shows and a
     picture's texture or gradient does not (they pass through seams and block
     interiors alike; :data:`PATTERN_MIXED_OPERATOR`).
+    Only the amplitudes of `cells` (``bool (rows, cols)``, :func:`_header_cells`;
+    ``None``: every cell) are estimated, the others being zero.
     Luma only (the channel modulates luma). The estimate is kept only if it
     clears the unscrambled region's block seams (:data:`PATTERN_KEEP_RATIO`;
     :data:`PATTERN_MIXED_KEEP_RATIO`, :data:`PATTERN_SEAM_KEEP_RATIO` with the
@@ -1214,9 +1256,12 @@ def _remove_header_pattern(luma: np.ndarray, header: RobustHeader, grid, reg: "_
         if steps < PATTERN_MIN_STEPS:
             return 0.0
     y0, y1, x0, x1 = by0 * 8, by1 * 8, bx0 * 8, bx1 * 8
-    ky, _ = _windows(header.height, grid.rows, y0, y1)
-    kx, _ = _windows(header.width, grid.cols, x0, x1)
+    ky, iy = _windows(header.height, grid.rows, y0, y1)
+    kx, ix = _windows(header.width, grid.cols, x0, x1)
     if not ky.size or not kx.size:
+        return 0.0
+    live = np.ones((len(iy), len(ix))) if cells is None else cells[np.ix_(iy, ix)].astype(np.float64)
+    if not live.any():
         return 0.0
 
     def unscramble(img: np.ndarray) -> np.ndarray:
@@ -1234,20 +1279,20 @@ def _remove_header_pattern(luma: np.ndarray, header: RobustHeader, grid, reg: "_
     wx, wy = np.ones_like(bx_), np.ones_like(by_)
 
     def normal(a: np.ndarray) -> np.ndarray:
-        gx, gy = grad(unscramble(ky.T @ a @ kx))
-        return ky @ scramble_grad_t(wx * gx, wy * gy) @ kx.T
+        gx, gy = grad(unscramble(ky.T @ (live * a) @ kx))
+        return live * (ky @ scramble_grad_t(wx * gx, wy * gy) @ kx.T)
 
     a = np.zeros((ky.shape[0], kx.shape[0]))
-    scale = float(np.abs(normal(np.ones_like(a))).mean() + 1e-12)
+    scale = float(np.abs(normal(live)).sum() / live.sum() + 1e-12)
     for _ in range(passes):
         # robust (about L1) weights: the picture's own edges are large differences,
         # the unscrambled pattern's seams small ones
         if _:
             gx, gy = grad(unscramble(region - ky.T @ a @ kx))
             wx, wy = 1.0 / np.maximum(np.abs(gx), PATTERN_L1_FLOOR), 1.0 / np.maximum(np.abs(gy), PATTERN_L1_FLOOR)
-            scale = float(np.abs(normal(np.ones_like(a))).mean() + 1e-12)
+            scale = float(np.abs(normal(live)).sum() / live.sum() + 1e-12)
         ridge = PATTERN_RIDGE * scale
-        rhs = ky @ scramble_grad_t(wx * bx_, wy * by_) @ kx.T
+        rhs = live * (ky @ scramble_grad_t(wx * bx_, wy * by_) @ kx.T)
         r = rhs - normal(a) - ridge * a
         d = r.copy()
         rr = float((r * r).sum())
@@ -1260,7 +1305,7 @@ def _remove_header_pattern(luma: np.ndarray, header: RobustHeader, grid, reg: "_
             r -= alpha * q
             rr, rr_old = float((r * r).sum()), rr
             d = r + (rr / rr_old) * d
-    pattern = ky.T @ a @ kx
+    pattern = ky.T @ (live * a) @ kx
     keep_ratio = (PATTERN_MIXED_KEEP_RATIO if mixed else PATTERN_SEAM_KEEP_RATIO) if seams else PATTERN_KEEP_RATIO
     if _blockiness(unscramble(region - pattern)) > keep_ratio * _blockiness(unscramble(region)):
         return 0.0  # the estimate does not clear the seams: it is not the pattern (texture)
@@ -1773,8 +1818,9 @@ def _reveal_decoded(
         )
     grid = _header_grid_in_regions(header, len(payload), extraction.grid) if regs and scale == 1.0 else None
     if grid is not None and header.scheme_id in _LINEAR_SCHEMES and header.color_space in ("ycbcr", "gray"):
+        cells = _header_cells(header, len(payload), grid)
         for reg in regs:  # the header went over the regions (SPEC §13.5): take it out first
-            _remove_header_pattern(planes[0], header, grid, reg)
+            _remove_header_pattern(planes[0], header, grid, reg, cells)
     chroma_q = None  # a re-encoded JPEG's own chroma tables: the chroma is estimated (MAP), not inverted
     if header.scheme_id in _LINEAR_SCHEMES and header.color_space == "ycbcr":
         if received_tables is not None:
@@ -1783,6 +1829,8 @@ def _reveal_decoded(
             chroma_q = _chroma_tables(received)
         elif fmt == "webp":
             chroma_q = [np.full((8, 8), _webp_chroma_noise(data))] * len(planes)
+        elif fmt in OTHER_LOSSY_MODELS:
+            chroma_q = [np.full((8, 8), OTHER_LOSSY_MODELS[fmt][2])] * len(planes)
     lattice = _find_lattice(header, planes, received if source == "jpeg-coefficients" else None) if regs and scale == 1.0 else None
     noise = None  # the received picture's noise on scramble-v5/v6/v7/v8 luma, where no lattice takes it out
     if UNMIXED_SHRINK and scale == 1.0 and lattice is None and any(isinstance(r.scramble, _MixScramble) for r in regs):
@@ -1907,6 +1955,12 @@ CLIP_ITERATIONS = 30
 #: +1.13, q85 0 to +0.52, WebP 90 -0.36 to +0.29 (leuvenA, the smallest region,
 #: is the one that loses); 2 rounds of 25 gained about half as much.
 CLIP_LATTICE_ROUNDS, CLIP_LATTICE_ITERATIONS = 4, 40
+#: Bound on the refinement's work: luma pixels of the region times iterations in
+#: all rounds. Regions up to 0.3 MP get all of them; a larger one gets
+#: fewer rounds, then fewer iterations, and none under 10 (a 2 MP region, the
+#: whole of a 2 MP photo: one round of 22, where all rounds took 190 s of its
+#: 250 s reveal here).
+CLIP_LATTICE_WORK = 48_000_000
 #: Grey levels where the clipping prior turns from quadratic to linear (:func:`_charbonnier`).
 #: Measured (22 packaged photos, scramble-v4): against the quadratic prior it took
 #: back 1.0 dB at JPEG q95, 0.7 at q85, 0.2 at q50 and 0.1 at q30 on average, up to
@@ -2222,17 +2276,31 @@ class _ClipProblem:
         coefs = self._coefficients(x)
         if not candidates or not CLIP_LATTICE_ROUNDS or not isinstance(self.reg.scramble, _MixScramble):
             return coefs
+        rounds, iterations = _lattice_schedule(64 * self.reg.shape(0)[0] * self.reg.shape(0)[1])  # blocks -> pixels
+        if not rounds:
+            return coefs
         tables = _unmixed_tables(_unscrambled_coefficients(self.reg, 0, coefs[0]), candidates)
         if tables is None:
             return coefs
-        for _ in range(CLIP_LATTICE_ROUNDS):
+        for _ in range(rounds):
             targets = [
                 _pixels(_unscrambled_coefficients(self.reg, ci, c, table=tables[ci]), *self.reg.shape(ci))
                 for ci, c in enumerate(coefs)
             ]
-            x = _box_qp(self._lattice_cost(targets), x, self.lower, self.upper, CLIP_LATTICE_ITERATIONS)
+            x = _box_qp(self._lattice_cost(targets), x, self.lower, self.upper, iterations)
             coefs = self._coefficients(x)
         return coefs
+
+
+def _lattice_schedule(pixels: int) -> tuple[int, int]:
+    """``(rounds, iterations per round)`` of the lattice refinement of a region
+    of `pixels` luma pixels, within :data:`CLIP_LATTICE_WORK`; ``(0, 0)`` when
+    fewer than 10 iterations would be left."""
+    total = min(CLIP_LATTICE_ROUNDS * CLIP_LATTICE_ITERATIONS, CLIP_LATTICE_WORK // max(1, pixels))
+    if total < 10:
+        return 0, 0
+    rounds = min(CLIP_LATTICE_ROUNDS, max(1, total // CLIP_LATTICE_ITERATIONS))
+    return rounds, min(CLIP_LATTICE_ITERATIONS, total // rounds)
 
 
 def _charbonnier(g: np.ndarray, edge: float | None = None) -> tuple[float, np.ndarray]:
