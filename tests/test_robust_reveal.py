@@ -416,6 +416,17 @@ def test_reveal_after_platform(chain, photo, protected, keyrings):
         assert p_reveal - p_plain >= MARGINS[chain], (p_reveal, p_plain)
 
 
+def test_the_lattice_refinement_is_bounded_on_large_regions():
+    """rv.CLIP_LATTICE_WORK: every round up to 0.3 MP, fewer rounds and then
+    fewer iterations above, none where under 10 iterations would be left."""
+    full = (rv.CLIP_LATTICE_ROUNDS, rv.CLIP_LATTICE_ITERATIONS)
+    assert rv._lattice_schedule(64 * 1000) == full and rv._lattice_schedule(300_000) == full
+    sizes = [300_000, 600_000, 1_200_000, 2_160_000, 4_000_000]
+    work = [r * i for r, i in map(rv._lattice_schedule, sizes)]
+    assert work == sorted(work, reverse=True) and all(w * n <= rv.CLIP_LATTICE_WORK for w, n in zip(work, sizes))
+    assert rv._lattice_schedule(2_160_000)[0] == 1 and rv._lattice_schedule(5_000_000) == (0, 0)
+
+
 def test_a_lossless_webp_copy_reveals_as_a_png_copy(photo, protected, keyrings):
     """A lossless WebP holds the shown pixels exactly, as a PNG does: its reveal
     is the PNG's, not a lossy WebP's (whose noise model cost about 10 dB on an

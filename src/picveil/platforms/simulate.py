@@ -606,11 +606,16 @@ def to_webp(data: bytes, quality: int, *, max_pixels: int = DEFAULT_MAX_PIXELS) 
         A WebP file (``RIFF....WEBP``).
     """
     _check_quality(quality)
+    return _reencoded(data, max_pixels, "WEBP", quality=quality, lossless=False)
+
+
+def _reencoded(data: bytes, max_pixels: int, fmt: str, **options) -> bytes:
+    """The decoded 8-bit pixels of `data`, saved by Pillow as `fmt` with `options`, no metadata."""
     im, _ = _open(data, max_pixels)
     px = _pixels(im)
     px.info = {}
     buf = io.BytesIO()
-    px.save(buf, "WEBP", quality=quality, lossless=False)
+    px.save(buf, fmt, **options)
     return buf.getvalue()
 
 
@@ -643,12 +648,7 @@ def to_avif(data: bytes, quality: int, *, max_pixels: int = DEFAULT_MAX_PIXELS) 
         raise UnsupportedImageError(
             "This Pillow cannot write AVIF.", hint="Install a Pillow built with libavif (Pillow 11.3 or later wheels)."
         )
-    im, _ = _open(data, max_pixels)
-    px = _pixels(im)
-    px.info = {}
-    buf = io.BytesIO()
-    px.save(buf, "AVIF", quality=quality, subsampling="4:2:0")
-    return buf.getvalue()
+    return _reencoded(data, max_pixels, "AVIF", quality=quality, subsampling="4:2:0")
 
 
 def to_png(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:

@@ -434,7 +434,7 @@ def embed(
         whole image, regions included (SPEC.md §10) instead of raising.
     region_prefix : bool, keyword-only
         With `allow_in_regions`: modulate only the cells over the regions that
-        the payload needs (:func:`region_cells`, SPEC.md §10's prefix rule),
+        the payload needs (:func:`region_cells`, SPEC.md §10's fill rule),
         instead of all of them. A reader must be told which rule was used
         (picveil: the payload's version, §13.1).
 

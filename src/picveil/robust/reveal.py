@@ -111,12 +111,14 @@ WEBP_CHROMA_BLUR = 0.22
 #: Other lossy formats a platform may serve, whose quantizers picveil does not
 #: read: ``fmt -> (chroma blur a, flat luma step, flat chroma step)``, the
 #: steps as a JPEG-style table's (see :func:`_mixed_noise`, :data:`WEBP_LUMA_STEPS`).
-#: Measured (eighteenth session) on 5 photos (scikit-image's coffee and
-#: chelsea at 2x, opencv-doc's aloeR, ela_modified and fruits; scramble-v8,
-#: three regions each), against the JPEG blur and no noise model, same files
-#: and keys: AVIF (Pillow's libavif, q60 and q80; chroma blurred like a
-#: WebP's) -6.3 -> -2.7 dB mean gap, worst -8.3 -> -4.5; HEIC (pillow-heif's
-#: x265, q70; like a JPEG's) -2.6 -> -2.0 on three of them. The steps are a
+#: Chosen (eighteenth session) on 5 photos (scikit-image's coffee and chelsea
+#: at 2x, opencv-doc's aloeR, ela_modified and fruits; scramble-v8, three
+#: regions each) against the JPEG blur and no noise model, same files and
+#: keys; on the three of them tried with every setting: AVIF (Pillow's
+#: libavif, q60 and q80; chroma blurred like a WebP's) -6.3 -> -2.7 dB mean
+#: gap, worst -8.3 -> -4.5; HEIC (pillow-heif's x265, q70; like a JPEG's)
+#: -2.6 -> -2.0. On 11 other photos (docs/robust): AVIF 80 -4.67 -> -2.74,
+#: AVIF 60 -2.51 -> -1.42. The steps are a
 #: WebP's at quantizer index 20 (AVIF) and 10 (HEIC): their files' quantizers
 #: are not read, so one middle quality stands for all.
 OTHER_LOSSY_MODELS: dict[str, tuple[float, float, float]] = {
