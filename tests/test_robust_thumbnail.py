@@ -119,7 +119,7 @@ def test_payload_round_trip_and_canonical_version():
     with pytest.raises(HeaderDamagedError):  # version 1 cannot carry a thumbnail
         rh.RobustHeader.from_bytes(bytes([0x10 | (raw[0] & 0x0F)]) + raw[1:])
     with pytest.raises(errors.UnsupportedVersionError):
-        rh.RobustHeader.from_bytes(bytes([0x40 | (raw[0] & 0x0F)]) + raw[1:])
+        rh.RobustHeader.from_bytes(bytes([0x50 | (raw[0] & 0x0F)]) + raw[1:])
     # version 3 carries the coefficient check, with or without thumbnails
     from dataclasses import replace
 

@@ -207,9 +207,11 @@ def test_the_header_fits_outside_where_scramble_v7s_went_over_the_face(tmp_path)
     photo): scramble-v7's header (89 bytes) fits only over the face, the
     default's (scramble-v8, 76 bytes) outside it. Same keys: the friend's reveal
     after a lossless copy and after JPEG q85 is better with scramble-v8, whose
-    region carries no header pattern to estimate (measured: 43.9 -> 48.7 dB and
-    42.9 -> 46.3, the unprotected photo through q85 42.2; before the clipped
-    values were refined towards the lattice, 43.2 -> 46.9 and 42.6 -> 45.6)."""
+    region carries no header pattern to estimate (measured: 47.4 -> 48.7 dB and
+    45.5 -> 46.3, the unprotected photo through q85 42.2; before scramble-v7's
+    header over the face took only the cells it needs (payload version 4, the
+    robust SPEC's §10 fill rule), 43.9 -> 48.7 and 42.9 -> 46.3; before the
+    clipped values were refined towards the lattice, 43.2 -> 46.9 and 42.6 -> 45.6)."""
     import os
 
     from picveil import api
@@ -241,8 +243,8 @@ def test_the_header_fits_outside_where_scramble_v7s_went_over_the_face(tmp_path)
             revealed, _ = rv.reveal_pixels(parse_chain(chain).run(out), keyring=me)
             scores[scheme, chain] = psnr(revealed[y : y + h, x : x + w], orig)
     plain = psnr(decode(parse_chain("strip,jpeg:85").run(photo))[y : y + h, x : x + w], orig)
-    assert scores[None, "strip,png"] > scores["scramble-v7", "strip,png"] + 2.0, scores
-    assert scores[None, "strip,jpeg:85"] > scores["scramble-v7", "strip,jpeg:85"] + 1.5, scores
+    assert scores[None, "strip,png"] > scores["scramble-v7", "strip,png"] + 0.6, scores
+    assert scores[None, "strip,jpeg:85"] > scores["scramble-v7", "strip,jpeg:85"] + 0.3, scores
     assert scores[None, "strip,jpeg:85"] > plain + 1.0, (scores, plain)
 
 
