@@ -51,7 +51,8 @@ def is_lossless(data: bytes) -> bool:
     """Whether a WebP file's picture is lossless VP8L, from its RIFF chunks: a
     ``VP8L`` chunk comes before any ``VP8 `` one (an animation's frames sit
     inside ``ANMF`` chunks: neither lossy nor lossless here)."""
-    return _first_picture_chunk(bytes(data)) == b"VP8L"
+    found = _picture_chunk(bytes(data))
+    return found is not None and found[0] == b"VP8L"
 
 
 def _binding():
@@ -171,12 +172,6 @@ def _vp8_frame(data: bytes) -> bytes | None:
     chunk (lossless) comes first or there is none."""
     found = _picture_chunk(data)
     return found[1] if found is not None and found[0] == b"VP8 " else None
-
-
-def _first_picture_chunk(data: bytes) -> bytes | None:
-    """``b"VP8 "`` or ``b"VP8L"``: the first top-level picture chunk of a WebP, or ``None``."""
-    found = _picture_chunk(data)
-    return None if found is None else found[0]
 
 
 def _picture_chunk(data: bytes) -> tuple[bytes, bytes] | None:
