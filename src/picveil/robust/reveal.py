@@ -46,8 +46,12 @@ the *received* pixels, mapped back onto the protected image's 8×8 grid:
    filter, Lanczos, bicubic, bilinear, box or area, or a naive linear one:
    :data:`RESIZE_KERNELS`, read from the spectrum of the scramble-v5/v6/v7/v8
    regions, :func:`_spectral_kernel`, else chosen by cross-validation) with an edge-preserving
-   smoothness prior (:class:`_ResizeProblem`), then resize the revealed
-   picture to the received size with that filter and paste;
+   smoothness prior (:class:`_ResizeProblem`); solve again with the viewer's
+   clipping of the shown region, as the estimate implies it, taken out of the
+   received pixels (:data:`RESIZE_CLIP_PASSES`); swap the scrambled region's
+   share of the received pixels beside it for the revealed region's
+   (:func:`_cleaned`); then resize the revealed picture to the received size
+   with that filter and paste;
 9. regions painted with another look (fill, blur, ...) cannot be inverted;
    when the header carries their encrypted thumbnail (SPEC.md §13.7) and it
    authenticates, it is rendered at the region's received size (DCT
@@ -2817,8 +2821,7 @@ def _reveal_resized(
         ay, ax = matrices[kernel, ci]
         return _ResizeProblem(
             reg, ci, planes[ci] if plane is None else plane, lambda rows, cols: received(ci, rows, cols), ay, ax, scale,
-            chroma=chroma, prior=prior,
-            power=power,
+            chroma=chroma, prior=prior, power=power,
         )
 
     def full_res(kernel: str, ci: int):
@@ -2920,25 +2923,30 @@ def _cleaned(image: np.ndarray, header: RobustHeader, planes: list[np.ndarray], 
     the received pixels swapped for the revealed region's, through the
     platform's resize `resample` ``(rows, columns)``: around a region, where the
     resize mixed it with the picture beside it, what is left is that picture.
-    A copy; unchanged beyond the resize's reach."""
+    A copy (``uint8``); unchanged beyond the resize's reach, and only the
+    windows that reach holds are converted to float."""
     ry, rx = resample
-    out = image.astype(np.float64)
+    out = image.copy()
     for reg in regs:
-        n = len(planes)
         win, shown = _region_rgb(header, planes, reg, _shown_values(reg, solved))
-        _, rev = _region_rgb(header, planes, reg, [_map_means(reg, ci, solved[reg.index, ci]) for ci in range(n)])
+        _, rev = _region_rgb(header, planes, reg, [_map_means(reg, ci, solved[reg.index, ci]) for ci in range(len(planes))])
         y0, y1, x0, x1 = win
         diff = np.clip(rev, 0.0, 255.0) - np.clip(shown, 0.0, 255.0)
         ay, ax = ry[:, y0:y1], rx[:, x0:x1]
         rows, cols = np.unique(ay.nonzero()[0]), np.unique(ax.nonzero()[0])
+        if not rows.size or not cols.size:
+            continue
         ay, ax = ay[rows], ax[cols].T.toarray()
-        for c in range(out.shape[-1] if out.ndim == 3 else 1):
+        r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1  # contiguous: a filter's reach
+        part = out[r0:r1, c0:c1].astype(np.float64)
+        for c in range(part.shape[-1] if part.ndim == 3 else 1):
             delta = (ay @ diff[..., min(c, diff.shape[-1] - 1)]) @ ax
-            if out.ndim == 3:
-                out[np.ix_(rows, cols, [c])] += delta[..., None]
+            if part.ndim == 3:
+                part[..., c] += delta
             else:
-                out[np.ix_(rows, cols)] += delta
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+                part += delta
+        out[r0:r1, c0:c1] = np.clip(np.rint(part), 0, 255).astype(np.uint8)
+    return out
 
 
 #: Identifying the downscale's kernel from the scrambled regions' spectrum
@@ -3037,8 +3045,9 @@ def _spectral_fits(
     (:func:`_quantized_energy`). The kernel whose prediction
     matches best (mean squared log ratio over the frequencies whose predicted
     energy is above the step's rounding noise, block means left out, less a
-    share of its mean: :data:`KERNEL_SPECTRUM_LEVEL_SHARE`) is the platform's. Unlike :meth:`_ResizeProblem.held_out_error`, this does not
-    depend on how well a smoothness prior models the region.
+    share of its mean: :data:`KERNEL_SPECTRUM_LEVEL_SHARE`) is the platform's.
+    Unlike :meth:`_ResizeProblem.held_out_error`, this does not depend on how
+    well a smoothness prior models the region.
     """
     from picveil.schemes import get_scheme
     from picveil.schemes import scramble_v5 as v5
