@@ -2804,15 +2804,24 @@ def _reveal_resized(
     resample: dict[str, tuple] = {}  # kernel: (rows, columns) of the original grid to the received one
     matrices: dict[tuple[str, int], tuple] = {}  # (kernel, component): the component's model
 
-    def problem(reg: _Region, ci: int, kernel: str, power: float | None = None, plane: np.ndarray | None = None) -> _ResizeProblem:
-        chroma = ci > 0 and header.color_space == "ycbcr"
-        if kernel not in resample:
-            resample[kernel] = (_resample_matrix(header.height, height, kernel), _resample_matrix(header.width, width, kernel))
-        if (kernel, ci) not in matrices:
+    full: dict[tuple[str, int], tuple] = {}  # (kernel, component): the full-resolution grid to the received component
+
+    def full_res(kernel: str, ci: int):
+        """The resize from the full-resolution grid to the received component `ci`
+        (for chroma, with the received file's own subsampling)."""
+        if (kernel, ci) not in full:
+            if kernel not in resample:
+                resample[kernel] = (_resample_matrix(header.height, height, kernel), _resample_matrix(header.width, width, kernel))
             ry, rx = resample[kernel]
-            if chroma:
+            if ci > 0 and header.color_space == "ycbcr":
                 ry = (_resubsample_matrix(height, received_factors[0]) @ ry).tocsr()
                 rx = (_resubsample_matrix(width, received_factors[1]) @ rx).tocsr()
+            full[kernel, ci] = ry, rx
+        return full[kernel, ci]
+
+    def problem(reg: _Region, ci: int, kernel: str, power: float | None = None, plane: np.ndarray | None = None) -> _ResizeProblem:
+        if (kernel, ci) not in matrices:
+            ry, rx = full_res(kernel, ci)
             (fy, fx), (ph, pw) = _factors(header)[ci], planes[ci].shape
             matrices[kernel, ci] = (
                 (ry @ _upsample_matrix(ph, fy, header.height)).tocsr(),
@@ -2821,16 +2830,8 @@ def _reveal_resized(
         ay, ax = matrices[kernel, ci]
         return _ResizeProblem(
             reg, ci, planes[ci] if plane is None else plane, lambda rows, cols: received(ci, rows, cols), ay, ax, scale,
-            chroma=chroma, prior=prior, power=power,
+            chroma=ci > 0 and header.color_space == "ycbcr", prior=prior, power=power,
         )
-
-    def full_res(kernel: str, ci: int):
-        """The resize from the full-resolution grid to the received component `ci`."""
-        ry, rx = resample[kernel]
-        if ci > 0 and header.color_space == "ycbcr":
-            ry = (_resubsample_matrix(height, received_factors[0]) @ ry).tocsr()
-            rx = (_resubsample_matrix(width, received_factors[1]) @ rx).tocsr()
-        return ry, rx
 
     plains: dict[tuple[int, int], np.ndarray] = {}
 
@@ -2867,7 +2868,7 @@ def _reveal_resized(
         cleaned = _cleaned(image, header, planes, regs, solved, resample[kernel])
         beside = [_pad_to_blocks(p, hb, wb) for p, (_, _, hb, wb) in zip(_pixel_planes(cleaned, header), _plane_shapes(header))]
         for reg in regs:
-            (y0, y1, x0, x1), shown = _region_rgb(header, beside, reg, _shown_values(reg, solved))
+            (y0, y1, x0, x1), shown = _region_rgb(header, beside, reg, _shown_values(reg, solved, len(planes)))
             taken = (np.clip(shown, 0.0, 255.0) - shown) @ _clip_matrix(header).T
             for ci in range(len(planes)):
                 p = problem(reg, ci, kernel, plane=beside[ci])
@@ -2886,10 +2887,9 @@ def _reveal_resized(
     return (kernel if regs else ""), cleaned
 
 
-def _shown_values(reg: _Region, solved: dict) -> list[np.ndarray]:
-    """The region's components as a viewer got them (scrambled), from the estimate
-    `solved` (``u + 128`` per ``(region, component)``)."""
-    n = sum(1 for key in solved if key[0] == reg.index)
+def _shown_values(reg: _Region, solved: dict, n: int) -> list[np.ndarray]:
+    """The region's `n` components as a viewer got them (scrambled), from the
+    estimate `solved` (``u + 128`` per ``(region, component)``)."""
     return [_scramble_px(reg, ci, solved[reg.index, ci] - 128.0) + 128.0 for ci in range(n)]
 
 
@@ -2928,7 +2928,7 @@ def _cleaned(image: np.ndarray, header: RobustHeader, planes: list[np.ndarray], 
     ry, rx = resample
     out = image.copy()
     for reg in regs:
-        win, shown = _region_rgb(header, planes, reg, _shown_values(reg, solved))
+        win, shown = _region_rgb(header, planes, reg, _shown_values(reg, solved, len(planes)))
         _, rev = _region_rgb(header, planes, reg, [_map_means(reg, ci, solved[reg.index, ci]) for ci in range(len(planes))])
         y0, y1, x0, x1 = win
         diff = np.clip(rev, 0.0, 255.0) - np.clip(shown, 0.0, 255.0)
