@@ -76,8 +76,12 @@ WEBP_QUALITIES = (90, 75, 50)
 #: AVIF, which some CDNs serve (not among the issue's chains; where Pillow writes it).
 AVIF_QUALITIES = (80, 60)
 RESIZES = ("resize:2048,jpeg:85", "resize:2048,jpeg:75", "resize:1080,jpeg:85", "resize:1080,jpeg:75", "resize:1080,jpeg:75:opencv")
-#: Downscales with other resampling filters than Pillow's Lanczos (the reveal estimates the filter).
-RESIZES_OTHER = ("resize:1080:bicubic,jpeg:85", "resize:1080:bilinear,jpeg:85", "resize:1080:opencv-area,jpeg:85")
+#: Downscales with other resampling filters than Pillow's Lanczos (the reveal estimates the filter);
+#: Pillow's box and NEAREST stand for naive pipelines.
+RESIZES_OTHER = (
+    "resize:1080:bicubic,jpeg:85", "resize:1080:bilinear,jpeg:85", "resize:1080:opencv-area,jpeg:85",
+    "resize:1080:box,jpeg:85", "resize:1080:nearest,jpeg:85",
+)
 #: Gaps (dB) of Scramb.py's "ultra" scrambler on a Kodak photo re-encoded by OpenCV (the issue).
 SCRAMB_PY = {95: -11.2, 75: -3.8, 50: -3.2, 30: -3.0}
 #: Seed 003: decrypted PSNR on 512 x 512 grayscale at QF 90 and 50; 1024-bit header error-free at QF 20-40.

@@ -43,9 +43,11 @@ the *received* pixels, mapped back onto the protected image's 8×8 grid:
    scramble-v2: also the block means, through the header's quantile knots);
 8. if the picture was shrunk: refine the unscrambled region by least squares
    against the received pixels, modelling the downscale (an antialiased
-   filter, Lanczos, bicubic, bilinear, box or area, or a naive linear one:
-   :data:`RESIZE_KERNELS`, read from the spectrum of the scramble-v5/v6/v7/v8
-   regions, :func:`_spectral_kernel`, else chosen by cross-validation) with an edge-preserving
+   filter, Lanczos, bicubic, bilinear, box or area, or a naive linear or
+   nearest-neighbour one: :data:`RESIZE_KERNELS`, read from the spectrum of
+   the scramble-v5/v6/v7/v8 regions, :func:`_spectral_kernel`, where it cannot
+   tell box, linear and nearest apart from the energy's pattern across rows
+   and columns, else chosen by cross-validation) with an edge-preserving
    smoothness prior (:class:`_ResizeProblem`); solve again with the viewer's
    clipping of the shown region, as the estimate implies it, taken out of the
    received pixels (:data:`RESIZE_CLIP_PASSES`); swap the scrambled region's
@@ -1540,8 +1542,13 @@ def _compose_group(
         X0, Y0 = min(b[0] for b in scaled), min(b[1] for b in scaled)
         X1, Y1 = max(b[0] + b[2] for b in scaled), max(b[1] + b[3] for b in scaled)
         chans = [full] if full.ndim == 2 else [full[..., i] for i in range(full.shape[-1])]
-        src_box = (X0 / sx - wx0, Y0 / sy - wy0, X1 / sx - wx0, Y1 / sy - wy0)
-        full = np.stack([_resize_float(c, (X1 - X0, Y1 - Y0), src_box, kernel) for c in chans], axis=-1)
+        if kernel == "nearest":  # the whole picture's picks: a window's own would round some ties otherwise
+            ry = _resample_matrix(header.height, height, kernel)[Y0:Y1, wy0:wy1]
+            rx = _resample_matrix(header.width, width, kernel)[X0:X1, wx0:wx1]
+            full = np.stack([np.asarray(ry @ (rx @ c.T).T) for c in chans], axis=-1)
+        else:
+            src_box = (X0 / sx - wx0, Y0 / sy - wy0, X1 / sx - wx0, Y1 / sy - wy0)
+            full = np.stack([_resize_float(c, (X1 - X0, Y1 - Y0), src_box, kernel) for c in chans], axis=-1)
         if full.shape[-1] == 1:
             full = full[..., 0]
         boxes, wx0, wy0 = scaled, X0, Y0
@@ -2447,9 +2454,10 @@ RESAMPLING_KERNELS = {
     "box": (_box, 0.5),
     "area": (None, 0.5),
     "linear": (_triangle, 1.0),  # not stretched: OpenCV's INTER_LINEAR, which does not antialias
+    "nearest": (_box, 0.5),  # not stretched: input pixel floor((i + 0.5) * scale), Pillow's NEAREST
 }
 #: The kernels above that are not stretched by the scale (no antialiasing).
-_POINT_KERNELS = ("linear",)
+_POINT_KERNELS = ("linear", "nearest")
 #: The kernels a reveal after a downscale chooses from: read from the
 #: scramble-v5/v6/v7/v8 regions' spectrum where they allow it (:func:`_spectral_kernel`),
 #: else by cross-validation (:func:`_reveal_resized`): the model is fitted to the received pixels but a
@@ -2468,7 +2476,7 @@ _POINT_KERNELS = ("linear",)
 #: converges more slowly, even preconditioned; with the usual count the filter's
 #: cross-validation took bilinear and box shrinks for Lanczos).
 RESIZE_MIX_FACTOR = 4
-RESIZE_KERNELS = ("lanczos", "bicubic", "bilinear", "box", "area", "linear")
+RESIZE_KERNELS = ("lanczos", "bicubic", "bilinear", "box", "area", "linear", "nearest")
 KERNEL_HELD_OUT = 0.5
 KERNEL_RECEIVED = 16384
 #: The smoothness weight grows with the scale ``s`` (received over original
@@ -2481,6 +2489,30 @@ KERNEL_RECEIVED = 16384
 #: (with 1 there, bilinear shrinks were taken for bicubic on 4 of 11 photos).
 RESIZE_PRIOR_POWER = 1.0
 KERNEL_CV_POWER = 2.0
+#: The smoothness weight times this for a shrink with the kernel. A
+#: nearest-neighbour shrink keeps single scrambled pixels and drops whole rows
+#: and columns between them: nothing averaged the scrambled region's fine
+#: detail away first, so it comes back as aliasing that the inverse must lean
+#: on the prior to explain. Measured (twentieth session, same files: scenetext02
+#: and retina with the benchmark's boxes, Pillow's NEAREST to 1080 px then
+#: lossless, q85, and to 720 px then q75), gap against x 1: x 3 +1.6 dB on
+#: scenetext02 at q85, +0.2 on retina, -0.05 to +0.1 at 720 px; x 10 was best on
+#: a lossless copy (+3.3 and +0.1) and lost at q85 and 720 px (-0.1 to -2.1).
+KERNEL_PRIOR_FACTORS = {"nearest": 3.0}
+#: Kernels whose spectra can be the same while they take other input pixels:
+#: at a slight shrink Pillow's box averages one or two input pixels where
+#: NEAREST takes one; at an integer factor OpenCV's INTER_LINEAR takes the very
+#: pixels NEAREST takes. Where the spectrum's best fit is one of them and
+#: another fits within KERNEL_TWIN_RATIO times as well, the energy's pattern
+#: across rows and columns decides (:func:`_profile_fits`). Measured (twentieth
+#: session, fixed keys): retina shrunk to 1080 px by NEAREST then q85 had the
+#: spectral fits box 0.0085 and nearest 0.0087 (box read; the reveal 4 dB
+#: lower than with nearest); the profiles' correlations were 0.77 / 0.60 (0.76 /
+#: 0.59 for rows), and the true one was the highest in all 7 cases tried
+#: (NEAREST and box, 1.2-1.8x shrinks, q75 and q85, retina and the tests' coffee).
+KERNEL_SAMPLING_TWINS = ("box", "linear", "nearest")
+KERNEL_TWIN_RATIO = 2.0
+
 
 
 def _resample_matrix(n_in: int, n_out: int, kernel: str = "lanczos", span: tuple[float, float] | None = None):
@@ -2493,6 +2525,12 @@ def _resample_matrix(n_in: int, n_out: int, kernel: str = "lanczos", span: tuple
     func, support = RESAMPLING_KERNELS[kernel]
     lo_in, hi_in = span if span is not None else (0.0, float(n_in))
     scale = (hi_in - lo_in) / n_out
+    if kernel == "nearest":
+        # Pillow steps through the input in doubles, adding the scale once per
+        # output pixel; its sums decide the ties that (i + 0.5) * scale would not
+        taken = np.floor(np.cumsum(np.r_[lo_in + 0.5 * scale, np.full(n_out - 1, scale)])).astype(np.int64)
+        taken = np.clip(taken, 0, n_in - 1)
+        return sp.csr_matrix((np.ones(n_out), (np.arange(n_out), taken)), shape=(n_out, n_in))
     fscale = 1.0 if kernel in _POINT_KERNELS else max(scale, 1.0)
     support = support * fscale
     i = np.arange(n_out, dtype=np.float64)[:, None]
@@ -2830,7 +2868,7 @@ def _reveal_resized(
         ay, ax = matrices[kernel, ci]
         return _ResizeProblem(
             reg, ci, planes[ci] if plane is None else plane, lambda rows, cols: received(ci, rows, cols), ay, ax, scale,
-            chroma=ci > 0 and header.color_space == "ycbcr", prior=prior, power=power,
+            chroma=ci > 0 and header.color_space == "ycbcr", prior=prior * KERNEL_PRIOR_FACTORS.get(kernel, 1.0), power=power,
         )
 
     plains: dict[tuple[int, int], np.ndarray] = {}
@@ -2843,17 +2881,21 @@ def _reveal_resized(
             plains[reg.index, ci] = _pixels(coef, rows, cols)
         return plains[reg.index, ci]
 
+    def validated(candidates) -> str:
+        """The kernel of `candidates` that predicts received pixels left out of the fit best."""
+        sample = _validation_regions(regs, scale)
+        errors = {}
+        for k in candidates:
+            sse, n = np.sum([problem(reg, 0, k, KERNEL_CV_POWER).held_out_error(plain(reg, 0)) for reg in sample], axis=0)
+            errors[k] = sse / max(n, 1)
+        return min(candidates, key=lambda k: errors[k])
+
     kernel = RESIZE_KERNELS[0]
     spectral = _spectral_kernel(image, header, regs, luma_table) if len(RESIZE_KERNELS) > 1 else None
     if spectral is not None:
         kernel = spectral
     elif len(RESIZE_KERNELS) > 1 and regs:
-        sample = _validation_regions(regs, scale)
-        errors = {}
-        for k in RESIZE_KERNELS:
-            sse, n = np.sum([problem(reg, 0, k, KERNEL_CV_POWER).held_out_error(plain(reg, 0)) for reg in sample], axis=0)
-            errors[k] = sse / max(n, 1)
-        kernel = min(RESIZE_KERNELS, key=lambda k: errors[k])
+        kernel = validated(RESIZE_KERNELS)
     solved: dict[tuple[int, int], np.ndarray] = {}
     for ci in range(len(planes)):
         for reg in regs:
@@ -3022,7 +3064,13 @@ def _spectral_kernel(
     if not fits:
         return None
     best = min(fits, key=fits.get)
-    return best if fits[best] <= KERNEL_SPECTRUM_FIT + KERNEL_SPECTRUM_NOISE / blocks else None
+    if fits[best] > KERNEL_SPECTRUM_FIT + KERNEL_SPECTRUM_NOISE / blocks:
+        return None
+    twins = [k for k in KERNEL_SAMPLING_TWINS if k in fits and fits[k] <= KERNEL_TWIN_RATIO * fits[best]]
+    if best in twins and len(twins) > 1:
+        profiles = _profile_fits(image, header, regs, twins)
+        best = max(twins, key=profiles.get)
+    return best
 
 
 def _spectral_fits(
@@ -3049,26 +3097,13 @@ def _spectral_fits(
     Unlike :meth:`_ResizeProblem.held_out_error`, this does not depend on how
     well a smoothness prior models the region.
     """
-    from picveil.schemes import get_scheme
-    from picveil.schemes import scramble_v5 as v5
-
-    mixed = [reg for reg in regs if isinstance(reg.scramble, _MixScramble)]
-    if not mixed or header.color_space == "rgb":
+    cases = _mixed_cases(image, header, regs)
+    if not cases:
         return {}, 0
     height, width = image.shape[:2]
-    sy, sx = height / header.height, width / header.width
     px = image.astype(np.float64)
     luma = px if px.ndim == 2 else rgb_to_ycbcr(px)[..., 0]
     step = np.ones((8, 8)) if luma_table is None else np.asarray(luma_table, dtype=np.float64).reshape(8, 8)
-    m = KERNEL_SPECTRUM_MARGIN
-    cases = []  # (region rect on the original grid, interior rows, interior columns of received blocks)
-    for reg in mixed:
-        by0, by1, bx0, bx1 = reg.ranges[0]
-        y0, y1, x0, x1 = by0 * 8, min(by1 * 8, header.height), bx0 * 8, min(bx1 * 8, header.width)
-        ry0, ry1 = -(-(math.ceil(y0 * sy) + m) // 8), (int(y1 * sy) - m) // 8
-        rx0, rx1 = -(-(math.ceil(x0 * sx) + m) // 8), (int(x1 * sx) - m) // 8
-        if ry1 > ry0 and rx1 > rx0:
-            cases.append((reg, (y0, y1, x0, x1), (ry0 * 8, ry1 * 8), (rx0 * 8, rx1 * 8)))
     blocks = sum((r1 - r0) * (c1 - c0) // 64 for _, _, (r0, r1), (c0, c1) in cases)
     if blocks < KERNEL_SPECTRUM_BLOCKS:
         return {}, blocks
@@ -3078,23 +3113,7 @@ def _spectral_fits(
         return np.sum(_blocks(plane, 0, plane.shape[0] // 8, 0, plane.shape[1] // 8) ** 2, axis=0)
 
     observed = sum(energy(luma[r0:r1, c0:c1]) for _, _, (r0, r1), (c0, c1) in cases) / blocks
-    from .lattice import candidate_tables
-
-    # the protected file's own rounding of the fields (its luma table, when the
-    # header's fingerprint names one IJG quality): its steps at the highest
-    # frequencies are about the target's rms, and rounding takes energy there
-    found = candidate_tables(header.tables, 1 if header.color_space == "gray" else 3) if header.tables else []
-    source = found[0][1][0] if len(found) == 1 else None
-    rng = np.random.default_rng(0)
-    fields = []
-    for reg, (y0, y1, x0, x1), _, _ in cases:
-        codec = get_scheme(reg.scramble.scheme_id).codec
-        t = np.asarray(getattr(codec, "target", v5.target)(0), dtype=np.float64).reshape(8, 8)
-        nby, nbx = -(-(y1 - y0) // 8), -(-(x1 - x0) // 8)
-        coef = rng.standard_normal((KERNEL_SPECTRUM_FIELDS, nby * nbx, 8, 8)) * t
-        if source is not None:
-            coef = np.round(coef / source) * source
-        fields.append([_pixels(c, nby, nbx)[: y1 - y0, : x1 - x0] - 128.0 for c in coef])
+    fields = _mixed_fields(header, cases)
     fits = {}
     for k in RESIZE_KERNELS:
         ay_all = _resample_matrix(header.height, height, k)
@@ -3113,6 +3132,99 @@ def _spectral_fits(
         ratio = ratio - KERNEL_SPECTRUM_LEVEL_SHARE * np.mean(ratio)
         fits[k] = float(np.mean(ratio * ratio))
     return fits, blocks
+
+
+def _mixed_cases(image: np.ndarray, header: RobustHeader, regs: list[_Region]) -> list[tuple]:
+    """The scramble-v5/v6/v7/v8 regions whose received interior the filter read
+    looks at: ``(region, (y0, y1, x0, x1) on the original grid, (r0, r1) and
+    (c0, c1) received rows and columns)``, the received span cut to whole 8x8
+    blocks :data:`KERNEL_SPECTRUM_MARGIN` pixels inside the region's edges;
+    empty for an RGB header."""
+    if header.color_space == "rgb":
+        return []
+    height, width = image.shape[:2]
+    sy, sx = height / header.height, width / header.width
+    m = KERNEL_SPECTRUM_MARGIN
+    cases = []
+    for reg in regs:
+        if not isinstance(reg.scramble, _MixScramble):
+            continue
+        by0, by1, bx0, bx1 = reg.ranges[0]
+        y0, y1, x0, x1 = by0 * 8, min(by1 * 8, header.height), bx0 * 8, min(bx1 * 8, header.width)
+        ry0, ry1 = -(-(math.ceil(y0 * sy) + m) // 8), (int(y1 * sy) - m) // 8
+        rx0, rx1 = -(-(math.ceil(x0 * sx) + m) // 8), (int(x1 * sx) - m) // 8
+        if ry1 > ry0 and rx1 > rx0:
+            cases.append((reg, (y0, y1, x0, x1), (ry0 * 8, ry1 * 8), (rx0 * 8, rx1 * 8)))
+    return cases
+
+
+def _mixed_fields(header: RobustHeader, cases: list[tuple]) -> list[list[np.ndarray]]:
+    """:data:`KERNEL_SPECTRUM_FIELDS` random fields per case of :func:`_mixed_cases`
+    with a mixed region's public statistics (luma, level-shifted pixels of the
+    region's rectangle on the original grid): independent 8x8 blocks whose DCT
+    coefficient at frequency ``f`` is Gaussian with rms ``T_f`` (the scheme's
+    target), rounded to the protected file's luma steps where the header's
+    fingerprint names one IJG table. The same fields for the same cases."""
+    from picveil.schemes import get_scheme
+    from picveil.schemes import scramble_v5 as v5
+
+    from .lattice import candidate_tables
+
+    # the protected file's own rounding of the fields (its luma table, when the
+    # header's fingerprint names one IJG quality): its steps at the highest
+    # frequencies are about the target's rms, and rounding takes energy there
+    found = candidate_tables(header.tables, 1 if header.color_space == "gray" else 3) if header.tables else []
+    source = found[0][1][0] if len(found) == 1 else None
+    rng = np.random.default_rng(0)
+    fields = []
+    for reg, (y0, y1, x0, x1), _, _ in cases:
+        codec = get_scheme(reg.scramble.scheme_id).codec
+        t = np.asarray(getattr(codec, "target", v5.target)(0), dtype=np.float64).reshape(8, 8)
+        nby, nbx = -(-(y1 - y0) // 8), -(-(x1 - x0) // 8)
+        coef = rng.standard_normal((KERNEL_SPECTRUM_FIELDS, nby * nbx, 8, 8)) * t
+        if source is not None:
+            coef = np.round(coef / source) * source
+        fields.append([_pixels(c, nby, nbx)[: y1 - y0, : x1 - x0] - 128.0 for c in coef])
+    return fields
+
+
+def _profile_fits(image: np.ndarray, header: RobustHeader, regs: list[_Region], kernels) -> dict[str, float]:
+    """How well each of `kernels` explains how the received mixed regions'
+    energy varies from row to row and column to column: ``{kernel: mean of the
+    rows' and the columns' correlation}`` between the received interior's mean
+    squared luma (its mean taken out) per row and per column and each kernel's
+    prediction from the random fields of :func:`_mixed_fields` (1 is a
+    perfect fit). Where two kernels keep the same energy per frequency (Pillow's
+    box at a slight shrink averages one or two input pixels; NEAREST takes one),
+    this tells them apart: averaging two pixels lowers the energy of the rows
+    and columns where the shrink does it, on a pattern the kernel fixes."""
+    cases = _mixed_cases(image, header, regs)
+    if not cases:
+        return {}
+    height, width = image.shape[:2]
+    px = image.astype(np.float64)
+    luma = px if px.ndim == 2 else rgb_to_ycbcr(px)[..., 0]
+    observed_rows, observed_cols = [], []
+    for _, _, (r0, r1), (c0, c1) in cases:
+        part = luma[r0:r1, c0:c1]
+        part = (part - part.mean()) ** 2
+        observed_rows.append(part.mean(axis=1))
+        observed_cols.append(part.mean(axis=0))
+    observed_rows, observed_cols = np.concatenate(observed_rows), np.concatenate(observed_cols)
+    fields = _mixed_fields(header, cases)
+    fits = {}
+    for k in kernels:
+        ay_all = _resample_matrix(header.height, height, k)
+        ax_all = _resample_matrix(header.width, width, k)
+        rows, cols = [], []
+        for (_, (y0, y1, x0, x1), (r0, r1), (c0, c1)), f in zip(cases, fields):
+            ay = ay_all[r0:r1, y0:y1].toarray()
+            ax = ax_all[c0:c1, x0:x1].toarray()
+            e = np.mean([(ay @ one @ ax.T) ** 2 for one in f], axis=0)
+            rows.append(e.mean(axis=1))
+            cols.append(e.mean(axis=0))
+        fits[k] = 0.5 * (float(np.corrcoef(observed_rows, np.concatenate(rows))[0, 1]) + float(np.corrcoef(observed_cols, np.concatenate(cols))[0, 1]))
+    return fits
 
 
 def _validation_regions(regs: list[_Region], scale: float) -> list[_Region]:
