@@ -74,6 +74,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -2473,9 +2474,14 @@ _POINT_KERNELS = ("linear", "nearest")
 #: added after those runs: on 4 photos shrunk that way (800 px, q85) the gap
 #: went from -5.20 to -4.94 dB (one photo +0.9), the Lanczos shrinks of the same photos unchanged.
 #: scramble-v5/v6/v7/v8's downscale inverse runs this many times the iterations (its problem
-#: converges more slowly, even preconditioned; with the usual count the filter's
-#: cross-validation took bilinear and box shrinks for Lanczos).
-RESIZE_MIX_FACTOR = 4
+#: converges more slowly, even preconditioned), and its cross-validation of the
+#: filter KERNEL_CV_MIX_FACTOR times (with the usual count it took bilinear and
+#: box shrinks for Lanczos). The reveal's solves had 4 until the twentieth
+#: session; paired on the same files (scenetext02, retina and the 4 MP mosaic,
+#: Lanczos to 1080 px + q75 and bicubic + q85), 2 gave the same regions (within
+#: 0.01 dB) in 60 % of the time.
+RESIZE_MIX_FACTOR = 2
+KERNEL_CV_MIX_FACTOR = 4
 RESIZE_KERNELS = ("lanczos", "bicubic", "bilinear", "box", "area", "linear", "nearest")
 KERNEL_HELD_OUT = 0.5
 KERNEL_RECEIVED = 16384
@@ -2684,11 +2690,13 @@ class _ResizeProblem:
         lap[:-1, :] -= gy
         return back + self.weight * lap
 
-    def solve(self, u0: np.ndarray, passes: int | None = None, warm: bool = False) -> np.ndarray:
+    def solve(self, u0: np.ndarray, passes: int | None = None, warm: bool = False, mix_factor: int | None = None) -> np.ndarray:
         """The unscrambled region (pixels, not level-shifted back: ``u + 128``);
         `passes`: the quadratic one, then the reweighted ones (:data:`RESIZE_IRLS` in all);
-        `warm`: `u0` is already a solution of a nearby problem, and the quadratic pass is left out."""
+        `warm`: `u0` is already a solution of a nearby problem, and the quadratic pass is left out;
+        `mix_factor`: the iterations' multiple for a mixed region (default :data:`RESIZE_MIX_FACTOR`)."""
         passes = RESIZE_IRLS if passes is None else passes
+        mix_factor = RESIZE_MIX_FACTOR if mix_factor is None else mix_factor
         u = u0 - 128.0
         self.wx = self.wy = None
         target = self.target if self.mask is None else self.target * self.mask
@@ -2702,7 +2710,7 @@ class _ResizeProblem:
             p = z.copy()
             rr = float(np.sum(r * z))
             steps = RESIZE_ITERATIONS if not irls else RESIZE_IRLS_STEPS
-            for _ in range(steps * (RESIZE_MIX_FACTOR if self.precond is not None else 1)):
+            for _ in range(steps * (mix_factor if self.precond is not None else 1)):
                 ap = self._normal(p)
                 denom = float(np.sum(p * ap))
                 if denom <= 0 or rr <= 1e-12:
@@ -2723,7 +2731,7 @@ class _ResizeProblem:
         keep = np.random.default_rng(0).random(self.target.shape) >= share
         self.mask = keep.astype(np.float64)
         try:
-            u = self.solve(u0, passes=1) - 128.0
+            u = self.solve(u0, passes=1, mix_factor=KERNEL_CV_MIX_FACTOR) - 128.0
         finally:
             self.mask = None
         res = (self._resize(self._scramble(u)) - self.target)[~keep]
@@ -2897,9 +2905,10 @@ def _reveal_resized(
     elif len(RESIZE_KERNELS) > 1 and regs:
         kernel = validated(RESIZE_KERNELS)
     solved: dict[tuple[int, int], np.ndarray] = {}
-    for ci in range(len(planes)):
-        for reg in regs:
-            solved[reg.index, ci] = problem(reg, ci, kernel).solve(plain(reg, ci))
+    firsts = [(reg, ci, problem(reg, ci, kernel)) for ci in range(len(planes)) for reg in regs]
+    starts = [plain(reg, ci) for reg, ci, _ in firsts]
+    for (reg, ci, _), u in zip(firsts, _in_parallel([p.solve for _, _, p in firsts], [(u,) for u in starts])):
+        solved[reg.index, ci] = u
     cleaned = image
     for _ in range(RESIZE_CLIP_PASSES if regs else 0):
         # The viewer showed the scrambled region clipped to 0..255 before the platform
@@ -2909,6 +2918,7 @@ def _reveal_resized(
         # the received one without the scrambled region's share (:func:`_cleaned`).
         cleaned = _cleaned(image, header, planes, regs, solved, resample[kernel])
         beside = [_pad_to_blocks(p, hb, wb) for p, (_, _, hb, wb) in zip(_pixel_planes(cleaned, header), _plane_shapes(header))]
+        again = []
         for reg in regs:
             (y0, y1, x0, x1), shown = _region_rgb(header, beside, reg, _shown_values(reg, solved, len(planes)))
             taken = (np.clip(shown, 0.0, 255.0) - shown) @ _clip_matrix(header).T
@@ -2916,7 +2926,10 @@ def _reveal_resized(
                 p = problem(reg, ci, kernel, plane=beside[ci])
                 ry, rx = full_res(kernel, ci)
                 p.target = p.target - (ry[p.rows][:, y0:y1] @ taken[..., ci]) @ rx[p.cols][:, x0:x1].T.toarray()
-                solved[reg.index, ci] = p.solve(solved[reg.index, ci], passes=1 + RESIZE_WARM_PASSES, warm=True)
+                again.append((reg, ci, p))
+        warm = [(solved[reg.index, ci], 1 + RESIZE_WARM_PASSES, True) for reg, ci, _ in again]
+        for (reg, ci, _), u in zip(again, _in_parallel([p.solve for _, _, p in again], warm)):
+            solved[reg.index, ci] = u
     if RESIZE_CLEAN and regs:
         # what is shown beside the regions: the received picture without their scrambled share
         cleaned = _cleaned(image, header, planes, regs, solved, resample[kernel])
@@ -2927,6 +2940,23 @@ def _reveal_resized(
             by0, by1, bx0, bx1 = reg.ranges[ci]
             revealed[ci][by0 * 8 : by1 * 8, bx0 * 8 : bx1 * 8] = _map_means(reg, ci, solved[reg.index, ci])
     return (kernel if regs else ""), cleaned
+
+
+#: Threads that solve the downscale inverse's problems (one per region and
+#: component) side by side: NumPy's and SciPy's heavy steps (the block DCTs,
+#: the mixing's transforms, the sparse products) run outside the interpreter
+#: lock. The results do not depend on it.
+RESIZE_THREADS = min(os.cpu_count() or 1, 8)
+
+
+def _in_parallel(calls: list, args: list[tuple]) -> list:
+    """``[call(*a) for call, a in zip(calls, args)]``, on up to :data:`RESIZE_THREADS` threads."""
+    if RESIZE_THREADS <= 1 or len(calls) <= 1:
+        return [call(*a) for call, a in zip(calls, args)]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(RESIZE_THREADS, len(calls))) as pool:
+        return list(pool.map(lambda job: job[0](*job[1]), zip(calls, args)))
 
 
 def _shown_values(reg: _Region, solved: dict, n: int) -> list[np.ndarray]:
