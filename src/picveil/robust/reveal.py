@@ -3099,7 +3099,7 @@ def _spectral_kernel(
     twins = [k for k in KERNEL_SAMPLING_TWINS if k in fits and fits[k] <= KERNEL_TWIN_RATIO * fits[best]]
     if best in twins and len(twins) > 1:
         profiles = _profile_fits(image, header, regs, twins)
-        best = max(twins, key=profiles.get)
+        best = max(twins, key=lambda k: np.nan_to_num(profiles.get(k, -1.0), nan=-1.0))  # a flat profile: no correlation
     return best
 
 
