@@ -952,11 +952,12 @@ def test_downscale_inverse_keeps_edges(keyrings, monkeypatch):
     """The downscale inverse reweights its smoothness prior towards an
     edge-preserving penalty (RESIZE_IRLS): lettering on signs shrunk to 640 px
     and re-encoded at q75 gains over one quadratic pass (measured: 27.5 dB
-    against 26.2). Not every photo gains: of 13 measured, coffee lost 0.2 dB
-    and ela_original 0.5."""
-    me, friend, _ = keyrings
+    against 26.2 before the fit was weighed by the received file's noise; since,
+    with fixed keys, 28.5 against 28.3, and 0.2-0.3 dB for three key draws).
+    Not every photo gains: of 13 measured, coffee lost 0.2 dB and ela_original 0.5."""
+    _, friend, _ = keyrings
     src = _jpeg(_sign_photo())
-    out, report, _ = api._protect(src, [(32, 32, 576, 128), (32, 304, 576, 128)], circle="family", keyring=me)
+    out, report = _protect_with_fixed_keys(src, [(32, 32, 576, 128), (32, 304, 576, 128)], keyrings, "fixed-edges", 11)
     received = parse_chain("strip,resize:640,jpeg:75").run(out)
     revealed = _decode(picveil.reveal(received, keyring=friend))
     h, w = revealed.shape[:2]
@@ -965,7 +966,53 @@ def test_downscale_inverse_keeps_edges(keyrings, monkeypatch):
     robust = _psnr(revealed[mask], ref[mask])
     monkeypatch.setattr(rv, "RESIZE_IRLS", 1)
     quadratic = _psnr(_decode(picveil.reveal(received, keyring=friend))[mask], ref[mask])
-    assert robust > quadratic + 0.3, (robust, quadratic)
+    assert robust > quadratic + 0.1, (robust, quadratic)
+
+
+@pytest.mark.parametrize("quality", [75, 85])
+def test_downscale_inverse_weighs_the_fit_by_the_received_jpegs_noise(quality, keyrings, monkeypatch):
+    """A re-encoder keeps the low frequencies of the shrunk region almost
+    exactly and the high ones barely: the downscale inverse weighs its fit to a
+    received JPEG's luma by the inverse of the quantization noise per DCT
+    frequency of the received blocks (RESIZE_NOISE_WEIGHTS), with half the
+    smoothness weight (RESIZE_NOISE_PRIOR). Lettering on signs shrunk to 640 px,
+    fixed keys: measured 28.3 dB against 27.1 unweighted at q75, 29.9 against
+    28.8 at q85 (the unprotected photo 30.3 and 31.9)."""
+    src = _jpeg(_sign_photo())
+    boxes = [(32, 32, 576, 128), (32, 304, 576, 128)]
+    out, report = _protect_with_fixed_keys(src, boxes, keyrings, f"fixed-weighed-{quality}", 7)
+    assert report.warnings == ()
+    chain = f"resize:640,jpeg:{quality}"
+    received = parse_chain("strip," + chain).run(out)
+    ref = _resized_reference(_decode(src), "resize:640")
+    mask = _region_mask(ref.shape, [(r.box.x, r.box.y, r.box.w, r.box.h) for r in report.regions], 640 / 1024)
+    _, friend, _ = keyrings
+    weighed = _psnr(rv.reveal_pixels(received, keyring=friend)[0][mask], ref[mask])
+    monkeypatch.setattr(rv, "RESIZE_NOISE_WEIGHTS", False)
+    unweighed = _psnr(rv.reveal_pixels(received, keyring=friend)[0][mask], ref[mask])
+    assert weighed > unweighed + 0.6, (weighed, unweighed)
+    plain = _psnr(_decode(parse_chain("strip," + chain).run(src))[mask], ref[mask])
+    assert weighed > plain - 3.0, (weighed, plain)
+
+
+def test_the_noise_weights_act_per_frequency_of_the_received_blocks():
+    """`_ResizeProblem._weigh` is ``Dᵀ N D`` on the received grid's 8x8 blocks:
+    one block's DCT pattern at frequency f comes back times N[f], the noise
+    variance ``q² / 12`` (and the pixels' rounding) relative to its mean over
+    the 4x4 lowest frequencies; a pattern cut at the picture's edge stays there."""
+    table = np.arange(1, 65, dtype=np.float64).reshape(8, 8)
+    var = table**2 / 12.0 + rv.PIXEL_ROUNDING_RMS**2
+    problem = object.__new__(rv._ResizeProblem)
+    problem.noise = float(var[:4, :4].mean()) / var
+    for f in [(0, 0), (1, 2), (7, 7)]:
+        r = np.zeros((16, 21))  # two block rows, three block columns (the last cut at 5)
+        basis = np.outer(rv._D8[f[0]], rv._D8[f[1]])
+        r[8:16, 8:16] = basis
+        np.testing.assert_allclose(problem._weigh(r), r * problem.noise[f], atol=1e-12)
+    assert problem.noise[0, 0] > 1.0 > problem.noise[7, 7]
+    cut = np.zeros((16, 21))
+    cut[:8, 16:] = 1.0
+    assert problem._weigh(cut).shape == (16, 21)
 
 
 @pytest.mark.parametrize("quality", [75, 50])

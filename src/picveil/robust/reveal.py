@@ -2418,6 +2418,23 @@ RESIZE_IRLS, RESIZE_IRLS_STEPS, RESIZE_EDGE = 3, 10, 6.0
 #: 1.7x with 2 and 1, the same result); the squared error of the three received
 #: pixels around a region from 260-510 to 50-80 against 2-10 unprotected.
 RESIZE_CLIP_PASSES, RESIZE_WARM_PASSES, RESIZE_CLEAN = 2, 1, True
+#: Weigh the downscale inverse's fit to a received JPEG's luma by the inverse
+#: of its quantization noise per DCT frequency of the received blocks
+#: (:meth:`_ResizeProblem._weigh`: a generalised least squares), and multiply
+#: the smoothness weight of every component's fit to a received JPEG by
+#: RESIZE_NOISE_PRIOR (the weighed fit no longer leans on the high frequencies
+#: the re-encoder all but dropped, and needs less smoothing). Measured
+#: (twenty-first session, paired on the same files and keys: scenetext02,
+#: scenetext05, retina, aloeL and the 4 MP mosaic, 1080 px by Pillow's
+#: Lanczos and bicubic and OpenCV's INTER_AREA, then q75 or q85, and the
+#: mosaic at 2048 + q75; 22 cases): the gap +0.38 dB on average, lettering
+#: +0.5 to +1.2 (scenetext02 and 05), retina -0.23 to -0.29 and the mosaic at
+#: 1080 + q85 -0.18 and -0.30 (smooth or fine content, which a stronger prior
+#: suits). The weights alone with the luma's prior halved: scenetext02 alike,
+#: scenetext05 +0.1 to +0.2 (its coloured lettering gains from the weaker
+#: chroma prior), retina unchanged. Priors x0.25: retina -0.6.
+RESIZE_NOISE_WEIGHTS = True
+RESIZE_NOISE_PRIOR = 0.5
 #: Lanczos support (lobes) of the resampling the platforms are modelled with.
 LANCZOS_A = 3.0
 
@@ -2596,17 +2613,28 @@ class _ResizeProblem:
 
     def __init__(
         self, reg: _Region, ci: int, plane: np.ndarray, received, ay, ax, scale: float, chroma: bool = False,
-        prior: float = RESIZE_PRIOR, power: float | None = None,
+        prior: float = RESIZE_PRIOR, power: float | None = None, table: np.ndarray | None = None,
     ) -> None:
         """`received(rows, cols)`: the received component at those rows and columns;
         `chroma`: the component is a colour difference (Cb, Cr), whose prior is stronger;
-        `prior`: the smoothness weight for the received file's noise (:func:`_resize_prior`)."""
+        `prior`: the smoothness weight for the received file's noise (:func:`_resize_prior`);
+        `table`: the ``(8, 8)`` quantization steps (natural order) of the received
+        JPEG's blocks of this component on the received grid, which weigh the fit
+        (:meth:`_weigh`); None: every received pixel weighs alike."""
         self.reg, self.ci = reg, ci
         by0, by1, bx0, bx1 = reg.ranges[ci]
         y0, y1, x0, x1 = by0 * 8, by1 * 8, bx0 * 8, bx1 * 8
         ay_reg, ax_reg = ay[:, y0:y1], ax[:, x0:x1]
         self.rows = np.unique(ay_reg.nonzero()[0])
         self.cols = np.unique(ax_reg.nonzero()[0])
+        self.noise = None
+        if table is not None:
+            # whole received blocks, so that the fit can be weighed per DCT frequency
+            r0, c0 = int(self.rows[0]) // 8 * 8, int(self.cols[0]) // 8 * 8
+            self.rows = np.arange(r0, min(-(-(int(self.rows[-1]) + 1) // 8) * 8, ay.shape[0]))
+            self.cols = np.arange(c0, min(-(-(int(self.cols[-1]) + 1) // 8) * 8, ax.shape[0]))
+            var = np.asarray(table, dtype=np.float64).reshape(8, 8) ** 2 / 12.0 + PIXEL_ROUNDING_RMS**2
+            self.noise = float(var[:4, :4].mean()) / var
         self.ay = ay_reg[self.rows].tocsr()
         self.ax = ax_reg[self.cols].tocsr()
         self.ay_t, self.ax_t = self.ay.T.tocsr(), self.ax.T.tocsr()
@@ -2673,12 +2701,28 @@ class _ResizeProblem:
     wx = wy = None  # robust weights of the differences (None: quadratic)
     mask = None  # 1.0 on the received pixels the fit reads (None: all of them)
 
+    def _weigh(self, r: np.ndarray) -> np.ndarray:
+        """``Dᵀ N D r``: received pixels `r` (whole blocks from the received grid's
+        block edges, the last ones cut at the picture's edge) weighed by the
+        inverse of the received JPEG's quantization noise per DCT frequency
+        (``q² / 12`` and the pixels' rounding), relative to its mean over the 4x4
+        lowest frequencies: a re-encoder keeps the low frequencies that a
+        shrink leaves almost exactly and the high ones barely."""
+        h, w = r.shape
+        hp, wp = -(-h // 8) * 8, -(-w // 8) * 8
+        pad = np.zeros((hp, wp))
+        pad[:h, :w] = r
+        b = _D8 @ pad.reshape(hp // 8, 8, wp // 8, 8).transpose(0, 2, 1, 3) @ _D8.T
+        return (_D8.T @ (b * self.noise) @ _D8).transpose(0, 2, 1, 3).reshape(hp, wp)[:h, :w]
+
     def _normal(self, u: np.ndarray) -> np.ndarray:
         """``(SᵀAᵀMAS + w LᵀWL) u``."""
         x = self._scramble(u)
         r = self._resize(x)
         if self.mask is not None:
             r = r * self.mask
+        elif self.noise is not None:
+            r = self._weigh(r)
         back = self._scramble_adjoint(self._resize_adjoint(r))
         lap = np.zeros_like(u)
         gx, gy = np.diff(u, axis=1), np.diff(u, axis=0)
@@ -2699,7 +2743,7 @@ class _ResizeProblem:
         mix_factor = RESIZE_MIX_FACTOR if mix_factor is None else mix_factor
         u = u0 - 128.0
         self.wx = self.wy = None
-        target = self.target if self.mask is None else self.target * self.mask
+        target = self.target * self.mask if self.mask is not None else self._weigh(self.target) if self.noise is not None else self.target
         rhs = self._scramble_adjoint(self._resize_adjoint(target))
         for irls in range(1 if warm else 0, passes):
             if irls:
@@ -2865,7 +2909,7 @@ def _reveal_resized(
             full[kernel, ci] = ry, rx
         return full[kernel, ci]
 
-    def problem(reg: _Region, ci: int, kernel: str, power: float | None = None, plane: np.ndarray | None = None) -> _ResizeProblem:
+    def problem(reg: _Region, ci: int, kernel: str, power: float | None = None, plane: np.ndarray | None = None, weighed: bool = True) -> _ResizeProblem:
         if (kernel, ci) not in matrices:
             ry, rx = full_res(kernel, ci)
             (fy, fx), (ph, pw) = _factors(header)[ci], planes[ci].shape
@@ -2874,9 +2918,12 @@ def _reveal_resized(
                 (rx @ _upsample_matrix(pw, fx, header.width)).tocsr(),
             )
         ay, ax = matrices[kernel, ci]
+        weighed = weighed and luma_table is not None and RESIZE_NOISE_WEIGHTS
         return _ResizeProblem(
             reg, ci, planes[ci] if plane is None else plane, lambda rows, cols: received(ci, rows, cols), ay, ax, scale,
-            chroma=ci > 0 and header.color_space == "ycbcr", prior=prior * KERNEL_PRIOR_FACTORS.get(kernel, 1.0), power=power,
+            chroma=ci > 0 and header.color_space == "ycbcr", power=power,
+            prior=prior * KERNEL_PRIOR_FACTORS.get(kernel, 1.0) * (RESIZE_NOISE_PRIOR if weighed else 1.0),
+            table=luma_table if weighed and ci == 0 and header.color_space != "rgb" else None,
         )
 
     plains: dict[tuple[int, int], np.ndarray] = {}
@@ -2894,7 +2941,7 @@ def _reveal_resized(
         sample = _validation_regions(regs, scale)
         errors = {}
         for k in candidates:
-            sse, n = np.sum([problem(reg, 0, k, KERNEL_CV_POWER).held_out_error(plain(reg, 0)) for reg in sample], axis=0)
+            sse, n = np.sum([problem(reg, 0, k, KERNEL_CV_POWER, weighed=False).held_out_error(plain(reg, 0)) for reg in sample], axis=0)
             errors[k] = sse / max(n, 1)
         return min(candidates, key=lambda k: errors[k])
 
