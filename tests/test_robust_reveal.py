@@ -999,7 +999,9 @@ def test_the_noise_weights_act_per_frequency_of_the_received_blocks():
     """`_ResizeProblem._weigh` is ``Dᵀ N D`` on the received grid's 8x8 blocks:
     one block's DCT pattern at frequency f comes back times N[f], the noise
     variance ``q² / 12`` (and the pixels' rounding) relative to its mean over
-    the 4x4 lowest frequencies; a pattern cut at the picture's edge stays there."""
+    the 4x4 lowest frequencies; a pattern cut at the picture's edge stays there.
+    For a component the received file subsampled, the blocks are those of the
+    encoder's average (scaled so that a flat residual weighs as before)."""
     table = np.arange(1, 65, dtype=np.float64).reshape(8, 8)
     var = table**2 / 12.0 + rv.PIXEL_ROUNDING_RMS**2
     problem = object.__new__(rv._ResizeProblem)
@@ -1013,6 +1015,13 @@ def test_the_noise_weights_act_per_frequency_of_the_received_blocks():
     cut = np.zeros((16, 21))
     cut[:8, 16:] = 1.0
     assert problem._weigh(cut).shape == (16, 21)
+    # a 4:2:0 component: weighed after the encoder's 2x2 average, on 16x16 received pixels a block
+    problem.subsampled = (2, 2)
+    flat = np.zeros((32, 40))
+    flat[16:32, 16:32] = 3.0
+    np.testing.assert_allclose(problem._weigh(flat), flat * problem.noise[0, 0], atol=1e-12)
+    checker = np.indices((32, 40)).sum(axis=0) % 2 * 2.0 - 1.0  # what the average takes out entirely
+    np.testing.assert_allclose(problem._weigh(checker), 0.0, atol=1e-12)
 
 
 @pytest.mark.parametrize("quality", [75, 50])
