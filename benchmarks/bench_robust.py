@@ -30,6 +30,7 @@ until the header fits). The source is a Pillow JPEG q92 4:2:0. Usage::
     python benchmarks/bench_robust.py --scheme all --jobs 8
     python benchmarks/bench_robust.py --per-photo jpeg:95,jpeg:75,jpeg:50,webp:75   # and each photo's gap
     python benchmarks/bench_robust.py --chains resize --compare-lanczos   # downscales, and the Lanczos-only model on the same files
+    python benchmarks/bench_robust.py --chains resize --compare-unweighed  # and the fit unweighed by the JPEG's noise
     python benchmarks/bench_robust.py --save run.jsonl   # each photo's result kept as it finishes; rerun to resume
 
 With ``--save FILE`` every finished photo is appended to FILE (one JSON
@@ -84,6 +85,13 @@ RESIZES_OTHER = (
 )
 #: Gaps (dB) of Scramb.py's "ultra" scrambler on a Kodak photo re-encoded by OpenCV (the issue).
 SCRAMB_PY = {95: -11.2, 75: -3.8, 50: -3.2, 30: -3.0}
+#: Other downscale inverses a run can reveal each shrunk file with besides the
+#: current one (``--compare-NAME``): what the notes call them, and the
+#: ``picveil.robust.reveal`` settings they take.
+COMPARISONS = {
+    "lanczos": ("the downscale modelled as Lanczos only", {"RESIZE_KERNELS": ("lanczos",)}),
+    "unweighed": ("the fit unweighed by the received JPEG's noise", {"RESIZE_NOISE_WEIGHTS": False}),
+}
 #: Seed 003: decrypted PSNR on 512 x 512 grayscale at QF 90 and 50; 1024-bit header error-free at QF 20-40.
 SEED_003 = {90: 31.7, 50: 23.9}
 
@@ -288,7 +296,7 @@ class PhotoResult:
 
 def run_photo(job) -> PhotoResult:
     """Protect one photo, run every chain, reveal; everything measured."""
-    name, rgb, scheme, specs, seed, compare_lanczos = job
+    name, rgb, scheme, specs, seed, compare = job
     started = time.perf_counter()
     warnings.simplefilter("ignore")
     from PIL import Image
@@ -355,14 +363,17 @@ def run_photo(job) -> PhotoResult:
             revealed, rep = reveal_pixels(received, keyring=friend)
             row["psnr"], row["ssim"] = region_scores(revealed, ref, bx)
             row["resampling"] = rep.resampling
-            if edge is not None and compare_lanczos:  # the same file, the downscale modelled as Lanczos only
+            for other in compare if edge is not None else ():  # the same file, the downscale inverse otherwise
                 from picveil.robust import reveal as rv
 
-                kernels, rv.RESIZE_KERNELS = rv.RESIZE_KERNELS, ("lanczos",)
+                saved = {k: getattr(rv, k) for k in COMPARISONS[other][1]}
                 try:
-                    row["psnr_lanczos"] = region_scores(reveal_pixels(received, keyring=friend)[0], ref, bx)[0]
+                    for k, v in COMPARISONS[other][1].items():
+                        setattr(rv, k, v)
+                    row[f"psnr_{other}"] = region_scores(reveal_pixels(received, keyring=friend)[0], ref, bx)[0]
                 finally:
-                    rv.RESIZE_KERNELS = kernels
+                    for k, v in saved.items():
+                        setattr(rv, k, v)
         except Exception as exc:  # noqa: BLE001 - counted as a failed reveal
             row["error"] = type(exc).__name__
         row["seconds"] = time.perf_counter() - t0
@@ -504,15 +515,17 @@ def print_tables(results, specs, schemes, seed003, elapsed: float, markdown: boo
                 picks = [r.chains[spec].get("resampling") for r in rs if spec in r.chains and r.chains[spec].get("resampling")]
                 if picks:
                     chosen.append(f"{spec}: " + ", ".join(f"{k} {picks.count(k)}" for k in sorted(set(picks))))
-        lanczos = []
-        for spec in specs:
-            pairs = [(c["psnr"], c["psnr_lanczos"], c["plain_psnr"]) for c in (r.chains.get(spec, {}) for r in rs) if "psnr_lanczos" in c]
-            if pairs:
-                chosen_gap = np.mean([a - p for a, _, p in pairs])
-                lanczos_gap = np.mean([b - p for _, b, p in pairs])
-                lanczos.append(f"{spec}: {lanczos_gap:+.2f} (chosen filter {chosen_gap:+.2f})")
-        if lanczos:
-            notes.append(f"{scheme}: mean gap with the downscale modelled as Lanczos only, same files: " + "; ".join(lanczos))
+        for other, (what, _) in COMPARISONS.items():
+            cells = []
+            for spec in specs:
+                pairs = [(c["psnr"], c[f"psnr_{other}"], c["plain_psnr"]) for c in (r.chains.get(spec, {}) for r in rs) if f"psnr_{other}" in c]
+                if pairs:
+                    this_gap = np.mean([a - p for a, _, p in pairs])
+                    other_gap = np.mean([b - p for _, b, p in pairs])
+                    better = sum(a > b for a, b, _ in pairs)
+                    cells.append(f"{spec}: {other_gap:+.2f} (this reveal {this_gap:+.2f}, better on {better}/{len(pairs)})")
+            if cells:
+                notes.append(f"{scheme}: mean gap with {what}, same files: " + "; ".join(cells))
         if chosen:
             from picveil.robust.reveal import RESIZE_KERNELS
 
@@ -589,6 +602,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="also print each photo's gap for these comma-separated chains (e.g. jpeg:75,webp:75)")
     parser.add_argument("--compare-lanczos", action="store_true",
                         help="after a downscale, also reveal each file with the downscale modelled as Lanczos only")
+    parser.add_argument("--compare-unweighed", action="store_true",
+                        help="after a downscale, also reveal each file with the inverse's fit unweighed by the received "
+                        "JPEG's noise (as before the twenty-first session)")
     parser.add_argument("--save", default="", metavar="FILE",
                         help="append each finished photo's result to FILE (JSON lines) and skip photos already in it")
     parser.add_argument("--tables-only", action="store_true", help="with --save: print the tables of FILE's results, run nothing")
@@ -625,7 +641,8 @@ def main(argv: list[str] | None = None) -> int:
     # each photo's seed (its boxes) is its place in the full run, so that a run of some photos draws what the full run does
     full = sorted(photos) + [f"mosaic {mp} MP" for mp in MOSAIC_MP]
     index = {n: (full.index(n) if n in full else len(full) + i) for i, (n, _) in enumerate(items)}
-    jobs = [(n, rgb, scheme, specs, SEED + index[n], args.compare_lanczos) for scheme in schemes for n, rgb in items]
+    compare = tuple(k for k in COMPARISONS if getattr(args, f"compare_{k}"))
+    jobs = [(n, rgb, scheme, specs, SEED + index[n], compare) for scheme in schemes for n, rgb in items]
     saved = load_saved(args.save, specs) if args.save else {}
     results = [saved[(j[2], j[0])] for j in jobs if (j[2], j[0]) in saved]
     jobs = [j for j in jobs if (j[2], j[0]) not in saved]
