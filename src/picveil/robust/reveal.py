@@ -1828,7 +1828,8 @@ def _reveal_decoded(
     resampling = ""
     if scale != 1.0:
         resampling, image = _reveal_resized(
-            image, header, planes, regs, revealed, received_factors, _resize_prior(data, fmt), _luma_table(data, fmt), _luma_table(data, fmt, 1)
+            image, header, planes, regs, revealed, received_factors, _resize_prior(data, fmt), _luma_table(data, fmt),
+            _chroma_table(data, fmt),
         )
     grid = _header_grid_in_regions(header, len(payload), extraction.grid) if regs and scale == 1.0 else None
     if grid is not None and header.scheme_id in _LINEAR_SCHEMES and header.color_space in ("ycbcr", "gray"):
@@ -2819,10 +2820,19 @@ def _resize_prior(data: bytes | None, fmt: str) -> float:
     return RESIZE_PRIOR_FLOOR + RESIZE_PRIOR_PER_STEP * float(table[:4, :4].mean())
 
 
-def _luma_table(data: bytes | None, fmt: str, index: int = 0) -> np.ndarray | None:
-    """The received JPEG's ``(8, 8)`` luma quantization table (natural order;
-    `index` 1: the chroma's), or None for another format or a file whose
-    tables cannot be read."""
+def _luma_table(data: bytes | None, fmt: str) -> np.ndarray | None:
+    """The received JPEG's ``(8, 8)`` luma quantization table (natural order), or
+    None for another format or a file whose tables cannot be read."""
+    return _quant_table(data, fmt, 0)
+
+
+def _chroma_table(data: bytes | None, fmt: str) -> np.ndarray | None:
+    """As :func:`_luma_table`, the table of the chroma (Cb; None for a gray JPEG)."""
+    return _quant_table(data, fmt, 1)
+
+
+def _quant_table(data: bytes | None, fmt: str, index: int) -> np.ndarray | None:
+    """The received JPEG's quantization table `index` (natural order), or None."""
     if fmt != "jpeg" or data is None:
         return None
     from PIL import Image
@@ -2895,6 +2905,11 @@ def _reveal_resized(
     out of the fit best (:meth:`_ResizeProblem.held_out_error`).
 
     `prior`: the smoothness prior's weight (:func:`_resize_prior`).
+
+    With `luma_table` (and `chroma_table`, the received JPEG's chroma table),
+    the fits are weighed by the received file's quantization noise and their
+    prior is :data:`RESIZE_NOISE_PRIOR` times as strong
+    (:data:`RESIZE_NOISE_WEIGHTS`, :meth:`_ResizeProblem._weigh`).
 
     `received_factors` ``(fy, fx)``: the chroma subsampling of the received
     file itself (a 4:2:0 JPEG or a lossy WebP: ``(2, 2)``); its chroma went
