@@ -2531,18 +2531,26 @@ KERNEL_CV_POWER = 2.0
 #: scenetext02 at q85, +0.2 on retina, -0.05 to +0.1 at 720 px; x 10 was best on
 #: a lossless copy (+3.3 and +0.1) and lost at q85 and 720 px (-0.1 to -2.1).
 KERNEL_PRIOR_FACTORS = {"nearest": 3.0}
-#: Kernels whose spectra can be the same while they take other input pixels:
-#: at a slight shrink Pillow's box averages one or two input pixels where
-#: NEAREST takes one; at an integer factor OpenCV's INTER_LINEAR takes the very
-#: pixels NEAREST takes. Where the spectrum's best fit is one of them and
-#: another fits within KERNEL_TWIN_RATIO times as well, the energy's pattern
-#: across rows and columns decides (:func:`_profile_fits`). Measured (twentieth
-#: session, fixed keys): retina shrunk to 1080 px by NEAREST then q85 had the
-#: spectral fits box 0.0085 and nearest 0.0087 (box read; the reveal 4 dB
-#: lower than with nearest); the profiles' correlations were 0.77 / 0.60 (0.76 /
-#: 0.59 for rows), and the true one was the highest in all 7 cases tried
-#: (NEAREST and box, 1.2-1.8x shrinks, q75 and q85, retina and the tests' coffee).
-KERNEL_SAMPLING_TWINS = ("box", "linear", "nearest")
+#: Where other kernels fit the spectrum within KERNEL_TWIN_RATIO times as well
+#: as the best, the energy's pattern across rows and columns decides among
+#: them (:func:`_profile_fits`). Kernels can keep the same energy per frequency
+#: while they take other input pixels (at a slight shrink Pillow's box averages
+#: one or two input pixels where NEAREST takes one; at an integer factor OpenCV's
+#: INTER_LINEAR takes the very pixels NEAREST takes), and the spectral fit of
+#: the true kernel moves with the key draw (the viewer's clipping of the
+#: scrambled region, the gain codes' dither): the 4 MP mosaic shrunk to 1080 px
+#: by Lanczos then q75 read as box in 3 of 17 key draws. Measured: twentieth
+#: session (box, INTER_LINEAR and NEAREST only), retina shrunk to 1080 px by
+#: NEAREST then q85, spectral fits box 0.0085 and nearest 0.0087, profiles
+#: 0.77 / 0.60, the true one the highest in all 7 cases tried; twenty-first
+#: session (every kernel), the 4 MP mosaic, scenetext02, scenetext05 and retina,
+#: three key draws each, shrunk to 1080 or 800 px by Lanczos, bicubic,
+#: bilinear, INTER_AREA, box and NEAREST then q75 or q85 (108 reads): the
+#: platform's filter read in 107 against 101 by the spectrum with the box /
+#: INTER_LINEAR / NEAREST tie-break alone (its misreads: Lanczos as box or
+#: bicubic, bicubic and INTER_AREA as INTER_LINEAR or bilinear). Lanczos and box
+#: are far apart in profile (0.70-0.80 against 0.40-0.54), Lanczos and bicubic
+#: close (by 0.01-0.02, the true one higher in 13 of 14).
 KERNEL_TWIN_RATIO = 2.0
 
 
@@ -3165,7 +3173,8 @@ def _spectral_kernel(
     image: np.ndarray, header: RobustHeader, regs: list[_Region], luma_table: np.ndarray | None = None
 ) -> str | None:
     """The resampling kernel of a downscale, read from the spectrum of the
-    scramble-v5/v6/v7/v8 regions (the best of :func:`_spectral_fits`), or None
+    scramble-v5/v6/v7/v8 regions (the best of :func:`_spectral_fits`; of those
+    within :data:`KERNEL_TWIN_RATIO` of it, the best of :func:`_profile_fits`), or None
     where there are too few of their blocks or no kernel fits
     (:data:`KERNEL_SPECTRUM_FIT`), or a JPEG whose luma table is not one of
     libjpeg's (:func:`_ijg_table`): the fits model libjpeg's rounding, and an
@@ -3182,10 +3191,10 @@ def _spectral_kernel(
     best = min(fits, key=fits.get)
     if fits[best] > KERNEL_SPECTRUM_FIT + KERNEL_SPECTRUM_NOISE / blocks:
         return None
-    twins = [k for k in KERNEL_SAMPLING_TWINS if k in fits and fits[k] <= KERNEL_TWIN_RATIO * fits[best]]
-    if best in twins and len(twins) > 1:
-        profiles = _profile_fits(image, header, regs, twins)
-        best = max(twins, key=lambda k: np.nan_to_num(profiles.get(k, -1.0), nan=-1.0))  # a flat profile: no correlation
+    near = [k for k in fits if fits[k] <= KERNEL_TWIN_RATIO * fits[best]]
+    if len(near) > 1:
+        profiles = _profile_fits(image, header, regs, near)
+        best = max(near, key=lambda k: np.nan_to_num(profiles.get(k, -1.0), nan=-1.0))  # a flat profile: no correlation
     return best
 
 
