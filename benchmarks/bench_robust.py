@@ -12,6 +12,9 @@ keyring reveals the received file from its pixels
   original after a downscale), the same for the **plain** chain (the
   unprotected photo through the same chain: the physical limit), and the
   **gap** in dB (reveal minus plain; mean and worst over photos);
+* the **ring**: the PSNR of the received pixels just outside the regions
+  (:data:`RING_PX`), which a viewer's chroma upsampling and a re-encoder
+  mix with the scrambled region, and its gap to the plain chain's;
 * the **PSNR cost of the header** outside the regions (protected with the
   header against without, same keys), and the header size;
 * lines comparing with Scramb.py's gaps quoted in the issue and with seed
@@ -31,6 +34,7 @@ until the header fits). The source is a Pillow JPEG q92 4:2:0. Usage::
     python benchmarks/bench_robust.py --per-photo jpeg:95,jpeg:75,jpeg:50,webp:75   # and each photo's gap
     python benchmarks/bench_robust.py --chains resize --compare-lanczos   # downscales, and the Lanczos-only model on the same files
     python benchmarks/bench_robust.py --chains resize --compare-unweighed  # and the fit unweighed by the JPEG's noise
+    python benchmarks/bench_robust.py --quick --compare-unringed  # and the ring around the regions left as received
     python benchmarks/bench_robust.py --save run.jsonl   # each photo's result kept as it finishes; rerun to resume
 
 With ``--save FILE`` every finished photo is appended to FILE (one JSON
@@ -85,13 +89,19 @@ RESIZES_OTHER = (
 )
 #: Gaps (dB) of Scramb.py's "ultra" scrambler on a Kodak photo re-encoded by OpenCV (the issue).
 SCRAMB_PY = {95: -11.2, 75: -3.8, 50: -3.2, 30: -3.0}
-#: Other downscale inverses a run can reveal each shrunk file with besides the
-#: current one (``--compare-NAME``): what the notes call them, and the
-#: ``picveil.robust.reveal`` settings they take.
+#: Other reveals a run can reveal each received file with besides the current
+#: one (``--compare-NAME``): what the notes call them, the
+#: ``picveil.robust.reveal`` settings they take, and whether they apply to
+#: every chain or only to the downscales.
 COMPARISONS = {
-    "lanczos": ("the downscale modelled as Lanczos only", {"RESIZE_KERNELS": ("lanczos",)}),
-    "unweighed": ("the fit unweighed by the received JPEG's noise", {"RESIZE_NOISE_WEIGHTS": False}),
+    "lanczos": ("the downscale modelled as Lanczos only", {"RESIZE_KERNELS": ("lanczos",)}, "resize"),
+    "unweighed": ("the fit unweighed by the received JPEG's noise", {"RESIZE_NOISE_WEIGHTS": False}, "resize"),
+    "unringed": ("the ring around the regions left as received", {"RING_CLEAN": False}, "all"),
 }
+#: The ring scored around each region: this many received pixels outside its box
+#: (a viewer's chroma upsampling and a re-encoder's blocks carry the scrambled
+#: region into them; they are not in the region's PSNR).
+RING_PX = 3
 #: Seed 003: decrypted PSNR on 512 x 512 grayscale at QF 90 and 50; 1024-bit header error-free at QF 20-40.
 SEED_003 = {90: 31.7, 50: 23.9}
 
@@ -246,6 +256,20 @@ def region_scores(img: np.ndarray, ref: np.ndarray, boxes) -> tuple[float, float
     return psnr(np.concatenate(pix_a), np.concatenate(pix_b)), ssim / max(area, 1)
 
 
+def ring_psnr(img: np.ndarray, ref: np.ndarray, boxes, width: int = RING_PX) -> float:
+    """PSNR over the pixels within `width` of a box (chessboard distance) and in none."""
+    h, w = img.shape[:2]
+    inside = np.zeros((h, w), dtype=bool)
+    near = np.zeros((h, w), dtype=bool)
+    for x, y, bw, bh in boxes:
+        inside[y : y + bh, x : x + bw] = True
+        near[max(y - width, 0) : y + bh + width, max(x - width, 0) : x + bw + width] = True
+    ring = near & ~inside
+    if not ring.any():
+        return math.nan
+    return psnr(img[ring], ref[ring])
+
+
 def scaled(boxes, sx: float, sy: float):
     return [(round(x * sx), round(y * sy), round((x + w) * sx) - round(x * sx), round((y + h) * sy) - round(y * sy)) for x, y, w, h in boxes]
 
@@ -362,15 +386,20 @@ def run_photo(job) -> PhotoResult:
         try:
             revealed, rep = reveal_pixels(received, keyring=friend)
             row["psnr"], row["ssim"] = region_scores(revealed, ref, bx)
+            row["ring_psnr"] = ring_psnr(revealed, ref, bx)
             row["resampling"] = rep.resampling
-            for other in compare if edge is not None else ():  # the same file, the downscale inverse otherwise
+            for other in compare:  # the same file, revealed otherwise
                 from picveil.robust import reveal as rv
 
+                if COMPARISONS[other][2] == "resize" and edge is None:
+                    continue
                 saved = {k: getattr(rv, k) for k in COMPARISONS[other][1]}
                 try:
                     for k, v in COMPARISONS[other][1].items():
                         setattr(rv, k, v)
-                    row[f"psnr_{other}"] = region_scores(reveal_pixels(received, keyring=friend)[0], ref, bx)[0]
+                    again = reveal_pixels(received, keyring=friend)[0]
+                    row[f"psnr_{other}"] = region_scores(again, ref, bx)[0]
+                    row[f"ring_{other}"] = ring_psnr(again, ref, bx)
                 finally:
                     for k, v in saved.items():
                         setattr(rv, k, v)
@@ -378,6 +407,7 @@ def run_photo(job) -> PhotoResult:
             row["error"] = type(exc).__name__
         row["seconds"] = time.perf_counter() - t0
         row["plain_psnr"], row["plain_ssim"] = region_scores(plain, ref, bx)
+        row["plain_ring_psnr"] = ring_psnr(plain, ref, bx)
         res.chains[spec] = row
     res.seconds = time.perf_counter() - started
     return res
@@ -424,6 +454,8 @@ def summarise(results: list[PhotoResult], specs: list[str]):
         cells = [r.chains[spec] for r in results if spec in r.chains]
         ok = [c for c in cells if "psnr" in c]
         gaps = [c["psnr"] - c["plain_psnr"] for c in ok if math.isfinite(c["plain_psnr"])]
+        rings = [c for c in ok if math.isfinite(c.get("ring_psnr", math.nan))]
+        ring_gaps = [c["ring_psnr"] - c["plain_ring_psnr"] for c in rings if math.isfinite(c["plain_ring_psnr"])]
         rows.append(
             {
                 "spec": spec,
@@ -440,6 +472,8 @@ def summarise(results: list[PhotoResult], specs: list[str]):
                 "median": float(np.median(gaps)) if gaps else math.nan,
                 "worst": float(np.min(gaps)) if gaps else math.nan,
                 "seconds": float(np.mean([c["seconds"] for c in cells])) if cells else math.nan,
+                "ring": float(np.mean([c["ring_psnr"] for c in rings])) if rings else math.nan,
+                "ring_gap": float(np.mean(ring_gaps)) if ring_gaps else math.nan,
             }
         )
     return rows
@@ -474,7 +508,7 @@ def fmt(v: float, digits: int = 2, sign: bool = False) -> str:
 
 
 def print_tables(results, specs, schemes, seed003, elapsed: float, markdown: bool) -> None:
-    headers = ["scheme", "chain", "header ok", "revealed", "PSNR", "SSIM", "plain PSNR", "plain SSIM", "gap dB", "median gap", "worst gap", "reveal s"]
+    headers = ["scheme", "chain", "header ok", "revealed", "PSNR", "SSIM", "plain PSNR", "plain SSIM", "gap dB", "median gap", "worst gap", "ring PSNR", "ring gap dB", "reveal s"]
     body = []
     for scheme in schemes:
         rs = [r for r in results if r.scheme == scheme and not r.skipped]
@@ -484,7 +518,8 @@ def print_tables(results, specs, schemes, seed003, elapsed: float, markdown: boo
                     scheme, row["chain"],
                     f"{row['header']:.0f}%" + (f" ({row['wrong']} WRONG)" if row["wrong"] else ""),
                     f"{row['revealed']:.0f}%", fmt(row["psnr"]), fmt(row["ssim"], 3), fmt(row["plain_psnr"]),
-                    fmt(row["plain_ssim"], 3), fmt(row["gap"], sign=True), fmt(row["median"], sign=True), fmt(row["worst"], sign=True), fmt(row["seconds"], 1),
+                    fmt(row["plain_ssim"], 3), fmt(row["gap"], sign=True), fmt(row["median"], sign=True), fmt(row["worst"], sign=True),
+                    fmt(row["ring"]), fmt(row["ring_gap"], sign=True), fmt(row["seconds"], 1),
                 ]
             )
     photos = sorted({r.name for r in results})
@@ -515,17 +550,27 @@ def print_tables(results, specs, schemes, seed003, elapsed: float, markdown: boo
                 picks = [r.chains[spec].get("resampling") for r in rs if spec in r.chains and r.chains[spec].get("resampling")]
                 if picks:
                     chosen.append(f"{spec}: " + ", ".join(f"{k} {picks.count(k)}" for k in sorted(set(picks))))
-        for other, (what, _) in COMPARISONS.items():
-            cells = []
+        for other, (what, _, _) in COMPARISONS.items():
+            cells, ring_cells = [], []
             for spec in specs:
-                pairs = [(c["psnr"], c[f"psnr_{other}"], c["plain_psnr"]) for c in (r.chains.get(spec, {}) for r in rs) if f"psnr_{other}" in c]
+                chains = [c for c in (r.chains.get(spec, {}) for r in rs) if f"psnr_{other}" in c]
+                pairs = [(c["psnr"], c[f"psnr_{other}"], c["plain_psnr"]) for c in chains if math.isfinite(c["plain_psnr"])]
                 if pairs:
                     this_gap = np.mean([a - p for a, _, p in pairs])
                     other_gap = np.mean([b - p for _, b, p in pairs])
                     better = sum(a > b for a, b, _ in pairs)
                     cells.append(f"{spec}: {other_gap:+.2f} (this reveal {this_gap:+.2f}, better on {better}/{len(pairs)})")
+                rings = [(c["ring_psnr"], c[f"ring_{other}"]) for c in chains if f"ring_{other}" in c and math.isfinite(c["ring_psnr"])]
+                if rings:
+                    better = sum(a > b for a, b in rings)
+                    ring_cells.append(
+                        f"{spec}: {np.mean([b for _, b in rings]):.2f} (this reveal {np.mean([a for a, _ in rings]):.2f}, "
+                        f"better on {better}/{len(rings)})"
+                    )
             if cells:
                 notes.append(f"{scheme}: mean gap with {what}, same files: " + "; ".join(cells))
+            if ring_cells:
+                notes.append(f"{scheme}: ring PSNR ({RING_PX} px around the regions) with {what}, same files: " + "; ".join(ring_cells))
         if chosen:
             from picveil.robust.reveal import RESIZE_KERNELS
 
@@ -605,6 +650,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare-unweighed", action="store_true",
                         help="after a downscale, also reveal each file with the inverse's fit unweighed by the received "
                         "JPEG's noise (as before the twenty-first session)")
+    parser.add_argument("--compare-unringed", action="store_true",
+                        help="also reveal each file leaving the ring of pixels around the regions as received "
+                        "(as before the twenty-second session)")
     parser.add_argument("--save", default="", metavar="FILE",
                         help="append each finished photo's result to FILE (JSON lines) and skip photos already in it")
     parser.add_argument("--tables-only", action="store_true", help="with --save: print the tables of FILE's results, run nothing")
