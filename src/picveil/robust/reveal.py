@@ -57,7 +57,7 @@ the *received* pixels, mapped back onto the protected image's 8×8 grid:
    file's own chroma subsampling); then resize the revealed picture to the
    received size with that filter and paste; at the original size, paste and
    take the scrambled chroma's share out of the pixels around each region
-   (:func:`_clean_rings`: the viewer's upsampling of 4:2:0 chroma put a
+   (:func:`_ring_shares_around`: the viewer's upsampling of 4:2:0 chroma put a
    quarter of the region's edge samples on the pixel outside it, and a
    re-encoder spreads that over two or three);
 9. regions painted with another look (fill, blur, ...) cannot be inverted;
@@ -1897,9 +1897,16 @@ def _reveal_decoded(
             revealed[ci][by0 * 8 : by1 * 8, bx0 * 8 : bx1 * 8] = _pixels(back, *reg.shape(ci))
             if ci > 0:
                 shown[reg.index, ci] = _pixels(coef, *reg.shape(ci))
+    rings = _ring_shares_around(header, regs, shown, revealed, received_factors) if RING_CLEAN and scale == 1.0 and image.ndim == 3 else []
+    for window, shares in rings:  # the picture beside the regions, as the revealed regions' edges read it
+        for k, (fy, fx) in enumerate(_factors(header)[1:]):
+            wy0, wy1, wx0, wx1 = window
+            down = _box_down(shares[..., k], fy, fx)
+            revealed[k + 1][wy0 // fy : wy0 // fy + down.shape[0], wx0 // fx : wx0 // fx + down.shape[1]] -= down
     out = _compose(image, header, revealed, [r.index for r in regs], scale, lattice, resampling or "lanczos")
-    if RING_CLEAN and scale == 1.0 and shown and out.ndim == 3:
-        _clean_rings(out, header, regs, shown, revealed, received_factors)
+    for (wy0, wy1, wx0, wx1), shares in rings:
+        part = out[wy0:wy1, wx0:wx1]
+        part[...] = np.clip(np.rint(part - shares @ _CHROMA_TO_RGB[: shares.shape[-1]]), 0, 255).astype(out.dtype)
     low_res = _paste_thumbnails(out, header, keys, scale)
     report = PixelRevealReport(
         header=header,
@@ -1963,19 +1970,21 @@ def _ring_shares(
     return out
 
 
-def _clean_rings(
-    out: np.ndarray, header: RobustHeader, regs: Sequence["_Region"], shown: dict, revealed: list[np.ndarray],
-    received_factors: tuple[int, int],
-) -> None:
-    """Take out of `out` (the received picture with the regions pasted, at the
-    original size) what each region's scrambled chroma put on the pixels
-    around it (:data:`RING_CLEAN`): `shown[(region, ci)]` the region's chroma
-    samples as protected (estimated from the received picture), `revealed` the
-    planes with the regions revealed."""
+def _ring_shares_around(
+    header: RobustHeader, regs: Sequence["_Region"], shown: dict, revealed: list[np.ndarray], received_factors: tuple[int, int],
+) -> list[tuple[tuple[int, int, int, int], np.ndarray]]:
+    """What each region's scrambled chroma put on the received pixels around it
+    at the original size (:data:`RING_CLEAN`), as ``(window, (h, w, 2) Cb and
+    Cr shares)`` per region (:func:`_ring_shares`; zero on the regions):
+    `shown[(region, ci)]` the region's chroma samples as protected (estimated
+    from the received picture), `revealed` the planes with the regions revealed.
+    The reveal takes the shares out of the planes beside the regions (which the
+    viewer's upsampling of the regions' edges reads) and out of the pixels."""
     if header.color_space != "ycbcr" or all(f == (1, 1) for f in _factors(header)[1:]):
-        return
-    H, W = out.shape[:2]
+        return []
+    H, W = header.height, header.width
     rects = [_region_rect(header, reg.index) for reg in regs]
+    out = []
     for reg in regs:
         if any((reg.index, ci) not in shown for ci in range(1, len(revealed))):
             continue
@@ -1990,10 +1999,8 @@ def _clean_rings(
         inside = np.zeros((wy1 - wy0, wx1 - wx0), dtype=bool)
         for ry, rx, rh, rw in rects:
             inside[max(ry - wy0, 0) : max(ry + rh - wy0, 0), max(rx - wx0, 0) : max(rx + rw - wx0, 0)] = True
-        shares = _ring_shares(header, reg, deltas, inside, window, received_factors)
-        rgb = shares @ _CHROMA_TO_RGB[: shares.shape[-1]]
-        part = out[wy0:wy1, wx0:wx1]
-        part[...] = np.clip(np.rint(part - rgb), 0, 255).astype(out.dtype)
+        out.append((window, _ring_shares(header, reg, deltas, inside, window, received_factors)))
+    return out
 
 
 # --- the protected file's lattice -------------------------------------------------------------------
