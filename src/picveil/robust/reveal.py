@@ -1906,7 +1906,7 @@ def _reveal_decoded(
     out = _compose(image, header, revealed, [r.index for r in regs], scale, lattice, resampling or "lanczos")
     for (wy0, wy1, wx0, wx1), shares in rings:
         part = out[wy0:wy1, wx0:wx1]
-        part[...] = np.clip(np.rint(part - shares @ _CHROMA_TO_RGB[: shares.shape[-1]]), 0, 255).astype(out.dtype)
+        part[...] = np.clip(np.rint(part - shares @ _YCC_TO_RGB.T[1:]), 0, 255).astype(out.dtype)
     low_res = _paste_thumbnails(out, header, keys, scale)
     report = PixelRevealReport(
         header=header,
@@ -1937,8 +1937,6 @@ def _reveal_decoded(
 #: what the scrambled chroma (:func:`_ring_shares`) put there less what the
 #: revealed chroma would have.
 RING_CLEAN = True
-#: JFIF's chroma-to-RGB coefficients (R, G, B per unit of Cb and of Cr).
-_CHROMA_TO_RGB = np.array([[0.0, -0.344136286, 1.772], [1.402, -0.714136286, 0.0]])
 
 
 def _ring_shares(
@@ -2049,6 +2047,7 @@ def _clipped_blocks(mask: np.ndarray, header: RobustHeader, reg: "_Region", ci: 
 _RGB_TO_YCC = np.array(
     [[0.299, 0.587, 0.114], [-0.168735892, -0.331264108, 0.5], [0.5, -0.418687589, -0.081312411]]
 )
+_YCC_TO_RGB = np.linalg.inv(_RGB_TO_YCC)
 #: Weights of the unscrambled components' smoothness in the clipping prior
 #: (chroma is smoother than luma in photos, so its roughness costs more).
 CLIP_WEIGHTS = (1.0, 4.0, 4.0)
@@ -3229,7 +3228,7 @@ def _cleaned(
             ycc = grown @ _RGB_TO_YCC.T
             for c in (1, 2):
                 ycc[..., c] = _fancy_up(_box_down(ycc[..., c], fy, fx), fy, fx, ycc.shape[:2])
-            delta, (r0, r1, c0, c1) = ycc @ np.linalg.inv(_RGB_TO_YCC).T, (e0, e1, g0, g1)
+            delta, (r0, r1, c0, c1) = ycc @ _YCC_TO_RGB.T, (e0, e1, g0, g1)
         part = out[r0:r1, c0:c1].astype(np.float64)
         part += delta if part.ndim == 3 else delta[..., 0]
         out[r0:r1, c0:c1] = np.clip(np.rint(part), 0, 255).astype(np.uint8)
