@@ -1898,9 +1898,8 @@ def _reveal_decoded(
             if ci > 0:
                 shown[reg.index, ci] = _pixels(coef, *reg.shape(ci))
     rings = _ring_shares_around(header, regs, shown, revealed, received_factors) if RING_CLEAN and scale == 1.0 and image.ndim == 3 else []
-    for window, shares in rings:  # the picture beside the regions, as the revealed regions' edges read it
+    for (wy0, _, wx0, _), shares in rings:  # the picture beside the regions, as the revealed regions' edges read it
         for k, (fy, fx) in enumerate(_factors(header)[1:]):
-            wy0, wy1, wx0, wx1 = window
             down = _box_down(shares[..., k], fy, fx)
             revealed[k + 1][wy0 // fy : wy0 // fy + down.shape[0], wx0 // fx : wx0 // fx + down.shape[1]] -= down
     out = _compose(image, header, revealed, [r.index for r in regs], scale, lattice, resampling or "lanczos")
@@ -1997,6 +1996,8 @@ def _ring_shares_around(
         inside = np.zeros((wy1 - wy0, wx1 - wx0), dtype=bool)
         for ry, rx, rh, rw in rects:
             inside[max(ry - wy0, 0) : max(ry + rh - wy0, 0), max(rx - wx0, 0) : max(rx + rw - wx0, 0)] = True
+        if inside.all():  # no pixel outside the regions within reach (a picture that is all region)
+            continue
         out.append((window, _ring_shares(header, reg, deltas, inside, window, received_factors)))
     return out
 
