@@ -230,3 +230,87 @@ def test_the_circle_fallback_names_the_size_the_default_needs(tmp_path):
     assert 0.27 < mp < 2.0
     side = int((mp * 1e6) ** 0.5 * 1.02) // 16 * 16 + 16
     assert protect(side)[0] == "scramble-v8"
+
+
+def _png(rgb: np.ndarray) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _region_psnr(img: np.ndarray, ref: np.ndarray, box) -> float:
+    x, y, w, h = box
+    err = img[y : y + h, x : x + w].astype(np.float64) - ref[y : y + h, x : x + w]
+    return float(10 * np.log10(255.0**2 / np.mean(err**2)))
+
+
+def test_a_non_jpeg_photo_for_a_circle_is_written_4_2_0(photo, two_keyrings):
+    """A PNG protected for a circle becomes a 4:2:0 JPEG, as a network serves
+    it: its regions reveal from the network's q85 copy within 2 dB of the
+    unprotected photo through the same re-encode, and at least 3 dB better than
+    from the 4:4:4 JPEG picveil used to write (whose scrambled colour the
+    network's 4:2:0 mostly averages away)."""
+    from picveil.platforms.simulate import parse_chain
+
+    me, friend = two_keyrings
+    src = _png(photo)
+    chain = parse_chain("strip,jpeg:85")
+    scores = {}
+    for sub in (None, "4:4:4"):
+        prot = picveil.protect(src, [FACE], circle="family", keyring=me, subsampling=sub)
+        info = picveil.inspect(prot)
+        assert info.subsampling == (sub or "4:2:0")
+        box = info.regions[0].box
+        box = (box.x, box.y, box.w, box.h)
+        scores[sub] = _region_psnr(decode(picveil.reveal(chain.run(prot), keyring=friend)), photo, box)
+    plain = _region_psnr(decode(chain.run(src)), photo, box)
+    assert scores[None] > plain - 2.0, scores
+    assert scores[None] > scores["4:4:4"] + 3.0, scores
+
+
+def test_the_subsampling_of_a_non_jpeg_input(photo, two_keyrings, identities):
+    """4:4:4 (the photo's colour detail) when nothing is for circles or the
+    robust header is off; the caller's choice when given; a typed error for a
+    name that is not a subsampling. A JPEG input keeps its own."""
+    me, _ = two_keyrings
+    src = _png(photo)
+    cases = [
+        (dict(recipients=identities[0].recipient), "4:4:4"),
+        (dict(circle="family", keyring=me, robust=False), "4:4:4"),
+        (dict(circle="family", keyring=me, subsampling="4:2:2"), "4:2:2"),
+        (dict(recipients=identities[0].recipient, subsampling="4:2:0"), "4:2:0"),
+    ]
+    for options, expected in cases:
+        assert picveil.inspect(picveil.protect(src, [FACE], **options)).subsampling == expected, options
+    regions = [Region(Box(*FACE), circle="family"), Region(Box(*BADGE), circle="family")]
+    assert picveil.inspect(picveil.protect(src, regions, keyring=me)).subsampling == "4:2:0"
+    jpeg444 = encode_jpeg(photo, sub="4:4:4")
+    assert picveil.inspect(picveil.protect(jpeg444, [FACE], circle="family", keyring=me)).subsampling == "4:4:4"
+    with pytest.raises(errors.InputError, match="4:1:1"):
+        picveil.protect(src, [FACE], circle="family", keyring=me, subsampling="4:1:1")
+
+
+def test_a_4_4_4_jpeg_for_a_circle_is_advised_to_fit_first(photo, two_keyrings, tmp_path):
+    """A JPEG with more colour than networks keep is protected as it is (its
+    coefficients untouched outside the regions), with advice to fit it first;
+    a 4:2:0 JPEG, a fitted one and one not for circles get none."""
+    me, _ = two_keyrings
+    for sub, options, advised in (
+        ("4:4:4", dict(circle="family", keyring=me), True),
+        ("4:2:2", dict(circle="family", keyring=me), True),
+        ("4:2:0", dict(circle="family", keyring=me), False),
+        ("gray", dict(circle="family", keyring=me), False),
+        ("4:4:4", dict(circle="family", keyring=me, platform="generic"), False),
+        ("4:4:4", dict(passphrase="pw"), False),
+    ):
+        src = tmp_path / f"in-{sub.replace(':', '')}.jpg"
+        src.write_bytes(encode_jpeg(photo, sub=sub))
+        report = picveil.protect_file(src, tmp_path / "out.jpg", [FACE], overwrite=True, **options)
+        hint = [a for a in report.advice if "re-encodes photos to 4:2:0" in a]
+        assert bool(hint) == advised, (sub, options, report.advice)
+        if advised:
+            assert f"at {sub}" in hint[0] and "--platform" in hint[0]

@@ -719,6 +719,19 @@ class _MixScramble:
     def _flat(self, coef: np.ndarray) -> np.ndarray:
         return coef.reshape(coef.shape[0], 64)
 
+    def subspace(self, ci: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(64,)`` each: 1 at the frequencies protect writes in component
+        `ci`'s blocks (0 elsewhere), and the inverse of their variance in the
+        scrambled blocks (the scheme's target rms, squared)."""
+        from picveil.schemes import get_scheme
+        from picveil.schemes import scramble_v5 as v5
+
+        codec = get_scheme(self.scheme_id).codec
+        target = codec.target(ci) if hasattr(codec, "target") else v5.target(ci)
+        sub = np.zeros(64)
+        sub[v5.transmitted(ci)] = 1.0
+        return sub, sub / np.maximum(np.asarray(target, dtype=np.float64), 1e-6) ** 2
+
     def inverse(self, ci: int, coef: np.ndarray) -> np.ndarray:
         """Scrambled ``(n, 8, 8)`` float DCT blocks -> the region's."""
         return (self.mixers[ci].unmix(self._flat(coef)) * self.inv_gains[ci]).reshape(coef.shape)
@@ -1111,6 +1124,127 @@ def _chroma_map(reg: "_Region", ci: int, plane: np.ndarray, blur: tuple, qtab: n
             rr, rr_old = float((r * r).sum()), rr
             d = r + (rr / rr_old) * d
     return _blocks(x + 128.0, 0, rows, 0, cols)
+
+
+#: Estimate the full-resolution chroma of a region protected at 4:4:4 (or
+#: 4:2:2) from a received JPEG that subsampled it (:func:`_chroma_map_down`).
+CHROMA_MAP_DOWN = True
+CHROMA_DOWN_SUBSPACE = True
+CHROMA_DOWN_PRIOR = 1.0
+CHROMA_DOWN_SMOOTH = 1.0
+
+
+def _subsampled_chroma(co, ci: int) -> np.ndarray:
+    """A received JPEG's component `ci` at its own sampling (level-shifted
+    back to 0..255, unclipped, block-padded), from its coefficients."""
+    coef = co.array(ci).astype(np.float64) * co.quant_table(ci).astype(np.float64)
+    return blocks_to_plane(_D8.T @ coef @ _D8 + 128.0)
+
+
+def _chroma_map_down(reg: "_Region", ci: int, half: np.ndarray, down: tuple[int, int], qtab: np.ndarray) -> np.ndarray | None:
+    """Scrambled DCT blocks ``(n, 8, 8)`` of a region's *full-resolution*
+    chroma component (the protected file is 4:4:4 there) from a received JPEG
+    that keeps it subsampled by `down` ``(fy, fx)`` (a network's 4:2:0).
+
+    The received samples over the region are box averages of the scrambled
+    chroma (an encoder's downsampling; a region's edges lie on 8-pixel block
+    lines, so no average straddles one) plus the re-encoder's quantization
+    noise: ``half = D x + n``. That keeps a quarter of the scrambled samples,
+    and the scramble spreads what is lost over the whole region as colour
+    noise when the upsampled samples are simply unscrambled. The estimate
+    minimises, as :func:`_chroma_map` does,
+
+        sum over received blocks and frequencies (DCT(D x) - DCT(half))² / (q² / 12)
+        + sum of w · |first differences of unscramble(x)|² / CHROMA_GRADIENT_RMS²
+
+    (the received samples beside the region taken as they are), by conjugate
+    gradients from the upsampled samples, with the same Charbonnier passes.
+    ``None`` when the region is too large for :data:`CHROMA_MAP_WORK`.
+    """
+    by0, by1, bx0, bx1 = reg.ranges[ci]
+    rows, cols = by1 - by0, bx1 - bx0
+    if rows * cols * 64 * CHROMA_MAP_STEPS > CHROMA_MAP_WORK:
+        return None
+    fy, fx = down
+    hh, hw = half.shape
+    # the region on the received grid, and the 8x8 blocks of that grid around it
+    ry0, ry1, rx0, rx1 = by0 * 8 // fy, -(-by1 * 8 // fy), bx0 * 8 // fx, -(-bx1 * 8 // fx)
+    wy0, wx0 = ry0 // 8 * 8, rx0 // 8 * 8
+    wy1, wx1 = min(hh, -(-ry1 // 8) * 8), min(hw, -(-rx1 // 8) * 8)
+    if ry1 > wy1 or rx1 > wx1:
+        return None
+    y = np.asarray(half[wy0:wy1, wx0:wx1], dtype=np.float64) - 128.0
+    h, w = y.shape
+    weight = 1.0 / (np.asarray(qtab, dtype=np.float64) ** 2 / 12.0 + 0.25)
+    mask = np.zeros((h, w))
+    mask[ry0 - wy0 : ry1 - wy0, rx0 - wx0 : rx1 - wx0] = 1.0
+
+    def weigh(r: np.ndarray) -> np.ndarray:  # the data term's inverse noise covariance, per DCT frequency
+        b = _D8 @ r.reshape(h // 8, 8, w // 8, 8).transpose(0, 2, 1, 3) @ _D8.T
+        return (_D8.T @ (b * weight) @ _D8).transpose(0, 2, 1, 3).reshape(h, w)
+
+    H, W = rows * 8, cols * 8
+    oy, ox = by0 * 8 - ry0 * fy, bx0 * 8 - rx0 * fx  # the region's offset in its first received sample
+
+    def forward(x: np.ndarray) -> np.ndarray:  # D: the region's pixels -> received samples (window grid)
+        pad = np.zeros(((ry1 - ry0) * fy, (rx1 - rx0) * fx))
+        pad[oy : oy + H, ox : ox + W] = x
+        out = np.zeros((h, w))
+        out[ry0 - wy0 : ry1 - wy0, rx0 - wx0 : rx1 - wx0] = pad.reshape(ry1 - ry0, fy, rx1 - rx0, fx).mean(axis=(1, 3))
+        return out
+
+    def adjoint(z: np.ndarray) -> np.ndarray:
+        s = z[ry0 - wy0 : ry1 - wy0, rx0 - wx0 : rx1 - wx0] / (fy * fx)
+        return np.repeat(np.repeat(s, fy, axis=0), fx, axis=1)[oy : oy + H, ox : ox + W]
+
+    # scramble-v5..v8 write only the transmitted frequencies of a chroma block, each
+    # at the scheme's target rms: the unknowns are those, with that Gaussian prior
+    sub, inv_var = np.ones(64), np.zeros(64)
+    if isinstance(reg.scramble, _MixScramble) and CHROMA_DOWN_SUBSPACE:
+        sub, inv_var = reg.scramble.subspace(ci)
+    sub, inv_var = sub.reshape(8, 8), inv_var.reshape(8, 8) * CHROMA_DOWN_PRIOR
+
+    def px(c: np.ndarray) -> np.ndarray:
+        return _pixels(c * sub, rows, cols) - 128.0
+
+    def px_adjoint(x: np.ndarray) -> np.ndarray:
+        return _blocks(x + 128.0, 0, rows, 0, cols) * sub
+
+    lam = CHROMA_DOWN_SMOOTH / CHROMA_GRADIENT_RMS**2
+    wgx = wgy = None
+
+    def normal(c: np.ndarray) -> np.ndarray:
+        x = px(c)
+        out = px_adjoint(adjoint(mask * weigh(mask * forward(x)))) + inv_var * c
+        if lam:
+            u = _unscramble_px(reg, ci, x)
+            gx, gy = np.diff(u, axis=1), np.diff(u, axis=0)
+            if wgx is not None:
+                gx, gy = gx * wgx, gy * wgy
+            out += lam * px_adjoint(_unscramble_px_adjoint(reg, ci, _diff_adjoint(gx, gy)))
+        return out
+
+    rhs = px_adjoint(adjoint(mask * weigh(mask * y)))
+    x0 = _fancy_up(y, fy, fx, (h * fy, w * fx))[ry0 * fy - wy0 * fy + oy :, rx0 * fx - wx0 * fx + ox :][:H, :W]
+    c = px_adjoint(x0)
+    for irls in range(CHROMA_IRLS if lam else 1):
+        if irls:
+            u = _unscramble_px(reg, ci, px(c))
+            wgx = 1.0 / np.sqrt(1.0 + (np.diff(u, axis=1) / CHROMA_EDGE) ** 2)
+            wgy = 1.0 / np.sqrt(1.0 + (np.diff(u, axis=0) / CHROMA_EDGE) ** 2)
+        r = rhs - normal(c)
+        d = r.copy()
+        rr = float((r * r).sum())
+        for _ in range(CHROMA_MAP_STEPS if not irls else CHROMA_IRLS_STEPS):
+            if rr <= 1e-12:
+                break
+            q = normal(d)
+            alpha = rr / float((d * q).sum())
+            c += alpha * d
+            r -= alpha * q
+            rr, rr_old = float((r * r).sum()), rr
+            d = r + (rr / rr_old) * d
+    return c * sub
 
 
 # --- the header written over the regions ------------------------------------------------------------
@@ -1861,6 +1995,18 @@ def _reveal_decoded(
         from .lattice import candidate_tables
 
         candidates = candidate_tables(header.tables, len(planes))
+    # chroma the protected file kept finer than the received JPEG does (4:4:4 re-encoded 4:2:0): estimated (MAP)
+    finer: dict[int, tuple[np.ndarray, tuple[int, int]]] = {}
+    if CHROMA_MAP_DOWN and chroma_q is not None and scale == 1.0 and (source == "jpeg-coefficients" or fmt == "webp"):
+        for ci, (hfy, hfx) in enumerate(_factors(header)):
+            fy, fx = received_factors
+            if 0 < ci < len(chroma_q) and fy % hfy == 0 and fx % hfx == 0 and (fy > hfy or fx > hfx):
+                if source == "jpeg-coefficients":
+                    finer[ci] = _subsampled_chroma(received, ci), (fy // hfy, fx // hfx)
+                else:  # a lossy WebP's 4:2:0 chroma, as its decoder's triangle upsampling and our box average leave it
+                    half = _box_down(planes[ci], fy // hfy, fx // hfx)
+                    half = np.pad(half, ((0, -half.shape[0] % 8), (0, -half.shape[1] % 8)), mode="edge")
+                    finer[ci] = deconvolve(half, tuple(JPEG_CHROMA_BLUR if f > 1 else 0.0 for f in (fy // hfy, fx // hfx))), (fy // hfy, fx // hfx)
     shown: dict[tuple[int, int], np.ndarray] = {}  # (region, chroma component): its scrambled samples as protected
     for reg in regs if scale == 1.0 else ():
         coefs = []
@@ -1868,6 +2014,8 @@ def _reveal_decoded(
             c = None
             if chroma_q is not None and 0 < ci < len(chroma_q) and (blur[ci][0] > 0 or blur[ci][1] > 0):
                 c = _chroma_map(reg, ci, planes[ci], blur[ci], chroma_q[ci])
+            elif ci in finer and not intact[1]:
+                c = _chroma_map_down(reg, ci, finer[ci][0], finer[ci][1], chroma_q[ci])
             coefs.append(c if c is not None else _scrambled_coefficients(planes[ci], reg.ranges[ci], blur[ci]))
         if clip is not None:
             origin, shown_px = clip[0][reg.index]
