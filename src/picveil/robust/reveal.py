@@ -24,7 +24,12 @@ the *received* pixels, mapped back onto the protected image's 8×8 grid:
    ``[1/8, 3/4, 1/8]`` per axis; WebP blurs more): from a re-encoded JPEG, a
    MAP estimate with the received tables' quantization noise and a smooth
    unscrambled chroma (:func:`_chroma_map`; a WebP with a flat noise level);
-   otherwise a Wiener-regularised inverse (:func:`deconvolve`). Nothing to undo when the JPEG is the protected
+   otherwise a Wiener-regularised inverse (:func:`deconvolve`). Chroma the
+   protected file kept at a finer sampling than the received file (a 4:4:4
+   photo re-encoded 4:2:0 by a network, or served as a lossy WebP) is
+   estimated at full resolution from the received samples: the frequencies
+   the scheme writes, under its target prior and the smoothness of the
+   unscrambled chroma (:func:`_chroma_map_down`). Nothing to undo when the JPEG is the protected
    file itself (same quantization tables as the header's fingerprint: then
    scramble-v1/v3 is revealed exactly, on the integer coefficients, and
    scramble-v4 but for block means within one DC step);
@@ -1141,7 +1146,9 @@ def _subsampled_chroma(co, ci: int) -> np.ndarray:
     return blocks_to_plane(_D8.T @ coef @ _D8 + 128.0)
 
 
-def _chroma_map_down(reg: "_Region", ci: int, half: np.ndarray, down: tuple[int, int], qtab: np.ndarray) -> np.ndarray | None:
+def _chroma_map_down(
+    reg: "_Region", ci: int, half: np.ndarray, down: tuple[int, int], qtab: np.ndarray, blur: tuple[float, float] = (0.0, 0.0)
+) -> np.ndarray | None:
     """Scrambled DCT blocks ``(n, 8, 8)`` of a region's *full-resolution*
     chroma component (the protected file is 4:4:4 there) from a received JPEG
     that keeps it subsampled by `down` ``(fy, fx)`` (a network's 4:2:0).
@@ -1159,6 +1166,11 @@ def _chroma_map_down(reg: "_Region", ci: int, half: np.ndarray, down: tuple[int,
 
     (the received samples beside the region taken as they are), by conjugate
     gradients from the upsampled samples, with the same Charbonnier passes.
+    `blur` ``(a_y, a_x)``: a blur ``[a, 1 - 2a, a]`` on the received grid
+    after the downsampling, along an axis that the protected file already
+    subsampled as the received one does (a 4:2:2 file re-encoded 4:2:0: the
+    viewer's upsampling and the encoder's box average across its columns),
+    the received samples beside the region then taken as deconvolved.
     ``None`` when the region is too large for :data:`CHROMA_MAP_WORK`.
     """
     by0, by1, bx0, bx1 = reg.ranges[ci]
@@ -1177,7 +1189,7 @@ def _chroma_map_down(reg: "_Region", ci: int, half: np.ndarray, down: tuple[int,
     h, w = y.shape
     weight = 1.0 / (np.asarray(qtab, dtype=np.float64) ** 2 / 12.0 + 0.25)
     mask = np.zeros((h, w))
-    mask[ry0 - wy0 : ry1 - wy0, rx0 - wx0 : rx1 - wx0] = 1.0
+    mask[ry0 - wy0 : ry1 - wy0, rx0 - wx0 : rx1 - wx0] = 1.0  # the received samples the region feeds
 
     def weigh(r: np.ndarray) -> np.ndarray:  # the data term's inverse noise covariance, per DCT frequency
         b = _D8 @ r.reshape(h // 8, 8, w // 8, 8).transpose(0, 2, 1, 3) @ _D8.T
@@ -1185,16 +1197,32 @@ def _chroma_map_down(reg: "_Region", ci: int, half: np.ndarray, down: tuple[int,
 
     H, W = rows * 8, cols * 8
     oy, ox = by0 * 8 - ry0 * fy, bx0 * 8 - rx0 * fx  # the region's offset in its first received sample
+    inside = (slice(ry0 - wy0, ry1 - wy0), slice(rx0 - wx0, rx1 - wx0))
+    if blur[0] > 0 or blur[1] > 0:
+        from scipy.fft import dctn, idctn
+
+        gain = np.outer(_blur_eigen(h, blur[0]), _blur_eigen(w, blur[1]))
+
+        def blurred(z: np.ndarray) -> np.ndarray:  # symmetric: its own adjoint
+            return idctn(dctn(z, type=2, norm="ortho") * gain, type=2, norm="ortho")
+
+        beside = deconvolve(y + 128.0, blur) - 128.0
+        beside[inside] = 0.0
+        y = y - blurred(beside)
+    else:
+
+        def blurred(z: np.ndarray) -> np.ndarray:
+            return z
 
     def forward(x: np.ndarray) -> np.ndarray:  # D: the region's pixels -> received samples (window grid)
         pad = np.zeros(((ry1 - ry0) * fy, (rx1 - rx0) * fx))
         pad[oy : oy + H, ox : ox + W] = x
         out = np.zeros((h, w))
-        out[ry0 - wy0 : ry1 - wy0, rx0 - wx0 : rx1 - wx0] = pad.reshape(ry1 - ry0, fy, rx1 - rx0, fx).mean(axis=(1, 3))
-        return out
+        out[inside] = pad.reshape(ry1 - ry0, fy, rx1 - rx0, fx).mean(axis=(1, 3))
+        return blurred(out)
 
     def adjoint(z: np.ndarray) -> np.ndarray:
-        s = z[ry0 - wy0 : ry1 - wy0, rx0 - wx0 : rx1 - wx0] / (fy * fx)
+        s = blurred(z)[inside] / (fy * fx)
         return np.repeat(np.repeat(s, fy, axis=0), fx, axis=1)[oy : oy + H, ox : ox + W]
 
     # scramble-v5..v8 write only the transmitted frequencies of a chroma block, each
@@ -2012,10 +2040,12 @@ def _reveal_decoded(
         coefs = []
         for ci in range(len(planes)):
             c = None
-            if chroma_q is not None and 0 < ci < len(chroma_q) and (blur[ci][0] > 0 or blur[ci][1] > 0):
+            if ci in finer and not intact[1]:
+                half, down = finer[ci]
+                along = tuple(a if f == 1 else 0.0 for a, f in zip(blur[ci][:2], down))  # the axes sampled alike
+                c = _chroma_map_down(reg, ci, half, down, chroma_q[ci], along)
+            elif chroma_q is not None and 0 < ci < len(chroma_q) and (blur[ci][0] > 0 or blur[ci][1] > 0):
                 c = _chroma_map(reg, ci, planes[ci], blur[ci], chroma_q[ci])
-            elif ci in finer and not intact[1]:
-                c = _chroma_map_down(reg, ci, finer[ci][0], finer[ci][1], chroma_q[ci])
             coefs.append(c if c is not None else _scrambled_coefficients(planes[ci], reg.ranges[ci], blur[ci]))
         if clip is not None:
             origin, shown_px = clip[0][reg.index]
