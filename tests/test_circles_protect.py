@@ -251,9 +251,11 @@ def _region_psnr(img: np.ndarray, ref: np.ndarray, box) -> float:
 def test_a_non_jpeg_photo_for_a_circle_is_written_4_2_0(photo, two_keyrings):
     """A PNG protected for a circle becomes a 4:2:0 JPEG, as a network serves
     it: its regions reveal from the network's q85 copy within 2 dB of the
-    unprotected photo through the same re-encode, and at least 3 dB better than
-    from the 4:4:4 JPEG picveil used to write (whose scrambled colour the
-    network's 4:2:0 mostly averages away)."""
+    unprotected photo through the same re-encode, and better than from the
+    4:4:4 JPEG picveil used to write, whose scrambled colour the network's
+    4:2:0 averages over 2x2 pixels (measured on this photo in three key draws:
+    38.83-39.09 dB against 38.06-38.24 with the reveal's estimate of the
+    full-resolution chroma, about 32.6 without it; plain 39.94)."""
     from picveil.platforms.simulate import parse_chain
 
     me, friend = two_keyrings
@@ -269,7 +271,7 @@ def test_a_non_jpeg_photo_for_a_circle_is_written_4_2_0(photo, two_keyrings):
         scores[sub] = _region_psnr(decode(picveil.reveal(chain.run(prot), keyring=friend)), photo, box)
     plain = _region_psnr(decode(chain.run(src)), photo, box)
     assert scores[None] > plain - 2.0, scores
-    assert scores[None] > scores["4:4:4"] + 3.0, scores
+    assert scores[None] > scores["4:4:4"] + 0.2, scores
 
 
 def test_the_subsampling_of_a_non_jpeg_input(photo, two_keyrings, identities):
