@@ -231,6 +231,21 @@ def _auto_regions(
     return [Region(e.box, label=e.cls) for e in entries]
 
 
+def _displayed_to_stored(data: bytes, regions, mask, max_pixels: int):
+    """`regions` and `mask` given over the photo as a viewer shows it (EXIF
+    orientation applied), on the file's stored pixel grid."""
+    from dataclasses import replace
+
+    from .jpeg.loading import probe_image
+    from .regions.spaces import box_to_stored, mask_to_stored
+
+    _, width, height, orientation = probe_image(data, max_pixels)
+    if orientation == 1:
+        return list(regions), mask
+    out = [replace(r, box=box_to_stored(r.box, orientation, width, height)) for r in (as_region(x) for x in regions)]
+    return out, (mask_to_stored(np.asarray(mask), orientation) if mask is not None else None)
+
+
 def _map_region(region: Region, fitted) -> Region:
     """The same region on a resized image (``platforms.FitResult``)."""
     from dataclasses import replace
@@ -351,6 +366,7 @@ def _protect(
     clip: bool = False,
     robust: bool | None = None,
     whole: bool = False,
+    box_space: str = "stored",
 ) -> tuple[bytes, ProtectReport, Path | None]:
     from . import crypto
     from .container import Container, ExtraBox, Header, KeyGroup, RegionRecord, Wrap, encode_container
@@ -363,6 +379,10 @@ def _protect(
     from .schemes import DEFAULT_SCHEME, DEFAULT_WHOLE_SCHEME, get_scheme
 
     data, src_path = _read_source(image)
+    if box_space not in ("stored", "displayed"):
+        raise InputError(f"Unknown box space {box_space!r}.", hint="Use 'stored' or 'displayed'.")
+    if box_space == "displayed":  # boxes (and a mask) as a viewer shows the photo: onto the stored grid
+        regions, mask = _displayed_to_stored(data, regions, mask, max_pixels)
     fit_note = ""
     if platform is not None:
         # Resize and re-encode for the platform first, so that it need not; boxes follow.
@@ -731,6 +751,11 @@ def protect(image: Source, regions, **options) -> bytes:
     robust : bool or None
         Write the robust in-image header that survives platforms (needs every
         region to be for a circle). ``None``: on exactly when it can be.
+    box_space : {'stored', 'displayed'}
+        What the boxes (and ``mask``) are drawn over: ``stored`` (default), the
+        file's pixel grid; ``displayed``, the photo as a viewer shows it, its
+        EXIF Orientation applied (a phone photo stored sideways). Detected
+        regions and a ``regions_file`` are always in stored pixels.
 
     Raises
     ------

@@ -104,6 +104,39 @@ def _regions(boxes: List[str], groups: dict[str, tuple[str, ...]], circle_names:
     return regions
 
 
+_TURNS = {2: "mirrored", 3: "turned 180°", 4: "flipped upside down", 5: "turned and mirrored",
+          6: "turned 90° clockwise", 7: "turned and mirrored", 8: "turned 90° anticlockwise"}
+
+
+def _box_space(image: Path, given: Optional[str], has_boxes: bool, max_pixels: int) -> str:
+    """The space of --box and --mask: `given`, else "stored", which is what a
+    viewer shows unless the photo's EXIF orientation turns it; then boxes are
+    ambiguous (a box read off a viewer would protect the wrong part of the
+    photo) and the user must say."""
+    if given is not None:
+        if given not in ("stored", "displayed"):
+            raise RegionError(f"--box-space is displayed or stored, got {given!r}.")
+        return given
+    if not has_boxes:
+        return "stored"
+    from ..jpeg.loading import probe_image
+
+    try:
+        _, width, height, orientation = probe_image(image.read_bytes(), max_pixels)
+    except Exception:  # noqa: BLE001 - protect reports an unreadable input itself
+        return "stored"
+    if orientation == 1:
+        return "stored"
+    shown = f"{height}×{width}" if orientation >= 5 else f"{width}×{height}"
+    raise RegionError(
+        f"{image.name} is shown {_TURNS[orientation]} (EXIF orientation {orientation}): a viewer shows it "
+        f"{shown}, while its pixels are stored {width}×{height}, so a box means a different part of the photo "
+        "in each.",
+        hint="Say which you measured: --box-space displayed (as a viewer shows the photo) or --box-space stored "
+        "(the file's pixel grid, as `picveil detect` prints it).",
+    )
+
+
 KEYRING_PASSPHRASE_ENV = "PICVEIL_KEYRING_PASSPHRASE"
 
 
@@ -258,6 +291,7 @@ def protect(
     keep_metadata: bool = typer.Option(False, "--keep-all-metadata", help="Copy all metadata (unsafe: XMP, previews…)."),
     progressive: Optional[bool] = typer.Option(None, "--progressive/--baseline", help="Output mode (default: as the input)."),
     clip: bool = typer.Option(False, "--clip", help="Clip boxes to the image instead of refusing them."),
+    box_space: Optional[str] = typer.Option(None, "--box-space", help="What --box and --mask are drawn over: displayed (the photo as a viewer shows it) or stored (the file's pixel grid, as `picveil detect` prints). Needed for a photo whose EXIF orientation turns it; else they agree."),
     whole: bool = typer.Option(False, "--whole", help="Encrypt the entire image (scheme searchable-v2 by default: searchable with `picveil index`)."),
     scheme: Optional[str] = typer.Option(None, "--scheme", help="scramble (scramble-v8, the default; for circles scramble-v4 when the photo has no room for its header), scramble-v7, scramble-v6, scramble-v5, scramble-v4, scramble-v3, scramble-v1, scramble-v2, searchable (searchable-v2) or searchable-v1."),
     robust: Optional[bool] = typer.Option(None, "--robust/--no-robust", help="In-image header that survives platforms (default: on when every region is for a circle)."),
@@ -310,6 +344,7 @@ def protect(
             "No recipient for the boxes without @GROUP.",
             hint="Add --to age1… (see `picveil keygen`), --circle NAME or --passphrase.",
         )
+    space = _box_space(image, box_space, bool(box) or mask is not None, max_pixels)
     dst = output or _default_output(image, "protected")
     report = protect_file(
         image,
@@ -346,6 +381,7 @@ def protect(
         robust=robust,
         max_pixels=max_pixels,
         overwrite=force,
+        box_space=space,
     )
     if report.fitted:
         err.print(f"Fitted for {report.fitted}", markup=False)

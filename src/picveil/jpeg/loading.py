@@ -37,6 +37,7 @@ __all__ = [
     "check_jpeg_size",
     "heic_available",
     "heic_to_png",
+    "probe_image",
     "read_input",
     "jpeg_components",
     "CMYK_JPEG",
@@ -497,6 +498,42 @@ def jpeg_components(data: bytes) -> int:
         if seg.marker in _SOF_MARKERS and len(seg.payload) >= 6:
             return seg.payload[5]
     raise CorruptImageError("The JPEG has no frame header (SOFn) before its image data.")
+
+
+def probe_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[str, int, int, int]:
+    """``(format, width, height, orientation)`` of an image from its header
+    only: the stored size and the EXIF Orientation (1..8, 1 when absent).
+
+    Raises
+    ------
+    NotAnImageError, UnsupportedImageError, ImageTooLargeError, CorruptImageError
+        As :func:`read_input` for the same file (HEIC and GIF are not probed).
+    """
+    fmt = sniff(data)
+    if fmt == "jpeg":
+        from .metadata import exif_orientation
+
+        width, height = check_jpeg_size(data, max_pixels)
+        return fmt, width, height, exif_orientation(data)
+    if fmt not in ("png", "bmp", "tiff", "webp"):
+        raise UnsupportedImageError(f"picveil cannot read {fmt.upper()} images.")
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data), formats=[fmt.upper()]) as im:
+            width, height = im.size
+            if width * height > max_pixels:
+                raise ImageTooLargeError(
+                    f"The image is {width}×{height} = {width * height:,} pixels, over the limit of {max_pixels:,} pixels."
+                )
+            orientation = im.getexif().get(0x0112, 1)
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(f"The image is too large: {exc}") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise CorruptImageError(f"The {fmt.upper()} file could not be read: {exc}") from None
+    if not (isinstance(orientation, int) and 1 <= orientation <= 8):
+        orientation = 1
+    return fmt, width, height, orientation
 
 
 def read_input(

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from ..errors import CorruptImageError, RegionError
 from ..regions import Box
+from ..regions.spaces import box_to_displayed, box_to_stored
 from .errors import WebError
 
 SPACES = ("stored", "displayed")
@@ -54,87 +55,23 @@ def uploaded_photo(data: bytes, max_pixels: int) -> bytes:
 
 
 def probe(data: bytes, max_pixels: int) -> ImageInfo:
-    """Format, stored size and orientation of an image, from its header only.
+    """Format, stored size and orientation of an image, from its header only
+    (:func:`picveil.jpeg.loading.probe_image`; the same typed errors as
+    :func:`picveil.protect` for the same file)."""
+    from ..jpeg.loading import probe_image
 
-    Raises the same typed errors as :func:`picveil.protect` does for the same
-    file: :class:`NotAnImageError`, :class:`UnsupportedImageError` (GIF,
-    HEIC…), :class:`ImageTooLargeError` over ``max_pixels``,
-    :class:`CorruptImageError`.
-    """
-    from ..errors import ImageTooLargeError, UnsupportedImageError
-    from ..jpeg.loading import check_jpeg_size, sniff
-
-    fmt = sniff(data)
-    if fmt == "jpeg":
-        from ..jpeg.metadata import exif_orientation
-
-        width, height = check_jpeg_size(data, max_pixels)
-        return ImageInfo(fmt, width, height, exif_orientation(data))
-    if fmt not in ("png", "bmp", "tiff", "webp"):
-        raise UnsupportedImageError(f"picveil cannot read {fmt.upper()} images.")
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(data), formats=[fmt.upper()]) as im:
-            width, height = im.size
-            if width * height > max_pixels:
-                raise ImageTooLargeError(
-                    f"The image is {width}×{height} = {width * height:,} pixels, over the limit of {max_pixels:,} pixels."
-                )
-            orientation = im.getexif().get(0x0112, 1)
-    except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(f"The image is too large: {exc}") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise CorruptImageError(f"The {fmt.upper()} file could not be read: {exc}") from None
-    if not (isinstance(orientation, int) and 1 <= orientation <= 8):
-        orientation = 1
-    return ImageInfo(fmt, width, height, orientation)
+    return ImageInfo(*probe_image(data, max_pixels))
 
 
 # --- box spaces ----------------------------------------------------------------------------
-def _point_to_stored(u: float, v: float, o: int, w: int, h: int) -> tuple[float, float]:
-    """A displayed point (``u`` right, ``v`` down) as a stored point, for an image
-    stored ``w × h`` with EXIF orientation ``o`` (TIFF 6.0 / EXIF 2.3 tag 274)."""
-    return {
-        1: (u, v),
-        2: (w - u, v),
-        3: (w - u, h - v),
-        4: (u, h - v),
-        5: (v, u),
-        6: (v, h - u),
-        7: (w - v, h - u),
-        8: (w - v, u),
-    }[o]
-
-
-def _point_to_displayed(x: float, y: float, o: int, w: int, h: int) -> tuple[float, float]:
-    """Inverse of :func:`_point_to_stored`."""
-    return {
-        1: (x, y),
-        2: (w - x, y),
-        3: (w - x, h - y),
-        4: (x, h - y),
-        5: (y, x),
-        6: (h - y, x),
-        7: (h - y, w - x),
-        8: (y, w - x),
-    }[o]
-
-
-def _map_box(box: Box, fn, o: int, w: int, h: int) -> Box:
-    x0, y0 = fn(box.x, box.y, o, w, h)
-    x1, y1 = fn(box.x + box.w, box.y + box.h, o, w, h)
-    return Box(int(min(x0, x1)), int(min(y0, y1)), int(abs(x1 - x0)), int(abs(y1 - y0)))
-
-
 def to_stored(box: Box, info: ImageInfo) -> Box:
     """A box in displayed pixels, in stored pixels."""
-    return _map_box(box, _point_to_stored, info.orientation, info.width, info.height)
+    return box_to_stored(box, info.orientation, info.width, info.height)
 
 
 def to_displayed(box: Box, info: ImageInfo) -> Box:
     """A box in stored pixels, in displayed pixels."""
-    return _map_box(box, _point_to_displayed, info.orientation, info.width, info.height)
+    return box_to_displayed(box, info.orientation, info.width, info.height)
 
 
 def check_space(space: str | None) -> str:

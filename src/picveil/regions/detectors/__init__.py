@@ -253,18 +253,10 @@ def upright(rgb: np.ndarray, orientation: int) -> np.ndarray:
 
 def to_stored(u: float, v: float, orientation: int, width: int, height: int) -> tuple[float, float]:
     """Map a point (pixel-edge coordinates) of the upright view to the stored
-    image of size ``width × height``."""
-    W, H = width, height
-    return {
-        1: (u, v),
-        2: (W - u, v),
-        3: (W - u, H - v),
-        4: (u, H - v),
-        5: (v, u),
-        6: (v, H - u),
-        7: (W - v, H - u),
-        8: (W - v, u),
-    }[orientation]
+    image of size ``width × height`` (:func:`picveil.regions.spaces.point_to_stored`)."""
+    from ..spaces import point_to_stored
+
+    return point_to_stored(u, v, orientation, width, height)
 
 
 def _map_detection(d: Detection, orientation: int, width: int, height: int) -> Detection:
