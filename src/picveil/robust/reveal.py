@@ -27,9 +27,9 @@ the *received* pixels, mapped back onto the protected image's 8×8 grid:
    otherwise a Wiener-regularised inverse (:func:`deconvolve`). Chroma the
    protected file kept at a finer sampling than the received file (a 4:4:4
    photo re-encoded 4:2:0 by a network, or served as a lossy WebP) is
-   estimated at full resolution from the received samples: the frequencies
-   the scheme writes, under its target prior and the smoothness of the
-   unscrambled chroma (:func:`_chroma_map_down`). Nothing to undo when the JPEG is the protected
+   estimated at full resolution from the received samples: only the
+   frequencies the scheme writes, under the smoothness of the unscrambled
+   chroma (:func:`_chroma_map_down`). Nothing to undo when the JPEG is the protected
    file itself (same quantization tables as the header's fingerprint: then
    scramble-v1/v3 is revealed exactly, on the integer coefficients, and
    scramble-v4 but for block means within one DC step);
@@ -1136,7 +1136,8 @@ def _chroma_map(reg: "_Region", ci: int, plane: np.ndarray, blur: tuple, qtab: n
 
 
 #: Estimate the full-resolution chroma of a region protected at 4:4:4 (or
-#: 4:2:2) from a received JPEG that subsampled it (:func:`_chroma_map_down`).
+#: 4:2:2) from a received JPEG or lossy WebP that subsampled it further
+#: (:func:`_chroma_map_down`); off, it is upsampled (the reveal before).
 CHROMA_MAP_DOWN = True
 
 
