@@ -316,3 +316,18 @@ def test_a_4_4_4_jpeg_for_a_circle_is_advised_to_fit_first(photo, two_keyrings, 
         assert bool(hint) == advised, (sub, options, report.advice)
         if advised:
             assert f"at {sub}" in hint[0] and "--platform" in hint[0]
+
+
+def test_a_revealer_with_no_keyring_is_told_which_circle(photo, two_keyrings):
+    """No keyring, no identity: the error names the circle and how to get it,
+    for the protected file and for a network's copy of it."""
+    from picveil.platforms.simulate import parse_chain
+
+    me, _ = two_keyrings
+    prot = picveil.protect(encode_jpeg(photo), [FACE], circle="family", keyring=me)
+    circle_id = me.get("family").id_hex
+    with pytest.raises(errors.CircleNotFoundError, match=circle_id) as exc:
+        picveil.reveal(prot)
+    assert "circle import" in exc.value.hint
+    with pytest.raises(errors.CircleNotFoundError, match=circle_id[:8]):
+        picveil.reveal(parse_chain("facebook").run(prot))

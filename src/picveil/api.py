@@ -970,6 +970,15 @@ def _reveal_jpeg(
     ids = crypto.load_identities(identities) if identities else []
     kr = _keyring_for_reveal(keyring, explicit=bool(ids or passphrase))
     if not ids and not passphrase and kr is None:
+        circles = [w.data.hex() for g in container.groups for w in g.wraps if w.kind == crypto.WRAP_CIRCLE]
+        if circles:
+            from .errors import CircleNotFoundError
+
+            raise CircleNotFoundError(
+                f"This image was protected for circle {', '.join(dict.fromkeys(circles))}, and you have no keyring.",
+                hint="Ask whoever shared the photo to share the circle with you (`picveil circle whoami` prints the "
+                "recipient to give them), then `picveil circle import FILE`; or give an identity file with -i.",
+            )
         raise NotRecipientError(
             "No key given.", hint="Give an identity file with -i, --passphrase, or create a keyring with circles."
         )
