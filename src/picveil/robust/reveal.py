@@ -55,7 +55,10 @@ the *received* pixels, mapped back onto the protected image's 8×8 grid:
    and columns, else chosen by cross-validation) with an edge-preserving
    smoothness prior (:class:`_ResizeProblem`); solve again with the viewer's
    clipping of the shown region, as the estimate implies it, taken out of the
-   received pixels (:data:`RESIZE_CLIP_PASSES`); swap the scrambled region's
+   received pixels (:data:`RESIZE_CLIP_PASSES`; a region that touches
+   another is fitted to the received pixels with the other's scrambled share
+   swapped for its revealed one, as the picture beside it is read:
+   :data:`RESIZE_NEIGHBOURS`); swap the scrambled region's
    share of the received pixels beside it for the revealed region's
    (:func:`_cleaned`; that share counts the pixels just outside the region
    that the viewer's chroma upsampling gave part of it, and the received
@@ -3188,10 +3191,11 @@ def _reveal_resized(
     height, width = image.shape[:2]
     scale = (width + height) / (header.width + header.height)
 
-    def received(ci: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """Component `ci` of the received picture at `rows` x `cols` (converted there only)."""
+    def received(ci: int, rows: np.ndarray, cols: np.ndarray, source: np.ndarray | None = None) -> np.ndarray:
+        """Component `ci` of the received picture (or `source`, the same with
+        other regions' shares swapped) at `rows` x `cols` (converted there only)."""
         r0, c0 = int(rows.min()), int(cols.min())
-        px = image[r0 : int(rows.max()) + 1, c0 : int(cols.max()) + 1].astype(np.float64)
+        px = (image if source is None else source)[r0 : int(rows.max()) + 1, c0 : int(cols.max()) + 1].astype(np.float64)
         if header.color_space == "gray":
             comp = px if px.ndim == 2 else rgb_to_ycbcr(px)[..., 0]
         else:
@@ -3217,7 +3221,10 @@ def _reveal_resized(
             full[kernel, ci] = ry, rx
         return full[kernel, ci]
 
-    def problem(reg: _Region, ci: int, kernel: str, power: float | None = None, plane: np.ndarray | None = None, weighed: bool = True) -> _ResizeProblem:
+    def problem(
+        reg: _Region, ci: int, kernel: str, power: float | None = None, plane: np.ndarray | None = None, weighed: bool = True,
+        source: np.ndarray | None = None,
+    ) -> _ResizeProblem:
         if (kernel, ci) not in matrices:
             ry, rx = full_res(kernel, ci)
             (fy, fx), (ph, pw) = _factors(header)[ci], planes[ci].shape
@@ -3228,7 +3235,7 @@ def _reveal_resized(
         ay, ax = matrices[kernel, ci]
         weighed = weighed and luma_table is not None and RESIZE_NOISE_WEIGHTS
         return _ResizeProblem(
-            reg, ci, planes[ci] if plane is None else plane, lambda rows, cols: received(ci, rows, cols), ay, ax, scale,
+            reg, ci, planes[ci] if plane is None else plane, lambda rows, cols: received(ci, rows, cols, source), ay, ax, scale,
             chroma=ci > 0 and header.color_space == "ycbcr", power=power,
             prior=prior * KERNEL_PRIOR_FACTORS.get(kernel, 1.0) * (RESIZE_NOISE_PRIOR if weighed else 1.0),
             table=(luma_table if ci == 0 else chroma_table if RESIZE_CHROMA_WEIGHTS else None) if weighed and header.color_space != "rgb" else None,
@@ -3278,8 +3285,13 @@ def _reveal_resized(
         for reg in regs:
             (y0, y1, x0, x1), shown = _region_rgb(header, beside, reg, _shown_values(reg, solved, len(planes)))
             taken = (np.clip(shown, 0.0, 255.0) - shown) @ _clip_matrix(header).T
+            # the picture beside the region is now read without the other regions' scrambled
+            # shares: so must the received pixels it is fitted to be (else a neighbouring
+            # region's scrambled share is fitted with its revealed one: worse each pass)
+            near = [r for r in regs if r is not reg and _regions_meet(header, r, reg, RESIZE_NEAR_PX / scale)]
+            source = _cleaned(image, header, planes, near, solved, resample[kernel], received_factors) if near and RESIZE_NEIGHBOURS else None
             for ci in range(len(planes)):
-                p = problem(reg, ci, kernel, plane=beside[ci])
+                p = problem(reg, ci, kernel, plane=beside[ci], source=source)
                 ry, rx = full_res(kernel, ci)
                 p.target = p.target - (ry[p.rows][:, y0:y1] @ taken[..., ci]) @ rx[p.cols][:, x0:x1].T.toarray()
                 again.append((reg, ci, p))
@@ -3296,6 +3308,19 @@ def _reveal_resized(
             by0, by1, bx0, bx1 = reg.ranges[ci]
             revealed[ci][by0 * 8 : by1 * 8, bx0 * 8 : bx1 * 8] = _map_means(reg, ci, solved[reg.index, ci])
     return (kernel if regs else ""), cleaned
+
+
+#: In the downscale inverse's clip passes, a region's fit reads the received
+#: pixels with the scrambled shares of the regions within this many original
+#: pixels (divided by the scale) swapped, as it reads the picture beside it.
+RESIZE_NEAR_PX, RESIZE_NEIGHBOURS = 16.0, True
+
+
+def _regions_meet(header: RobustHeader, a: _Region, b: _Region, margin: float) -> bool:
+    """Whether region `a`'s rectangle, grown by `margin` pixels, meets region `b`'s."""
+    ay, ax, ah, aw = _region_rect(header, a.index)
+    by, bx, bh, bw = _region_rect(header, b.index)
+    return ay - margin < by + bh and by < ay + ah + margin and ax - margin < bx + bw and bx < ax + aw + margin
 
 
 #: Threads that solve the downscale inverse's problems (one per region and
