@@ -236,9 +236,11 @@ def _displayed_to_stored(data: bytes, regions, mask, max_pixels: int):
     orientation applied), on the file's stored pixel grid."""
     from dataclasses import replace
 
-    from .jpeg.loading import probe_image
+    from .jpeg.loading import probe_image, sniff
     from .regions.spaces import box_to_stored, mask_to_stored
 
+    if sniff(data) == "heic":  # decoded upright (pillow-heif applies the turn): the two spaces agree
+        return list(regions), mask
     _, width, height, orientation = probe_image(data, max_pixels)
     if orientation == 1:
         return list(regions), mask
