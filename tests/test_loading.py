@@ -422,3 +422,31 @@ def test_cmyk_jpeg_is_converted_to_rgb(rgb: np.ndarray) -> None:
     assert _psnr(np.asarray(_decode(out)), shown) > 35
     plain = _encode(Image.fromarray(rgb), "JPEG", quality=90)
     assert read_input(plain) == (plain, "jpeg")
+
+
+def test_transparent_pixels_are_reported_and_opaque_alpha_is_not():
+    """Putting transparent pixels on white changes the picture: the caller's
+    `notes` say so; an alpha channel that is opaque everywhere changes nothing
+    and says nothing."""
+    from picveil.jpeg.loading import TRANSPARENCY_NOTE, read_input
+
+    rgb = np.full((32, 48, 3), 40, dtype=np.uint8)
+    for alpha, noted in ((0, True), (200, True), (255, False)):
+        rgba = np.dstack([rgb, np.full((32, 48), alpha, dtype=np.uint8)])
+        notes: list[str] = []
+        jpeg, fmt = read_input(_encode(Image.fromarray(rgba, "RGBA"), "PNG"), notes=notes)
+        assert fmt == "png" and (notes == [TRANSPARENCY_NOTE]) == noted, (alpha, notes)
+        if alpha == 0:
+            assert np.asarray(_decode(jpeg)).min() > 240  # on white
+    notes = []
+    read_input(_encode(Image.fromarray(rgb), "PNG"), notes=notes)
+    assert notes == []
+
+
+def test_protect_warns_when_it_put_transparent_pixels_on_white(identities):
+    from picveil import api
+
+    rgba = np.dstack([np.full((64, 64, 3), 90, dtype=np.uint8), np.full((64, 64), 0, dtype=np.uint8)])
+    png = _encode(Image.fromarray(rgba, "RGBA"), "PNG")
+    _, report, _ = api._protect(png, [(8, 8, 16, 16)], recipients=identities[0].recipient)
+    assert any("transparent" in w for w in report.warnings)

@@ -401,7 +401,8 @@ def _protect(
         subsampling = _input_subsampling(regions, circle, robust, whole)
     elif subsampling not in ("4:2:0", "4:2:2", "4:4:4"):
         raise InputError(f"Unknown chroma subsampling {subsampling!r}.", hint="Use 4:2:0, 4:2:2 or 4:4:4.")
-    jpeg, source_format = read_input(data, quality=quality, subsampling=subsampling, max_pixels=max_pixels)
+    input_notes: list[str] = []  # what the conversion to JPEG changed (transparency)
+    jpeg, source_format = read_input(data, quality=quality, subsampling=subsampling, max_pixels=max_pixels, notes=input_notes)
     if source_format == "jpeg" and markers.app11_payloads(jpeg):
         from .container import decode_container
 
@@ -446,7 +447,7 @@ def _protect(
         policy = MetadataPolicy(keep_gps=keep_gps, keep_serials=keep_serials, keep_all=keep_all_metadata)
         body = coeffs.encode(progressive=progressive, optimize=optimize)
         out = markers.insert_segments(body, list(select_metadata(jpeg, policy)))
-        return out, ProtectReport(None, source_format, (), len(data), len(out)), src_path
+        return out, ProtectReport(None, source_format, (), len(data), len(out), tuple(input_notes)), src_path
 
     from .looks import LookParams, look_id, resolve_auto
 
@@ -605,7 +606,7 @@ def _protect(
     )
     data_entries.sort(key=lambda e: (e.region, e.kind))
     extras = [ExtraBox(BOX_REGION_DATA, encode_region_data(data_entries))] if data_entries else []
-    warnings: list[str] = []
+    warnings: list[str] = list(input_notes)
     if source_format == CMYK_JPEG:
         warnings.append(
             f"The JPEG is in CMYK (print colours); picveil converted it to an RGB JPEG at quality {quality} "

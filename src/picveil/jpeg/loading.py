@@ -288,18 +288,29 @@ def _to_8bit_gray(im: Image.Image) -> Image.Image:
     return Image.fromarray(out.astype(np.uint8), mode="L")
 
 
-def _composite(im: Image.Image, mode: str) -> Image.Image:
-    """Composite an image with alpha on white; return it in `mode` ('L' or 'RGB')."""
+#: What :func:`to_jpeg` and :func:`read_input` add to their `notes` for an image with transparent pixels.
+TRANSPARENCY_NOTE = (
+    "The image has transparent pixels, and a JPEG has none: picveil put them on white "
+    "(save it on the background you want first)."
+)
+
+
+def _composite(im: Image.Image, mode: str, notes: list[str] | None = None) -> Image.Image:
+    """Composite an image with alpha on white; return it in `mode` ('L' or 'RGB').
+    Appends :data:`TRANSPARENCY_NOTE` to `notes` if any pixel is not opaque."""
     from PIL import Image
 
     rgba = im.convert("LA" if mode == "L" else "RGBA")
+    if notes is not None and rgba.getchannel("A").getextrema()[0] < 255:
+        notes.append(TRANSPARENCY_NOTE)
     background = Image.new(mode, rgba.size, _BACKGROUND if mode == "L" else (_BACKGROUND,) * 3)
     background.paste(rgba.convert(mode), mask=rgba.getchannel("A"))
     return background
 
 
-def _normalise(im: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes | None]:
-    """Turn a decoded image into 8-bit L or RGB; adjust the ICC profile to match."""
+def _normalise(im: Image.Image, icc: bytes | None, notes: list[str] | None = None) -> tuple[Image.Image, bytes | None]:
+    """Turn a decoded image into 8-bit L or RGB; adjust the ICC profile to match
+    (`notes`: see :func:`_composite`)."""
     mode = im.mode
     if mode in ("L", "RGB"):
         out = im
@@ -313,13 +324,13 @@ def _normalise(im: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes |
             "whose range picveil cannot know; save it as 8- or 16-bit first."
         )
     elif mode == "LA" or mode == "La":
-        out = _composite(im, "L")
+        out = _composite(im, "L", notes)
     elif mode in ("RGBA", "RGBa", "PA"):
-        out = _composite(im, "RGB")
+        out = _composite(im, "RGB", notes)
     elif mode == "P":
         palette_mode = im.palette.mode if im.palette is not None else ""
         if "transparency" in im.info or palette_mode == "RGBA":
-            out = _composite(im, "RGB")
+            out = _composite(im, "RGB", notes)
         else:
             out = im.convert("RGB")
     elif mode == "CMYK":
@@ -395,6 +406,7 @@ def to_jpeg(
     quality: int = 95,
     subsampling: str = "4:4:4",
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    notes: list[str] | None = None,
 ) -> bytes:
     """Decode a PNG, BMP, TIFF or WebP image and encode it as JPEG.
 
@@ -436,6 +448,9 @@ def to_jpeg(
         Chroma subsampling; ignored for grayscale output.
     max_pixels : int
         Largest accepted width x height.
+    notes : list of str, optional
+        What the conversion changed that the caller may want to tell the
+        user is appended here (:data:`TRANSPARENCY_NOTE`).
 
     Returns
     -------
@@ -466,7 +481,7 @@ def to_jpeg(
             "JPEG or PNG first."
         )
     im, icc, exif = _decode(data, fmt, max_pixels)
-    out, icc = _normalise(im, icc)
+    out, icc = _normalise(im, icc, notes)
     exif_payload = sanitize_exif(exif) if len(exif) else None
 
     options: dict[str, object] = {"quality": quality, "subsampling": subsampling}
@@ -542,6 +557,7 @@ def read_input(
     quality: int = 95,
     subsampling: str = "4:4:4",
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    notes: list[str] | None = None,
 ) -> tuple[bytes, str]:
     """Turn any supported input into JPEG bytes for protection.
 
@@ -549,9 +565,9 @@ def read_input(
     ----------
     data : bytes
         The whole input file.
-    quality, subsampling, max_pixels
-        As :func:`to_jpeg`; `quality` and `subsampling` apply to non-JPEG
-        inputs only.
+    quality, subsampling, max_pixels, notes
+        As :func:`to_jpeg`; `quality`, `subsampling` and `notes` apply to
+        non-JPEG inputs only.
 
     Returns
     -------
@@ -577,7 +593,7 @@ def read_input(
         return bytes(data), fmt
     if fmt == "heic":  # phone photos: decoded by pillow-heif (the heic extra), then as a PNG
         data = heic_to_png(data, max_pixels=max_pixels)
-    return to_jpeg(data, quality=quality, subsampling=subsampling, max_pixels=max_pixels), fmt
+    return to_jpeg(data, quality=quality, subsampling=subsampling, max_pixels=max_pixels, notes=notes), fmt
 
 
 #: PNG compression used for the HEIC → PNG hand-over (speed over size: it is never stored).
