@@ -331,3 +331,19 @@ def test_a_revealer_with_no_keyring_is_told_which_circle(photo, two_keyrings):
     assert "circle import" in exc.value.hint
     with pytest.raises(errors.CircleNotFoundError, match=circle_id[:8]):
         picveil.reveal(parse_chain("facebook").run(prot))
+
+
+def test_boxes_of_two_circles_that_4_2_0_would_join_keep_4_4_4(photo, two_keyrings):
+    """Boxes of different circles 4 px apart: 8-pixel MCUs keep them apart,
+    4:2:0's 16-pixel ones would put both in one MCU. picveil's own choice of
+    4:2:0 must not turn a photo that protects into an error: it falls back to
+    4:4:4. A 4:2:0 the caller asked for still reports the clash."""
+    me, _ = two_keyrings
+    me.create_circle("work")
+    src = _png(photo)
+    regions = [Region(Box(16, 16, 52, 40), circle="family"), Region(Box(72, 16, 40, 40), circle="work")]
+    out = picveil.protect(src, regions, keyring=me)
+    info = picveil.inspect(out)
+    assert info.subsampling == "4:4:4" and len(info.regions) == 2
+    with pytest.raises(errors.RegionError, match="different recipients"):
+        picveil.protect(src, regions, keyring=me, subsampling="4:2:0")

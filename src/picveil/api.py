@@ -370,6 +370,7 @@ def _protect(
     whole: bool = False,
     box_space: str = "stored",
 ) -> tuple[bytes, ProtectReport, Path | None]:
+    call = dict(locals())  # to protect again at 4:4:4 if 4:2:0's coarser MCUs make boxes of two groups share one
     from . import crypto
     from .container import Container, ExtraBox, Header, KeyGroup, RegionRecord, Wrap, encode_container
     from .container.region_data import BOX_REGION_DATA, DATA_ORIGINAL, DATA_SCHEME_AUX, RegionDataEntry, encode_region_data
@@ -470,15 +471,21 @@ def _protect(
         region_look = resolve_auto(spec.look or look, robust_header=header_planned, scheme_given=scheme is not None)
         look_id(region_look)
         box_groups.append(plan_of.setdefault(key + (region_look,), len(plan_of)))
-    rects = plan_regions(
-        [s.box for s in specs],
-        box_groups,
-        width=coeffs.width,
-        height=coeffs.height,
-        mcu_w=coeffs.mcu_width,
-        mcu_h=coeffs.mcu_height,
-        clip=clip,
-    )
+    try:
+        rects = plan_regions(
+            [s.box for s in specs],
+            box_groups,
+            width=coeffs.width,
+            height=coeffs.height,
+            mcu_w=coeffs.mcu_width,
+            mcu_h=coeffs.mcu_height,
+            clip=clip,
+        )
+    except RegionError as exc:
+        if call["subsampling"] is None and source_format != "jpeg" and subsampling == "4:2:0" and exc.args and "different" in str(exc.args[0]):
+            # our choice of 4:2:0 (16-pixel MCUs) made two groups' boxes meet; 8-pixel MCUs may keep them apart
+            return _protect(**{**call, "subsampling": "4:4:4"})
+        raise
     plan_key = {g: k for k, g in plan_of.items()}
     key_groups = list(dict.fromkeys(plan_key[r.group][:3] for r in rects))
     rect_looks = [plan_key[r.group][3] for r in rects]
