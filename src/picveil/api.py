@@ -718,7 +718,8 @@ def protect(image: Source, regions, **options) -> bytes:
         Chroma subsampling used to encode non-JPEG inputs (a JPEG keeps its
         own). ``None`` (default): 4:2:0 when the regions are for circles with
         the robust header (what every network re-encodes to, so that the
-        scrambled colour survives it), else 4:4:4.
+        scrambled colour survives it; 4:4:4 after all if 4:2:0's 16-pixel MCUs
+        would put boxes of two groups in one MCU), else 4:4:4.
     keep_gps, keep_serials, keep_all_metadata : bool
         Metadata allow-list overrides; by default GPS, serial numbers, EXIF
         thumbnails, XMP and comments are stripped.
