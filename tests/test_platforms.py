@@ -333,7 +333,7 @@ def test_crop_step(photo):
     assert np.array_equal(pixels(out), pixels(tall)[207 : 207 + 685])
     square = jpeg_bytes(upscale(photo, 1.0))
     assert step.apply(square) == square  # inside the range: untouched
-    assert PRESETS["instagram"].steps[2] == step
+    assert PRESETS["instagram"].steps[3] == step
     for bad in ("crop", "crop:1", "crop:2:1", "crop:a:b", "crop:0:1"):
         with pytest.raises(InputError):
             parse_chain(bad)

@@ -327,11 +327,50 @@ def _input_subsampling(regions, circle: str | None, robust: bool | None, whole: 
     +2.4 after q75, +0.9 after WebP 75; 5.7 dB on the most saturated,
     ``docs/robust/source-chroma.md``); else 4:4:4, which keeps the photo's
     colour detail for an exact reveal."""
+    return "4:2:0" if _for_platforms(regions, circle, robust, whole) else "4:4:4"
+
+
+def _for_platforms(regions, circle: str | None, robust: bool | None, whole: bool) -> bool:
+    """Whether a protection is meant to survive networks: for circles with the
+    robust header (`robust` on, or left to default with a default `circle` or
+    every given region for a circle)."""
     if robust is False or whole:
-        return "4:4:4"
+        return False
     given = [as_region(r) for r in regions]
     for_circles = circle is not None or (bool(given) and all(r.circle is not None for r in given))
-    return "4:2:0" if (robust or for_circles) else "4:4:4"
+    return bool(robust) or for_circles
+
+
+#: What ``protect(colour=...)`` takes.
+COLOUR_CHOICES = ("auto", "srgb", "keep")
+
+
+def _wants_srgb(colour: str, regions, circle: str | None, robust: bool | None, whole: bool) -> bool:
+    """Whether protect puts the photo's colours in sRGB first: ``colour="auto"``
+    does for a protection meant to survive networks (:func:`_for_platforms`),
+    whose colour conversion would otherwise erase the robust header
+    (``picveil.jpeg.colour``)."""
+    if colour not in COLOUR_CHOICES:
+        raise InputError(f"Unknown colour choice {colour!r}.", hint="Use auto, srgb or keep.")
+    if colour == "auto":
+        return _for_platforms(regions, circle, robust, whole)
+    return colour == "srgb"
+
+
+def _metadata_segments(jpeg: bytes, source: bytes, recoded: bool, policy) -> list[tuple[int, bytes]]:
+    """The metadata segments of the protected file: `jpeg`'s under `policy`,
+    or, for a JPEG that protect re-encoded in sRGB (`recoded`), the source's
+    under `policy` with the source's colour profile swapped for `jpeg`'s."""
+    from .jpeg.metadata import APP2, ICC_SIG, MetadataPolicy, select_metadata
+
+    if not recoded:
+        return list(select_metadata(jpeg, policy))
+
+    def is_icc(seg: tuple[int, bytes]) -> bool:
+        return seg[0] == APP2 and seg[1].startswith(ICC_SIG)
+
+    icc = [seg for seg in select_metadata(jpeg, MetadataPolicy()) if is_icc(seg)]
+    return icc + [seg for seg in select_metadata(source, policy) if not is_icc(seg)]
 
 
 def _protect(
@@ -369,6 +408,7 @@ def _protect(
     robust: bool | None = None,
     whole: bool = False,
     box_space: str = "stored",
+    colour: str = "auto",
 ) -> tuple[bytes, ProtectReport, Path | None]:
     call = dict(locals())  # to protect again at 4:4:4 if 4:2:0's coarser MCUs make boxes of two groups share one
     from . import crypto
@@ -378,7 +418,7 @@ def _protect(
     from .jpeg import markers
     from .jpeg.codec import read_coefficients
     from .jpeg.loading import CMYK_JPEG, frame_count, read_input
-    from .jpeg.metadata import MetadataPolicy, select_metadata
+    from .jpeg.metadata import MetadataPolicy
     from .schemes import DEFAULT_SCHEME, DEFAULT_WHOLE_SCHEME, get_scheme
 
     data, src_path = _read_source(image)
@@ -402,13 +442,15 @@ def _protect(
         subsampling = _input_subsampling(regions, circle, robust, whole)
     elif subsampling not in ("4:2:0", "4:2:2", "4:4:4"):
         raise InputError(f"Unknown chroma subsampling {subsampling!r}.", hint="Use 4:2:0, 4:2:2 or 4:4:4.")
-    input_notes: list[str] = []  # what the conversion to JPEG changed (transparency)
-    jpeg, source_format = read_input(data, quality=quality, subsampling=subsampling, max_pixels=max_pixels, notes=input_notes)
-    if source_format == "jpeg" and markers.app11_payloads(jpeg):
+    input_notes: list[str] = []  # what the conversion to JPEG changed (transparency, colours put in sRGB)
+    srgb = _wants_srgb(colour, regions, circle, robust, whole)
+    jpeg, source_format = read_input(data, quality=quality, subsampling=subsampling, max_pixels=max_pixels, notes=input_notes, srgb=srgb)
+    recoded = source_format == "jpeg" and jpeg != data  # a JPEG whose colours were put in sRGB
+    if source_format == "jpeg" and markers.app11_payloads(data):
         from .container import decode_container
 
         try:
-            decode_container(markers.app11_payloads(jpeg))
+            decode_container(markers.app11_payloads(data))
             already = True
         except (NoPicveilDataError, TamperedError):
             already = False
@@ -447,7 +489,7 @@ def _protect(
             )
         policy = MetadataPolicy(keep_gps=keep_gps, keep_serials=keep_serials, keep_all=keep_all_metadata)
         body = coeffs.encode(progressive=progressive, optimize=optimize)
-        out = markers.insert_segments(body, list(select_metadata(jpeg, policy)))
+        out = markers.insert_segments(body, _metadata_segments(jpeg, data, recoded, policy))
         return out, ProtectReport(None, source_format, (), len(data), len(out), tuple(input_notes)), src_path
 
     from .looks import LookParams, look_id, resolve_auto
@@ -482,7 +524,7 @@ def _protect(
             clip=clip,
         )
     except RegionError as exc:
-        if call["subsampling"] is None and source_format != "jpeg" and subsampling == "4:2:0" and exc.args and "different" in str(exc.args[0]):
+        if call["subsampling"] is None and (source_format != "jpeg" or recoded) and subsampling == "4:2:0" and exc.args and "different" in str(exc.args[0]):
             # our choice of 4:2:0 (16-pixel MCUs) made two groups' boxes meet; 8-pixel MCUs may keep them apart
             return _protect(**{**call, "subsampling": "4:4:4"})
         raise
@@ -667,7 +709,7 @@ def _protect(
     payloads = encode_container(Container(header=header, groups=groups, extras=tuple(extras)))
     body = coeffs.encode(progressive=progressive, optimize=optimize)
     policy = MetadataPolicy(keep_gps=keep_gps, keep_serials=keep_serials, keep_all=keep_all_metadata)
-    segments = list(select_metadata(jpeg, policy)) + [(0xFFEB, p) for p in payloads]
+    segments = _metadata_segments(jpeg, data, recoded, policy) + [(0xFFEB, p) for p in payloads]
     out = markers.insert_segments(body, segments)
     infos = _region_infos(header, groups)
     report = ProtectReport(None, source_format, infos, len(data), len(out), tuple(warnings), fit_note, tuple(advice))
@@ -767,6 +809,14 @@ def protect(image: Source, regions, **options) -> bytes:
         file's pixel grid; ``displayed``, the photo as a viewer shows it, its
         EXIF Orientation applied (a phone photo stored sideways). Detected
         regions and a ``regions_file`` are always in stored pixels.
+    colour : {'auto', 'srgb', 'keep'}
+        Whether the photo's colours are put in sRGB first when it carries
+        another colour profile (Display P3, Adobe RGB): networks convert such
+        photos to sRGB, a non-linear change of every pixel that erases the
+        robust header. ``auto`` (default) converts when the protection is
+        meant to survive networks (the robust header), re-encoding a JPEG once
+        at ``quality`` (as a PNG input is); ``srgb`` always; ``keep`` never.
+        The report's warnings say when it converted.
 
     Raises
     ------

@@ -407,6 +407,7 @@ def to_jpeg(
     subsampling: str = "4:4:4",
     max_pixels: int = DEFAULT_MAX_PIXELS,
     notes: list[str] | None = None,
+    srgb: bool = False,
 ) -> bytes:
     """Decode a PNG, BMP, TIFF or WebP image and encode it as JPEG.
 
@@ -450,7 +451,11 @@ def to_jpeg(
         Largest accepted width x height.
     notes : list of str, optional
         What the conversion changed that the caller may want to tell the
-        user is appended here (:data:`TRANSPARENCY_NOTE`).
+        user is appended here (:data:`TRANSPARENCY_NOTE`, :func:`srgb_note`).
+    srgb : bool
+        Convert colour pixels tagged with a profile other than sRGB to sRGB
+        (:func:`picveil.jpeg.colour.to_srgb`) and embed an sRGB profile
+        instead of theirs.
 
     Returns
     -------
@@ -482,6 +487,16 @@ def to_jpeg(
         )
     im, icc, exif = _decode(data, fmt, max_pixels)
     out, icc = _normalise(im, icc, notes)
+    if srgb and out.mode == "RGB":
+        from .colour import srgb_profile, to_srgb
+
+        converted = to_srgb(out, icc)
+        if converted is not None:
+            if notes is not None:
+                notes.append(srgb_note(icc))
+            if out is not im:
+                out.close()
+            out, icc = converted, srgb_profile()
     exif_payload = sanitize_exif(exif) if len(exif) else None
 
     options: dict[str, object] = {"quality": quality, "subsampling": subsampling}
@@ -499,6 +514,17 @@ def to_jpeg(
             out.close()
         im.close()
     return buf.getvalue()
+
+
+def srgb_note(icc: bytes | None) -> str:
+    """What :func:`to_jpeg` adds to its `notes` when it converts a photo to sRGB."""
+    from .colour import profile_name
+
+    return (
+        f"The photo's colours were in {profile_name(icc)}; picveil converted them to sRGB, as networks do "
+        "(a conversion after protection would erase the header a friend's reveal needs). "
+        "Colours beyond sRGB's range are a little less saturated."
+    )
 
 
 #: :func:`read_input`'s source format for a CMYK/YCCK JPEG, which it converts to RGB.
@@ -558,6 +584,7 @@ def read_input(
     subsampling: str = "4:4:4",
     max_pixels: int = DEFAULT_MAX_PIXELS,
     notes: list[str] | None = None,
+    srgb: bool = False,
 ) -> tuple[bytes, str]:
     """Turn any supported input into JPEG bytes for protection.
 
@@ -565,15 +592,16 @@ def read_input(
     ----------
     data : bytes
         The whole input file.
-    quality, subsampling, max_pixels, notes
+    quality, subsampling, max_pixels, notes, srgb
         As :func:`to_jpeg`; `quality`, `subsampling` and `notes` apply to
-        non-JPEG inputs only.
+        non-JPEG inputs, and to a JPEG that `srgb` converts.
 
     Returns
     -------
     (bytes, str)
         The JPEG (the input itself, unchanged, when it is a grayscale or
-        YCbCr/RGB JPEG) and the source format as :func:`sniff` names it. A
+        YCbCr/RGB JPEG that `srgb` leaves alone; re-encoded when `srgb`
+        converts its colours) and the source format as :func:`sniff` names it. A
         CMYK or YCCK JPEG is converted to RGB like a CMYK TIFF (colour-managed
         when it carries a CMYK profile) and re-encoded; its format is then
         :data:`CMYK_JPEG`. A HEIC/HEIF photo is read with pillow-heif when it
@@ -590,10 +618,16 @@ def read_input(
         check_jpeg_size(data, max_pixels)
         if jpeg_components(data) == 4:  # CMYK or YCCK (print exports): converted like a CMYK TIFF
             return to_jpeg(data, quality=quality, subsampling=subsampling, max_pixels=max_pixels), CMYK_JPEG
+        if srgb:
+            from .colour import is_srgb
+            from .metadata import icc_profile
+
+            if not is_srgb(icc_profile(data)):
+                return to_jpeg(data, quality=quality, subsampling=subsampling, max_pixels=max_pixels, notes=notes, srgb=True), fmt
         return bytes(data), fmt
     if fmt == "heic":  # phone photos: decoded by pillow-heif (the heic extra), then as a PNG
         data = heic_to_png(data, max_pixels=max_pixels)
-    return to_jpeg(data, quality=quality, subsampling=subsampling, max_pixels=max_pixels, notes=notes), fmt
+    return to_jpeg(data, quality=quality, subsampling=subsampling, max_pixels=max_pixels, notes=notes, srgb=srgb), fmt
 
 
 #: PNG compression used for the HEIC → PNG hand-over (speed over size: it is never stored).

@@ -442,6 +442,31 @@ def select_metadata(
     return chosen
 
 
+def icc_profile(src_jpeg: bytes) -> bytes | None:
+    """The ICC profile embedded in a JPEG (its APP2 ``ICC_PROFILE`` chunks
+    joined in sequence-number order), or None when it has none or its chunks
+    are inconsistent (missing, repeated, or counts that disagree).
+
+    Raises
+    ------
+    NotAnImageError, CorruptImageError
+        `src_jpeg` is not a JPEG, or its header is damaged.
+    """
+    chunks: dict[int, bytes] = {}
+    total = None
+    for seg in read_segments(src_jpeg):
+        if seg.marker != APP2 or not seg.payload.startswith(ICC_SIG) or len(seg.payload) < len(ICC_SIG) + 2:
+            continue
+        seq, count = seg.payload[len(ICC_SIG)], seg.payload[len(ICC_SIG) + 1]
+        if total not in (None, count) or seq in chunks or not 1 <= seq <= count:
+            return None
+        total = count
+        chunks[seq] = bytes(seg.payload[len(ICC_SIG) + 2 :])
+    if total is None or len(chunks) != total:
+        return None
+    return b"".join(chunks[i] for i in range(1, total + 1))
+
+
 def describe_metadata(src_jpeg: bytes) -> dict[str, Any]:
     """Say which kinds of metadata a JPEG carries, for inspection.
 

@@ -29,6 +29,11 @@ What ``fit`` keeps and what it changes
   picveil's loader at quality 100, 4:4:4 (:func:`picveil.jpeg.loading.read_input`),
   so its size limits, alpha handling and EXIF cleaning apply; that step
   costs far less than the final encode.
+* **Colour** is put in sRGB: a photo tagged with another colour profile
+  (Display P3, Adobe RGB) is converted (:func:`picveil.jpeg.colour.to_srgb`)
+  and tagged sRGB, as networks do on upload; the conversion is a non-linear
+  change of every pixel that would otherwise erase picveil's robust header
+  after protection. :attr:`FitResult.colour_from` names the profile converted from.
 * **Shape.** A network that crops photos outside a range of shapes
   (``profile.aspect_range``: Instagram shows 4:5 to 1.91:1 whole) would cut
   off part of the photo and, with it, picveil's robust header. ``fit`` pads
@@ -228,6 +233,9 @@ class FitResult:
         ``x, y, w, h`` in the input's stored pixels of what became the output
         before resizing: the whole input (``None``), a padded frame (negative
         ``x`` or ``y``) or a crop (see :func:`aspect_frame`).
+    colour_from : str or None
+        The colour profile the photo was converted to sRGB from
+        (``'Display P3'``), or None when it was sRGB already.
     """
 
     jpeg: bytes
@@ -236,6 +244,7 @@ class FitResult:
     source_size: tuple[int, int]
     quality: int
     frame: tuple[int, int, int, int] | None = None
+    colour_from: str | None = None
 
     @property
     def resized(self) -> bool:
@@ -265,7 +274,8 @@ class FitResult:
         if self.reframed:
             how = f"{'padded' if self.padded else 'cropped'} to {fw}×{fh} so that {prof.title} shows it whole, {how}"
         (sw, sh), (w, h) = self.source_size, self.size
-        return f"{prof.title}: {sw}×{sh} → {w}×{h} ({how}), JPEG q{self.quality} {prof.subsampling} baseline"
+        colour = f", colours converted from {self.colour_from} to sRGB" if self.colour_from else ""
+        return f"{prof.title}: {sw}×{sh} → {w}×{h} ({how}), JPEG q{self.quality} {prof.subsampling} baseline{colour}"
 
     def map_box(self, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
         """Map a box in the input's stored pixels to the output (see :func:`scale_box`).
@@ -355,8 +365,9 @@ def fit(
     """
     from PIL import Image
 
+    from picveil.jpeg.colour import profile_name, srgb_profile, to_srgb
     from picveil.jpeg.markers import insert_segments
-    from picveil.jpeg.metadata import APP1, EXIF_SIG, MetadataPolicy, select_metadata
+    from picveil.jpeg.metadata import APP1, APP2, EXIF_SIG, ICC_SIG, MetadataPolicy, icc_profile, select_metadata
 
     prof = get_profile(profile)
     q = prof.jpeg_quality if quality is None else quality
@@ -375,8 +386,13 @@ def fit(
         raise CorruptImageError(f"The JPEG could not be decoded: {exc}") from exc
     if im.mode not in ("L", "RGB"):
         raise UnsupportedImageError(f"picveil fits grayscale and RGB photos, not {im.mode} JPEGs.")
-    src_size = im.size
     turned = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+    icc = icc_profile(jpeg)
+    srgb = to_srgb(im, icc)
+    colour_from = None
+    if srgb is not None:
+        colour_from, im = profile_name(icc), srgb
+    src_size = im.size
     frame = aspect_frame(*src_size, prof.aspect_range, aspect, turned=turned)
     if frame != (0, 0, *src_size):
         im = _reframe(im, frame)
@@ -395,14 +411,18 @@ def fit(
     im.save(buf, "JPEG", **options)
 
     segments = []
+    if colour_from is not None:  # tagged sRGB instead of the profile converted from
+        segments.append((APP2, ICC_SIG + b"\x01\x01" + srgb_profile()))
     for marker, payload in select_metadata(jpeg, MetadataPolicy()):
+        if colour_from is not None and marker == APP2 and payload.startswith(ICC_SIG):
+            continue
         if marker == APP1 and payload.startswith(EXIF_SIG):
             payload = _update_pixel_dimensions(payload, new_size)
             if payload is None:
                 continue
         segments.append((marker, payload))
     out = insert_segments(buf.getvalue(), segments)
-    return FitResult(jpeg=out, scale=scale, size=new_size, source_size=src_size, quality=q, frame=frame)
+    return FitResult(jpeg=out, scale=scale, size=new_size, source_size=src_size, quality=q, frame=frame, colour_from=colour_from)
 
 
 def _keep_shape(size: tuple[int, int], aspect_range: tuple[float, float], turned: bool) -> tuple[int, int]:

@@ -10,6 +10,10 @@ step          what it does
               and COM segment but the JFIF/Adobe headers (so EXIF, XMP, ICC,
               IPTC, MPF and picveil's APP11 container) and anything after EOI;
               in a PNG every ancillary chunk; in a WebP the ICCP/EXIF/XMP chunks
+``srgb``      converts the pixels from the image's colour profile to sRGB and
+              tags it sRGB (output: PNG), as most networks do with a photo in a
+              wider colour space (Display P3, Adobe RGB); an image that has no
+              profile, or an sRGB one, comes back as it is
 ``orient``    applies the EXIF Orientation to the pixels (output: PNG, no EXIF);
               a network that strips EXIF but still shows the photo upright has
               done this. Orientation 1 (or none): the input comes back as it is
@@ -29,7 +33,7 @@ step          what it does
               PNG: a lossless copy of the displayed pixels
 ============  ==================================================================
 
-Intermediate results of ``orient``, ``crop`` and ``resize`` are PNGs, so the only
+Intermediate results of ``srgb``, ``orient``, ``crop`` and ``resize`` are PNGs, so the only
 lossy steps are the ones that say so (``jpeg``, ``webp``, ``avif``). No step applies
 the EXIF orientation except ``orient``.
 
@@ -55,7 +59,7 @@ Mini-syntax (:func:`parse_chain`)
 A chain is items separated by commas; an item is a preset name
 (:data:`PRESETS`) or a step::
 
-    strip | orient | png
+    strip | srgb | orient | png
     resize:EDGE[:METHOD]                 METHOD: see RESIZE_METHODS (lanczos)
     crop:LOW:HIGH                        shapes kept whole, width / height
     jpeg:Q[:ENCODER][:OPTION...]         OPTION: baseline | progressive | 444 | 422 | 420
@@ -99,6 +103,7 @@ __all__ = [
     "StepReport",
     "apply_orientation",
     "available_encoders",
+    "convert_to_srgb",
     "crop_aspect",
     "parse_chain",
     "preset",
@@ -352,6 +357,35 @@ def apply_orientation(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> b
         return data
     icc = im.info.get("icc_profile")
     return _png(_pixels(ImageOps.exif_transpose(im)), icc)
+
+
+def convert_to_srgb(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
+    """Convert an image's pixels from its colour profile to sRGB, as a network
+    that colour-manages uploads does.
+
+    Parameters
+    ----------
+    data : bytes
+        An image file.
+
+    Returns
+    -------
+    bytes
+        `data` itself when it has no colour profile, an sRGB one
+        (:func:`picveil.jpeg.colour.is_srgb`) or is not RGB; otherwise a PNG
+        of the converted pixels tagged with an sRGB profile (no EXIF).
+    """
+    from picveil.jpeg.colour import srgb_profile, to_srgb
+
+    im, _ = _open(data, max_pixels)
+    icc = im.info.get("icc_profile")
+    if not icc:
+        return data
+    pixels = _pixels(im)
+    converted = to_srgb(pixels, icc)
+    if converted is None:
+        return data
+    return _png(converted, srgb_profile())
 
 
 def crop_aspect(data: bytes, low: float, high: float, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
@@ -671,7 +705,7 @@ def to_png(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
 
 
 # --- steps and chains -------------------------------------------------------------
-_KINDS = ("strip", "orient", "crop", "resize", "jpeg", "webp", "avif", "png")
+_KINDS = ("strip", "srgb", "orient", "crop", "resize", "jpeg", "webp", "avif", "png")
 
 
 @dataclass(frozen=True)
@@ -681,7 +715,7 @@ class Step:
     Attributes
     ----------
     kind : str
-        ``'strip'``, ``'orient'``, ``'crop'``, ``'resize'``, ``'jpeg'``, ``'webp'``, ``'avif'`` or ``'png'``.
+        ``'strip'``, ``'srgb'``, ``'orient'``, ``'crop'``, ``'resize'``, ``'jpeg'``, ``'webp'``, ``'avif'`` or ``'png'``.
     quality : int or None
         For ``jpeg``, ``webp`` and ``avif``.
     max_edge : int or None
@@ -743,6 +777,8 @@ class Step:
             return "strip metadata"
         if self.kind == "orient":
             return "apply EXIF orientation"
+        if self.kind == "srgb":
+            return "convert colours to sRGB"
         if self.kind == "resize":
             return f"resize to long edge ≤ {self.max_edge} px ({self.method})"
         if self.kind == "crop":
@@ -762,6 +798,8 @@ class Step:
             return strip_metadata(data)
         if self.kind == "orient":
             return apply_orientation(data, max_pixels=max_pixels)
+        if self.kind == "srgb":
+            return convert_to_srgb(data, max_pixels=max_pixels)
         if self.kind == "resize":
             return resize_max_edge(data, self.max_edge, self.method, max_pixels=max_pixels)  # type: ignore[arg-type]
         if self.kind == "crop":
@@ -860,13 +898,14 @@ class Chain:
 
 
 def _platform_chain(p: PlatformProfile, *, progressive: bool = False) -> Chain:
-    """orient, strip, crop to the shapes shown whole (if the network crops),
+    """sRGB, orient, strip, crop to the shapes shown whole (if the network crops),
     resize to the limit, JPEG at the lowest reported quality."""
     if p.observed_quality_range is None:
         raise ValueError(f"the profile {p.name!r} has no reported quality to simulate")
     crop = (Step("crop", aspect=p.aspect_range),) if p.aspect_range is not None else ()
     return Chain(
         (
+            Step("srgb"),
             Step("orient"),
             Step("strip"),
             *crop,
@@ -902,7 +941,7 @@ def preset(name: str) -> Chain:
 
 
 _CHAIN_HINT = (
-    "A chain is comma-separated presets (" + ", ".join(PRESETS) + ") and steps: strip, orient, png, "
+    "A chain is comma-separated presets (" + ", ".join(PRESETS) + ") and steps: strip, srgb, orient, png, "
     "resize:EDGE[:METHOD], crop:LOW:HIGH, jpeg:Q[:ENCODER][:baseline|progressive][:444|422|420], webp:Q, avif:Q; "
     "e.g. \"resize:1080,jpeg:75:opencv\"."
 )
@@ -932,7 +971,7 @@ def _parse_item(item: str) -> list[Step]:
             f"nor a step ({', '.join(_KINDS)}).",
             hint=_CHAIN_HINT,
         )
-    if kind in ("strip", "orient", "png"):
+    if kind in ("strip", "srgb", "orient", "png"):
         if args:
             raise InputError(f"The chain step {kind!r} takes no arguments, got {item!r}.", hint=_CHAIN_HINT)
         return [Step(kind)]
