@@ -13,7 +13,7 @@ from picveil import errors
 from picveil.api import _protect
 from picveil.cli.main import main
 from picveil.crypto import Keyring
-from picveil.jpeg.colour import display_p3, is_srgb, matrix_profile, profile_name, srgb_profile, to_srgb
+from picveil.jpeg.colour import adobe_rgb, display_p3, is_srgb, matrix_profile, profile_name, srgb_profile, to_srgb
 from picveil.jpeg.metadata import describe_metadata, icc_profile
 from picveil.platforms import fit, parse_chain
 from picveil.robust.errors import HeaderDamagedError
@@ -59,7 +59,7 @@ def test_srgb_is_decided_by_what_a_profile_does():
     assert is_srgb(None) and is_srgb(b"")
     assert is_srgb(srgb_profile())
     assert is_srgb(matrix_profile("an sRGB of our own", SRGB_PRIMARIES))  # another sRGB profile, other bytes
-    assert not is_srgb(display_p3())
+    assert not is_srgb(display_p3()) and not is_srgb(adobe_rgb())
     assert not is_srgb(matrix_profile("wide", ((0.7347, 0.2653), (0.1152, 0.8264), (0.1566, 0.0177))))
     assert is_srgb(b"not a profile" * 20)  # unreadable: nothing (no network either) can convert it
     gray = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()

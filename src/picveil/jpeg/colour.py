@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
 
-__all__ = ["SRGB_TOLERANCE", "display_p3", "is_srgb", "matrix_profile", "profile_name", "srgb_profile", "to_srgb"]
+__all__ = ["SRGB_TOLERANCE", "adobe_rgb", "display_p3", "is_srgb", "matrix_profile", "profile_name", "srgb_profile", "to_srgb"]
 
 #: Largest difference (8-bit levels, any channel) between a colour and its
 #: conversion to sRGB for a profile to count as sRGB: the many sRGB profiles
@@ -170,9 +170,9 @@ def _srgb_curve(n: int = 1024) -> bytes:
     return b"curv\0\0\0\0" + struct.pack(">I", n) + struct.pack(f">{n}H", *out)
 
 
-def matrix_profile(name: str, primaries, white=D65) -> bytes:
+def matrix_profile(name: str, primaries, white=D65, gamma: float | None = None) -> bytes:
     """An ICC v2 display profile for RGB with the given primaries and white
-    point (CIE xy) and the sRGB tone curve.
+    point (CIE xy) and the sRGB tone curve, or a pure power curve.
 
     Pure function. The colorants are adapted to the profile connection
     space's D50 white with the Bradford transform, as ICC requires.
@@ -185,6 +185,9 @@ def matrix_profile(name: str, primaries, white=D65) -> bytes:
         Red, green and blue chromaticities.
     white : (float, float)
         White point chromaticity (default D65).
+    gamma : float or None
+        The exponent of a pure power tone curve (Adobe RGB: 563/256); None:
+        the sRGB curve.
 
     Returns
     -------
@@ -199,7 +202,7 @@ def matrix_profile(name: str, primaries, white=D65) -> bytes:
     brad = np.array(_BRADFORD)
     cat = np.linalg.inv(brad) @ np.diag((brad @ np.array(_D50_XYZ)) / (brad @ w)) @ brad
     m50 = cat @ m
-    curve = _srgb_curve()
+    curve = _srgb_curve() if gamma is None else b"curv\0\0\0\0" + struct.pack(">IH", 1, round(gamma * 256))
     tags = [
         (b"desc", _tag_text(b"desc", name)),
         (b"cprt", _tag_text(b"cprt", "No copyright, use freely")),
@@ -228,7 +231,17 @@ def matrix_profile(name: str, primaries, white=D65) -> bytes:
     return header + table + body
 
 
+#: Adobe RGB (1998): its primaries, D65 white, a power curve of 563/256.
+ADOBE_RGB_PRIMARIES = ((0.64, 0.33), (0.21, 0.71), (0.15, 0.06))
+
+
 @functools.lru_cache(maxsize=1)
 def display_p3() -> bytes:
     """A Display P3 profile (:func:`matrix_profile` with :data:`DISPLAY_P3_PRIMARIES`)."""
     return matrix_profile("Display P3", DISPLAY_P3_PRIMARIES)
+
+
+@functools.lru_cache(maxsize=1)
+def adobe_rgb() -> bytes:
+    """A profile with Adobe RGB (1998)'s primaries, white and tone curve."""
+    return matrix_profile("Adobe RGB (1998) compatible", ADOBE_RGB_PRIMARIES, gamma=563 / 256)

@@ -6,7 +6,7 @@
 * :mod:`~picveil.platforms.fitting`: :func:`fit` resizes and re-encodes a photo
   to a profile *before* protection, so that the network need not resize it;
 * :mod:`~picveil.platforms.simulate`: a platform simulator, pure
-  bytes → bytes steps (strip, orient, resize, JPEG with several encoders,
+  bytes → bytes steps (strip, sRGB conversion, orient, resize, JPEG with several encoders,
   WebP, PNG) and :class:`Chain` to run them, with presets per network;
 * :mod:`~picveil.platforms.quality`: the IJG quality scale and an estimate
   of the quality a JPEG was written at, from its quantization tables.

@@ -16,6 +16,13 @@ Two kinds of number are kept apart:
   :func:`picveil.platforms.fitting.fit` encodes at. It is the top of the
   observed range: encoding higher only spends bytes the network throws away,
   encoding lower loses more than the network would.
+
+Colour: networks are reported to convert a photo tagged with a wider colour
+space (Display P3, Adobe RGB) to sRGB on upload, and some to drop the profile
+without converting (:data:`DIYPHOTO`); Instagram keeps Display P3 for
+wide-colour iOS devices (:data:`KRIEGER`). ``fit`` converts every photo to
+sRGB, and the simulator's network presets convert first (step ``srgb``), the
+case that a reveal must survive.
 """
 
 from __future__ import annotations
@@ -59,6 +66,15 @@ ASPECT_PAGES = (
     "ratio-does-instagram-use and https://www.cvt-jp.com/wordpress/3994/ (reported: feed photos "
     "from 1.91:1 landscape to 4:5 portrait, 1080 px wide, so at most 1350 px tall; a photo "
     "outside that range is cropped to fit it)"
+)
+DIYPHOTO = (
+    "DIYPhotography, 'Instagram breaking out of sRGB to introduce wide colour on iPhones' (2017), "
+    "https://www.diyphotography.net/instagram-breaking-srgb-introduce-wide-colour-display-iphones/ "
+    "(reported: most image sharing platforms convert uploads to sRGB; some strip the colour profile)"
+)
+KRIEGER = (
+    "Mike Krieger, 'Bringing Wide Color to Instagram', Instagram Engineering, 2017-01-09 "
+    "(Instagram keeps Display P3 photos in wide colour for iOS devices that show it)"
 )
 WHATSAPP_BLOGS = (
     "blog posts on WhatsApp photo compression, e.g. "
@@ -171,7 +187,7 @@ PROFILES: dict[str, PlatformProfile] = {
                 "uploaded JPEGs that are already within its limits as they are, which is what "
                 "`picveil fit` aims for. Which clients get WebP is not pinned down."
             ),
-            sources=(ISSUE, PHOTO_TACO, ERDMANN, OBRIEN),
+            sources=(ISSUE, PHOTO_TACO, ERDMANN, OBRIEN, DIYPHOTO),
         ),
         PlatformProfile(
             name="facebook",
@@ -189,7 +205,7 @@ PROFILES: dict[str, PlatformProfile] = {
                 "12 % fewer pixels, so `fit` resizes to 1920 px. Downloads are reported to be "
                 "progressive JPEGs (DSP Stack Exchange)."
             ),
-            sources=(ISSUE, PHOTO_TACO, DSP_SE),
+            sources=(ISSUE, PHOTO_TACO, DSP_SE, DIYPHOTO),
             fit_long_edge=1920,
         ),
         PlatformProfile(
@@ -209,7 +225,7 @@ PROFILES: dict[str, PlatformProfile] = {
                 "robust header: `fit` pads them to the nearest allowed shape (or crops them "
                 "itself, before protection, with --aspect crop)."
             ),
-            sources=(ISSUE, PHOTO_TACO, DOUGLAS, ASPECT_PAGES),
+            sources=(ISSUE, PHOTO_TACO, DOUGLAS, ASPECT_PAGES, DIYPHOTO, KRIEGER),
             aspect_range=(0.8, 1.91),
         ),
         PlatformProfile(
@@ -226,7 +242,7 @@ PROFILES: dict[str, PlatformProfile] = {
                 "report anything from about 50 to 80, and an 'HD' sending option that keeps "
                 "more. Photos sent as documents are not touched."
             ),
-            sources=(ISSUE, WHATSAPP_BLOGS),
+            sources=(ISSUE, WHATSAPP_BLOGS, DIYPHOTO),
         ),
         PlatformProfile(
             name="generic",
