@@ -1545,3 +1545,60 @@ def test_a_downscale_of_regions_that_touch_reads_each_beside_the_others_revealed
         got[on] = _psnr(_decode(picveil.reveal(received, keyring=friend))[mask], ref[mask])
     assert got[True] > got[False] + 5.0, (got, plain)
     assert got[True] > plain - 6.0, (got, plain)
+
+
+# --- a screenshot: the picture inside a plain border ------------------------------------
+def _canvas(rgb: np.ndarray, pads: tuple[int, int, int, int], colour, scale: float = 1.0) -> np.ndarray:
+    """`rgb` (resized by `scale`) on a plain `colour` with ``left, top, right, bottom`` pixels around it."""
+    im = Image.fromarray(rgb)
+    if scale != 1.0:
+        im = im.resize((round(im.width * scale), round(im.height * scale)), Image.Resampling.LANCZOS)
+    left, top, right, bottom = pads
+    out = Image.new("RGB", (im.width + left + right, im.height + top + bottom), colour)
+    out.paste(im, (left, top))
+    return np.asarray(out)
+
+
+def test_picture_frame_finds_a_picture_inside_a_plain_border(photo):
+    rgb = _decode(photo)[:400, :600]
+    h, w = rgb.shape[:2]
+    assert rv.picture_frame(rgb) is None  # a photo is no border
+    assert rv.picture_frame(_canvas(rgb, (40, 10, 0, 200), (24, 24, 28))) == (40, 10, 40 + w, 10 + h)
+    assert rv.picture_frame(_canvas(rgb, (3, 3, 3, 3), (255, 255, 255))) == (3, 3, 3 + w, 3 + h)
+    # a JPEG of it rings beside the edge, inside the block that holds it
+    ringing = _decode(_jpeg(_canvas(rgb, (25, 21, 13, 30), (255, 255, 255)), 80))
+    assert rv.picture_frame(ringing) == (25, 21, 25 + w, 21 + h)
+    gray = _canvas(rgb, (9, 9, 9, 9), (0, 0, 0))[:, :, 0]
+    assert rv.picture_frame(gray) == (9, 9, 9 + w, 9 + h)
+    assert rv.picture_frame(_canvas(rgb[:50], (9, 9, 9, 9), (0, 0, 0))) is None  # too little left inside
+    assert rv.picture_frame(np.full((300, 300, 3), 7, np.uint8)) is None  # all border
+
+
+@pytest.mark.parametrize(
+    ("pads", "colour", "scale", "fmt"),
+    [((31, 77, 31, 140), (16, 16, 20), 0.6, "png"), ((25, 25, 25, 25), (255, 255, 255), 1.0, "jpeg")],
+    ids=["png-screenshot-shrunk", "jpeg-white-border"],
+)
+def test_a_screenshot_of_the_photo_on_a_plain_background_reveals(photo, protected, keyrings, pads, colour, scale, fmt):
+    """A friend's screenshot (the photo shown smaller, app background around
+    it) or a repost on a plain border: the picture inside is found and revealed."""
+    _, friend, _ = keyrings
+    shot = _canvas(_decode(protected[0]), pads, colour, scale)
+    plain = _canvas(_decode(photo), pads, colour, scale)
+    buf = io.BytesIO()
+    Image.fromarray(shot).save(buf, "PNG" if fmt == "png" else "JPEG", **({} if fmt == "png" else {"quality": 90}))
+    from picveil.robust.extractor import extract
+
+    with pytest.raises((errors.NoPicveilDataError, HeaderDamagedError)):  # the grid is not the image's
+        extract(shot)
+    out, report = api._reveal(buf.getvalue(), keyring=friend)
+    revealed = _decode(out)
+    assert revealed.shape == shot.shape and any("plain border" in w for w in report.warnings)
+    left, top = pads[:2]
+    mask = np.zeros(shot.shape[:2], bool)
+    mask[top:, left:] = _region_mask(shot[top:, left:].shape, BOXES, scale)
+    assert _psnr(revealed[mask], plain[mask]) > 32
+    assert _psnr(shot[mask], plain[mask]) < 20  # what it was before the reveal
+    border = np.ones(shot.shape[:2], bool)
+    border[top : top + round(1200 * scale), left : left + round(1800 * scale)] = False
+    assert _psnr(revealed[border], _decode(buf.getvalue())[border]) > 40  # returned as received

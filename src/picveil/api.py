@@ -1200,6 +1200,7 @@ def _reveal_from_pixels(
             "This image carries no picveil data: no container, and no in-image header in its pixels.",
             hint=(
                 "If a platform served it, it may have been cropped or edited; ask for the file as it was posted. "
+                "A screenshot works when it holds the whole photo (a plain background around it is fine). "
                 "Instagram crops photos narrower than 4:5 or wider than 1.91:1: protect with --platform instagram, "
                 "which pads them."
             ),
@@ -1233,6 +1234,10 @@ def _reveal_from_pixels(
         turn = {90: "a quarter turn anticlockwise", 180: "a half turn", 270: "a quarter turn clockwise"}[rep.rotated]
         warnings += (f"The picture had been given {turn} (a platform applied its orientation); "
                      "it was revealed turned back, and is returned as received.",)
+    if rep.frame:
+        x0, y0, x1, y1 = rep.frame
+        warnings += (f"The photo sat inside a plain border (a screenshot?): picveil revealed the {x1 - x0}×{y1 - y0} "
+                     f"picture at {x0},{y0} and returns the whole image as received.",)
     revealed = tuple(sorted(rep.revealed + rep.low_res))
     return out, RevealReport(None, revealed, locked, out, warnings)
 
