@@ -1559,19 +1559,31 @@ def _canvas(rgb: np.ndarray, pads: tuple[int, int, int, int], colour, scale: flo
     return np.asarray(out)
 
 
-def test_picture_frame_finds_a_picture_inside_a_plain_border(photo):
+def test_picture_frames_find_a_picture_inside_a_plain_border(photo):
     rgb = _decode(photo)[:400, :600]
     h, w = rgb.shape[:2]
-    assert rv.picture_frame(rgb) is None  # a photo is no border
-    assert rv.picture_frame(_canvas(rgb, (40, 10, 0, 200), (24, 24, 28))) == (40, 10, 40 + w, 10 + h)
-    assert rv.picture_frame(_canvas(rgb, (3, 3, 3, 3), (255, 255, 255))) == (3, 3, 3 + w, 3 + h)
+
+    def first(img):
+        frames = rv.picture_frames(img)
+        return frames[0] if frames else None
+
+    assert rv.picture_frames(rgb) == []  # a photo is no border
+    assert first(_canvas(rgb, (40, 10, 0, 200), (24, 24, 28))) == (40, 10, 40 + w, 10 + h)
+    assert first(_canvas(rgb, (3, 3, 3, 3), (255, 255, 255))) == (3, 3, 3 + w, 3 + h)
     # a JPEG of it rings beside the edge, inside the block that holds it
     ringing = _decode(_jpeg(_canvas(rgb, (25, 21, 13, 30), (255, 255, 255)), 80))
-    assert rv.picture_frame(ringing) == (25, 21, 25 + w, 21 + h)
+    assert first(ringing) == (25, 21, 25 + w, 21 + h)
     gray = _canvas(rgb, (9, 9, 9, 9), (0, 0, 0))[:, :, 0]
-    assert rv.picture_frame(gray) == (9, 9, 9 + w, 9 + h)
-    assert rv.picture_frame(_canvas(rgb[:50], (9, 9, 9, 9), (0, 0, 0))) is None  # too little left inside
-    assert rv.picture_frame(np.full((300, 300, 3), 7, np.uint8)) is None  # all border
+    assert first(gray) == (9, 9, 9 + w, 9 + h)
+    assert rv.picture_frames(_canvas(rgb[:50], (9, 9, 9, 9), (0, 0, 0))) == []  # too little left inside
+    assert rv.picture_frames(np.full((300, 300, 3), 7, np.uint8)) == []  # all border
+    # a picture whose own edge is near the border's colour (dark on black): the true frame is a candidate
+    dark = rgb.copy()
+    dark[:, :12] = 4
+    frames = rv.picture_frames(_canvas(dark, (17, 17, 17, 17), (0, 0, 0)))
+    assert frames[0] == (29, 17, 17 + w, 17 + h) and (17, 17, 17 + w, 17 + h) in frames
+    frames = rv.picture_frames(_canvas(dark, (0, 0, 0, 90), (0, 0, 0)))  # a border below only
+    assert frames[0] == (12, 0, w, h) and (0, 0, w, h) in frames
 
 
 @pytest.mark.parametrize(

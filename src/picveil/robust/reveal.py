@@ -204,7 +204,7 @@ class PixelRevealReport:
         estimated it (one of :data:`RESIZE_KERNELS`), else empty.
     frame : (int, int, int, int) or None
         ``x0, y0, x1, y1`` of the protected picture inside a plain border of
-        the received one (a screenshot; :func:`picture_frame`), which alone
+        the received one (a screenshot; :func:`picture_frames`), which alone
         was revealed; the output is the whole received picture. None: the
         picture filled the received one.
     """
@@ -1833,7 +1833,7 @@ def reveal_pixels(
         The revealed picture, ``uint8`` ``(h, w, 3)`` (or ``(h, w)`` gray), at
         the received size, and what was done. A picture turned by a platform
         is looked for turned back, and one inside a plain border (a
-        screenshot) is looked for inside it (:func:`picture_frame`).
+        screenshot) is looked for inside it (:func:`picture_frames`).
 
     Raises
     ------
@@ -1881,24 +1881,24 @@ def reveal_pixels(
 
             return np.ascontiguousarray(np.rot90(out, -k)), replace(report, rotated=(360 - 90 * k) % 360)
         # A screenshot, or a repost on a plain background: the picture inside a plain border.
-        frame = picture_frame(image)
-        if frame is None:
-            raise first
-        x0, y0, x1, y1 = frame
-        inner = np.ascontiguousarray(image[y0:y1, x0:x1])
-        try:
-            extract(inner)
-        except (NoPicveilDataError, HeaderDamagedError):
-            raise first from None
-        tables = _chroma_tables(_received_coefficients(data, max_pixels)) if fmt == "jpeg" else None
-        out, report = _reveal_decoded(
-            None, inner, fmt, keyring, identities, max_pixels, recover_clipped, sampling, tables, received_factors=factors
-        )
-        from dataclasses import replace
+        for frame in picture_frames(image):
+            x0, y0, x1, y1 = frame
+            inner = np.ascontiguousarray(image[y0:y1, x0:x1])
+            try:
+                extract(inner)
+            except (NoPicveilDataError, HeaderDamagedError):
+                continue
+            tables = _chroma_tables(_received_coefficients(data, max_pixels)) if fmt == "jpeg" else None
+            out, report = _reveal_decoded(
+                None, inner, fmt, keyring, identities, max_pixels, recover_clipped, sampling, tables,
+                received_factors=factors,
+            )
+            from dataclasses import replace
 
-        whole = image.copy()
-        whole[y0:y1, x0:x1] = out
-        return whole, replace(report, received_size=(image.shape[1], image.shape[0]), frame=frame)
+            whole = image.copy()
+            whole[y0:y1, x0:x1] = out
+            return whole, replace(report, received_size=(image.shape[1], image.shape[0]), frame=frame)
+        raise first
 
 
 #: Largest difference (levels, any channel) from a border's colour of the pixels of a plain border's rows and columns.
@@ -1906,23 +1906,37 @@ FRAME_TOLERANCE = 10
 #: Share of a row or column's pixels that must be within :data:`FRAME_TOLERANCE` for it to count as border
 #: (a lossy copy rings beside the picture's edge and has stray pixels).
 FRAME_SHARE = 0.98
-#: Lines beyond the plain ones in which :func:`picture_frame` looks for the picture's edge (a JPEG block).
+#: Lines beyond the plain ones in which :func:`picture_frames` looks for the picture's edge (a JPEG block).
 FRAME_RING = 8
+#: Rise (levels) of a line's mean distance from the border's colour over the outermost lines' that
+#: :func:`picture_frames` takes for the picture's edge when the picture's own edge is near that colour.
+FRAME_RISE = 2.0
 #: Smallest width and height of the picture inside a border.
 FRAME_MIN_SIDE = 64
 
 
-def picture_frame(image: np.ndarray) -> tuple[int, int, int, int] | None:
-    """The rectangle of a picture inside a plain border: a screenshot of a
-    photo on an app's background, a repost letterboxed on a plain colour.
+def picture_frames(image: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Where a picture may sit inside a plain border, likeliest first: a
+    screenshot of a photo on an app's background, a repost letterboxed on a
+    plain colour.
 
-    Pure function. From each side, rows (columns) are taken off while at
-    least :data:`FRAME_SHARE` of their pixels lie within
-    :data:`FRAME_TOLERANCE` levels of the colour of that side's outermost
-    row (column). A lossy copy rings up to a block beside the picture's
-    edge, so the edge is then put where the lines' mean distance from the
-    border's colour rises most, within :data:`FRAME_RING` lines of there.
-    Sides without a border stay.
+    Pure function. For each side, the border's depth is estimated three
+    ways, each a candidate edge:
+
+    1. rows (columns) are taken off while at least :data:`FRAME_SHARE` of
+       their pixels lie within :data:`FRAME_TOLERANCE` levels of the colour
+       of that side's outermost row (column); a lossy copy rings up to a
+       block beside the picture's edge, so the edge is then put where the
+       lines' mean distance from the border's colour rises most, within
+       :data:`FRAME_RING` lines of there;
+    2. where that mean distance first rises :data:`FRAME_RISE` levels above
+       the outermost line's (a picture whose own edge is near the border's
+       colour, dark on black);
+    3. no border on that side.
+
+    The frames are: every side at (1); each side in turn at (2), then at
+    (3); every side at (2). A picture with no border on any side, or any
+    frame under :data:`FRAME_MIN_SIDE` pixels wide or tall, is left out.
 
     Parameters
     ----------
@@ -1931,38 +1945,48 @@ def picture_frame(image: np.ndarray) -> tuple[int, int, int, int] | None:
 
     Returns
     -------
-    (int, int, int, int) or None
-        ``x0, y0, x1, y1`` (exclusive ends) of the picture inside; None when
-        no side has a border, or what is left is under
-        :data:`FRAME_MIN_SIDE` pixels wide or tall.
+    list of (int, int, int, int)
+        ``x0, y0, x1, y1`` (exclusive ends), distinct; empty when (1) finds
+        no border on any side.
     """
     img = np.asarray(image).astype(np.int16)
     if img.ndim == 2:
         img = img[:, :, None]
     h, w = img.shape[:2]
 
-    def depth(lines: np.ndarray) -> int:
-        """How many of `lines` (outermost first, each ``(n, channels)``) are border."""
+    def depths(lines: np.ndarray) -> tuple[int, int]:
+        """Border depths (1) and (2) of `lines` (outermost first, each ``(n, channels)``)."""
         colour = np.median(lines[0], axis=0)
         far = np.abs(lines - colour).max(axis=2)
         near = (far <= FRAME_TOLERANCE).mean(axis=1) >= FRAME_SHARE
         if near.all():
-            return len(near)
+            return len(near), len(near)
         d = int(np.argmin(near))
         if d == 0:
-            return 0
+            return 0, 0
         dev = far[: d + FRAME_RING + 1].mean(axis=1)
         lo, hi = d, min(d + FRAME_RING, len(dev) - 1)
-        return lo + int(np.argmax(np.diff(dev[lo - 1 : hi + 1]))) if hi >= lo else d
+        strict = lo + int(np.argmax(np.diff(dev[lo - 1 : hi + 1]))) if hi >= lo else d
+        risen = np.flatnonzero(dev > dev[0] + FRAME_RISE)
+        return strict, int(risen[0]) if risen.size else strict
 
-    top = depth(img)
-    bottom = depth(img[::-1])
-    left = depth(img.transpose(1, 0, 2))
-    right = depth(img.transpose(1, 0, 2)[::-1])
-    x0, y0, x1, y1 = left, top, w - right, h - bottom
-    if (x0, y0, x1, y1) == (0, 0, w, h) or x1 - x0 < FRAME_MIN_SIDE or y1 - y0 < FRAME_MIN_SIDE:
-        return None
-    return x0, y0, x1, y1
+    sides = [depths(img), depths(img[::-1]), depths(img.transpose(1, 0, 2)), depths(img.transpose(1, 0, 2)[::-1])]
+    if not any(d for d, _ in sides):
+        return []
+    first = [d for d, _ in sides]
+    tries = [first]
+    for alternative in (1, None):
+        for i, (d, r) in enumerate(sides):
+            alt = r if alternative else 0
+            if alt != d:
+                tries.append(first[:i] + [alt] + first[i + 1 :])
+    tries.append([r for _, r in sides])
+    frames = []
+    for top, bottom, left, right in tries:
+        frame = (left, top, w - right, h - bottom)
+        if frame != (0, 0, w, h) and frame not in frames and min(frame[2] - left, frame[3] - top) >= FRAME_MIN_SIDE:
+            frames.append(frame)
+    return frames
 
 
 def _chroma_tables(co, *, turned: bool = False) -> list[np.ndarray] | None:
