@@ -109,18 +109,6 @@ def run_photo(name: str, rgb: np.ndarray, chains, keyring, seed: int) -> list[di
 
 
 def print_tables(rows: list[dict], chains, elapsed: float, markdown: bool) -> None:
-    def table(heads, body):
-        if markdown:
-            print("| " + " | ".join(heads) + " |")
-            print("|" + "---|" * len(heads))
-            for r in body:
-                print("| " + " | ".join(r) + " |")
-        else:
-            widths = [max(len(h), *(len(r[i]) for r in body)) for i, h in enumerate(heads)]
-            print("  ".join(h.ljust(n) for h, n in zip(heads, widths)))
-            for r in body:
-                print("  ".join(c.ljust(n) for c, n in zip(r, widths)))
-
     photos = sorted({(r["photo"], r["mp"]) for r in rows}, key=lambda p: p[1])
     print(f"### A wide-gamut photo for a circle through a network that converts it to sRGB: {len(photos)} photos "
           f"({photos[0][1]:.2f}-{photos[-1][1]:.2f} MP), 1-4 regions each; {elapsed:.0f} s\n")
@@ -137,8 +125,8 @@ def print_tables(rows: list[dict], chains, elapsed: float, markdown: bool) -> No
                 worst = f"{min(r[arm] - r['plain'] for r in ok):+.2f}" if ok else "–"
                 cells += [f"{100 * len(ok) / len(got):.0f}%", gap, worst]
             body.append([space, spec, str(len(got)), f"{np.mean([r['plain'] for r in got]):.2f}", *cells])
-    table(["colour space", "chain", "files", "plain PSNR", "auto: revealed", "auto: gap dB", "auto: worst",
-           "keep: revealed", "keep: gap dB (revealed)", "keep: worst"], body)
+    br.print_grid(["colour space", "chain", "files", "plain PSNR", "auto: revealed", "auto: gap dB", "auto: worst",
+                   "keep: revealed", "keep: gap dB (revealed)", "keep: worst"], body, markdown)
     print()
     print("* auto: put in sRGB before protection (picveil's default for circles); keep: the photo's profile kept (before)")
     print("* keep, not revealed: " + (", ".join(

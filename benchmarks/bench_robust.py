@@ -507,6 +507,21 @@ def fmt(v: float, digits: int = 2, sign: bool = False) -> str:
     return f"{v:+.{digits}f}" if sign else f"{v:.{digits}f}"
 
 
+def print_grid(heads: list[str], rows: list[list[str]], markdown: bool) -> None:
+    """Print a table: Markdown, or plain columns padded to their widest cell
+    (shared by the benchmarks that import this module)."""
+    if markdown:
+        print("| " + " | ".join(heads) + " |")
+        print("|" + "---|" * len(heads))
+        for row in rows:
+            print("| " + " | ".join(row) + " |")
+        return
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(heads)]
+    print("  ".join(h.ljust(n) for h, n in zip(heads, widths)))
+    for row in rows:
+        print("  ".join(c.ljust(n) for c, n in zip(row, widths)))
+
+
 def print_tables(results, specs, schemes, seed003, elapsed: float, markdown: bool) -> None:
     headers = ["scheme", "chain", "header ok", "revealed", "PSNR", "SSIM", "plain PSNR", "plain SSIM", "gap dB", "median gap", "worst gap", "ring PSNR", "ring gap dB", "reveal s"]
     body = []

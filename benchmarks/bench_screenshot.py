@@ -135,16 +135,7 @@ def print_table(rows: list[dict], elapsed: float, markdown: bool) -> None:
     photos = sorted({(r["photo"], r["mp"]) for r in rows}, key=lambda p: p[1])
     print(f"### A screenshot of a protected photo (the picture inside a plain border): {len(photos)} photos "
           f"({photos[0][1]:.2f}-{photos[-1][1]:.2f} MP), 1-4 regions each; {elapsed:.0f} s\n")
-    if markdown:
-        print("| " + " | ".join(heads) + " |")
-        print("|" + "---|" * len(heads))
-        for r in body:
-            print("| " + " | ".join(r) + " |")
-    else:
-        widths = [max(len(h), *(len(r[i]) for r in body)) for i, h in enumerate(heads)]
-        print("  ".join(h.ljust(n) for h, n in zip(heads, widths)))
-        for r in body:
-            print("  ".join(c.ljust(n) for c, n in zip(r, widths)))
+    br.print_grid(heads, body, markdown)
     print()
     print("* PSNR of the regions against the original shown the same way; before this change no screenshot revealed")
     missed = [f"{r['photo']} {r['case']} ({r['screenshot error']})" for r in rows if r["screenshot"] is None]

@@ -122,18 +122,6 @@ def run_photo(name: str, rgb: np.ndarray, chains, keyring, seed: int) -> dict | 
 
 
 def print_tables(results: list[dict], chains, elapsed: float, markdown: bool) -> None:
-    def table(heads, rows):
-        if markdown:
-            print("| " + " | ".join(heads) + " |")
-            print("|" + "---|" * len(heads))
-            for r in rows:
-                print("| " + " | ".join(r) + " |")
-        else:
-            widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(heads)]
-            print("  ".join(h.ljust(n) for h, n in zip(heads, widths)))
-            for r in rows:
-                print("  ".join(c.ljust(n) for c, n in zip(r, widths)))
-
     mps = [r["mp"] for r in results]
     print(f"### A non-JPEG photo protected for a circle: written 4:2:0 against 4:4:4; {len(results)} photos "
           f"({min(mps):.2f}-{max(mps):.2f} MP), 1-4 regions each; {elapsed:.0f} s\n")
@@ -156,8 +144,8 @@ def print_tables(results: list[dict], chains, elapsed: float, markdown: bool) ->
             f"{np.mean(est):+.2f} ({sum(e > 0 for e in est)}/{len(est)})",
             f"{np.mean(diff):+.2f} ({sum(d > 0 for d in diff)}/{len(diff)})",
         ])
-    table(["chain", "photos", "plain PSNR", "4:2:0 PSNR", "4:2:0 gap dB", "4:4:4 PSNR", "4:4:4 gap dB",
-           "4:4:4 upsampled PSNR", "upsampled gap dB", "estimate gain dB (better)", "4:2:0 − 4:4:4 dB (better)"], rows)
+    br.print_grid(["chain", "photos", "plain PSNR", "4:2:0 PSNR", "4:2:0 gap dB", "4:4:4 PSNR", "4:4:4 gap dB",
+                   "4:4:4 upsampled PSNR", "upsampled gap dB", "estimate gain dB (better)", "4:2:0 − 4:4:4 dB (better)"], rows, markdown)
     print()
     out = {arm: [r["outside"][arm] for r in results] for arm in ARMS}
     print(f"* outside the regions, protected file against the PNG (mean): 4:2:0 {np.mean(out['4:2:0']):.2f} dB, "

@@ -1881,7 +1881,9 @@ def reveal_pixels(
 
             return np.ascontiguousarray(np.rot90(out, -k)), replace(report, rotated=(360 - 90 * k) % 360)
         # A screenshot, or a repost on a plain background: the picture inside a plain border.
-        for frame in picture_frames(image):
+        from .extractor import frames_found
+
+        for frame in frames_found(image, picture_frames(image)):
             x0, y0, x1, y1 = frame
             inner = np.ascontiguousarray(image[y0:y1, x0:x1])
             try:
