@@ -103,7 +103,7 @@ def test_the_simulator_converts_to_srgb_as_networks_do(photo):
         assert np.array_equal(np.asarray(im.convert("RGB")), want)
     srgb = _tagged_jpeg(photo, srgb_profile())
     assert step.apply(srgb) == srgb
-    for name in ("facebook", "instagram", "x", "whatsapp"):
+    for name in ("facebook", "instagram", "x", "whatsapp", "telegram"):
         assert parse_chain(name).steps[0] == step
 
 

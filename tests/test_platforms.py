@@ -125,7 +125,7 @@ def tagged_photo() -> bytes:
 
 # --- profiles ----------------------------------------------------------------------
 def test_profiles_follow_the_issue_table():
-    assert set(PROFILES) == {"x", "facebook", "instagram", "whatsapp", "generic"}
+    assert set(PROFILES) == {"x", "facebook", "instagram", "whatsapp", "telegram", "generic"}
     x, fb, ig, wa = (PROFILES[n] for n in ("x", "facebook", "instagram", "whatsapp"))
     assert (x.max_long_edge, x.jpeg_quality, x.observed_quality_range) == (4096, 85, (85, 85))
     assert (fb.max_long_edge, fb.observed_quality_range, fb.strips_metadata) == (2048, (71, 85), True)
@@ -133,8 +133,10 @@ def test_profiles_follow_the_issue_table():
     assert wa.max_long_edge == 1600
     # fit resizes to the smallest reported limit: Facebook 2048 (issue) or 1920 (Photo Taco)
     assert fb.fit_edge == 1920 and x.fit_edge == 4096 and ig.fit_edge == 1080 and wa.fit_edge == 1600
+    tg = PROFILES["telegram"]  # not in the issue: its own sources; fit to the smaller report, 1280
+    assert (tg.max_long_edge, tg.fit_edge, tg.jpeg_quality) == (2560, 1280, 80) and ISSUE not in tg.sources
     for p in PROFILES.values():
-        assert p.sources and ISSUE in p.sources, p.name
+        assert p.sources and (ISSUE in p.sources or p is tg), p.name
         assert p.notes
         assert set(p.formats_served) <= {"jpeg", "webp"}
         rng = p.observed_quality_range
@@ -568,7 +570,8 @@ def test_every_input_mode_becomes_8bit_gray_or_rgb(photo, mode, fmt, expected):
 # --- chains ------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("name", "edge", "quality", "sof"),
-    [("facebook", 2048, 71, "SOF2"), ("instagram", 1080, 75, "SOF0"), ("whatsapp", 1600, 50, "SOF0"), ("x", 4096, 85, "SOF0")],
+    [("facebook", 2048, 71, "SOF2"), ("instagram", 1080, 75, "SOF0"), ("whatsapp", 1600, 50, "SOF0"), ("x", 4096, 85, "SOF0"),
+     ("telegram", 2560, 80, "SOF0")],
 )
 def test_platform_presets(big_photos, photo, name, edge, quality, sof):
     chain = parse_chain(name)

@@ -782,7 +782,7 @@ def protect(image: Source, regions, **options) -> bytes:
         texture amount and, without the header, buys nothing).
     platform : str, optional
         Resize and re-encode for ``x``, ``facebook``, ``instagram``,
-        ``whatsapp`` or ``generic`` first (boxes are mapped), so the platform
+        ``whatsapp``, ``telegram`` or ``generic`` first (boxes are mapped), so the platform
         need not resize.
     detect, level, min_score, exclude, regions_file :
         Find regions automatically (see :func:`detect`) and merge them with

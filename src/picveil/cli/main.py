@@ -275,7 +275,7 @@ def protect(
     shape: str = typer.Option("box", "--shape", help="box, ellipse or mask (painted looks; scramble stays MCU-aligned)."),
     mask: Optional[Path] = typer.Option(None, "--mask", help="PNG mask (white = protect) for --shape mask; also adds its boxes."),
     sidecar: bool = typer.Option(False, "--sidecar", help="Also write OUTPUT.picveil, the reveal data, for platforms that strip it."),
-    platform: Optional[str] = typer.Option(None, "--platform", help="Fit for x, facebook, instagram, whatsapp or generic first (see `picveil platforms`)."),
+    platform: Optional[str] = typer.Option(None, "--platform", help="Fit for x, facebook, instagram, whatsapp, telegram or generic first (see `picveil platforms`)."),
     detect: Optional[str] = typer.Option(None, "--detect", help="Find regions: faces,text,plates,people (needs the detect extra)."),
     level: Optional[int] = typer.Option(None, "--level", min=1, max=5, help="Security level 1..5: share of the area protected in priority order (30%…100%)."),
     min_score: Optional[float] = typer.Option(None, "--min-score", help="Minimum detection score."),

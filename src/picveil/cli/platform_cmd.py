@@ -54,7 +54,7 @@ def _size(wh: tuple[int, int]) -> str:
 
 def fit_command(
     image: Path = typer.Argument(..., help="Photo to prepare (JPEG, PNG, BMP, TIFF, WebP)."),
-    platform: str = typer.Option(..., "--platform", "-P", help="x, facebook, instagram, whatsapp or generic (see `picveil platforms`)."),
+    platform: str = typer.Option(..., "--platform", "-P", help="x, facebook, instagram, whatsapp, telegram or generic (see `picveil platforms`)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="JPEG to write. Default: NAME.PLATFORM.jpg."),
     quality: Optional[int] = typer.Option(None, "--quality", "-q", min=1, max=100, help="JPEG quality instead of the profile's."),
     box: List[str] = typer.Option([], "--box", "-b", help="X,Y,W,H in the input's pixels: print where it lands in the output. Repeatable."),
@@ -91,7 +91,7 @@ def fit_command(
 
 def simulate_command(
     image: Path = typer.Argument(..., help="Image as it would be uploaded (e.g. a protected JPEG)."),
-    chain: str = typer.Option(..., "--chain", "-c", help='A preset (facebook, instagram, x, whatsapp, webp75, png) or steps, e.g. "resize:1080,jpeg:75:opencv".'),
+    chain: str = typer.Option(..., "--chain", "-c", help='A preset (facebook, instagram, x, whatsapp, telegram, webp75, png) or steps, e.g. "resize:1080,jpeg:75:opencv".'),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Where to write what the network would serve. Default: NAME.simulated.EXT."),
     max_pixels: int = typer.Option(200_000_000, "--max-pixels", help="Refuse larger images."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output file."),

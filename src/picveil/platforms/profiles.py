@@ -76,6 +76,16 @@ KRIEGER = (
     "Mike Krieger, 'Bringing Wide Color to Instagram', Instagram Engineering, 2017-01-09 "
     "(Instagram keeps Display P3 photos in wide colour for iOS devices that show it)"
 )
+TELEGRAM_TEST = (
+    "TickTechTold, 'Does Telegram Compress Images? [Tested and Proven Results]' (2022), "
+    "https://www.ticktechtold.com/telegram-compress-image/ (measured: a 6000×4000 photo, 891 KB, sent "
+    "as a photo arrived as 1280×853 and 40 KB)"
+)
+TELEGRAM_GUIDE = (
+    "Picovert, 'Telegram Image Size Guide' (2026), https://www.picovert.com/en/blog/image-size-for-telegram "
+    "(reported: a photo is re-encoded to JPEG at about quality 80, its long side capped at about 2560 px; "
+    "one sent as a file is untouched)"
+)
 WHATSAPP_BLOGS = (
     "blog posts on WhatsApp photo compression, e.g. "
     "https://shrinkto.com/blog/compress-image-for-whatsapp-without-quality-loss and "
@@ -243,6 +253,24 @@ PROFILES: dict[str, PlatformProfile] = {
                 "more. Photos sent as documents are not touched."
             ),
             sources=(ISSUE, WHATSAPP_BLOGS, DIYPHOTO),
+        ),
+        PlatformProfile(
+            name="telegram",
+            title="Telegram",
+            max_long_edge=2560,
+            jpeg_quality=80,
+            observed_quality_range=(80, 80),
+            subsampling="4:2:0",
+            formats_served=("jpeg",),
+            strips_metadata=True,
+            notes=(
+                "Not in the issue. A photo sent as a photo (not as a file) is re-encoded to JPEG at about "
+                "quality 80 with a long side of at most about 2560 px (a 2026 guide); a 2022 test measured "
+                "1280 px, and its 40 KB for 1280×853 (0.3 bits a pixel) suggests a lower quality than 80. "
+                "`fit` resizes to 1280 px, the smaller report. Photos sent as files are not touched."
+            ),
+            sources=(TELEGRAM_TEST, TELEGRAM_GUIDE),
+            fit_long_edge=1280,
         ),
         PlatformProfile(
             name="generic",

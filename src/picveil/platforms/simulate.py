@@ -924,6 +924,7 @@ PRESETS: dict[str, Chain] = {
     "instagram": _platform_chain(PROFILES["instagram"]),
     "x": _platform_chain(PROFILES["x"]),
     "whatsapp": _platform_chain(PROFILES["whatsapp"]),
+    "telegram": _platform_chain(PROFILES["telegram"]),
     "webp75": Chain((Step("webp", quality=75),), name="webp75"),
     "png": Chain((Step("png"),), name="png"),
 }

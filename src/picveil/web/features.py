@@ -25,7 +25,7 @@ from .errors import FeatureUnavailableError
 #: What the issue that adds looks names; used when the looks module lists none.
 _KNOWN_LOOKS = ("auto", "scramble", "fill", "inpaint", "frost", "sticker", "blur", "pixelate")
 #: Likewise for platform profiles, when ``picveil.platforms`` has no ``PROFILES``.
-_KNOWN_PLATFORMS = ("generic", "facebook", "instagram", "x", "whatsapp")
+_KNOWN_PLATFORMS = ("generic", "facebook", "instagram", "x", "whatsapp", "telegram")
 
 
 @functools.cache
