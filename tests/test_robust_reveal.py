@@ -1614,3 +1614,27 @@ def test_a_screenshot_of_the_photo_on_a_plain_background_reveals(photo, protecte
     border = np.ones(shot.shape[:2], bool)
     border[top : top + round(1200 * scale), left : left + round(1800 * scale)] = False
     assert _psnr(revealed[border], _decode(buf.getvalue())[border]) > 40  # returned as received
+
+
+def test_inspect_reads_the_in_image_header_of_a_downloaded_copy(photo, protected, keyrings):
+    """A friend's `picveil inspect` on what a network served (no picveil data
+    left) reads the in-image header: the regions and the circle to ask for."""
+    me, _, _ = keyrings
+    prot, report = protected
+    served = parse_chain("strip,resize:1080,jpeg:75").run(prot)
+    info = picveil.inspect(served)
+    assert info.source == "in-image header" and "shrunk to 60% of 1800×1200" in info.received
+    assert (info.width, info.height, info.scheme) == (1800, 1200, "scramble-v8")
+    assert [r.box for r in info.regions] == [r.box for r in report.regions]
+    assert {r.circle for r in info.regions} == {me.get("family").id_hex[:8]}
+    assert any("in-image header" in w for w in info.warnings)
+    # a screenshot of it: found inside its border
+    shot = _canvas(_decode(parse_chain("strip,png").run(prot)), (20, 50, 20, 90), (250, 250, 250), 0.5)
+    buf = io.BytesIO()
+    Image.fromarray(shot).save(buf, "PNG")
+    info = picveil.inspect(buf.getvalue())
+    assert info.source == "in-image header" and "inside a plain border" in info.received
+    # the protected file itself is read from its container; a plain photo has nothing
+    assert picveil.inspect(prot).source == "container"
+    with pytest.raises(errors.NoPicveilDataError):
+        picveil.inspect(photo)

@@ -70,6 +70,11 @@ class Inspection:
     groups: int
     extra_boxes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    #: where it was read: ``"container"`` (the picveil data), or ``"in-image header"``
+    #: (its pixels, when the data was stripped: a downloaded copy)
+    source: str = "container"
+    #: for an in-image header: the received picture, in words ("1080×935, shrunk to 42% of 2564×2220")
+    received: str = ""
 
 
 @dataclass(frozen=True)
@@ -1349,7 +1354,10 @@ def inspect(image: Source) -> Inspection:
     from .schemes import get_scheme
 
     data, _ = _read_source(image)
-    c = _load_container(data)
+    try:
+        c = _load_container(data)
+    except NoPicveilDataError as exc:
+        return _inspect_pixels(data, exc)
     h = c.header
     try:
         scheme_name = get_scheme(h.scheme_id).name
@@ -1367,6 +1375,50 @@ def inspect(image: Source) -> Inspection:
         groups=len(c.groups),
         extra_boxes=tuple(e.box_type.decode("latin-1") for e in c.extras),
         warnings=_warnings(_region_infos(h, c.groups)),
+    )
+
+
+def _inspect_pixels(data: bytes, no_container: NoPicveilDataError) -> Inspection:
+    """:func:`inspect` of a picture whose picveil data was stripped, from its
+    in-image header (found as the reveal finds it); `no_container` is raised
+    when it has none either."""
+    from .looks import LOOK_NAMES
+    from .robust.reveal import read_header
+    from .schemes import get_scheme
+
+    try:
+        rh, where = read_header(data)
+    except NoPicveilDataError:
+        raise no_container from None
+    try:
+        scheme_name = get_scheme(rh.scheme_id).name
+    except Exception:
+        scheme_name = f"unknown ({rh.scheme_id})"
+    infos = tuple(
+        RegionInfo(
+            index=i, box=Box(*rh.region_box(i)), group=r.group, look=LOOK_NAMES.get(r.look, f"look-{r.look}"),
+            recipients=0, passphrase=False, circle=rh.groups[r.group].circle_id.hex(),
+        )
+        for i, r in enumerate(rh.regions)
+    )
+    rw, rh_ = where.received_size
+    received = f"{rw}×{rh_}"
+    if where.scale != 1.0:
+        received += f", {'shrunk' if where.scale < 1 else 'enlarged'} to {where.scale:.0%} of {rh.width}×{rh.height}"
+    if where.rotated:
+        received += f", turned {where.rotated}°"
+    if where.frame:
+        x0, y0, x1, y1 = where.frame
+        received += f", the photo at {x0},{y0} inside a plain border ({x1 - x0}×{y1 - y0})"
+    notes = (
+        "Read from the in-image header: the picveil data was stripped (a downloaded or re-encoded copy). "
+        "Members of the circle(s) named by the id prefixes above reveal it with their keyring; "
+        "age recipients and passphrases need the original file.",
+    )
+    return Inspection(
+        format_version=1, scheme=scheme_name, scheme_id=rh.scheme_id, width=rh.width, height=rh.height,
+        mcu=rh.mcu, subsampling=rh.layout, regions=infos, groups=len(rh.groups),
+        warnings=notes + _warnings(infos), source="in-image header", received=received,
     )
 
 

@@ -466,6 +466,8 @@ def inspect(
         out.print_json(json.dumps(d, default=str))
         return
     out.print(f"picveil format v{info.format_version}, scheme {info.scheme} (id {info.scheme_id})")
+    if info.source != "container":
+        out.print(f"read from: the {info.source}; received picture {info.received}", markup=False)
     out.print(f"image {info.width}×{info.height}, {info.subsampling}, MCU {info.mcu[0]}×{info.mcu[1]}")
     out.print(f"{len(info.regions)} region(s) in {info.groups} key group(s)")
     out.print(_region_table(info.regions, "Regions"))

@@ -87,6 +87,7 @@ block means, known only through 17 (luma) and 5 (chroma) knots.
 from __future__ import annotations
 
 import io
+import itertools
 import math
 import os
 from collections.abc import Sequence
@@ -109,9 +110,12 @@ from .lattice import FIT_MAX_BLOCKS, find_tables, snap
 
 __all__ = [
     "OUTPUT_QUALITY",
+    "PixelHeaderInfo",
     "PixelRevealReport",
     "deconvolve",
     "encode_output",
+    "picture_frames",
+    "read_header",
     "reveal_pixels",
 ]
 
@@ -1862,45 +1866,95 @@ def reveal_pixels(
             data, image, fmt, keyring, identities, max_pixels, recover_clipped, sampling, received_factors=factors
         )
     except (NoPicveilDataError, HeaderDamagedError) as first:
-        # A platform may have applied the EXIF orientation and turned the pixels
-        # (phone photos): look for the header in the picture turned back.
-        for k in (1, 3, 2):
-            turned = np.ascontiguousarray(np.rot90(image, k))
+        for view, k, frame in _other_views(image):
             try:
-                extract(turned)
+                extract(view)
             except (NoPicveilDataError, HeaderDamagedError):
                 continue
             tables = None
             if fmt == "jpeg":
                 tables = _chroma_tables(_received_coefficients(data, max_pixels), turned=k % 2 == 1)
             out, report = _reveal_decoded(
-                None, turned, fmt, keyring, identities, max_pixels, recover_clipped, sampling, tables,
+                None, view, fmt, keyring, identities, max_pixels, recover_clipped, sampling, tables,
                 received_factors=factors[::-1] if k % 2 else factors,
             )
             from dataclasses import replace
 
+            if frame is not None:
+                x0, y0, x1, y1 = frame
+                whole = image.copy()
+                whole[y0:y1, x0:x1] = out
+                return whole, replace(report, received_size=(image.shape[1], image.shape[0]), frame=frame)
             return np.ascontiguousarray(np.rot90(out, -k)), replace(report, rotated=(360 - 90 * k) % 360)
-        # A screenshot, or a repost on a plain background: the picture inside a plain border.
-        from .extractor import frames_found
-
-        for frame in frames_found(image, picture_frames(image)):
-            x0, y0, x1, y1 = frame
-            inner = np.ascontiguousarray(image[y0:y1, x0:x1])
-            try:
-                extract(inner)
-            except (NoPicveilDataError, HeaderDamagedError):
-                continue
-            tables = _chroma_tables(_received_coefficients(data, max_pixels)) if fmt == "jpeg" else None
-            out, report = _reveal_decoded(
-                None, inner, fmt, keyring, identities, max_pixels, recover_clipped, sampling, tables,
-                received_factors=factors,
-            )
-            from dataclasses import replace
-
-            whole = image.copy()
-            whole[y0:y1, x0:x1] = out
-            return whole, replace(report, received_size=(image.shape[1], image.shape[0]), frame=frame)
         raise first
+
+
+def _other_views(image: np.ndarray):
+    """Where else a picture whose header is not found as it is may hold it, in
+    the order :func:`reveal_pixels` tries them: ``(view, k, frame)``.
+
+    First the picture turned back by ``k`` quarter turns (a platform applied
+    the EXIF orientation and turned the pixels of a phone photo), then the
+    picture inside a plain border, ``frame`` (a screenshot on an app's
+    background, a letterboxed repost; :func:`picture_frames`, those in which
+    a header's grid shows, :func:`picveil.robust.extractor.frames_found`)."""
+    for k in (1, 3, 2):
+        yield np.ascontiguousarray(np.rot90(image, k)), k, None
+    from .extractor import frames_found
+
+    for frame in frames_found(image, picture_frames(image)):
+        x0, y0, x1, y1 = frame
+        yield np.ascontiguousarray(image[y0:y1, x0:x1]), 0, frame
+
+
+def read_header(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[RobustHeader, PixelHeaderInfo]:
+    """The robust header of a picture, found as :func:`reveal_pixels` finds
+    it (turned back, inside a plain border); needs no key.
+
+    Raises
+    ------
+    NoPicveilDataError, HeaderDamagedError, UnsupportedVersionError
+        As :func:`reveal_pixels`.
+    NotAnImageError, CorruptImageError, ImageTooLargeError
+        The file cannot be decoded.
+    """
+    from picveil.errors import NoPicveilDataError
+
+    from .extractor import extract
+
+    image, _ = _decode_image(bytes(data), max_pixels)
+    first = None
+    for view, k, frame in itertools.chain([(image, 0, None)], _other_views(image)):
+        try:
+            header = RobustHeader.from_bytes(extract(view))
+            scale = _scale(header, view.shape[1], view.shape[0])
+        except (NoPicveilDataError, HeaderDamagedError) as exc:
+            first = first or exc
+            continue
+        return header, PixelHeaderInfo(
+            received_size=(image.shape[1], image.shape[0]), scale=scale, rotated=(360 - 90 * k) % 360, frame=frame
+        )
+    raise first
+
+
+@dataclass(frozen=True)
+class PixelHeaderInfo:
+    """Where :func:`read_header` found the header.
+
+    Attributes
+    ----------
+    received_size : (int, int)
+        Width and height of the received picture.
+    scale : float
+        The protected picture's size in it over its original size (1.0: not resized).
+    rotated, frame
+        As :class:`PixelRevealReport`'s.
+    """
+
+    received_size: tuple[int, int]
+    scale: float
+    rotated: int = 0
+    frame: tuple[int, int, int, int] | None = None
 
 
 #: Largest difference (levels, any channel) from a border's colour of the pixels of a plain border's rows and columns.
