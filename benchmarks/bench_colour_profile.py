@@ -30,7 +30,6 @@ import argparse
 import io
 import os
 import sys
-import tempfile
 import time
 import warnings
 
@@ -140,13 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--markdown", action="store_true")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
-    from picveil.crypto import Keyring
-
     photos = br.load_photos()
     names = [n for n in args.photos.split(",") if n in photos]
     chains = args.chains.split(";")
-    keyring = Keyring.open(os.path.join(tempfile.mkdtemp(), "me"), create=True)
-    keyring.create_circle("family")
+    keyring = br.family_keyring()
     started = time.perf_counter()
     rows = [row for i, n in enumerate(names) for row in run_photo(n, photos[n], chains, keyring, br.SEED + i)]
     print_tables(rows, chains, time.perf_counter() - started, args.markdown)

@@ -507,6 +507,15 @@ def fmt(v: float, digits: int = 2, sign: bool = False) -> str:
     return f"{v:+.{digits}f}" if sign else f"{v:.{digits}f}"
 
 
+def family_keyring():
+    """A fresh keyring in a temporary folder with one circle, "family" (what the benchmarks protect for)."""
+    from picveil.crypto import Keyring
+
+    keyring = Keyring.open(os.path.join(tempfile.mkdtemp(), "me"), create=True)
+    keyring.create_circle("family")
+    return keyring
+
+
 def print_grid(heads: list[str], rows: list[list[str]], markdown: bool) -> None:
     """Print a table: Markdown, or plain columns padded to their widest cell
     (shared by the benchmarks that import this module)."""

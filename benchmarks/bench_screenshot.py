@@ -27,7 +27,6 @@ import argparse
 import io
 import os
 import sys
-import tempfile
 import time
 import warnings
 
@@ -148,12 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--markdown", action="store_true")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
-    from picveil.crypto import Keyring
-
     photos = br.load_photos()
     names = [n for n in args.photos.split(",") if n in photos]
-    keyring = Keyring.open(os.path.join(tempfile.mkdtemp(), "me"), create=True)
-    keyring.create_circle("family")
+    keyring = br.family_keyring()
     started = time.perf_counter()
     rows = [row for i, n in enumerate(names) for row in run_photo(n, photos[n], keyring, br.SEED + i)]
     print_table(rows, time.perf_counter() - started, args.markdown)
