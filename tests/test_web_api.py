@@ -588,3 +588,33 @@ def test_heic_upload(client):
     assert decode(picveil.reveal(res.content, identities=[me])).shape == decode(sample_bytes()).shape
     res = client.post("/api/preview", files=photo_part(buf.getvalue(), name="phone.heic"), data={"boxes": json.dumps([FACE])})
     assert res.status_code == 200 and res.content[:2] == b"\xff\xd8"
+
+
+def test_inspect_a_downloaded_copy_shows_its_regions_where_they_are(client, tmp_path):
+    """A friend drops what a network served, framed in a screenshot: the web app
+    reads the in-image header and outlines the regions on that picture."""
+    from picveil import api
+    from picveil.crypto import Keyring
+    from picveil.platforms.simulate import parse_chain
+
+    me = Keyring.open(tmp_path / "me", create=True)
+    me.create_circle("family")
+    big = io.BytesIO()
+    Image.fromarray(decode(sample_bytes())).resize((1024, 1024), Image.Resampling.LANCZOS).save(big, "JPEG", quality=92)
+    prot, report, _ = api._protect(big.getvalue(), [(300, 20, 310, 350)], circle="family", keyring=me)
+    served = decode(parse_chain("strip,resize:800,jpeg:85").run(prot))
+    shot = Image.new("RGB", (800 + 60, 800 + 140), (245, 245, 245))
+    shot.paste(Image.fromarray(served), (30, 90))
+    buf = io.BytesIO()
+    shot.save(buf, "PNG")
+    res = client.post("/api/inspect", files=photo_part(buf.getvalue(), name="shot.png", field="image"))
+    assert res.status_code == 200, res.text
+    body = res.json()
+    assert body["source"] == "in-image header" and "inside a plain border" in body["received"]
+    assert (body["width"], body["height"]) == (1024, 1024)
+    (region,) = body["regions"]
+    b = report.regions[0].box
+    want = (30 + b.x * 800 / 1024, 90 + b.y * 800 / 1024, b.w * 800 / 1024, b.h * 800 / 1024)
+    got = (region["box"]["x"], region["box"]["y"], region["box"]["w"], region["box"]["h"])
+    assert all(abs(g - w) <= 2 for g, w in zip(got, want)), (got, want)
+    assert region["circle"] == me.get("family").id_hex[:8]

@@ -75,6 +75,9 @@ class Inspection:
     source: str = "container"
     #: for an in-image header: the received picture, in words ("1080×935, shrunk to 42% of 2564×2220")
     received: str = ""
+    #: for an in-image header: where the protected picture (``width`` × ``height``) sits in the
+    #: received one, ``(x, y, w, h)`` in its pixels (shrunk, or inside a border); None when turned
+    placement: tuple[int, int, int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -1415,10 +1418,17 @@ def _inspect_pixels(data: bytes, no_container: NoPicveilDataError) -> Inspection
         "Members of the circle(s) named by the id prefixes above reveal it with their keyring; "
         "age recipients and passphrases need the original file.",
     )
+    if where.rotated:
+        placement = None
+    elif where.frame:
+        x0, y0, x1, y1 = where.frame
+        placement = (x0, y0, x1 - x0, y1 - y0)
+    else:
+        placement = (0, 0, rw, rh_)
     return Inspection(
         format_version=1, scheme=scheme_name, scheme_id=rh.scheme_id, width=rh.width, height=rh.height,
         mcu=rh.mcu, subsampling=rh.layout, regions=infos, groups=len(rh.groups),
-        warnings=notes + _warnings(infos), source="in-image header", received=received,
+        warnings=notes + _warnings(infos), source="in-image header", received=received, placement=placement,
     )
 
 

@@ -424,6 +424,7 @@ async function runInspect(file) {
     const dl = $("inspect-facts");
     dl.replaceChildren();
     fact(dl, "Format", `picveil v${info.format_version}, scheme ${info.scheme}`);
+    if (info.source && info.source !== "container") fact(dl, "Read from", `the ${info.source} (a downloaded copy): ${info.received}`);
     fact(dl, "Image", `${info.width} × ${info.height}, ${info.subsampling}, blocks of ${info.mcu[0]} × ${info.mcu[1]} px`);
     fact(dl, "Regions", `${info.regions.length} in ${info.groups} key group${info.groups === 1 ? "" : "s"}`);
     const body = $("inspect-regions");
