@@ -1584,6 +1584,17 @@ def test_picture_frames_find_a_picture_inside_a_plain_border(photo):
     assert frames[0] == (29, 17, 17 + w, 17 + h) and (17, 17, 17 + w, 17 + h) in frames
     frames = rv.picture_frames(_canvas(dark, (0, 0, 0, 90), (0, 0, 0)))  # a border below only
     assert frames[0] == (12, 0, w, h) and (0, 0, w, h) in frames
+    # a card: the photo on white, a 2 px outline, on an app's grey (the outline spans only the card)
+    card = _canvas(_canvas(_canvas(rgb, (12,) * 4, (255, 255, 255)), (2,) * 4, (225, 225, 225)), (40,) * 4, (242, 242, 242))
+    assert first(card) == (54, 54, 54 + w, 54 + h)
+    # rounded corners (a chat bubble) leave the edge lines mostly picture
+    from PIL import ImageDraw
+
+    mask = Image.new("L", (w, h), 0)
+    ImageDraw.Draw(mask).rounded_rectangle([0, 0, w - 1, h - 1], 24, fill=255)
+    bubble = Image.new("RGB", (w, h), (250, 250, 250))
+    bubble.paste(Image.fromarray(rgb), (0, 0), mask)
+    assert first(_canvas(np.asarray(bubble), (30,) * 4, (250, 250, 250))) == (30, 30, 30 + w, 30 + h)
 
 
 @pytest.mark.parametrize(

@@ -1967,6 +1967,8 @@ FRAME_RING = 8
 #: Rise (levels) of a line's mean distance from the border's colour over the outermost lines' that
 #: :func:`picture_frames` takes for the picture's edge when the picture's own edge is near that colour.
 FRAME_RISE = 2.0
+#: Rounds in which :func:`picture_frames` peels borders inside borders (a card on a background).
+FRAME_ROUNDS = 4
 #: Smallest width and height of the picture inside a border.
 FRAME_MIN_SIDE = 64
 
@@ -1979,17 +1981,21 @@ def picture_frames(image: np.ndarray) -> list[tuple[int, int, int, int]]:
     Pure function. For each side, the border's depth is estimated three
     ways, each a candidate edge:
 
-    1. rows (columns) are taken off while at least :data:`FRAME_SHARE` of
-       their pixels lie within :data:`FRAME_TOLERANCE` levels of the colour
-       of that side's outermost row (column); a lossy copy rings up to a
+    1. rows (columns) are taken off while they are plain: at least
+       :data:`FRAME_SHARE` of their pixels within :data:`FRAME_TOLERANCE`
+       levels of the line's own colour (a background, and a separator line
+       or a second background inside it); a lossy copy rings up to a
        block beside the picture's edge, so the edge is then put where the
-       lines' mean distance from the border's colour rises most, within
-       :data:`FRAME_RING` lines of there;
+       lines' mean distance from the last plain line's colour rises most,
+       within :data:`FRAME_RING` lines of there;
     2. where that mean distance first rises :data:`FRAME_RISE` levels above
        the outermost line's (a picture whose own edge is near the border's
        colour, dark on black);
     3. no border on that side.
 
+    (1) is repeated on what is left, up to :data:`FRAME_ROUNDS` times, for
+    a border inside a border (a card's outline on an app's background);
+    (2) and (3) are taken in the last round that took anything off.
     The frames are: every side at (1); each side in turn at (2), then at
     (3); every side at (2). A picture with no border on any side, or any
     frame under :data:`FRAME_MIN_SIDE` pixels wide or tall, is left out.
@@ -2010,24 +2016,48 @@ def picture_frames(image: np.ndarray) -> list[tuple[int, int, int, int]]:
         img = img[:, :, None]
     h, w = img.shape[:2]
 
+    def plain_lines(lines: np.ndarray) -> int:
+        """How many of `lines` (outermost first) are plain, each within
+        :data:`FRAME_TOLERANCE` of its own colour: a background, and any
+        separator line or second background inside it (looked at 32 lines at a time)."""
+        for start in range(0, len(lines), 32):
+            chunk = lines[start : start + 32]
+            own = np.abs(chunk - np.median(chunk, axis=1)[:, None, :]).max(axis=2)
+            plain = (own <= FRAME_TOLERANCE).mean(axis=1) >= FRAME_SHARE
+            if not plain.all():
+                return start + int(np.argmin(plain))
+        return len(lines)
+
     def depths(lines: np.ndarray) -> tuple[int, int]:
         """Border depths (1) and (2) of `lines` (outermost first, each ``(n, channels)``)."""
-        colour = np.median(lines[0], axis=0)
-        far = np.abs(lines - colour).max(axis=2)
-        near = (far <= FRAME_TOLERANCE).mean(axis=1) >= FRAME_SHARE
-        if near.all():
-            return len(near), len(near)
-        d = int(np.argmin(near))
-        if d == 0:
-            return 0, 0
-        dev = far[: d + FRAME_RING + 1].mean(axis=1)
+        d = plain_lines(lines)
+        if d == 0 or d == len(lines):
+            return d, d
+        near = lines[: d + FRAME_RING + 1]
+        inner = np.median(lines[d - 1], axis=0)  # the colour beside the picture
+        dev = np.abs(near - inner).max(axis=2).mean(axis=1)
         lo, hi = d, min(d + FRAME_RING, len(dev) - 1)
         strict = lo + int(np.argmax(np.diff(dev[lo - 1 : hi + 1]))) if hi >= lo else d
-        risen = np.flatnonzero(dev > dev[0] + FRAME_RISE)
+        outer = np.abs(near - np.median(lines[0], axis=0)).max(axis=2).mean(axis=1)
+        risen = np.flatnonzero(outer > outer[0] + FRAME_RISE)
         return strict, int(risen[0]) if risen.size else strict
 
-    sides = [depths(img), depths(img[::-1]), depths(img.transpose(1, 0, 2)), depths(img.transpose(1, 0, 2)[::-1])]
-    if not any(d for d, _ in sides):
+    # Peeled in rounds: a line that spans only the inside of an outer background
+    # (a card's outline) is plain once that background is off.
+    outer = (0, 0, w, h)
+    sides = None
+    for _ in range(FRAME_ROUNDS):
+        x0, y0, x1, y1 = outer
+        sub = img[y0:y1, x0:x1]
+        found = [depths(sub), depths(sub[::-1]), depths(sub.transpose(1, 0, 2)), depths(sub.transpose(1, 0, 2)[::-1])]
+        if not any(d for d, _ in found):
+            break
+        sides, base = found, outer
+        (top, _), (bottom, _), (left, _), (right, _) = found
+        outer = (x0 + left, y0 + top, x1 - right, y1 - bottom)
+        if outer[2] - outer[0] < FRAME_MIN_SIDE or outer[3] - outer[1] < FRAME_MIN_SIDE:
+            break
+    if sides is None:
         return []
     first = [d for d, _ in sides]
     tries = [first]
@@ -2037,10 +2067,11 @@ def picture_frames(image: np.ndarray) -> list[tuple[int, int, int, int]]:
             if alt != d:
                 tries.append(first[:i] + [alt] + first[i + 1 :])
     tries.append([r for _, r in sides])
+    bx0, by0, bx1, by1 = base
     frames = []
     for top, bottom, left, right in tries:
-        frame = (left, top, w - right, h - bottom)
-        if frame != (0, 0, w, h) and frame not in frames and min(frame[2] - left, frame[3] - top) >= FRAME_MIN_SIDE:
+        frame = (bx0 + left, by0 + top, bx1 - right, by1 - bottom)
+        if frame != (0, 0, w, h) and frame not in frames and min(frame[2] - frame[0], frame[3] - frame[1]) >= FRAME_MIN_SIDE:
             frames.append(frame)
     return frames
 
