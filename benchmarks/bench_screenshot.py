@@ -17,7 +17,7 @@ without its border (the bound: what the frame search can reach), and the
 unprotected screenshot (**plain**; ∞ for a lossless copy at full size).
 Usage::
 
-    python benchmarks/bench_screenshot.py            # 6 photos, 6 cases (about 5 min on 2 cores)
+    python benchmarks/bench_screenshot.py            # 6 photos, 8 cases (about 10 min on 2 cores)
     python benchmarks/bench_screenshot.py --photos retina,aloeL --markdown
 """
 
@@ -37,26 +37,38 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_robust as br  # noqa: E402  (photos, boxes and scores shared with the platform benchmark)
 
 PHOTOS = ("retina", "aloeL", "scenetext02", "graf1", "hubble_deep_field", "ela_original")
-#: name: (left, top, right, bottom border, colour, scale the photo is shown at, how it is saved)
+#: name: (left, top, right, bottom border, colour, scale the photo is shown at, how it is saved[, style])
+#: style: "rounded" (corners of radius 24 px, a chat bubble) or "card" (on white, a 2 px outline)
 CASES = {
     "PNG, 24 px dark border": ((24, 24, 24, 24), (24, 24, 28), 1.0, "png"),
     "PNG, shown at 75 %, app background": ((31, 120, 31, 260), (245, 245, 245), 0.75, "png"),
     "PNG, shown at 50 %, one side only": ((0, 0, 0, 90), (0, 0, 0), 0.5, "png"),
+    "PNG, shown at 60 %, a card with an outline": ((40, 90, 40, 200), (242, 242, 242), 0.6, "png", "card"),
     "JPEG q90, 25 px white border": ((25, 25, 25, 25), (255, 255, 255), 1.0, "jpeg:90"),
+    "JPEG q90, shown at 75 %, rounded corners": ((33, 33, 33, 33), (250, 250, 250), 0.75, "jpeg:90", "rounded"),
     "JPEG q80, shown at 60 %, black border": ((17, 17, 17, 17), (0, 0, 0), 0.6, "jpeg:80"),
     "WebP 75, shown at 75 %, app background": ((31, 120, 31, 260), (245, 245, 245), 0.75, "webp:75"),
 }
 
 
-def canvas(rgb: np.ndarray, pads, colour, scale: float) -> np.ndarray:
-    from PIL import Image
+def canvas(rgb: np.ndarray, pads, colour, scale: float, style: str = "") -> np.ndarray:
+    """The photo shown at `scale` on a plain `colour` with `pads` around it, in a `style` (:data:`CASES`)."""
+    from PIL import Image, ImageDraw
 
     im = Image.fromarray(rgb)
     if scale != 1.0:
         im = im.resize((round(im.width * scale), round(im.height * scale)), Image.Resampling.LANCZOS)
     left, top, right, bottom = pads
     out = Image.new("RGB", (im.width + left + right, im.height + top + bottom), colour)
-    out.paste(im, (left, top))
+    mask = None
+    if style == "rounded":
+        mask = Image.new("L", im.size, 0)
+        ImageDraw.Draw(mask).rounded_rectangle([0, 0, im.width - 1, im.height - 1], 24, fill=255)
+    elif style == "card":
+        draw = ImageDraw.Draw(out)
+        draw.rectangle([left - 14, top - 14, left + im.width + 13, top + im.height + 13], fill=(225, 225, 225))
+        draw.rectangle([left - 12, top - 12, left + im.width + 11, top + im.height + 11], fill=(255, 255, 255))
+    out.paste(im, (left, top), mask)
     return np.asarray(out)
 
 
@@ -87,15 +99,15 @@ def run_photo(name: str, rgb: np.ndarray, keyring, seed: int) -> list[dict]:
     boxes = [(r.box.x, r.box.y, r.box.w, r.box.h) for r in report.regions]
     protected, original = br.decode(prot), br.decode(src)
     rows = []
-    for case, (pads, colour, scale, how) in CASES.items():
+    for case, (pads, colour, scale, how, *style) in CASES.items():
         left, top = pads[:2]
-        shown = canvas(original, pads, colour, scale)
+        shown = canvas(original, pads, colour, scale, *style)
         ref = shown[top:, left:][: round(h * scale), : round(w * scale)]
         sc = br.scaled(boxes, ref.shape[1] / w, ref.shape[0] / h)
         plain = br.decode(save(shown, how))[top:, left:][: ref.shape[0], : ref.shape[1]]
         row = {"photo": name, "mp": w * h / 1e6, "case": case,
                "plain": br.region_scores(plain, ref, sc)[0] if how != "png" or scale != 1.0 else float("inf")}
-        shot = canvas(protected, pads, colour, scale)
+        shot = canvas(protected, pads, colour, scale, *style)
         bare = shot[top:, left:][: ref.shape[0], : ref.shape[1]]
         for arm, data in (("screenshot", save(shot, how)), ("no border", save(bare, how))):
             try:

@@ -1997,7 +1997,9 @@ def picture_frames(image: np.ndarray) -> list[tuple[int, int, int, int]]:
     a border inside a border (a card's outline on an app's background);
     (2) and (3) are taken in the last round that took anything off.
     The frames are: every side at (1); each side in turn at (2), then at
-    (3); every side at (2). A picture with no border on any side, or any
+    (3); every side at (2); then what the earlier rounds left, latest
+    first (a photo whose own margins are plain, a fundus photo on black,
+    loses them in a later round). A picture with no border on any side, or any
     frame under :data:`FRAME_MIN_SIDE` pixels wide or tall, is left out.
 
     Parameters
@@ -2046,6 +2048,7 @@ def picture_frames(image: np.ndarray) -> list[tuple[int, int, int, int]]:
     # (a card's outline) is plain once that background is off.
     outer = (0, 0, w, h)
     sides = None
+    peeled = []  # the frame after each round: a picture whose own margins are plain (a photo on black) is one of them
     for _ in range(FRAME_ROUNDS):
         x0, y0, x1, y1 = outer
         sub = img[y0:y1, x0:x1]
@@ -2055,6 +2058,7 @@ def picture_frames(image: np.ndarray) -> list[tuple[int, int, int, int]]:
         sides, base = found, outer
         (top, _), (bottom, _), (left, _), (right, _) = found
         outer = (x0 + left, y0 + top, x1 - right, y1 - bottom)
+        peeled.append(outer)
         if outer[2] - outer[0] < FRAME_MIN_SIDE or outer[3] - outer[1] < FRAME_MIN_SIDE:
             break
     if sides is None:
@@ -2068,9 +2072,9 @@ def picture_frames(image: np.ndarray) -> list[tuple[int, int, int, int]]:
                 tries.append(first[:i] + [alt] + first[i + 1 :])
     tries.append([r for _, r in sides])
     bx0, by0, bx1, by1 = base
+    candidates = [(bx0 + left, by0 + top, bx1 - right, by1 - bottom) for top, bottom, left, right in tries]
     frames = []
-    for top, bottom, left, right in tries:
-        frame = (bx0 + left, by0 + top, bx1 - right, by1 - bottom)
+    for frame in candidates + peeled[-2::-1]:
         if frame != (0, 0, w, h) and frame not in frames and min(frame[2] - frame[0], frame[3] - frame[1]) >= FRAME_MIN_SIDE:
             frames.append(frame)
     return frames
