@@ -2231,10 +2231,13 @@ def _reveal_decoded(
                     half = _box_down(planes[ci], fy // hfy, fx // hfx)
                     half = np.pad(half, ((0, -half.shape[0] % 8), (0, -half.shape[1] % 8)), mode="edge")
                     finer[ci] = deconvolve(half, tuple(JPEG_CHROMA_BLUR if f > 1 else 0.0 for f in (fy // hfy, fx // hfx))), (fy // hfy, fx // hfx)
-    shown: dict[tuple[int, int], np.ndarray] = {}  # (region, chroma component): its scrambled samples as protected
-    for reg in regs if scale == 1.0 else ():
-        coefs = []
-        for ci in range(len(planes)):
+
+    def one_region(reg: _Region):
+        """Region `reg` revealed at the received size: ``([(component, y0, y1, x0,
+        x1), revealed pixels, its scrambled samples (chroma; else None)], clipped pixels)``."""
+        out, n_clipped = [], 0
+
+        def shown_coefficients(ci: int) -> np.ndarray:  # the region's scrambled component as protected
             c = None
             if ci in finer and not intact[1]:
                 half, down = finer[ci]
@@ -2242,11 +2245,13 @@ def _reveal_decoded(
                 c = _chroma_map_down(reg, ci, half, down, chroma_q[ci], along)
             elif chroma_q is not None and 0 < ci < len(chroma_q) and (blur[ci][0] > 0 or blur[ci][1] > 0):
                 c = _chroma_map(reg, ci, planes[ci], blur[ci], chroma_q[ci])
-            coefs.append(c if c is not None else _scrambled_coefficients(planes[ci], reg.ranges[ci], blur[ci]))
+            return c if c is not None else _scrambled_coefficients(planes[ci], reg.ranges[ci], blur[ci])
+
+        coefs = _in_parallel([shown_coefficients] * len(planes), [(ci,) for ci in range(len(planes))])
         if clip is not None:
             origin, shown_px = clip[0][reg.index]
             low, high, inside = _clip_masks(shown_px, header, reg.index, clip[1], origin)
-            clipped += int((low | high).any(axis=-1).sum())
+            n_clipped = int((low | high).any(axis=-1).sum())
             coefs = _ClipProblem(reg, header, planes, coefs, blur, low, high, inside, clip[1]).solve(candidates) or coefs
         dc_steps = [None] * len(coefs)
         if lattice is not None:
@@ -2268,9 +2273,18 @@ def _reveal_decoded(
                 back = _unscrambled_coefficients(reg, ci, coef, dc_steps[ci], table)
             if ci == 0 and table is None and noise is not None and isinstance(reg.scramble, _MixScramble):
                 back = _shrink_unmixed(back, reg.scramble.gains[0], noise)  # without a table, only DC was moved
-            revealed[ci][by0 * 8 : by1 * 8, bx0 * 8 : bx1 * 8] = _pixels(back, *reg.shape(ci))
-            if ci > 0:
-                shown[reg.index, ci] = _pixels(coef, *reg.shape(ci))
+            out.append(((ci, by0 * 8, by1 * 8, bx0 * 8, bx1 * 8), _pixels(back, *reg.shape(ci)), _pixels(coef, *reg.shape(ci)) if ci > 0 else None))
+        return out, n_clipped
+
+    # The regions are independent (each reads the planes, none writes them): side by side (REVEAL_THREADS).
+    shown: dict[tuple[int, int], np.ndarray] = {}  # (region, chroma component): its scrambled samples as protected
+    same_size = list(regs) if scale == 1.0 else []
+    for reg, (parts, n_clipped) in zip(same_size, _in_parallel([one_region] * len(same_size), [(r,) for r in same_size])):
+        clipped += n_clipped
+        for (ci, y0, y1, x0, x1), back, coef in parts:
+            revealed[ci][y0:y1, x0:x1] = back
+            if coef is not None:
+                shown[reg.index, ci] = coef
     rings = _ring_shares_around(header, regs, shown, revealed, received_factors) if RING_CLEAN and scale == 1.0 and image.ndim == 3 else []
     for (wy0, _, wx0, _), shares in rings:  # the picture beside the regions, as the revealed regions' edges read it
         for k, (fy, fx) in enumerate(_factors(header)[1:]):
@@ -2627,11 +2641,11 @@ class _ClipProblem:
         nch = self.m.shape[1]
         shape = low.shape[:2]
         self.shape = shape
-        lo = low.reshape(shape + (-1,))[..., :nch]
-        hi = high.reshape(shape + (-1,))[..., :nch]
-        pad = ~inside[..., None] & np.ones(nch, dtype=bool)
-        self.var = lo | hi | pad
-        self.idx = np.flatnonzero(self.var)
+        # the unknowns are channel-first, (nch, rows, cols): the products with self.m run along contiguous planes
+        lo = np.moveaxis(low.reshape(shape + (-1,))[..., :nch], -1, 0)
+        hi = np.moveaxis(high.reshape(shape + (-1,))[..., :nch], -1, 0)
+        pad = np.broadcast_to(~inside, (nch,) + shape)
+        self.idx = np.flatnonzero(lo | hi | pad)
         lb = np.where(hi & ~pad, 0.0, -np.inf).reshape(-1)[self.idx]
         ub = np.where(lo & ~pad, 0.0, np.inf).reshape(-1)[self.idx]
         # A viewer also clamps each YCbCr component to 0..255 right after its
@@ -2658,7 +2672,7 @@ class _ClipProblem:
     def _deltas(self, x: np.ndarray) -> list[np.ndarray]:
         """The scrambled components' corrections for unknowns ``x`` (displayed
         channels first, then each component's own)."""
-        d = np.zeros(self.shape + (self.m.shape[1],))
+        d = np.zeros((self.m.shape[1],) + self.shape)
         d.reshape(-1)[self.idx] = x[: self.n_rgb]
         comps = self._components(d)
         pos = self.n_rgb
@@ -2676,20 +2690,20 @@ class _ClipProblem:
         out = []
         for ci, (fy, fx) in enumerate(self.factors):
             rows, cols = self.reg.shape(ci)
-            comp = _box_down(np.tensordot(d, self.m[ci], axes=([2], [0])), fy, fx)[: rows * 8, : cols * 8]
+            comp = _box_down(np.tensordot(self.m[ci], d, axes=1), fy, fx)[: rows * 8, : cols * 8]
             out.append(deconvolve(comp, self.blur[ci]))
         return out
 
     def _components_adjoint(self, g: list[np.ndarray]) -> np.ndarray:
-        d = np.zeros(self.shape + (self.m.shape[1],))
+        fulls = []
         for ci, (fy, fx) in enumerate(self.factors):
             gc = deconvolve(g[ci], self.blur[ci])  # the blur and its inverse are symmetric
             full = np.zeros((-(-self.shape[0] // fy), -(-self.shape[1] // fx)))
             full[: gc.shape[0], : gc.shape[1]] = gc
             if (fy, fx) != (1, 1):
                 full = np.repeat(np.repeat(full, fy, axis=0), fx, axis=1) / (fy * fx)
-            d += full[: self.shape[0], : self.shape[1], None] * self.m[ci][None, None, :]
-        return d
+            fulls.append(full[: self.shape[0], : self.shape[1]])
+        return np.tensordot(self.m.T, np.stack(fulls), axes=1)
 
     def _roughness(self, ci: int, u: np.ndarray) -> tuple[float, np.ndarray]:
         """Edge-preserving roughness of ``u`` and its gradient: :func:`_charbonnier`
@@ -2713,19 +2727,18 @@ class _ClipProblem:
             grad[sl] += d
         return val, grad
 
+    def _component_cost(self, ci: int, comp: np.ndarray) -> tuple[float, np.ndarray]:
+        rows, cols = self.reg.shape(ci)
+        u = self.base[ci] + _unscramble_px(self.reg, ci, comp)
+        val, g = self._roughness(ci, u)
+        w = CLIP_WEIGHTS[min(ci, len(CLIP_WEIGHTS) - 1)]
+        gcoef = self.reg.scramble.inverse_adjoint(ci, _blocks(w * g + 128.0, 0, rows, 0, cols))
+        return w * val, _pixels(gcoef, rows, cols) - 128.0
+
     def cost(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         comps = self._deltas(x)
-        total, grads = 0.0, []
-        for ci, comp in enumerate(comps):
-            rows, cols = self.reg.shape(ci)
-            delta = _unscramble_px(self.reg, ci, comp)
-            u = self.base[ci] + delta
-            val, g = self._roughness(ci, u)
-            w = CLIP_WEIGHTS[min(ci, len(CLIP_WEIGHTS) - 1)]
-            total += w * val
-            gcoef = self.reg.scramble.inverse_adjoint(ci, _blocks(w * g + 128.0, 0, rows, 0, cols))
-            grads.append(_pixels(gcoef, rows, cols) - 128.0)
-        return total, self._deltas_adjoint(grads)
+        parts = _in_parallel([self._component_cost] * len(comps), list(enumerate(comps)))  # components side by side
+        return sum(v for v, _ in parts), self._deltas_adjoint([g for _, g in parts])
 
     def _coefficients(self, x: np.ndarray) -> list[np.ndarray]:
         out = []
@@ -3528,20 +3541,21 @@ def _regions_meet(header: RobustHeader, a: _Region, b: _Region, margin: float) -
     return ay - margin < by + bh and by < ay + ah + margin and ax - margin < bx + bw and bx < ax + aw + margin
 
 
-#: Threads that solve the downscale inverse's problems (one per region and
-#: component) side by side: NumPy's and SciPy's heavy steps (the block DCTs,
-#: the mixing's transforms, the sparse products) run outside the interpreter
-#: lock. The results do not depend on it.
-RESIZE_THREADS = min(os.cpu_count() or 1, 8)
+#: Threads that reveal the regions of a picture at its protected size side by
+#: side, and solve the downscale inverse's problems (one per region and
+#: component): NumPy's and SciPy's heavy steps (the block DCTs, the mixing's
+#: transforms, the sparse products) run outside the interpreter lock. The
+#: results do not depend on it.
+REVEAL_THREADS = min(os.cpu_count() or 1, 8)
 
 
 def _in_parallel(calls: list, args: list[tuple]) -> list:
-    """``[call(*a) for call, a in zip(calls, args)]``, on up to :data:`RESIZE_THREADS` threads."""
-    if RESIZE_THREADS <= 1 or len(calls) <= 1:
+    """``[call(*a) for call, a in zip(calls, args)]``, on up to :data:`REVEAL_THREADS` threads."""
+    if REVEAL_THREADS <= 1 or len(calls) <= 1:
         return [call(*a) for call, a in zip(calls, args)]
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=min(RESIZE_THREADS, len(calls))) as pool:
+    with ThreadPoolExecutor(max_workers=min(REVEAL_THREADS, len(calls))) as pool:
         return list(pool.map(lambda job: job[0](*job[1]), zip(calls, args)))
 
 
