@@ -2247,7 +2247,7 @@ def _reveal_decoded(
                 c = _chroma_map(reg, ci, planes[ci], blur[ci], chroma_q[ci])
             return c if c is not None else _scrambled_coefficients(planes[ci], reg.ranges[ci], blur[ci])
 
-        coefs = _in_parallel([shown_coefficients] * len(planes), [(ci,) for ci in range(len(planes))])
+        coefs = [shown_coefficients(ci) for ci in range(len(planes))]
         if clip is not None:
             origin, shown_px = clip[0][reg.index]
             low, high, inside = _clip_masks(shown_px, header, reg.index, clip[1], origin)
@@ -2737,7 +2737,7 @@ class _ClipProblem:
 
     def cost(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         comps = self._deltas(x)
-        parts = _in_parallel([self._component_cost] * len(comps), list(enumerate(comps)))  # components side by side
+        parts = [self._component_cost(ci, comp) for ci, comp in enumerate(comps)]
         return sum(v for v, _ in parts), self._deltas_adjoint([g for _, g in parts])
 
     def _coefficients(self, x: np.ndarray) -> list[np.ndarray]:
