@@ -347,44 +347,45 @@ def protect(
         )
     space = _box_space(image, box_space, bool(box) or mask is not None, max_pixels)
     dst = output or _default_output(image, "protected")
-    report = protect_file(
-        image,
-        dst,
-        regions,
-        recipients=recipients,
-        passphrase=pw,
-        circle=circle,
-        keyring=keyring_dir,
-        look=look,
-        cells=cells,
-        feather=feather,
-        shape=shape,
-        mask=mask_arr,
-        sidecar=sidecar,
-        platform=platform,
-        detect=detect,
-        level=level,
-        min_score=min_score,
-        exclude=exclude_ids,
-        regions_file=regions_file,
-        only=only,
-        except_people=except_people,
-        allow_empty=allow_empty,
-        quality=quality,
-        subsampling=subsampling,
-        colour=colour,
-        keep_gps=keep_gps,
-        keep_serials=keep_serials,
-        keep_all_metadata=keep_metadata,
-        progressive=progressive,
-        clip=clip,
-        whole=whole,
-        scheme=scheme,
-        robust=robust,
-        max_pixels=max_pixels,
-        overwrite=force,
-        box_space=space,
-    )
+    with err.status(f"Protecting {image.name}…"):  # detection and the in-image header take seconds
+        report = protect_file(
+            image,
+            dst,
+            regions,
+            recipients=recipients,
+            passphrase=pw,
+            circle=circle,
+            keyring=keyring_dir,
+            look=look,
+            cells=cells,
+            feather=feather,
+            shape=shape,
+            mask=mask_arr,
+            sidecar=sidecar,
+            platform=platform,
+            detect=detect,
+            level=level,
+            min_score=min_score,
+            exclude=exclude_ids,
+            regions_file=regions_file,
+            only=only,
+            except_people=except_people,
+            allow_empty=allow_empty,
+            quality=quality,
+            subsampling=subsampling,
+            colour=colour,
+            keep_gps=keep_gps,
+            keep_serials=keep_serials,
+            keep_all_metadata=keep_metadata,
+            progressive=progressive,
+            clip=clip,
+            whole=whole,
+            scheme=scheme,
+            robust=robust,
+            max_pixels=max_pixels,
+            overwrite=force,
+            box_space=space,
+        )
     if report.fitted:
         err.print(f"Fitted for {report.fitted}", markup=False)
     err.print(_region_table(report.regions, f"Protected {len(report.regions)} region(s)"))
@@ -430,17 +431,19 @@ def reveal(
     dst = output or _default_output(image, "revealed")
     if output is None and _is_png(image):  # a lossless copy of the shown pixels stays lossless
         dst = dst.with_suffix(".png")
-    report = reveal_file(
-        image,
-        dst,
-        identities=identity,
-        passphrase=pw,
-        keyring=keyring_dir,
-        sidecar=sidecar,
-        require_all=require_all,
-        max_pixels=max_pixels,
-        overwrite=force,
-    )
+    # a copy a platform re-encoded is revealed from its pixels: up to a minute for a 12 MP photo
+    with err.status(f"Revealing {image.name}…"):
+        report = reveal_file(
+            image,
+            dst,
+            identities=identity,
+            passphrase=pw,
+            keyring=keyring_dir,
+            sidecar=sidecar,
+            require_all=require_all,
+            max_pixels=max_pixels,
+            overwrite=force,
+        )
     n = len(report.revealed) + len(report.locked)
     err.print(f"Revealed {len(report.revealed)} of {n} region(s).")
     for w in report.warnings:
