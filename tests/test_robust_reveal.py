@@ -1237,11 +1237,15 @@ def test_a_near_tie_in_the_spectrum_is_decided_by_the_profiles(protected_large, 
     assert rv._spectral_kernel(image, header, regs, table) == "box"
 
 
-def test_a_downscale_of_mixed_regions_is_modelled_with_the_filter_read(photo, protected, keyrings, monkeypatch):
+def test_a_downscale_of_mixed_regions_is_modelled_with_the_filter_read(photo, keyrings, monkeypatch):
     """The reveal after a shrink of the circle default's regions models it with
-    the filter `_spectral_kernel` read, names it, and reveals the regions."""
+    the filter `_spectral_kernel` read, names it, and reveals the regions. With
+    fixed keys, as `protected_large`: the filter read depends on the keys (with
+    fresh keys this passed 25 runs of 25, 1.2-2.1 dB under the unprotected
+    photo, and failed once in a full run of this file)."""
     _, friend, _ = keyrings
-    out, _ = protected
+    out, report = _protect_with_fixed_keys(photo, BOXES, keyrings, "fixed-mixed", 6)
+    assert report.warnings == ()
     received = parse_chain("strip,resize:800:bilinear,jpeg:85").run(out)
     calls = []
     spectral = rv._spectral_kernel
