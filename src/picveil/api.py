@@ -421,13 +421,13 @@ def _protect(
     call = dict(locals())  # to protect again at 4:4:4 if 4:2:0's coarser MCUs make boxes of two groups share one
     from . import crypto
     from .container import Container, ExtraBox, Header, KeyGroup, RegionRecord, Wrap, encode_container
-    from .container.region_data import BOX_REGION_DATA, DATA_ORIGINAL, DATA_SCHEME_AUX, RegionDataEntry, encode_region_data
+    from .container.region_data import BOX_REGION_DATA, DATA_SCHEME_AUX, RegionDataEntry, encode_region_data
     from .schemes import Protected
     from .jpeg import markers
     from .jpeg.codec import read_coefficients
     from .jpeg.loading import CMYK_JPEG, frame_count, read_input
     from .jpeg.metadata import MetadataPolicy
-    from .schemes import DEFAULT_SCHEME, DEFAULT_WHOLE_SCHEME, get_scheme
+    from .schemes import DEFAULT_SCHEME, DEFAULT_WHOLE_SCHEME
 
     data, src_path = _read_source(image)
     if box_space not in ("stored", "displayed"):
