@@ -298,6 +298,52 @@ def test_shown_pixels_of_a_window_are_those_of_the_whole(layout):
     assert rv._window(100, 117, 190, 203, hdr, margin=30) == (64, 117, 160, 203)
 
 
+@pytest.mark.parametrize("layout", ["4:2:0", "4:4:4", "gray"])
+def test_planes_of_windows_are_those_of_the_whole(layout):
+    """After a downscale, reveal converts the received picture back to the
+    original grid only near its regions (a 48 MP reveal from a 2048 px copy
+    spent a third of its time converting the whole, four times): inside the
+    windows every value is the one the whole conversion gives, bit for bit,
+    and nothing is converted elsewhere."""
+    from skimage import data
+
+    rgb = data.astronaut()[::-1, :, :]  # a real photo (512 x 512), upside down: the face low
+    received = np.asarray(Image.fromarray(rgb).resize((331, 250), Image.Resampling.LANCZOS))
+    if layout == "gray":
+        received = received.mean(axis=-1).astype(np.uint8)
+    hdr = _header(layout=layout, width=700, height=531, regions=(rh.RegionEntry(1, 1, 2, 2, 0),), groups=(rh.GroupEntry(b"\xaa" * 8, b"\x01\x02\x03\x04"),))
+    whole = rv._pixel_planes(received, hdr)
+    windows = [(40, 300, 50, 203), (250, 531, 600, 700), (500, 531, 0, 13)]
+    parts = rv._pixel_planes(received, hdr, windows)
+    factors = [(1, 1)] if layout == "gray" else rv._factors(hdr)
+    for w, p, (fy, fx) in zip(whole, parts, factors):
+        assert p.shape == w.shape
+        inside = np.zeros(w.shape, dtype=bool)
+        for y0, y1, x0, x1 in windows:
+            inside[y0 // fy : -(-y1 // fy), x0 // fx : -(-x1 // fx)] = True
+            assert np.array_equal(p[y0 // fy : -(-y1 // fy), x0 // fx : -(-x1 // fx)], w[y0 // fy : -(-y1 // fy), x0 // fx : -(-x1 // fx)])
+        assert w[inside].std() > 10  # the photo's content, not a constant
+        assert (p[~inside] == 0).mean() > 0.5  # most of the rest not converted
+    # the received picture at the original size: no resize, the same rule
+    same = np.asarray(Image.fromarray(received).resize((700, 531)))
+    for w, p, (fy, fx) in zip(rv._pixel_planes(same, hdr), rv._pixel_planes(same, hdr, windows[:1]), factors):
+        assert np.array_equal(p[40 // fy : 300 // fy, 50 // fx : -(-203 // fx)], w[40 // fy : 300 // fy, 50 // fx : -(-203 // fx)])
+
+
+def test_ycbcr_planes_are_the_stacked_conversion():
+    """``ycbcr_planes`` (plane by plane, what reveal converts with) gives the very
+    values of ``rgb_to_ycbcr`` (stacked), on a real photo."""
+    from skimage import data
+
+    from picveil.jpeg.pixels import rgb_to_ycbcr, ycbcr_planes
+
+    rgb = data.chelsea().astype(np.float64)
+    stacked = rgb_to_ycbcr(rgb)
+    for i, plane in enumerate(ycbcr_planes(rgb[..., 0], rgb[..., 1], rgb[..., 2])):
+        assert np.array_equal(plane, stacked[..., i])
+    assert 100 < stacked[..., 0].mean() < 140 and stacked[..., 1].std() > 3
+
+
 def test_deconvolve_inverts_the_chroma_blur():
     """Triangle upsampling then box downsampling is the blur [1/8, 3/4, 1/8]; deconvolve undoes it."""
     rng = np.random.default_rng(1)

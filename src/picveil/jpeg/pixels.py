@@ -13,11 +13,16 @@ import numpy as np
 def rgb_to_ycbcr(rgb: np.ndarray) -> np.ndarray:
     """``(H, W, 3)`` RGB (any real dtype, 0..255) -> ``(H, W, 3)`` float64 YCbCr (JFIF)."""
     x = np.asarray(rgb, dtype=np.float64)
-    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    return np.stack(ycbcr_planes(x[..., 0], x[..., 1], x[..., 2]), axis=-1)
+
+
+def ycbcr_planes(r: np.ndarray, g: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Float64 planes R, G, B (same shape, 0..255) -> float64 planes ``(Y, Cb, Cr)``
+    (JFIF): :func:`rgb_to_ycbcr` without stacking, the same values bit for bit."""
     y = 0.299 * r + 0.587 * g + 0.114 * b
     cb = -0.168735892 * r - 0.331264108 * g + 0.5 * b + 128.0
     cr = 0.5 * r - 0.418687589 * g - 0.081312411 * b + 128.0
-    return np.stack([y, cb, cr], axis=-1)
+    return y, cb, cr
 
 
 def ycbcr_to_rgb(ycc: np.ndarray) -> np.ndarray:

@@ -102,7 +102,7 @@ from picveil.errors import (
     NotAnImageError,
     UnsupportedVersionError,
 )
-from picveil.jpeg.pixels import blocks_to_plane, rgb_to_ycbcr, ycbcr_to_rgb
+from picveil.jpeg.pixels import blocks_to_plane, rgb_to_ycbcr, ycbcr_planes, ycbcr_to_rgb
 
 from .errors import HeaderDamagedError
 from .header import RobustHeader
@@ -501,13 +501,21 @@ _PILLOW_FILTERS = {"lanczos": "LANCZOS", "bicubic": "BICUBIC", "bilinear": "BILI
 PLANE_BAND = 256
 
 
-def _pixel_planes(image: np.ndarray, header: RobustHeader) -> list[np.ndarray]:
+def _pixel_planes(
+    image: np.ndarray, header: RobustHeader, windows: Sequence[tuple[int, int, int, int]] | None = None
+) -> list[np.ndarray]:
     """Component planes on the original grid from decoded pixels (resized to
     the original size if needed).
 
     Converted in bands of :data:`PLANE_BAND` rows, each the same as that part
     of the whole (the resize reads the received rows its filter reaches), so
-    that a 48 MP original never needs its float RGB whole."""
+    that a 48 MP original never needs its float RGB whole.
+
+    `windows` (``(y0, y1, x0, x1)``, original pixels): convert only the
+    bands and columns these meet (widened to whole MCUs), the rest of each
+    plane being 0; every value converted is the same, bit for bit, as in the
+    whole. A reveal after a downscale reads the planes near its regions only,
+    and converting a 48 MP picture whole took it half a minute each time."""
     from PIL import Image
 
     W, H = header.width, header.height
@@ -517,23 +525,60 @@ def _pixel_planes(image: np.ndarray, header: RobustHeader) -> list[np.ndarray]:
     if resize:
         ims = [Image.fromarray(np.asarray(c, dtype=np.float32), mode="F") for c in chans]
     factors = [(1, 1)] if header.color_space == "gray" else _factors(header)
-    out = [np.empty((-(-H // fy), -(-W // fx))) for fy, fx in factors]
+    shapes = [(-(-H // fy), -(-W // fx)) for fy, fx in factors]
+    out = [np.empty(shape) if windows is None else np.zeros(shape) for shape in shapes]
+    mcu = 16  # a multiple of every sampling factor: the box averages see whole cells
     for y0 in range(0, H, PLANE_BAND):
         y1 = min(y0 + PLANE_BAND, H)
+        if windows is None:
+            spans = [(0, W)]
+        else:
+            spans = _merged_spans(
+                [(max(wx0, 0) // mcu * mcu, min(-(-wx1 // mcu) * mcu, W)) for wy0, wy1, wx0, wx1 in windows if wy0 < y1 and y0 < wy1]
+            )
+            if not spans:
+                continue
         if resize:
             box = (0.0, y0 * height / H, float(width), y1 * height / H)
-            band = [np.asarray(im.resize((W, y1 - y0), Image.Resampling.LANCZOS, box=box), dtype=np.float64) for im in ims]
+            band = [np.asarray(im.resize((W, y1 - y0), Image.Resampling.LANCZOS, box=box)) for im in ims]
         else:
-            band = [c[y0:y1].astype(np.float64) for c in chans]
-        px = band[0] if len(band) == 1 else np.stack(band, axis=-1)
-        if header.color_space == "gray":
-            comps = [px if px.ndim == 2 else rgb_to_ycbcr(px)[..., 0]]
+            band = [c[y0:y1] for c in chans]
+        for x0, x1 in spans:
+            part = [b[:, x0:x1].astype(np.float64) for b in band]
+            # plane by plane (no stacked float RGB: a 48 MP reveal spent half this function stacking)
+            if header.color_space == "gray":
+                comps = part[:1] if len(part) == 1 else list(ycbcr_planes(*part)[:1])
+            else:
+                rgb = part if len(part) == 3 else part * 3
+                comps = rgb if header.color_space == "rgb" else list(ycbcr_planes(*rgb))
+            for plane, comp, (fy, fx) in zip(out, comps, factors):
+                plane[y0 // fy : y0 // fy + -(-(y1 - y0) // fy), x0 // fx : x0 // fx + -(-(x1 - x0) // fx)] = _box_down(comp, fy, fx)
+    return out
+
+
+def _merged_spans(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Half-open intervals, sorted, overlapping or touching ones merged."""
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
         else:
-            rgb = px if px.ndim == 3 else np.repeat(px[..., None], 3, axis=-1)
-            full = rgb if header.color_space == "rgb" else rgb_to_ycbcr(rgb)
-            comps = [full[..., i] for i in range(3)]
-        for plane, comp, (fy, fx) in zip(out, comps, factors):
-            plane[y0 // fy : y0 // fy + -(-(y1 - y0) // fy)] = _box_down(comp, fy, fx)
+            out.append((a, b))
+    return out
+
+
+def _resize_windows(header: RobustHeader, regs: Sequence["_Region"], scale: float) -> list[tuple[int, int, int, int]]:
+    """The parts of the original grid ``(y0, y1, x0, x1)`` that a reveal after a
+    downscale by `scale` reads of its planes (:func:`_pixel_planes`): each
+    region grown by what the fit reads around it (the received pixels the
+    resize of the region reaches, widened to the received JPEG's whole blocks
+    of up to 16 pixels, and the original pixels those reach, with the widest
+    filter, Lanczos) and by what pasting it back reads (:func:`_compose_window`)."""
+    reach = int(math.ceil((2 * LANCZOS_A + 16 + 2) / min(scale, 1.0))) + 32
+    out = []
+    for reg in regs:
+        y, x, h, w = _region_rect(header, reg.index)
+        out.append((max(y - reach, 0), min(y + h + reach, header.height), max(x - reach, 0), min(x + w + reach, header.width)))
     return out
 
 
@@ -2149,8 +2194,8 @@ def _reveal_decoded(
     received = _received_coefficients(data, max_pixels) if scale == 1.0 and fmt == "jpeg" and data is not None else None
     planes = _jpeg_planes(received, header)
     source = "jpeg-coefficients" if planes is not None else "pixels"
-    if planes is None:
-        planes = _pixel_planes(image, header)
+    if planes is None:  # after a downscale, only the parts the regions' inverse reads
+        planes = _pixel_planes(image, header, _resize_windows(header, regs, scale) if scale != 1.0 else None)
     planes = [_pad_to_blocks(p, hb, wb) for p, (_, _, hb, wb) in zip(planes, _plane_shapes(header))]
     nu = _wiener_nu(received if source == "jpeg-coefficients" else None, fmt)
     # A subsampled JPEG decoded here to pixels went through a second triangle
@@ -3485,6 +3530,7 @@ def _reveal_resized(
         kernel = spectral
     elif len(RESIZE_KERNELS) > 1 and regs:
         kernel = validated(RESIZE_KERNELS)
+    windows = _resize_windows(header, regs, scale)
     solved: dict[tuple[int, int], np.ndarray] = {}
     firsts = [(reg, ci, problem(reg, ci, kernel)) for ci in range(len(planes)) for reg in regs]
     starts = [plain(reg, ci) for reg, ci, _ in firsts]
@@ -3498,7 +3544,7 @@ def _reveal_resized(
         # of the received pixels, and with the picture beside the region read from
         # the received one without the scrambled region's share (:func:`_cleaned`).
         cleaned = _cleaned(image, header, planes, regs, solved, resample[kernel], received_factors)
-        beside = [_pad_to_blocks(p, hb, wb) for p, (_, _, hb, wb) in zip(_pixel_planes(cleaned, header), _plane_shapes(header))]
+        beside = [_pad_to_blocks(p, hb, wb) for p, (_, _, hb, wb) in zip(_pixel_planes(cleaned, header, windows), _plane_shapes(header))]
         again = []
         for reg in regs:
             (y0, y1, x0, x1), shown = _region_rgb(header, beside, reg, _shown_values(reg, solved, len(planes)))
@@ -3519,8 +3565,11 @@ def _reveal_resized(
     if RESIZE_CLEAN and regs:
         # what is shown beside the regions: the received picture without their scrambled share
         cleaned = _cleaned(image, header, planes, regs, solved, resample[kernel], received_factors)
-        for ci, p in enumerate(_pixel_planes(cleaned, header)):
-            revealed[ci][: p.shape[0], : p.shape[1]] = p
+        for ci, p in enumerate(_pixel_planes(cleaned, header, windows)):
+            (fy, fx) = _factors(header)[ci] if header.color_space != "gray" else (1, 1)
+            for y0, y1, x0, x1 in windows:  # only the windows were converted
+                part = (slice(y0 // fy, -(-y1 // fy)), slice(x0 // fx, -(-x1 // fx)))
+                revealed[ci][part] = p[part]
     for ci in range(len(planes)):
         for reg in regs:
             by0, by1, bx0, bx1 = reg.ranges[ci]
