@@ -339,6 +339,49 @@ def read_coefficients(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> J
     return JpegCoefficients(decoder)
 
 
+#: Start-of-frame markers of arithmetic-coded JPEGs (ITU T.81 Table B.1: SOF9-SOF11, SOF13-SOF15).
+_ARITHMETIC_SOF = frozenset({0xFFC9, 0xFFCA, 0xFFCB, 0xFFCD, 0xFFCE, 0xFFCF})
+
+
+def is_arithmetic(data: bytes) -> bool:
+    """Whether `data` is a JPEG whose frame is arithmetic-coded (its header alone is read)."""
+    from .markers import read_segments
+
+    try:
+        return any(seg.marker in _ARITHMETIC_SOF for seg in read_segments(data))
+    except (NotAnImageError, CorruptImageError):
+        return False
+
+
+def huffman_copy(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes | None:
+    """The same JPEG written with Huffman codes, if `data` is an arithmetic-coded
+    JPEG (``SOF9``/``SOF10``: valid, and written by ``jpegtran -arithmetic`` or
+    ``cjpeg -arithmetic``), which Pillow's libjpeg does not decode; ``None``
+    for anything else, or a JPEG that :func:`read_coefficients` refuses.
+
+    Lossless: the same coefficients, tables and sampling, hence the same
+    pixels once decoded, and the same APPn and COM segments (EXIF
+    orientation, ICC profile, a picveil container). For the callers that
+    decode pixels with Pillow: they retry on this copy when Pillow fails."""
+    from .markers import insert_segments, read_segments
+
+    if not is_arithmetic(data):
+        return None
+    try:
+        co = read_coefficients(data, max_pixels=max_pixels)
+    except (NotAnImageError, CorruptImageError, UnsupportedImageError, ImageTooLargeError):
+        return None
+    if not co.arithmetic:
+        return None
+    written = {(seg.marker, seg.payload) for seg in read_segments(co.encode(optimize=True))}
+    kept = [
+        (seg.marker, seg.payload)
+        for seg in read_segments(data)
+        if (0xFFE0 <= seg.marker <= 0xFFEF or seg.marker == 0xFFFE) and (seg.marker, seg.payload) not in written
+    ]
+    return insert_segments(co.encode(optimize=True), kept)
+
+
 def _check_supported(decoder: _jpegcoef.Decoder) -> None:
     """Refuse, from the header alone, what picveil does not handle."""
     count = decoder.num_components

@@ -393,9 +393,19 @@ def _decode(data: bytes, fmt: str, max_pixels: int) -> tuple[Image.Image, bytes 
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(f"The {_FORMAT_NAMES[fmt]} image is too large: {exc}") from exc
     except _PILLOW_ERRORS as exc:
-        raise CorruptImageError(
-            f"The {_FORMAT_NAMES[fmt]} file is damaged and could not be decoded: {exc}"
-        ) from exc
+        from .codec import huffman_copy
+
+        copy = huffman_copy(data, max_pixels=max_pixels) if fmt == "jpeg" else None
+        if copy is None:
+            raise CorruptImageError(
+                f"The {_FORMAT_NAMES[fmt]} file is damaged and could not be decoded: {exc}"
+            ) from exc
+        # an arithmetic-coded JPEG: the pixels of its Huffman copy, the metadata of the file itself
+        decoded = Image.open(io.BytesIO(copy))
+        decoded.load()
+        decoded.info.update(im.info)
+        exif = im.getexif()
+        im = decoded
     icc = im.info.get("icc_profile") or None
     return im, icc, exif
 

@@ -181,6 +181,11 @@ def _open(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(f"The image is too large: {exc}") from exc
     except _PILLOW_ERRORS as exc:
+        from picveil.jpeg.codec import huffman_copy
+
+        copy = huffman_copy(data, max_pixels=max_pixels) if fmt == "jpeg" else None
+        if copy is not None:  # an arithmetic-coded JPEG: its Huffman copy has the same pixels and metadata
+            return _open(copy, max_pixels)
         raise CorruptImageError(f"The {fmt.upper()} file could not be decoded: {exc}") from exc
     return im, fmt
 

@@ -215,5 +215,10 @@ def extract_from_jpeg(data: bytes) -> bytes:
     except UnidentifiedImageError as exc:
         raise NotAnImageError("The data is not an image Pillow can read.") from exc
     except (OSError, SyntaxError, ValueError) as exc:
+        from picveil.jpeg.codec import huffman_copy
+
+        copy = huffman_copy(bytes(data))
+        if copy is not None:  # an arithmetic-coded JPEG: its Huffman copy has the same pixels
+            return extract_from_jpeg(copy)
         raise CorruptImageError(f"The image is truncated or corrupt: {exc}.") from exc
     return extract(image)

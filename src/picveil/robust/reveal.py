@@ -277,6 +277,11 @@ def _decode_image(data: bytes, max_pixels: int) -> tuple[np.ndarray, str]:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageTooLargeError(f"The image is too large to decode safely: {exc}") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        from picveil.jpeg.codec import huffman_copy
+
+        copy = huffman_copy(data, max_pixels=max_pixels) if fmt == "jpeg" else None
+        if copy is not None:  # an arithmetic-coded JPEG: its Huffman copy has the same pixels
+            return _decode_image(copy, max_pixels)
         raise CorruptImageError(f"The image is truncated or corrupt: {exc}.") from exc
     return np.ascontiguousarray(arr), fmt
 

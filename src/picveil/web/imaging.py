@@ -122,6 +122,10 @@ def preview_source(data: bytes, info: ImageInfo, boxes_displayed: list[Box]) -> 
     turned upright, shrunk to :data:`PREVIEW_EDGE` and encoded once.
     """
     dw, dh = info.displayed_size
+    if info.format == "jpeg":
+        from picveil.jpeg.codec import huffman_copy
+
+        data = huffman_copy(data) or data  # an arithmetic-coded JPEG, which neither Pillow nor a browser decodes
     if info.format == "jpeg" and info.orientation == 1 and max(dw, dh) <= PREVIEW_EDGE:
         return data, boxes_displayed, 1.0
     from PIL import Image, ImageOps

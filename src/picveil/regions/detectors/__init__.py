@@ -232,7 +232,13 @@ def load_image(image: ImageInput, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tu
     except UnidentifiedImageError:
         raise NotAnImageError(f"{label} is not an image picveil can read.") from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise CorruptImageError(f"Cannot decode {label}: {exc}") from None
+        from ...jpeg.codec import huffman_copy
+
+        data = fh.getvalue() if isinstance(fh, io.BytesIO) else fh.read_bytes()
+        copy = huffman_copy(data, max_pixels=max_pixels)
+        if copy is None:
+            raise CorruptImageError(f"Cannot decode {label}: {exc}") from None
+        return load_image(copy, max_pixels=max_pixels)  # an arithmetic-coded JPEG: its Huffman copy (same pixels and EXIF)
     return np.ascontiguousarray(rgb), orientation if 1 <= orientation <= 8 else 1
 
 
