@@ -89,8 +89,14 @@ def working_luma(image: np.ndarray) -> np.ndarray:
     return area_resize(luma(image), WORK_LONG_EDGE)
 
 
+#: Rows :func:`_reduce` sums along a row at a time (the same sums: each row's own).
+REDUCE_BAND = 512
+
+
 def _reduce(arr: np.ndarray, axis: int, idx: np.ndarray, w: np.ndarray, n: int) -> np.ndarray:
     """Sum ``arr * w`` along `axis` into ``n`` bins ``idx`` (non-decreasing; out-of-range ignored)."""
+    if axis == 1 and arr.ndim == 2 and arr.shape[0] > REDUCE_BAND:  # a large picture: in bands of rows
+        return np.concatenate([_reduce(arr[r : r + REDUCE_BAND], 1, idx, w, n) for r in range(0, arr.shape[0], REDUCE_BAND)])
     sel = np.nonzero((idx >= 0) & (idx < n))[0]
     shape = list(arr.shape)
     shape[axis] = n

@@ -405,6 +405,11 @@ def _cell_bits(lay: Layout, payload: bytes, parity_class: int) -> np.ndarray:
     return bits.reshape(lay.grid.rows, lay.grid.cols)
 
 
+#: Block rows :func:`pattern_deltas` transforms at a time (a 48 MP picture's
+#: whole float64 pattern and its transforms took seconds of page faults per round).
+DCT_BAND = 64
+
+
 def _block_dct(pattern: np.ndarray, hb: int, wb: int) -> np.ndarray:
     """Orthonormal 8x8 DCT (= the JPEG FDCT) of `pattern` padded to ``(8hb, 8wb)``."""
     pad = np.zeros((hb * 8, wb * 8), dtype=np.float64)
@@ -576,9 +581,13 @@ def pattern_deltas(coeffs, amplitudes: np.ndarray, excluded_blocks: np.ndarray) 
     for ci in _components(coeffs):
         comp = coeffs.components[ci]
         hb, wb = comp.height_in_blocks, comp.width_in_blocks
-        delta = np.rint(_block_dct(pattern, hb, wb) / coeffs.quant_table(ci).astype(np.float64))
+        q = coeffs.quant_table(ci).astype(np.float64)
+        delta = np.empty((hb, wb, 8, 8), dtype=np.int32)
+        for b0 in range(0, hb, DCT_BAND):  # a band of block rows at a time: the same values, far less memory
+            b1 = min(b0 + DCT_BAND, hb)
+            delta[b0:b1] = np.rint(_block_dct(pattern[b0 * 8 : b1 * 8], b1 - b0, wb) / q)
         delta[excluded_blocks[:hb, :wb]] = 0
-        out[ci] = delta.astype(np.int32)
+        out[ci] = delta
     return out
 
 
