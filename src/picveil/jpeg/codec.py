@@ -373,13 +373,14 @@ def huffman_copy(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes 
         return None
     if not co.arithmetic:
         return None
-    written = {(seg.marker, seg.payload) for seg in read_segments(co.encode(optimize=True))}
+    copy = co.encode(optimize=True)
+    written = {(seg.marker, seg.payload) for seg in read_segments(copy)}  # the JFIF or Adobe segment encode writes
     kept = [
         (seg.marker, seg.payload)
         for seg in read_segments(data)
         if (0xFFE0 <= seg.marker <= 0xFFEF or seg.marker == 0xFFFE) and (seg.marker, seg.payload) not in written
     ]
-    return insert_segments(co.encode(optimize=True), kept)
+    return insert_segments(copy, kept)
 
 
 def _check_supported(decoder: _jpegcoef.Decoder) -> None:
