@@ -122,3 +122,23 @@ def test_simulate_and_the_web_preview_read_an_arithmetic_jpeg(photo):
     assert not read_coefficients(preview).arithmetic
     np.testing.assert_array_equal(_pixels(preview), _pixels(photo))
     assert scale == 1.0 and boxes == []
+
+
+def test_protect_for_a_passphrase_and_fit_an_arithmetic_jpeg(photo):
+    """The painted looks (a passphrase or age recipients, no robust header)
+    decode the photo's pixels, and ``fit`` resizes them: both read an
+    arithmetic-coded photo as its Huffman twin (they failed with Pillow's
+    "broken data stream" on it), and the exact reveal gives the twin's very
+    pixels back."""
+    from picveil.platforms.fitting import fit
+
+    arith = _arithmetic(photo)
+    prot = api.protect(arith, [BOX], passphrase="correct horse")
+    twin = api.protect(photo, [BOX], passphrase="correct horse")
+    assert _pixels(prot).shape == _pixels(twin).shape
+    x, y, w, h = BOX
+    assert np.abs(_pixels(prot)[y : y + h, x : x + w].astype(int) - _pixels(photo)[y : y + h, x : x + w]).mean() > 10
+    restored = api.reveal(prot, passphrase="correct horse", keyring=False)
+    np.testing.assert_array_equal(_pixels(restored), _pixels(photo))
+    fitted, plain = fit(arith, "instagram"), fit(photo, "instagram")
+    assert fitted.jpeg == plain.jpeg and fitted.size == plain.size == (800, 600)

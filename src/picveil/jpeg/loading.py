@@ -610,8 +610,10 @@ def read_input(
     -------
     (bytes, str)
         The JPEG (the input itself, unchanged, when it is a grayscale or
-        YCbCr/RGB JPEG that `srgb` leaves alone; re-encoded when `srgb`
-        converts its colours) and the source format as :func:`sniff` names it. A
+        YCbCr/RGB JPEG that `srgb` leaves alone, but for an arithmetic-coded
+        one: its lossless Huffman copy, :func:`picveil.jpeg.codec.huffman_copy`,
+        which every decoder reads; re-encoded when `srgb` converts its colours)
+        and the source format as :func:`sniff` names it. A
         CMYK or YCCK JPEG is converted to RGB like a CMYK TIFF (colour-managed
         when it carries a CMYK profile) and re-encoded; its format is then
         :data:`CMYK_JPEG`. A HEIC/HEIF photo is read with pillow-heif when it
@@ -634,7 +636,9 @@ def read_input(
 
             if not is_srgb(icc_profile(data)):
                 return to_jpeg(data, quality=quality, subsampling=subsampling, max_pixels=max_pixels, notes=notes, srgb=True), fmt
-        return bytes(data), fmt
+        from .codec import huffman_copy
+
+        return huffman_copy(data, max_pixels=max_pixels) or bytes(data), fmt
     if fmt == "heic":  # phone photos: decoded by pillow-heif (the heic extra), then as a PNG
         data = heic_to_png(data, max_pixels=max_pixels)
     return to_jpeg(data, quality=quality, subsampling=subsampling, max_pixels=max_pixels, notes=notes, srgb=srgb), fmt
