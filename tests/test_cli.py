@@ -151,6 +151,34 @@ def test_error_paths(tmp_path, capsys, photo, photo_file, me):
     _err(capsys, 7, "reveal", shared, "-i", key, "-o", shared)
 
 
+def test_output_names_say_what_is_written(tmp_path, capsys, photo_file, me):
+    """An output name whose extension names another image format than the
+    command writes is refused before any work (it once got JPEG bytes under a
+    .png or .webp name); reveal writes a real PNG for .png; a name without an
+    image extension gets the command's format. A folder is called a folder."""
+    key, recipient = me
+    r = ["--to", recipient]
+    for name in ("p.png", "p.webp", "p.TIF"):
+        err = _err(capsys, 7, "protect", photo_file, "-o", tmp_path / name, "--box", "0,0,64,64", *r)
+        assert "writes JPEG" in err and ".jpg" in err and not (tmp_path / name).exists()
+    shared = tmp_path / "shared.out"
+    assert run(capsys, "protect", photo_file, "-o", shared, "--box", "0,0,64,64", *r)[0] == 0
+    assert shared.read_bytes()[:2] == b"\xff\xd8"
+    err = _err(capsys, 7, "reveal", shared, "-i", key, "-o", tmp_path / "r.webp")
+    assert "JPEG or PNG" in err and not (tmp_path / "r.webp").exists()
+    assert run(capsys, "reveal", shared, "-i", key, "-o", tmp_path / "r.PNG")[0] == 0
+    with Image.open(tmp_path / "r.PNG") as im:
+        assert im.format == "PNG"
+        assert np.array_equal(np.asarray(im.convert("RGB")), decode(photo_file.read_bytes()))
+    _err(capsys, 7, "fit", photo_file, "--platform", "x", "-o", tmp_path / "f.png")
+    _err(capsys, 7, "simulate", photo_file, "--chain", "webp75", "-o", tmp_path / "s.jpg")
+    assert run(capsys, "simulate", photo_file, "--chain", "webp75", "-o", tmp_path / "s.webp")[0] == 0
+    _err(capsys, 7, "detect", photo_file, "--preview", tmp_path / "d.jpg")
+    (tmp_path / "folder").mkdir()
+    err = _err(capsys, 7, "protect", photo_file, "-o", tmp_path / "folder", "--box", "0,0,64,64", *r)
+    assert "is a folder" in err and "--force" not in err
+
+
 def test_usage_error_exit_code(capsys):
     assert run(capsys, "protect")[0] == 2
 

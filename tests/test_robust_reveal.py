@@ -622,6 +622,42 @@ def test_turned_picture_is_found_and_revealed_as_received(k, photo, protected, k
     assert _psnr(got[turned_mask], want[turned_mask]) > _psnr(np.rot90(_decode(out), k)[turned_mask], want[turned_mask]) + 10
 
 
+def test_a_received_orientation_is_kept_in_a_jpeg_and_applied_in_a_png(photo, protected, keyrings):
+    """A copy whose pixels are as stored and whose EXIF still says to turn them
+    (orientation 6: a quarter turn clockwise; a messenger that keeps EXIF):
+    the revealed JPEG carries the same orientation, so that a viewer shows it
+    as it showed the received file; a revealed PNG (whose viewers ignore EXIF)
+    is turned upright. Both once came back as stored, shown sideways. The
+    container path's PNG is turned upright too."""
+    _, friend, _ = keyrings
+    out, _ = protected
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buf = io.BytesIO()
+    Image.fromarray(_decode(out)).save(buf, "JPEG", quality=85, exif=exif.tobytes())
+    as_jpeg, rep = api._reveal(buf.getvalue(), keyring=friend)
+    assert rep.revealed == (0, 1)
+    as_png, _ = api._reveal(buf.getvalue(), keyring=friend, output_format="png")
+    with Image.open(io.BytesIO(as_jpeg)) as im:
+        assert im.size == (1800, 1200) and im.getexif().get(0x0112) == 6
+        stored = np.asarray(im.convert("RGB"))
+    with Image.open(io.BytesIO(as_png)) as im:
+        assert im.format == "PNG" and im.size == (1200, 1800)
+        upright = np.asarray(im.convert("RGB"))
+    mask = np.rot90(_region_mask((1200, 1800), BOXES), -1)
+    want = np.rot90(_decode(photo), -1)
+    assert _psnr(upright[mask], want[mask]) > 35  # the revealed regions, turned (the scrambled ones: about 13)
+    assert _psnr(upright, np.rot90(stored, -1)) > 45  # the JPEG's pixels, turned as a viewer turns them
+    # the container path (the protected file itself, given the orientation): a PNG turned upright as well
+    from picveil.jpeg.markers import insert_segments
+    from picveil.jpeg.metadata import APP1
+
+    turned_file = insert_segments(out, [(APP1, exif.tobytes())])
+    with Image.open(io.BytesIO(api._reveal(turned_file, keyring=friend, output_format="png")[0])) as im:
+        assert im.size == (1200, 1800)
+        np.testing.assert_array_equal(np.asarray(im.convert("RGB")), np.rot90(_decode(api._reveal(out, keyring=friend)[0]), -1))
+
+
 @pytest.mark.parametrize("size, floor", [((1800, 1200), 44.0), ((1080, 720), 37.0)])
 def test_colour_photo_received_in_gray(size, floor, photo, protected, keyrings):
     """A network (or a friend's editor) turned the protected colour photo to

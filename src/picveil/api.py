@@ -127,11 +127,42 @@ def _check_output(out: PathLike, src_path: Path | None, overwrite: bool) -> Path
                 same = False
         if same:
             raise OutputError(f"The output {out} is the input file; picveil never overwrites its input.")
-    if out.exists() and not overwrite:
-        raise OutputError(f"{out} already exists.", hint="Choose another -o path, or pass --force to replace it.")
     if out.is_dir():
         raise OutputError(f"{out} is a folder.", hint="Give a file name for -o.")
+    if out.exists() and not overwrite:
+        raise OutputError(f"{out} already exists.", hint="Choose another -o path, or pass --force to replace it.")
     return out
+
+
+#: File name extensions of image formats (lower case) -> the format picveil calls them.
+IMAGE_EXTENSIONS = {
+    ".jpg": "jpeg", ".jpeg": "jpeg", ".jpe": "jpeg", ".jfif": "jpeg", ".png": "png", ".webp": "webp",
+    ".gif": "gif", ".bmp": "bmp", ".tif": "tiff", ".tiff": "tiff", ".heic": "heic", ".heif": "heic", ".avif": "avif",
+}
+
+
+def format_for_output(out: PathLike, writes: Sequence[str], what: str) -> str:
+    """The format of `writes` (picveil's names, the first the default) that the
+    output name `out` asks for: the one its extension names, or the default
+    when the extension names no image format (none, ``.out``...).
+
+    Raises
+    ------
+    OutputError
+        The extension names an image format that `what` (e.g. "protect")
+        does not write: the file would hold bytes its name belies.
+    """
+    fmt = IMAGE_EXTENSIONS.get(Path(out).suffix.lower())
+    if fmt is None:
+        return writes[0]
+    if fmt not in writes:
+        names = " or ".join(f.upper() for f in writes)
+        exts = " or ".join(f".{'jpg' if f == 'jpeg' else f}" for f in writes)
+        raise OutputError(
+            f"{what} writes {names}, but {Path(out).name} names a {fmt.upper()} file.",
+            hint=f"Name the output {exts}.",
+        )
+    return fmt
 
 
 def write_atomic(path: PathLike, data: bytes, *, mode: int = 0o644) -> None:
@@ -842,6 +873,7 @@ def protect_file(
     With ``sidecar``, also writes ``dst`` + ``.picveil``: the container alone
     (a JUMBF box), for platforms that strip the image's metadata.
     """
+    format_for_output(dst, ("jpeg",), "picveil protect")  # the regions live in the JPEG's coefficients
     dst = _check_output(dst, Path(src), overwrite)
     side = Path(str(dst) + SIDECAR_SUFFIX)
     if sidecar:
@@ -907,15 +939,18 @@ def _reveal(
 
 
 def _jpeg_to_png(jpeg: bytes) -> bytes:
-    """The decoded pixels of `jpeg` as a lossless PNG (what a viewer shows, kept)."""
+    """The decoded pixels of `jpeg` as a lossless PNG (what a viewer shows, kept):
+    turned upright by its EXIF Orientation (PNG viewers ignore EXIF), with its
+    ICC profile."""
     import io
 
-    from PIL import Image
+    from PIL import Image, ImageOps
 
     with Image.open(io.BytesIO(jpeg)) as im:
-        im = im.convert("L") if im.mode == "L" else im.convert("RGB")
+        icc = im.info.get("icc_profile")
+        im = ImageOps.exif_transpose(im.convert("L") if im.mode == "L" else im.convert("RGB"))
         buf = io.BytesIO()
-        im.save(buf, "PNG", compress_level=6)
+        im.save(buf, "PNG", compress_level=6, **({"icc_profile": icc} if icc else {}))
     return buf.getvalue()
 
 
@@ -1216,7 +1251,13 @@ def _reveal_from_pixels(
     locked = tuple(sorted(rep.locked + rep.container_only))
     if require_all and locked:
         raise NotRecipientError(f"The keyring opens {len(rep.revealed)} of {len(rep.header.regions)} regions.")
-    out = rep.jpeg or encode_output(rgb, output_format)  # the exact JPEG when the coefficients were intact
+    orientation = _received_orientation(data)
+    out = rep.jpeg or encode_output(rgb, output_format, orientation=orientation)  # the exact JPEG when the coefficients were intact
+    if rep.jpeg and orientation != 1:  # shown as the received file was
+        from .jpeg.markers import insert_segments
+        from .jpeg.metadata import APP1, EXIF_SIG
+
+        out = insert_segments(out, [(APP1, EXIF_SIG + _orientation_tiff(orientation))])
     if rep.jpeg and rep.source == "jpeg-coefficients (integer)":
         warnings: tuple[str, ...] = (
             "Revealed from the file's own coefficients (the picveil data was stripped, the picture was not "
@@ -1236,7 +1277,8 @@ def _reveal_from_pixels(
             "which was stripped); reveal the original file or its sidecar for the exact picture.",
         )
     if rep.resampling:
-        warnings += (f"The picture had been shrunk to {rep.scale:.0%} of its protected size; the reveal modelled the "
+        resized = "shrunk" if rep.scale < 1 else "enlarged"
+        warnings += (f"The picture had been {resized} to {rep.scale:.0%} of its protected size; the reveal modelled the "
                      f"platform's resampling as {rep.resampling} (estimated from the picture) and returns it at the received size.",)
     if rep.rotated:
         turn = {90: "a quarter turn anticlockwise", 180: "a half turn", 270: "a quarter turn clockwise"}[rep.rotated]
@@ -1248,6 +1290,25 @@ def _reveal_from_pixels(
                      f"picture at {x0},{y0} and returns the whole image as received.",)
     revealed = tuple(sorted(rep.revealed + rep.low_res))
     return out, RevealReport(None, revealed, locked, out, warnings)
+
+
+def _received_orientation(data: bytes) -> int:
+    """The EXIF Orientation (1..8) of a received picture (JPEG, PNG, WebP); 1 when it has none or it cannot be read."""
+    try:
+        from .jpeg.loading import probe_image
+
+        return probe_image(data)[3]
+    except Exception:  # noqa: BLE001 - a picture the reveal decoded anyway: shown as stored
+        return 1
+
+
+def _orientation_tiff(orientation: int) -> bytes:
+    """A minimal EXIF TIFF block (after the ``Exif\\0\\0`` signature) holding only the Orientation tag."""
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return exif.tobytes()[len(b"Exif\x00\x00") :]
 
 
 def _keyring_for_reveal(keyring, *, explicit: bool):
@@ -1303,7 +1364,7 @@ def reveal(image: Source, **options) -> bytes:
 def reveal_file(src: PathLike, dst: PathLike, *, overwrite: bool = False, **options) -> RevealReport:
     """Reveal ``src`` into ``dst`` (written atomically); returns what was restored."""
     dst = _check_output(dst, Path(src), overwrite)
-    options.setdefault("output_format", "png" if Path(dst).suffix.lower() == ".png" else "jpeg")
+    options.setdefault("output_format", format_for_output(dst, ("jpeg", "png"), "picveil reveal"))
     out, report = _reveal(Path(src), **options)
     write_atomic(dst, out)
     return RevealReport(dst, report.revealed, report.locked, out, report.warnings)

@@ -75,7 +75,7 @@ def detect_command(
     from rich.console import Console
     from rich.table import Table
 
-    from ..api import _check_output, write_atomic
+    from ..api import _check_output, format_for_output, write_atomic
     from ..regions import regionsfile
     from ..regions.detectors import detect, load_image
 
@@ -84,6 +84,8 @@ def detect_command(
     dsts = [p for p in (json_out, preview) if p is not None]
     for p in dsts:
         _check_output(p, image, force)
+    if preview is not None:
+        format_for_output(preview, ("png",), "The preview")
     rgb, orientation = load_image(image)
     height, width = rgb.shape[:2]
     found = detect(rgb, wanted, min_score=min_score, min_face=min_face, orientation=orientation)

@@ -8,7 +8,6 @@ table) goes to stdout; messages go to stderr. Errors become
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import List, Optional
 
@@ -30,22 +29,14 @@ def _read(path: Path) -> bytes:
         raise InputError(f"Cannot read {path}: {exc.strerror}", hint="Check the file's permissions.") from None
 
 
-def _check_output(dst: Path, src: Path, force: bool) -> None:
-    """Refuse to write over the input (ever) or over an existing file (without --force)."""
-    from ..errors import OutputError
+def _check_output(dst: Path, src: Path, force: bool, writes: tuple[str, ...] = (), what: str = "") -> None:
+    """Refuse to write over the input (ever), over an existing file (without
+    --force), or under a name that says another format than `writes`."""
+    from ..api import _check_output as check, format_for_output
 
-    same = dst.resolve() == src.resolve()
-    if not same and dst.exists():
-        try:
-            same = os.path.samefile(dst, src)
-        except OSError:
-            same = False
-    if same:
-        raise OutputError(f"The output {dst} is the input file; picveil never overwrites its input.")
-    if dst.is_dir():
-        raise OutputError(f"{dst} is a folder.", hint="Give a file name for -o.")
-    if dst.exists() and not force:
-        raise OutputError(f"{dst} already exists.", hint="Choose another -o path, or pass --force to replace it.")
+    if writes:
+        format_for_output(dst, writes, what)
+    check(dst, src, force)
 
 
 def _size(wh: tuple[int, int]) -> str:
@@ -76,7 +67,7 @@ def fit_command(
     profile = get_profile(platform)
     boxes = [parse_box(b) for b in box]
     dst = output or image.with_name(f"{image.stem}.{profile.name}.jpg")
-    _check_output(dst, image, force)
+    _check_output(dst, image, force, ("jpeg",), "picveil fit")
     data = _read(image)
     result = fit(data, profile, quality=quality, max_pixels=max_pixels, aspect=aspect)
     write_atomic(dst, result.jpeg)
@@ -110,8 +101,7 @@ def simulate_command(
     reports = steps.trace(data, max_pixels=max_pixels)
     final = reports[-1]
     dst = output or image.with_name(f"{image.stem}.simulated.{_EXTENSIONS.get(final.format, 'bin')}")
-    if output is None:
-        _check_output(dst, image, force)
+    _check_output(dst, image, force, (final.format,), f"The chain {steps}")
     write_atomic(dst, final.data)
 
     t = Table(title=f"simulate {steps}", title_justify="left")

@@ -286,27 +286,45 @@ def _decode_image(data: bytes, max_pixels: int) -> tuple[np.ndarray, str]:
     return np.ascontiguousarray(arr), fmt
 
 
-def encode_output(rgb: np.ndarray, fmt: str = "jpeg", *, quality: int = OUTPUT_QUALITY) -> bytes:
+def encode_output(rgb: np.ndarray, fmt: str = "jpeg", *, quality: int = OUTPUT_QUALITY, orientation: int = 1) -> bytes:
     """Encode a revealed picture: JPEG (4:2:0 off: 4:4:4, quality 95) or PNG.
 
     Parameters
     ----------
     rgb : numpy.ndarray
-        ``uint8`` ``(H, W, 3)`` or ``(H, W)``.
+        ``uint8`` ``(H, W, 3)`` or ``(H, W)``, as the received file stores it.
     fmt : str
         ``"jpeg"`` or ``"png"``.
+    orientation : int
+        The received file's EXIF Orientation (1..8): a JPEG carries it in an
+        EXIF segment of its own (so that a viewer shows it as it showed the
+        received file), a PNG gets its pixels turned upright (PNG viewers
+        ignore EXIF).
     """
     from PIL import Image
 
     buf = io.BytesIO()
     im = Image.fromarray(np.asarray(rgb, dtype=np.uint8))
     if fmt == "png":
+        if orientation in _TRANSPOSE:
+            im = im.transpose(getattr(Image.Transpose, _TRANSPOSE[orientation]))
         im.save(buf, "PNG", compress_level=6)
     elif fmt == "jpeg":
-        im.save(buf, "JPEG", quality=quality, subsampling=0 if im.mode == "RGB" else -1)
+        options = {}
+        if orientation in _TRANSPOSE:
+            exif = Image.Exif()
+            exif[0x0112] = orientation
+            options["exif"] = exif.tobytes()
+        im.save(buf, "JPEG", quality=quality, subsampling=0 if im.mode == "RGB" else -1, **options)
     else:
         raise ValueError(f"fmt must be 'jpeg' or 'png', got {fmt!r}")
     return buf.getvalue()
+
+
+#: EXIF Orientation (2..8) -> the Pillow transpose that turns the stored pixels upright (as ``ImageOps.exif_transpose``).
+_TRANSPOSE = {
+    2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE", 6: "ROTATE_270", 7: "TRANSVERSE", 8: "ROTATE_90",
+}
 
 
 # --- keys -------------------------------------------------------------------------------------------
