@@ -205,6 +205,35 @@ def test_load_image_contract():
         load_image("/nonexistent/photo.jpg")
 
 
+def test_load_image_reads_16_bit_and_transparent_pictures_as_protect_does():
+    """A 16-bit gray PNG is scaled to 8 bits (Pillow's convert("RGB") clipped
+    every sample to 255: detect saw a white picture and found nothing, where
+    protect --detect found the faces), and transparent pixels are put on white,
+    the pixels protect writes and detects on."""
+    import io
+
+    from PIL import Image
+
+    from picveil.jpeg.loading import read_input
+
+    camera = _rgb("camera")[..., 0]
+    buf = io.BytesIO()
+    Image.fromarray(camera.astype(np.uint16) * 257).save(buf, "PNG")
+    rgb, _ = load_image(buf.getvalue())
+    np.testing.assert_array_equal(rgb, np.repeat(camera[..., None], 3, axis=2))
+    astronaut = _rgb("astronaut")
+    rgba = np.dstack([astronaut, np.full(astronaut.shape[:2], 255, np.uint8)])
+    rgba[:100, :100, 3] = 0
+    buf = io.BytesIO()
+    Image.fromarray(rgba).save(buf, "PNG")
+    rgb, _ = load_image(buf.getvalue())
+    assert (rgb[:100, :100] == 255).all()
+    np.testing.assert_array_equal(rgb[100:, 100:], astronaut[100:, 100:])
+    jpeg, _ = read_input(buf.getvalue(), quality=100)
+    with Image.open(io.BytesIO(jpeg)) as im:  # what protect writes, within the JPEG's rounding
+        assert np.abs(np.asarray(im.convert("RGB")).astype(int) - rgb).mean() < 2
+
+
 # --- fallback detectors (test extra only) -------------------------------------------------------------
 def test_haar_finds_the_astronauts_face_and_padding_covers_it():
     dets = detect(_rgb("astronaut"), "faces", detectors={"faces": "haar-face"})

@@ -18,7 +18,7 @@ from PIL import Image, ImageCms
 
 from picveil.errors import CorruptImageError, InputError, NotAnImageError
 from picveil.jpeg.codec import read_coefficients
-from picveil.jpeg.loading import sniff
+from picveil.jpeg.loading import TRANSPARENCY_NOTE, sniff
 from picveil.jpeg.markers import APP11, encode_segment, read_segments
 from picveil.jpeg.metadata import describe_metadata, exif_orientation
 from picveil.platforms import (
@@ -229,6 +229,12 @@ def test_fit_quality_override_and_png_input(photo):
     Image.fromarray(photo).convert("RGBA").save(buf, "PNG")
     r = fit(buf.getvalue(), "instagram", quality=60)
     assert sniff(r.jpeg) == "jpeg" and estimate_quality(r.jpeg).quality == 60
+    assert r.notes == ()  # opaque
+    rgba = np.dstack([photo, np.full(photo.shape[:2], 255, np.uint8)])
+    rgba[:50, :50, 3] = 0
+    buf = io.BytesIO()
+    Image.fromarray(rgba).save(buf, "PNG")
+    assert fit(buf.getvalue(), "instagram").notes == (TRANSPARENCY_NOTE,)  # said, as protect says it
     buf = io.BytesIO()
     Image.fromarray(photo).convert("CMYK").save(buf, "JPEG", quality=95)  # a print export
     r = fit(buf.getvalue(), "x")
@@ -237,6 +243,24 @@ def test_fit_quality_override_and_png_input(photo):
         fit(sample_bytes(), "x", quality=0)
     with pytest.raises(NotAnImageError):
         fit(b"not an image at all", "x")
+
+
+def test_fit_refuses_a_protected_photo(tmp_path, capsys):
+    """Fitting re-encodes: a protected photo would lose its picveil data, and
+    regions protected for keys or a passphrase could never be revealed (it
+    once did so silently). The same file without its container is fitted."""
+    from picveil import api
+    from picveil.cli.main import main
+
+    prot = api.protect(sample_bytes(), [(100, 100, 120, 120)], passphrase="pw")
+    with pytest.raises(InputError, match="already protected"):
+        fit(prot, "instagram")
+    src = tmp_path / "p.jpg"
+    src.write_bytes(prot)
+    code = main(["fit", str(src), "--platform", "x", "-o", str(tmp_path / "f.jpg")])
+    err = capsys.readouterr().err
+    assert code == 3 and "already protected" in err and "hint:" in err and not (tmp_path / "f.jpg").exists()
+    assert fit(read_coefficients(prot).encode(), "x").size == (512, 512)  # the container stripped: a picture like any other
 
 
 def test_fit_keeps_orientation_and_icc_strips_gps_and_the_rest(tagged_photo):

@@ -71,6 +71,8 @@ def fit_command(
     data = _read(image)
     result = fit(data, profile, quality=quality, max_pixels=max_pixels, aspect=aspect)
     write_atomic(dst, result.jpeg)
+    for note in result.notes:
+        err.print(f"picveil: warning: {note}", markup=False)
     err.print(f"{result.describe(profile)}, {len(data):,} → {len(result.jpeg):,} bytes", markup=False)
     for b in boxes:
         x, y, w, h = result.map_box(b)

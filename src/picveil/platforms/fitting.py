@@ -55,7 +55,7 @@ import math
 import warnings
 from dataclasses import dataclass
 
-from picveil.errors import CorruptImageError, UnsupportedImageError
+from picveil.errors import CorruptImageError, InputError, UnsupportedImageError
 from picveil.jpeg.loading import DEFAULT_MAX_PIXELS, read_input
 
 from .profiles import PlatformProfile, get_profile
@@ -236,6 +236,9 @@ class FitResult:
     colour_from : str or None
         The colour profile the photo was converted to sRGB from
         (``'Display P3'``), or None when it was sRGB already.
+    notes : tuple of str
+        What reading the input changed, for the user (transparent pixels
+        put on white: :data:`picveil.jpeg.loading.TRANSPARENCY_NOTE`).
     """
 
     jpeg: bytes
@@ -245,6 +248,7 @@ class FitResult:
     quality: int
     frame: tuple[int, int, int, int] | None = None
     colour_from: str | None = None
+    notes: tuple[str, ...] = ()
 
     @property
     def resized(self) -> bool:
@@ -357,7 +361,8 @@ def fit(
     Raises
     ------
     InputError
-        Unknown profile name.
+        Unknown profile name, or a photo picveil already protected (its
+        picveil data would be lost: fit before protecting).
     ValueError
         `quality` outside 1..100, or an unknown `aspect`.
     NotAnImageError, CorruptImageError, UnsupportedImageError, ImageTooLargeError
@@ -376,7 +381,18 @@ def fit(
     if aspect not in ASPECT_MODES:
         raise ValueError(f"aspect must be one of {', '.join(ASPECT_MODES)}, got {aspect!r}")
 
-    jpeg, _ = read_input(image, quality=100, subsampling="4:4:4", max_pixels=max_pixels)
+    notes: list[str] = []
+    jpeg, fmt = read_input(image, quality=100, subsampling="4:4:4", max_pixels=max_pixels, notes=notes)
+    if fmt == "jpeg":
+        from picveil.container import is_picveil_packet
+        from picveil.jpeg.markers import app11_payloads
+
+        if any(is_picveil_packet(p) for p in app11_payloads(image)):
+            raise InputError(
+                "This photo is already protected by picveil: fitting it would re-encode it and drop its picveil "
+                "data, and regions protected for keys or a passphrase could never be revealed again.",
+                hint="Fit the original photo, then protect the fitted one (or protect it with --platform, which does both).",
+            )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -422,7 +438,10 @@ def fit(
                 continue
         segments.append((marker, payload))
     out = insert_segments(buf.getvalue(), segments)
-    return FitResult(jpeg=out, scale=scale, size=new_size, source_size=src_size, quality=q, frame=frame, colour_from=colour_from)
+    return FitResult(
+        jpeg=out, scale=scale, size=new_size, source_size=src_size, quality=q, frame=frame, colour_from=colour_from,
+        notes=tuple(notes),
+    )
 
 
 def _keep_shape(size: tuple[int, int], aspect_range: tuple[float, float], turned: bool) -> tuple[int, int]:

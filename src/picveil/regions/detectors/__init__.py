@@ -187,7 +187,9 @@ def load_image(image: ImageInput, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tu
 
     Arrays are taken as they are (orientation 1): ``uint8``, shape ``(H, W)``,
     ``(H, W, 3)`` (RGB) or ``(H, W, 4)`` (RGBA; alpha dropped). Files and
-    bytes are read with Pillow, *without* applying the EXIF orientation.
+    bytes are read with Pillow, *without* applying the EXIF orientation, and
+    converted as protect converts them (:func:`picveil.jpeg.loading.to_jpeg`:
+    16-bit samples scaled to 8 bits, transparent pixels put on white).
     """
     if isinstance(image, np.ndarray):
         if image.dtype != np.uint8:
@@ -210,7 +212,7 @@ def load_image(image: ImageInput, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tu
             raise InputError(f"No such file: {path}", hint="Check the path.")
         fh = path
         label = str(path)
-    from ...jpeg.loading import heic_to_png, sniff
+    from ...jpeg.loading import _normalise, heic_to_png, sniff
 
     if isinstance(fh, io.BytesIO):
         head = fh.getvalue()[:32]
@@ -228,7 +230,8 @@ def load_image(image: ImageInput, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tu
             if im.width * im.height > max_pixels:
                 raise ImageTooLargeError(f"{label} has {im.width}×{im.height} pixels, over the limit of {max_pixels:,}.")
             orientation = int(im.getexif().get(0x0112, 1) or 1)
-            rgb = np.asarray(im.convert("RGB"))
+            # as protect reads it (16-bit scaled, not clipped; transparency on white)
+            rgb = np.asarray(_normalise(im, None)[0].convert("RGB"))
     except UnidentifiedImageError:
         raise NotAnImageError(f"{label} is not an image picveil can read.") from None
     except (OSError, SyntaxError, ValueError) as exc:
