@@ -622,6 +622,29 @@ def test_turned_picture_is_found_and_revealed_as_received(k, photo, protected, k
     assert _psnr(got[turned_mask], want[turned_mask]) > _psnr(np.rot90(_decode(out), k)[turned_mask], want[turned_mask]) + 10
 
 
+@pytest.mark.parametrize("k", [0, 1])
+def test_mirrored_picture_is_found_and_revealed_as_received(k, photo, protected, keyrings):
+    """A photo whose EXIF orientation mirrors (2, 4, 5, 7: some phones' front
+    cameras), which a platform applies, or one flipped in an editor: its
+    pixels arrive mirrored (and turned by k quarter turns). They once read as
+    carrying no picveil data; they are looked for mirrored back, and revealed
+    as received."""
+    from picveil.robust.reveal import read_header
+
+    _, friend, _ = keyrings
+    out, _ = protected
+    received = _jpeg(np.ascontiguousarray(np.rot90(_decode(out)[:, ::-1], k)), quality=85)
+    _, where = read_header(received)
+    assert where.mirrored and where.rotated == (360 - 90 * k) % 360
+    revealed, rep = api._reveal(received, keyring=friend)
+    assert rep.revealed == (0, 1) and any("mirrored" in w for w in rep.warnings)
+    got, want = _decode(revealed), np.rot90(_decode(photo)[:, ::-1], k)
+    assert got.shape == want.shape  # returned as received
+    mask = np.rot90(_region_mask((1200, 1800), BOXES)[:, ::-1], k)
+    assert _psnr(got[mask], want[mask]) > 40  # measured 46.5-47.9 (fresh keys, both cases)
+    assert _psnr(got[mask], want[mask]) > _psnr(_decode(received)[mask], want[mask]) + 10
+
+
 def test_a_received_orientation_is_kept_in_a_jpeg_and_applied_in_a_png(photo, protected, keyrings):
     """A copy whose pixels are as stored and whose EXIF still says to turn them
     (orientation 6: a quarter turn clockwise; a messenger that keeps EXIF):

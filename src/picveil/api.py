@@ -1280,9 +1280,10 @@ def _reveal_from_pixels(
         resized = "shrunk" if rep.scale < 1 else "enlarged"
         warnings += (f"The picture had been {resized} to {rep.scale:.0%} of its protected size; the reveal modelled the "
                      f"platform's resampling as {rep.resampling} (estimated from the picture) and returns it at the received size.",)
-    if rep.rotated:
-        turn = {90: "a quarter turn anticlockwise", 180: "a half turn", 270: "a quarter turn clockwise"}[rep.rotated]
-        warnings += (f"The picture had been given {turn} (a platform applied its orientation); "
+    if rep.rotated or rep.mirrored:
+        turn = {0: "", 90: "a quarter turn anticlockwise", 180: "a half turn", 270: "a quarter turn clockwise"}[rep.rotated]
+        how = f"mirrored{' and given ' + turn if turn else ''}" if rep.mirrored else f"given {turn}"
+        warnings += (f"The picture had been {how} (a platform applied its orientation, or an editor); "
                      "it was revealed turned back, and is returned as received.",)
     if rep.frame:
         x0, y0, x1, y1 = rep.frame
@@ -1469,6 +1470,8 @@ def _inspect_pixels(data: bytes, no_container: NoPicveilDataError) -> Inspection
     received = f"{rw}×{rh_}"
     if where.scale != 1.0:
         received += f", {'shrunk' if where.scale < 1 else 'enlarged'} to {where.scale:.0%} of {rh.width}×{rh.height}"
+    if where.mirrored:
+        received += ", mirrored"
     if where.rotated:
         received += f", turned {where.rotated}°"
     if where.frame:
@@ -1479,7 +1482,7 @@ def _inspect_pixels(data: bytes, no_container: NoPicveilDataError) -> Inspection
         "Members of the circle(s) named by the id prefixes above reveal it with their keyring; "
         "age recipients and passphrases need the original file.",
     )
-    if where.rotated:
+    if where.rotated or where.mirrored:
         placement = None
     elif where.frame:
         x0, y0, x1, y1 = where.frame

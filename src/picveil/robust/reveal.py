@@ -211,6 +211,10 @@ class PixelRevealReport:
         the received one (a screenshot; :func:`picture_frames`), which alone
         was revealed; the output is the whole received picture. None: the
         picture filled the received one.
+    mirrored : bool
+        The received picture was the protected one mirrored (left to right,
+        then turned by `rotated`: an EXIF orientation that mirrors, or a flip);
+        the revealed picture is mirrored the same way.
     """
 
     header: RobustHeader
@@ -228,6 +232,7 @@ class PixelRevealReport:
     rotated: int = 0
     resampling: str = ""
     frame: tuple[int, int, int, int] | None = None
+    mirrored: bool = False
 
 
 # --- decoding ------------------------------------------------------------------------------------
@@ -1934,7 +1939,7 @@ def reveal_pixels(
             data, image, fmt, keyring, identities, max_pixels, recover_clipped, sampling, received_factors=factors
         )
     except (NoPicveilDataError, HeaderDamagedError) as first:
-        for view, k, frame in _other_views(image):
+        for view, k, mirrored, frame in _other_views(image):
             try:
                 extract(view)
             except (NoPicveilDataError, HeaderDamagedError):
@@ -1953,26 +1958,37 @@ def reveal_pixels(
                 whole = image.copy()
                 whole[y0:y1, x0:x1] = out
                 return whole, replace(report, received_size=(image.shape[1], image.shape[0]), frame=frame)
-            return np.ascontiguousarray(np.rot90(out, -k)), replace(report, rotated=(360 - 90 * k) % 360)
+            return _view_back(out, k, mirrored), replace(report, rotated=(360 - 90 * k) % 360, mirrored=mirrored)
         raise first
 
 
 def _other_views(image: np.ndarray):
     """Where else a picture whose header is not found as it is may hold it, in
-    the order :func:`reveal_pixels` tries them: ``(view, k, frame)``.
+    the order :func:`reveal_pixels` tries them: ``(view, k, mirrored, frame)``.
 
     First the picture turned back by ``k`` quarter turns (a platform applied
-    the EXIF orientation and turned the pixels of a phone photo), then the
-    picture inside a plain border, ``frame`` (a screenshot on an app's
-    background, a letterboxed repost; :func:`picture_frames`, those in which
-    a header's grid shows, :func:`picveil.robust.extractor.frames_found`)."""
+    the EXIF orientation and turned the pixels of a phone photo), then
+    mirrored back (``view = rot90(fliplr(image), k)``: an orientation that
+    mirrors, 2, 4, 5 or 7, or a flip in an editor), then the picture inside a
+    plain border, ``frame`` (a screenshot on an app's background, a
+    letterboxed repost; :func:`picture_frames`, those in which a header's grid
+    shows, :func:`picveil.robust.extractor.frames_found`). :func:`_view_back`
+    undoes a view."""
     for k in (1, 3, 2):
-        yield np.ascontiguousarray(np.rot90(image, k)), k, None
+        yield np.ascontiguousarray(np.rot90(image, k)), k, False, None
+    for k in (0, 1, 2, 3):
+        yield np.ascontiguousarray(np.rot90(image[:, ::-1], k)), k, True, None
     from .extractor import frames_found
 
     for frame in frames_found(image, picture_frames(image)):
         x0, y0, x1, y1 = frame
-        yield np.ascontiguousarray(image[y0:y1, x0:x1]), 0, frame
+        yield np.ascontiguousarray(image[y0:y1, x0:x1]), 0, False, frame
+
+
+def _view_back(out: np.ndarray, k: int, mirrored: bool) -> np.ndarray:
+    """A picture revealed in the view ``rot90(fliplr(image) if mirrored else image, k)``, as `image` holds it."""
+    back = np.rot90(out, -k)
+    return np.ascontiguousarray(back[:, ::-1] if mirrored else back)
 
 
 def read_header(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[RobustHeader, PixelHeaderInfo]:
@@ -1992,7 +2008,7 @@ def read_header(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[R
 
     image, _ = _decode_image(bytes(data), max_pixels)
     first = None
-    for view, k, frame in itertools.chain([(image, 0, None)], _other_views(image)):
+    for view, k, mirrored, frame in itertools.chain([(image, 0, False, None)], _other_views(image)):
         try:
             header = RobustHeader.from_bytes(extract(view))
             scale = _scale(header, view.shape[1], view.shape[0])
@@ -2000,7 +2016,8 @@ def read_header(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[R
             first = first or exc
             continue
         return header, PixelHeaderInfo(
-            received_size=(image.shape[1], image.shape[0]), scale=scale, rotated=(360 - 90 * k) % 360, frame=frame
+            received_size=(image.shape[1], image.shape[0]), scale=scale, rotated=(360 - 90 * k) % 360, frame=frame,
+            mirrored=mirrored,
         )
     raise first
 
@@ -2015,7 +2032,7 @@ class PixelHeaderInfo:
         Width and height of the received picture.
     scale : float
         The protected picture's size in it over its original size (1.0: not resized).
-    rotated, frame
+    rotated, frame, mirrored
         As :class:`PixelRevealReport`'s.
     """
 
@@ -2023,6 +2040,7 @@ class PixelHeaderInfo:
     scale: float
     rotated: int = 0
     frame: tuple[int, int, int, int] | None = None
+    mirrored: bool = False
 
 
 #: Largest difference (levels, any channel) from a border's colour of the pixels of a plain border's rows and columns.
