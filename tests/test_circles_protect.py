@@ -352,6 +352,22 @@ def test_a_4_4_4_jpeg_for_a_circle_is_advised_to_fit_first(photo, two_keyrings, 
             assert f"at {sub}" in hint[0] and "--platform" in hint[0]
 
 
+def test_a_very_low_quality_jpeg_for_a_circle_is_advised_to_fit_first(photo, two_keyrings, tmp_path):
+    """A JPEG saved at quality 15 carries its header in coarse steps that a
+    network's re-encode wipes out (measured: reveal failed after the simulated
+    Facebook and WhatsApp copies of q10-q20 photos): protect advises --platform,
+    which re-encodes it at the network's quality first. A q85 photo gets no such advice."""
+    me, _ = two_keyrings
+    for quality, advised in ((15, True), (85, False)):
+        src = tmp_path / f"q{quality}.jpg"
+        src.write_bytes(encode_jpeg(photo, quality=quality))
+        report = picveil.protect_file(src, tmp_path / "out.jpg", [FACE], overwrite=True, circle="family", keyring=me)
+        hint = [a for a in report.advice if "very low quality" in a]
+        assert bool(hint) == advised, (quality, report.advice)
+        if advised:
+            assert "--platform" in hint[0]
+
+
 def test_a_revealer_with_no_keyring_is_told_which_circle(photo, two_keyrings):
     """No keyring, no identity: the error names the circle and how to get it,
     for the protected file and for a network's copy of it."""

@@ -178,6 +178,24 @@ def test_output_names_say_what_is_written(tmp_path, capsys, photo_file, me):
     assert "is a folder" in err and "--force" not in err
 
 
+def test_error_messages_say_what_to_do(tmp_path, capsys, photo_file, me, monkeypatch):
+    """A box clipped to nothing is called outside the image (it was called
+    empty, with negative sizes); a passphrase-protected photo revealed with no
+    key is told to give --passphrase; protecting for a circle the keyring lacks
+    says how to create it (it said to ask whoever shared the photo)."""
+    monkeypatch.setenv("PICVEIL_HOME", str(tmp_path / "home"))
+    err = _err(capsys, 3, "protect", photo_file, "-o", tmp_path / "o.jpg", "--box", "2000,2000,20,20", "--clip", "--to", me[1])
+    assert "wholly outside" in err
+    monkeypatch.setenv("PICVEIL_PASSPHRASE", "open sesame")
+    shared = tmp_path / "s.jpg"
+    assert run(capsys, "protect", photo_file, "-o", shared, "--box", "0,0,64,64", "--passphrase")[0] == 0
+    err = _err(capsys, 4, "reveal", shared, "-o", tmp_path / "r.jpg")
+    assert "No key was given" in err and "--passphrase" in err
+    assert run(capsys, "circle", "create", "family")[0] == 0
+    err = _err(capsys, 4, "protect", photo_file, "-o", tmp_path / "c.jpg", "--box", "0,0,64,64", "--circle", "friends")
+    assert "circle create friends" in err
+
+
 def test_usage_error_exit_code(capsys):
     assert run(capsys, "protect")[0] == 2
 

@@ -65,7 +65,10 @@ class ImageTooLargeError(InputError):
 
 
 class RegionError(InputError):
-    default_hint = "Boxes are X,Y,W,H in pixels of the (EXIF-unrotated) image, inside its bounds."
+    default_hint = (
+        "Boxes are X,Y,W,H in the image's pixels, from its top-left corner, inside its bounds "
+        "(as stored: for a phone photo with an EXIF rotation, --box-space displayed takes them as a viewer shows it)."
+    )
 
 
 # --- keys -------------------------------------------------------------------

@@ -252,7 +252,10 @@ def keygen(
         err.print(f"Public key: {ident.recipient}")
         return
     if output.exists() and not force:
-        raise OutputError(f"{output} already exists; picveil will not overwrite a key.")
+        raise OutputError(
+            f"{output} already exists; picveil will not overwrite a key.",
+            hint="Choose another -o path; --force replaces the file (whatever it holds, and the key in it is lost).",
+        )
     write_atomic(output, ident.to_file_text().encode(), mode=0o600)
     err.print(f"Wrote identity to {output}")
     out.print(ident.recipient)

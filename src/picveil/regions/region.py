@@ -127,9 +127,14 @@ def plan_regions(
     owner = np.full((rows, cols), -1, dtype=np.int32)
     first_box = np.full((rows, cols), -1, dtype=np.int32)
     for i, (b, g) in enumerate(zip(boxes, groups)):
-        if clip:
+        if clip and b.w > 0 and b.h > 0:
             x0, y0 = max(b.x, 0), max(b.y, 0)
             x1, y1 = min(b.x + b.w, width), min(b.y + b.h, height)
+            if x1 <= x0 or y1 <= y0:
+                raise RegionError(
+                    f"Box {i + 1} ({b}) lies wholly outside the {width}×{height} image: clipping leaves nothing of it.",
+                    hint="Boxes are X,Y,W,H in the image's pixels, from its top-left corner.",
+                )
             b = Box(x0, y0, x1 - x0, y1 - y0)
         if b.w <= 0 or b.h <= 0:
             raise RegionError(f"Box {i + 1} ({b}) is empty: its width and height must be positive.")

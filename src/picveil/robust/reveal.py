@@ -379,6 +379,11 @@ def _open_groups(header: RobustHeader, keyring, identities: Sequence = ()) -> tu
             "age identities open only the picveil data that platforms strip; the picture itself "
             "names a circle. Ask for the circle (`picveil circle import`), or for the original file."
         )
+    elif keyring is None:
+        hint = (
+            "Ask whoever shared the photo to share the circle with you (`picveil circle whoami` prints the "
+            "recipient to give them), then `picveil circle import FILE`."
+        )
     raise CircleNotFoundError(
         f"This image was protected for circle {ids}, which is not in {where}.",
         hint=hint,
