@@ -35,6 +35,7 @@ until the header fits). The source is a Pillow JPEG q92 4:2:0. Usage::
     python benchmarks/bench_robust.py --chains resize --compare-lanczos   # downscales, and the Lanczos-only model on the same files
     python benchmarks/bench_robust.py --chains resize --compare-unweighed  # and the fit unweighed by the JPEG's noise
     python benchmarks/bench_robust.py --quick --compare-unringed  # and the ring around the regions left as received
+    python benchmarks/bench_robust.py --chains resize --compare-unclipped  # and the resizer's clipping not modelled
     python benchmarks/bench_robust.py --save run.jsonl   # each photo's result kept as it finishes; rerun to resume
 
 With ``--save FILE`` every finished photo is appended to FILE (one JSON
@@ -97,6 +98,8 @@ COMPARISONS = {
     "lanczos": ("the downscale modelled as Lanczos only", {"RESIZE_KERNELS": ("lanczos",)}, "resize"),
     "unweighed": ("the fit unweighed by the received JPEG's noise", {"RESIZE_NOISE_WEIGHTS": False}, "resize"),
     "unringed": ("the ring around the regions left as received", {"RING_CLEAN": False}, "all"),
+    "unclipped": ("the resizer's clipping not modelled, two clip passes",
+                  {"RESIZE_OUTPUT_CLIP": False, "RESIZE_CLIP_PASSES": 2}, "resize"),
 }
 #: The ring scored around each region: this many received pixels outside its box
 #: (a viewer's chroma upsampling and a re-encoder's blocks carry the scrambled
@@ -666,7 +669,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mosaics", default="", help="comma-separated mosaic sizes in MP, or none "
                         f"(default: {MOSAIC_MP[0]} with --quick, else {','.join(map(str, MOSAIC_MP))})")
     parser.add_argument("--chains", default="", help="only chains containing one of these comma-separated strings "
-                        "(=STRING: only the chain named exactly so, e.g. =jpeg:75 leaves out jpeg:75:opencv and the resizes)")
+                        "(=STRING: only the chain named exactly so, e.g. =jpeg:75 leaves out jpeg:75:opencv and the resizes; "
+                        "separate them with ; instead to name chains that hold commas: '=resize:1080,jpeg:85;=strip')")
     parser.add_argument("--per-photo", default="", metavar="CHAINS",
                         help="also print each photo's gap for these comma-separated chains (e.g. jpeg:75,webp:75)")
     parser.add_argument("--compare-lanczos", action="store_true",
@@ -677,6 +681,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare-unringed", action="store_true",
                         help="also reveal each file leaving the ring of pixels around the regions as received "
                         "(as before the twenty-second session)")
+    parser.add_argument("--compare-unclipped", action="store_true",
+                        help="after a downscale, also reveal each file without modelling the resizer's clipping, with "
+                        "two clip passes (as before the twenty-seventh session)")
     parser.add_argument("--save", default="", metavar="FILE",
                         help="append each finished photo's result to FILE (JSON lines) and skip photos already in it")
     parser.add_argument("--tables-only", action="store_true", help="with --save: print the tables of FILE's results, run nothing")
@@ -692,7 +699,7 @@ def main(argv: list[str] | None = None) -> int:
     encoders = tuple(e for e in ("pillow", "opencv", "mozjpeg") if e in available_encoders())
     specs = chain_specs(args.quick, encoders)
     if args.chains:
-        parts = args.chains.split(",")
+        parts = args.chains.split(";") if ";" in args.chains else args.chains.split(",")
         specs = [s for s in specs if any(s == part[1:] if part.startswith("=") else part in s for part in parts)]
     photos = load_photos()
     names = [n for n in QUICK if n in photos] if args.quick else sorted(photos)
