@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -232,6 +233,26 @@ def test_load_image_reads_16_bit_and_transparent_pictures_as_protect_does():
     jpeg, _ = read_input(buf.getvalue(), quality=100)
     with Image.open(io.BytesIO(jpeg)) as im:  # what protect writes, within the JPEG's rounding
         assert np.abs(np.asarray(im.convert("RGB")).astype(int) - rgb).mean() < 2
+
+
+def test_onnxruntime_writes_no_telemetry(tmp_path):
+    """onnxruntime (1.32 on Linux) writes a usage event (device id, OS,
+    interpreter path) under ~/.cache/Microsoft at import unless
+    ORT_DISABLE_TELEMETRY is set: picveil sets it before it imports
+    onnxruntime. A detection in a fresh process with an empty HOME leaves no
+    such folder (it did before)."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("onnxruntime")
+    code = (
+        "import numpy as np; from skimage import data; from picveil.regions.detectors import detect; "
+        "detect(data.astronaut(), 'faces')"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    env["HOME"] = str(tmp_path)
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
+    assert not (tmp_path / ".cache" / "Microsoft").exists()
 
 
 # --- fallback detectors (test extra only) -------------------------------------------------------------

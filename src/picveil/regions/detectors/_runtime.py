@@ -8,6 +8,7 @@ shape change), so the OpenCV path keeps one network per input shape.
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -49,11 +50,16 @@ def load_onnx(
     :mod:`._onnxdims`); OpenCV ignores declared shapes.
     """
     if prefer_ort:
+        # A privacy tool: onnxruntime (1.2x on Linux) writes a usage event (device id, OS,
+        # interpreter path) to ~/.cache/Microsoft/DeveloperTools at import unless told not to.
+        os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
         try:
             import onnxruntime as ort
         except ImportError:
             ort = None
         if ort is not None:
+            if hasattr(ort, "disable_telemetry_events"):
+                ort.disable_telemetry_events()  # a privacy tool: onnxruntime logs usage events by default
             opts = ort.SessionOptions()
             opts.log_severity_level = 3
             model: str | bytes = str(path)
