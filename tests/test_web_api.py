@@ -290,6 +290,41 @@ def test_too_large(tmp_path):
     body = assert_error(protect(few, recipients=Identity.generate().recipient), 413, "ImageTooLargeError", "pixels")
     assert "--max-pixels" in body["hint"]
     assert_error(few.post("/api/preview", files=photo_part(sample_bytes()), data={"boxes": json.dumps([FACE])}), 413, "ImageTooLargeError")
+    # inspect too (it decoded any size: 26 s and 840 MB for a 56 MP photo)
+    assert_error(few.post("/api/inspect", files={"image": ("p.jpg", sample_bytes(), "image/jpeg")}), 413, "ImageTooLargeError")
+
+
+def test_boxes_that_are_no_pixel_counts_or_reach_past_the_edge(client):
+    """NaN and infinite boxes are refused as such (they were a 500: the server
+    then dropped the connection); a box partly past the edge is cut at it, and
+    the report says so; one wholly outside is refused; a look computed from the
+    original (blur) is warned about, as the CLI warns."""
+    me = Identity.generate().recipient
+    for bad in (float("nan"), float("inf"), 1e30):
+        assert_error(protect(client, boxes=[[bad, 2, 30, 40]], recipients=me), 422, "RegionError", "finite")
+    res = protect(client, boxes=[[480, 480, 100, 100]], recipients=me)
+    assert res.status_code == 200, res.text
+    report = json.loads(res.headers["x-picveil-report"])
+    assert any("past the photo's edge" in w for w in report["warnings"])
+    assert_error(protect(client, boxes=[[600, 600, 10, 10]], recipients=me), 422, "RegionError", "outside")
+    res = protect(client, recipients=me, look="blur")
+    assert res.status_code == 200 and any("computed from the original" in w for w in json.loads(res.headers["x-picveil-report"])["warnings"])
+    assert json.loads(protect(client, recipients=me).headers["x-picveil-report"])["warnings"] == []
+
+
+def test_an_unexpected_error_is_a_json_500_not_a_dropped_connection(client, monkeypatch):
+    """A bug is answered with the generic JSON 500 by the app itself; Starlette's
+    outermost handler re-raised it, so the server closed the connection and
+    broke the browser's next request (the test client raised it)."""
+    from picveil.web.routes import protect as route
+
+    def broken(text):
+        raise RuntimeError("internal detail 1234")
+
+    monkeypatch.setattr(route, "parse_boxes", broken)
+    res = protect(client, recipients=Identity.generate().recipient)
+    assert res.status_code == 500 and res.json()["kind"] == "InternalError" and "1234" not in res.text
+    assert client.get("/api/capabilities").status_code == 200
 
 
 def test_bad_requests(client):
@@ -347,6 +382,8 @@ def test_host_and_origin_checks(tmp_path):
     assert local.get("/api/capabilities").status_code == 200
     assert_error(local.post("/api/keygen", headers={"Origin": "http://evil.example"}), 403, "OriginError")
     assert local.post("/api/keygen", headers={"Origin": "http://localhost:8765"}).status_code == 200
+    # a sandboxed frame on any site says "null": it may not create circles (it once could)
+    assert_error(local.post("/api/keyring/circles", json={"name": "evil"}, headers={"Origin": "null"}), 403, "OriginError")
     page = local.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert "default-src 'self'" in page.headers["content-security-policy"]

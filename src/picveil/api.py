@@ -718,6 +718,9 @@ def _protect(
     data_entries.sort(key=lambda e: (e.region, e.kind))
     extras = [ExtraBox(BOX_REGION_DATA, encode_region_data(data_entries))] if data_entries else []
     warnings: list[str] = list(input_notes)
+    from .looks import leak_warning
+
+    warnings.extend(w for w in dict.fromkeys(leak_warning(lk) for lk in rect_looks) if w)  # blur, mosaic: recognisable
     if source_format == CMYK_JPEG:
         warnings.append(
             f"The JPEG is in CMYK (print colours); picveil converted it to an RGB JPEG at quality {quality} "

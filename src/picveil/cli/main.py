@@ -319,7 +319,7 @@ def protect(
     for members in groups.values():
         for r in members:
             parse_recipient(r)
-    from ..looks import leak_warning, look_id
+    from ..looks import look_id
 
     if look != "auto":
         look_id(look)
@@ -334,9 +334,6 @@ def protect(
         exclude_ids = [int(x) for x in exclude.split(",") if x.strip()] if exclude else []
     except ValueError:
         raise RegionError(f"--exclude takes detection ids like 3,5, got {exclude!r}.") from None
-    warning = leak_warning(look)
-    if warning:
-        err.print(f"picveil: warning: {warning}", markup=False)
     needs_circles = circle is not None or any("@" in b and b.split("@", 1)[1] not in groups for b in box)
     if needs_circles or only or except_people:
         keyring_dir = _keyring(keyring_dir)

@@ -119,8 +119,9 @@ def create_app(
                 status_code=400,
             )
         origin = request.headers.get("origin")
-        if request.method not in _SAFE_METHODS and origin is not None and origin != "null":
-            origin_host = origin.split("://", 1)[-1]
+        if request.method not in _SAFE_METHODS and origin is not None:
+            # "null": a sandboxed frame or a file:// page on any site; the app's own page sends its origin
+            origin_host = origin.split("://", 1)[-1] if origin != "null" else ""
             if origin_host.lower() != request.headers.get("host", "").lower():
                 return JSONResponse(
                     {"error": "Requests from other web sites are refused.", "hint": "Use the page `picveil serve` serves.", "kind": "OriginError"},
@@ -129,7 +130,11 @@ def create_app(
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cfg.max_upload_bytes:  # any endpoint; forms also count while streaming
             return JSONResponse(body_of(too_large(cfg.max_upload_bytes)), status_code=413)
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception:  # noqa: BLE001 - answered here: Starlette's outermost handler would re-raise, and the server then drops the connection
+            log.exception("picveil web: unexpected error on %s %s", request.method, request.url.path)
+            response = JSONResponse(INTERNAL_ERROR, status_code=500)
         path = request.url.path
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")

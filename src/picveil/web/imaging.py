@@ -14,6 +14,7 @@ what the user sees; endpoints that take or return boxes have a ``space`` field
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 
 from ..errors import CorruptImageError, RegionError
@@ -24,6 +25,8 @@ from .errors import WebError
 SPACES = ("stored", "displayed")
 #: Longest edge of the live preview, pixels.
 PREVIEW_EDGE = 1024
+#: Largest |x|, |y|, |w|, |h| of a box (pixels; a JPEG side is at most 65535).
+_BOX_LIMIT = 1 << 20
 PREVIEW_QUALITY = 90
 
 
@@ -104,6 +107,8 @@ def parse_boxes(text: str | None) -> list[Box]:
             raise RegionError(f"Cannot read a box from {item!r}; expected {{x, y, w, h}}.")
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
             raise RegionError(f"Cannot read a box from {item!r}; x, y, w and h must be numbers.")
+        if not all(math.isfinite(v) and abs(v) <= _BOX_LIMIT for v in values):
+            raise RegionError(f"Cannot read a box from {item!r}; x, y, w and h must be finite pixel counts.")
         x, y, w, h = (round(v) for v in values)
         if w <= 0 or h <= 0:
             raise RegionError(f"The box {x},{y},{w},{h} is empty.")

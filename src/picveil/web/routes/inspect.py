@@ -37,8 +37,14 @@ async def inspect(request: Request) -> dict:
     space = check_space(form.text("space"))
 
     def work():
-        found = api.inspect(image)  # NoPicveilDataError first: a plain photo gets the clearest message
-        return found, probe(image, cfg.max_pixels)
+        from ...errors import UnsupportedImageError
+
+        try:  # the size limit first, from the header: no pixel decoded past it
+            info = probe(image, cfg.max_pixels)
+        except UnsupportedImageError:  # GIF, HEIC: not probed; inspect says what they carry
+            info = None
+        found = api.inspect(image)
+        return found, info or probe(image, cfg.max_pixels)
 
     found, info = await run_in_threadpool(work)
     regions = found.regions

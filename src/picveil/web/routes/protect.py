@@ -72,6 +72,7 @@ async def protect(request: Request):
         photo = uploaded_photo(raw, cfg.max_pixels)
         info = probe(photo, cfg.max_pixels)
         stored = [to_stored(b, info) for b in boxes] if space == "displayed" else boxes
+        cut = [i + 1 for i, b in enumerate(stored) if b.x < 0 or b.y < 0 or b.x + b.w > info.width or b.y + b.h > info.height]
         keyring = features.open_keyring(cfg.keyring_home, kr_pass, create=False) if circle else None
         extra = features.protect_options(look=look, circle=circle, keyring=keyring)
         source, stored, fit_options = features.fit_for_platform(photo, stored, platform, max_pixels=cfg.max_pixels)
@@ -89,14 +90,16 @@ async def protect(request: Request):
         )
         if fit_options:  # fitted inside protect: the report's boxes are in the fitted (padded, resized) photo
             info = probe(out, cfg.max_pixels)
-        return out, info, report
+        return out, info, report, cut
 
-    out, info, report = await run_in_threadpool(work)
+    out, info, report, cut = await run_in_threadpool(work)
+    edge = [f"Box{'es' if len(cut) > 1 else ''} {', '.join(map(str, cut))} reached past the photo's edge and "
+            f"{'were' if len(cut) > 1 else 'was'} cut at it."] if cut else []
     summary = {
         "source_format": report.source_format,
         "input_bytes": report.input_bytes,
         "output_bytes": report.output_bytes,
-        "warnings": list(report.warnings),
+        "warnings": edge + list(report.warnings),
         "advice": list(report.advice),
         "fitted": report.fitted,
         "space": space,
