@@ -123,6 +123,14 @@ def test_cli_passphrase_keyring(photo, tmp_path, capsys, monkeypatch):
     assert main(["batch", "reveal", str(tmp_path / "out"), str(tmp_path / "rev"), "--keyring", str(home), "--no-progress"]) == 0
     assert np.array_equal(decode((tmp_path / "rev" / "a.jpg").read_bytes()), decode(src.read_bytes()))
     capsys.readouterr()
+    # the circle commands read it the same way, without --passphrase (they once needed both)
+    assert main(["circle", "list", "--keyring", str(home)]) == 0 and "family" in capsys.readouterr().out
+    assert main(["circle", "create", "friends", "--keyring", str(home)]) == 0
+    assert {c.name for c in Keyring.open(home, passphrase="correct horse").circles} == {"family", "friends"}
+    # a new keyring made with --passphrase from $PICVEIL_KEYRING_PASSPHRASE alone
+    assert main(["circle", "create", "solo", "--passphrase", "--keyring", str(tmp_path / "ring2")]) == 0
+    assert Keyring.open(tmp_path / "ring2", passphrase="correct horse").get("solo")
+    capsys.readouterr()
     # a wrong passphrase is reported as such, and nothing is written
     monkeypatch.setenv("PICVEIL_KEYRING_PASSPHRASE", "wrong")
     code = main(["reveal", str(post), "-o", str(tmp_path / "r2.jpg"), "--keyring", str(home)])

@@ -46,13 +46,20 @@ def _command(*args, **kwargs):
 
 
 def _open(keyring: Optional[Path], passphrase: bool, *, create: bool):
+    import os
+
     from ..crypto import Keyring
     from ..crypto.keyring import KEYRING_FILE, default_home
-    from .main import _passphrase, err
+    from .main import KEYRING_PASSPHRASE_ENV, _keyring_passphrase, _passphrase, err
 
     home = keyring if keyring is not None else default_home()
     is_new = not (home / KEYRING_FILE).exists()
-    pw = _passphrase(passphrase, confirm=create and is_new)
+    if not is_new and Keyring.needs_passphrase(home):  # as protect and reveal read it: the variables, else the terminal
+        pw = _keyring_passphrase(home)
+    elif passphrase and os.environ.get(KEYRING_PASSPHRASE_ENV):
+        pw = os.environ[KEYRING_PASSPHRASE_ENV]
+    else:
+        pw = _passphrase(passphrase, confirm=create and is_new)
     ring = Keyring.open(home, passphrase=pw, create=create)
     if is_new and create:
         how = "a passphrase" if ring.passphrase_protected else f"your identity {ring.recipient}"

@@ -657,7 +657,7 @@ class Keyring:
                 if self._passphrase is None:
                     raise NotRecipientError(
                         f"The keyring at {path} is protected by a passphrase.",
-                        hint="Give it with --passphrase (or the PICVEIL_PASSPHRASE variable).",
+                        hint="Type it when asked, or set PICVEIL_KEYRING_PASSPHRASE (the web app: the keyring passphrase field).",
                     )
                 plaintext = pyrage.passphrase.decrypt(raw, self._passphrase)
             else:
