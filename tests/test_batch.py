@@ -361,6 +361,38 @@ def test_a_dying_worker_fails_only_its_file(tmp_path, me):
     assert (s.done, s.failed) == (4, 1)
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_sigterm_stops_like_ctrl_c(tmp_path, me):
+    """SIGTERM (``kill``, a service manager) stops a run as Ctrl-C does: the
+    running files finish and are recorded, the workers exit with the parent,
+    and the command ends with 130. It once killed the parent alone: the
+    workers ran on, holding the caller's pipes open, and the manifest's
+    journal stayed behind."""
+    import signal
+    import time
+
+    src = tmp_path / "in"
+    src.mkdir()
+    jpeg = encode_jpeg(sample_rgb())
+    for i in range(40):
+        (src / f"p{i:02d}.jpg").write_bytes(jpeg)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "picveil", "batch", str(src), str(out), "--box", BOX, "--to", me[0], "--workers", "2", "--no-progress"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(p.suffix == ".jpg" for p in out.glob("*.jpg")):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)  # no worker left holding the pipes
+    assert proc.returncode == 130, err.decode()
+    assert b"Interrupted" in err
+    got = rows(out)
+    assert 0 < sum(r.status == "done" for r in got.values()) < 40
+    assert not list(out.glob("*-journal"))
+
+
 # --- Dask ---------------------------------------------------------------------------------------------
 def test_dask_local_cluster_gives_the_same_manifest(tmp_path, tree, me):
     pytest.importorskip("distributed")

@@ -30,6 +30,7 @@ configuration. Dask is an optional extra (``pip install "picveil[dask]"``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -299,7 +300,8 @@ def run_batch(
             on_start(summary)
         t0 = time.perf_counter()
         try:
-            _drive(spec, backend, mf, src_root, dst_root, fp, redo, summary, on_result)
+            with _terminate_as_interrupt():
+                _drive(spec, backend, mf, src_root, dst_root, fp, redo, summary, on_result)
         finally:
             summary.seconds = time.perf_counter() - t0
             mf.finish_run(done=summary.done, skipped=summary.skipped, failed=summary.failed, seconds=summary.seconds, interrupted=summary.interrupted)
@@ -390,6 +392,29 @@ class _Dispatcher:
         for t in suspects:  # one at a time, so that only the culprit fails
             self.submit(t)
             self.collect(0)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM (a service manager stopping the run, ``kill``) handled as Ctrl-C
+    is: no file submitted after it, running files finished and recorded, the
+    workers shut down. By default it killed the parent alone and left the
+    workers running, and the manifest's journal behind. Main thread only (where
+    Python handles signals); elsewhere nothing changes."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _drive(spec, backend, mf: Manifest, src_root: Path, dst_root: Path, fp: str, redo: bool, summary: Summary, on_result) -> None:
