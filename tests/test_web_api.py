@@ -9,6 +9,7 @@ import sys
 import textwrap
 import time
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -504,6 +505,25 @@ def test_passphrase_keyring(tmp_path):
     assert_error(client.get("/api/keyring", headers={"X-Picveil-Keyring-Passphrase": "wrong"}), 403, "NotRecipientError")
     res = client.post("/api/keyring/circles", json={"name": "f"}, headers=header)  # (each step runs scrypt: few steps)
     assert res.status_code == 201 and res.json()["name"] == "f"
+
+
+def test_passphrase_keyring_beyond_latin_1(tmp_path):
+    """A keyring passphrase in Cyrillic (or CJK, emoji) cannot travel raw in an
+    HTTP header (the page's fetch threw): the page sends it as utf-8'' and its
+    percent-encoded UTF-8, which the app decodes; a keyring made on the command
+    line with it opens."""
+    from urllib.parse import quote
+
+    from picveil.crypto import Keyring
+
+    pw = "пароль 密码 🔑"
+    Keyring.open(tmp_path / "keyring", passphrase=pw, create=True).create_circle("family")
+    client = make_client(tmp_path)
+    header = {"X-Picveil-Keyring-Passphrase": "utf-8''" + quote(pw, safe="")}
+    res = client.get("/api/keyring", headers=header)
+    assert res.status_code == 200 and [c["name"] for c in res.json()["circles"]] == ["family"]
+    js = (Path(picveil.web.__file__).parent / "static" / "app.js").read_text()
+    assert "utf-8''\" + encodeURIComponent(pw)" in js
 
 
 # --- picveil serve ------------------------------------------------------------------------------

@@ -31,7 +31,23 @@ def config(request: Request) -> WebConfig:
 
 
 def keyring_passphrase(request: Request) -> str | None:
-    return request.headers.get(KEYRING_PASSPHRASE_HEADER) or None
+    """The keyring passphrase of :data:`KEYRING_PASSPHRASE_HEADER`: HTTP headers
+    carry Latin-1, so a passphrase with other characters (Cyrillic, CJK, emoji)
+    comes as ``utf-8''`` followed by its percent-encoded UTF-8 (RFC 8187's
+    form; the web page always sends it so); any other value is taken as it is."""
+    value = request.headers.get(KEYRING_PASSPHRASE_HEADER)
+    if not value:
+        return None
+    if value[:7].lower() == "utf-8''":
+        from urllib.parse import unquote
+
+        try:
+            return unquote(value[7:], encoding="utf-8", errors="strict") or None
+        except UnicodeDecodeError:
+            raise RecipientError(
+                f"The {KEYRING_PASSPHRASE_HEADER} header's percent-encoded passphrase is not UTF-8.", hint=""
+            ) from None
+    return value
 
 
 def download_name(filename: str, suffix: str, ext: str = "jpg") -> str:

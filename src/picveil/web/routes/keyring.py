@@ -3,7 +3,8 @@
 The only endpoints that write to disk: the keyring folder the user manages
 (``create_app(keyring_home=…)``, default ``$PICVEIL_HOME`` or
 ``~/.config/picveil``). A keyring protected by a passphrase needs it in the
-``X-Picveil-Keyring-Passphrase`` header.
+``X-Picveil-Keyring-Passphrase`` header: as it is, or, for characters beyond
+Latin-1, as ``utf-8''`` and its percent-encoded UTF-8 (what the page sends).
 """
 
 from __future__ import annotations

@@ -21,7 +21,8 @@ class AppError extends Error {
 
 function keyringHeaders() {
   const pw = $("kr-passphrase").value;
-  return pw ? { [PASS_HEADER]: pw } : {};
+  // HTTP headers carry Latin-1: any passphrase goes percent-encoded as UTF-8 (RFC 8187's utf-8'' form)
+  return pw ? { [PASS_HEADER]: "utf-8''" + encodeURIComponent(pw) } : {};
 }
 
 async function call(path, { method = "POST", form = null, json = null, headers = {}, signal } = {}) {
