@@ -261,6 +261,32 @@ def test_not_an_image_and_corrupt(photo, identities, tmp_path):
         picveil.protect(tmp_path / "missing.jpg", [FACE], recipients=r)
 
 
+def test_wrong_arguments_are_typed_errors_written_for_users(photo, identities):
+    """The library's promise: a caller's mistake is a PicveilError with a
+    message, not a bare TypeError or AttributeError from deep inside (an
+    array, None, a bad quality, a number for recipients, an unknown detection
+    class or level). A single box or an Identity is taken for what it means."""
+    src, me = encode_jpeg(photo), identities[0]
+    with pytest.raises(errors.InputError, match="path or as the file's bytes"):
+        picveil.protect(photo, [(0, 0, 8, 8)], recipients=me.recipient)
+    with pytest.raises(errors.InputError, match="path or as the file's bytes"):
+        picveil.reveal(None)
+    with pytest.raises(errors.InputError, match="path or as the file's bytes"):
+        picveil.inspect(None)
+    for q in (0, 101, "high", True):
+        with pytest.raises(errors.InputError, match="quality"):
+            picveil.protect(src, [(0, 0, 8, 8)], recipients=me.recipient, quality=q)
+    with pytest.raises(errors.RecipientError, match="not int"):
+        picveil.protect(src, [(0, 0, 8, 8)], recipients=5)
+    with pytest.raises(errors.InputError, match="cats"):
+        picveil.protect(src, [], recipients=me.recipient, detect=["faces", "cats"])
+    with pytest.raises(errors.InputError, match="level"):
+        picveil.protect(src, [], recipients=me.recipient, detect="faces", level=9)
+    one = picveil.protect(src, "150,10,155,175", recipients=[me])  # a box alone, an Identity for its recipient
+    assert [r.box for r in picveil.inspect(one).regions] == [r.box for r in picveil.inspect(picveil.protect(src, [(150, 10, 155, 175)], recipients=me.recipient)).regions]
+    np.testing.assert_array_equal(decode(picveil.reveal(one, identities=[me])), decode(src))
+
+
 def test_pixel_limit(photo, identities):
     with pytest.raises(errors.ImageTooLargeError):
         picveil.protect(encode_jpeg(photo), [FACE], recipients=[identities[0].recipient], max_pixels=100_000)

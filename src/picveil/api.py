@@ -106,6 +106,11 @@ class RevealReport:
 def _read_source(src: Source) -> tuple[bytes, Path | None]:
     if isinstance(src, (bytes, bytearray, memoryview)):
         return bytes(src), None
+    if not isinstance(src, (str, os.PathLike)):
+        raise InputError(
+            f"An image is given as a path or as the file's bytes, not as {type(src).__name__}.",
+            hint="Pass the file name, or open(name, 'rb').read(); encode an array or a PIL image to PNG or JPEG bytes first.",
+        )
     path = Path(src)
     try:
         return path.read_bytes(), path
@@ -348,11 +353,25 @@ def _header_geometry(coeffs):
 
 
 def _normalise_recipients(items: Iterable[str] | str | None) -> tuple[str, ...]:
+    """Recipients as ``age1…`` strings: strings, or objects with a ``recipient``
+    (an :class:`picveil.crypto.Identity`: its public key), alone or in a sequence."""
+    from .errors import RecipientError
+
     if items is None:
         return ()
-    if isinstance(items, str):
+    if isinstance(items, str) or hasattr(items, "recipient"):
         items = [items]
-    return tuple(dict.fromkeys(s.strip() for s in items if s.strip()))
+    try:
+        items = list(items)
+    except TypeError:
+        raise RecipientError(f"Recipients are age1… strings, not {type(items).__name__}.") from None
+    out = []
+    for item in items:
+        item = getattr(item, "recipient", item)
+        if not isinstance(item, str):
+            raise RecipientError(f"A recipient is an age1… string, not {type(item).__name__}.")
+        out.append(item.strip())
+    return tuple(dict.fromkeys(s for s in out if s))
 
 
 # --- protect ---------------------------------------------------------------------------------
@@ -461,6 +480,26 @@ def _protect(
     from .jpeg.metadata import MetadataPolicy
     from .schemes import DEFAULT_SCHEME, DEFAULT_WHOLE_SCHEME
 
+    for name, value, low, high in (("quality", quality, 1, 100), ("max_pixels", max_pixels, 1, None)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+            raise InputError(f"{name} must be an integer from {low}{f' to {high}' if high else ' up'}, not {value!r}.")
+    if detect:  # the names and the level checked before any work, as the user's mistakes they are
+        from .regions.detectors.base import canonical_class
+        from .regions.priority import level_budget
+
+        try:
+            for name in [detect] if isinstance(detect, str) else detect:
+                for part in str(name).split(","):
+                    if part.strip():
+                        canonical_class(part)
+            if level is not None:
+                level_budget(level)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+    if regions is None or isinstance(regions, (str, Box, Region)):  # one region given alone
+        regions = [] if regions is None else [regions]
+    elif isinstance(regions, tuple) and len(regions) == 4 and all(isinstance(v, int) for v in regions):
+        regions = [regions]  # one (x, y, w, h)
     data, src_path = _read_source(image)
     if box_space not in ("stored", "displayed"):
         raise InputError(f"Unknown box space {box_space!r}.", hint="Use 'stored' or 'displayed'.")
@@ -870,8 +909,10 @@ def protect(image: Source, regions, **options) -> bytes:
         match nobody are protected with ``except_people`` and left visible with
         ``only``; non-face detections are kept either way. At most one of them.
     scheme : str, optional
-        ``scramble-v4`` (default), ``scramble-v3``, ``scramble-v1``, ``scramble-v2``,
-        ``searchable-v2`` or ``searchable-v1`` (short names ``scramble``,
+        The scramble look's scheme: ``scramble-v8`` (default; for circles, where
+        its robust header fits neither outside nor over the regions of a small
+        photo, ``scramble-v4``), an older ``scramble-v1`` ... ``scramble-v7``, or
+        ``searchable-v2`` / ``searchable-v1`` (short names ``scramble``,
         ``searchable``).
     whole : bool
         Protect the entire image as one region (``regions`` must be empty);
