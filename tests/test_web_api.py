@@ -338,7 +338,7 @@ def test_bad_requests(client):
     assert_error(protect(client), 422, "RecipientError", "nobody could reveal")
     assert_error(protect(client, recipients="age1notakey"), 422, "RecipientError")
     assert_error(protect(client, recipients=me, space="sideways"), 422, "RequestError")
-    assert_error(protect(client, recipients=me, look="sparkles"), 501, "FeatureUnavailableError")
+    assert_error(protect(client, recipients=me, look="sparkles"), 422, "InputError", "no look")
     assert_error(client.get("/api/nothing-here"), 404, "HTTPError")
 
 
@@ -409,6 +409,8 @@ def test_capabilities_and_openapi(client):
 
 # --- detection --------------------------------------------------------------------------------
 def test_detect_finds_the_face_or_says_it_cannot(client):
+    bad = client.post("/api/detect", files=photo_part(sample_bytes()), data={"classes": "faces", "min_score": "abc"})
+    assert_error(bad, 422, "RequestError", "min_score must be a number")  # not Python's "could not convert"
     caps = client.get("/api/capabilities").json()
     res = client.post("/api/detect", files=photo_part(sample_bytes()), data={"classes": "faces", "space": "displayed"})
     if not caps["detection"]["available"]:

@@ -175,7 +175,9 @@ def protect_options(*, look: str | None, circle: str | None, keyring) -> dict[st
     opts: dict[str, Any] = {}
     if look:
         if look not in looks():
-            raise FeatureUnavailableError(f"The look {look!r} is not available in this picveil.")
+            from ..errors import InputError
+
+            raise InputError(f"There is no look {look!r}.", hint=f"The looks: {', '.join(looks())} (see /api/capabilities).")
         opts["look"] = look
     if circle:
         if not circles_for_protect():

@@ -47,8 +47,11 @@ async def detect(request: Request) -> dict:
     mod = features.detectors_module()
     try:
         wanted = [mod.canonical_class(c) for c in (form.text("classes") or ",".join(mod.CLASSES)).split(",") if c.strip()]
-        min_score = form.text("min_score")
-        min_score = float(min_score) if min_score is not None else None
+        text = form.text("min_score")
+        try:
+            min_score = float(text) if text is not None else None
+        except ValueError:
+            raise ValueError(f"min_score must be a number between 0 and 1, not {text!r}.") from None
         if min_score is not None and not 0.0 <= min_score <= 1.0:
             raise ValueError("min_score must be between 0 and 1.")
     except ValueError as exc:
