@@ -285,6 +285,8 @@ def test_wrong_arguments_are_typed_errors_written_for_users(photo, identities):
     one = picveil.protect(src, "150,10,155,175", recipients=[me])  # a box alone, an Identity for its recipient
     assert [r.box for r in picveil.inspect(one).regions] == [r.box for r in picveil.inspect(picveil.protect(src, [(150, 10, 155, 175)], recipients=me.recipient)).regions]
     np.testing.assert_array_equal(decode(picveil.reveal(one, identities=[me])), decode(src))
+    with pytest.raises(errors.KeyringNotFoundError, match="no keyring at"):  # a named keyring that is not there: it was ignored
+        picveil.reveal(one, keyring="/nonexistent/keyring")
 
 
 def test_pixel_limit(photo, identities):

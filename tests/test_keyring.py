@@ -395,4 +395,4 @@ def test_cli_passphrase_keyring_needs_passphrase(home, monkeypatch, capsys):
     assert code == 0, err
     monkeypatch.delenv("PICVEIL_PASSPHRASE")
     code, out, err = _cli(capsys, "list")
-    assert code == 4 and "protected by a passphrase" in err and "--passphrase" in err
+    assert code == 4 and "protected by a passphrase" in err and "PICVEIL_KEYRING_PASSPHRASE" in err  # read as protect and reveal read it

@@ -1422,6 +1422,10 @@ def _keyring_for_reveal(keyring, *, explicit: bool):
         return None
     home = Path(keyring) if keyring is not None else crypto.default_home()
     if not (home / "keyring.age").exists():
+        if keyring is not None and not explicit:  # a keyring the caller named, which is not there: a typo?
+            from .errors import KeyringNotFoundError
+
+            raise KeyringNotFoundError(f"There is no keyring at {home}.", hint="Check the folder (--keyring), or leave it out for your default keyring.")
         return None
     try:
         return crypto.Keyring.open(home)
