@@ -490,6 +490,7 @@ def test_keyring_reveal_with_own_identity(tmp_path):
 def test_keyring_errors(tmp_path):
     client = make_client(tmp_path)
     assert_error(client.post("/api/keyring/circles", json={"name": "no spaces please"}), 422, "CircleNameError")
+    assert not (tmp_path / "keyring").exists()  # a refused name creates no keyring (it once did)
     assert_error(client.post("/api/keyring/circles", json={}), 422, "RequestError")
     client.post("/api/keyring/circles", json={"name": "family"})
     assert_error(client.post("/api/keyring/circles", json={"name": "family"}), 422, "CircleNameError", "already exists")

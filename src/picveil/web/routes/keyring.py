@@ -134,6 +134,10 @@ async def whoami(request: Request) -> dict:
     responses=ERROR_RESPONSES,
 )
 async def create_circle(request: Request, body: NewCircle) -> CircleInfo:
+    from ...crypto.keyring import check_circle_name
+
+    check_circle_name(body.name)  # before a keyring is created for it
+
     return await run_in_threadpool(lambda: _circle(_open(request, create=True).create_circle(body.name)))
 
 
