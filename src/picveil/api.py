@@ -1338,9 +1338,10 @@ def _reveal_from_pixels(
     out = rep.jpeg or encode_output(rgb, output_format, orientation=orientation)  # the exact JPEG when the coefficients were intact
     if rep.jpeg and orientation != 1:  # shown as the received file was
         from .jpeg.markers import insert_segments
-        from .jpeg.metadata import APP1, EXIF_SIG
+        from .jpeg.metadata import APP1
+        from .robust.reveal import orientation_exif
 
-        out = insert_segments(out, [(APP1, EXIF_SIG + _orientation_tiff(orientation))])
+        out = insert_segments(out, [(APP1, orientation_exif(orientation))])
     if rep.jpeg and rep.source == "jpeg-coefficients (integer)":
         warnings: tuple[str, ...] = (
             "Revealed from the file's own coefficients (the picveil data was stripped, the picture was not "
@@ -1397,15 +1398,6 @@ def _received_orientation(data: bytes) -> int:
         return probe_image(data)[3]
     except Exception:  # noqa: BLE001 - a picture the reveal decoded anyway: shown as stored
         return 1
-
-
-def _orientation_tiff(orientation: int) -> bytes:
-    """A minimal EXIF TIFF block (after the ``Exif\\0\\0`` signature) holding only the Orientation tag."""
-    from PIL import Image
-
-    exif = Image.Exif()
-    exif[0x0112] = orientation
-    return exif.tobytes()[len(b"Exif\x00\x00") :]
 
 
 def _keyring_for_reveal(keyring, *, explicit: bool):

@@ -315,15 +315,20 @@ def encode_output(rgb: np.ndarray, fmt: str = "jpeg", *, quality: int = OUTPUT_Q
             im = im.transpose(getattr(Image.Transpose, _TRANSPOSE[orientation]))
         im.save(buf, "PNG", compress_level=6)
     elif fmt == "jpeg":
-        options = {}
-        if orientation in _TRANSPOSE:
-            exif = Image.Exif()
-            exif[0x0112] = orientation
-            options["exif"] = exif.tobytes()
+        options = {"exif": orientation_exif(orientation)} if orientation in _TRANSPOSE else {}
         im.save(buf, "JPEG", quality=quality, subsampling=0 if im.mode == "RGB" else -1, **options)
     else:
         raise ValueError(f"fmt must be 'jpeg' or 'png', got {fmt!r}")
     return buf.getvalue()
+
+
+def orientation_exif(orientation: int) -> bytes:
+    """An APP1 EXIF payload (``Exif\\0\\0`` and a TIFF block) holding only the Orientation tag."""
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return exif.tobytes()
 
 
 #: EXIF Orientation (2..8) -> the Pillow transpose that turns the stored pixels upright (as ``ImageOps.exif_transpose``).
