@@ -107,8 +107,9 @@ class TamperedError(IntegrityError):
 
 class ContentModifiedError(IntegrityError):
     default_hint = (
-        "The protected regions were re-encoded or edited after protection, so an "
-        "exact reveal is impossible; ask the sender for the original file."
+        "Ask the sender for the original file: the picveil data (or a sidecar) restores only the file it was "
+        "written with, and every network re-encodes photos. Photos protected for a circle (--circle) are the "
+        "exception: the circle's members reveal a network's copy from its pixels."
     )
 
 
