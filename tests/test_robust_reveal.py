@@ -1058,7 +1058,9 @@ def test_downscale_inverse_keeps_edges(keyrings, monkeypatch):
     edge-preserving penalty (RESIZE_IRLS): lettering on signs shrunk to 640 px
     and re-encoded at q75 gains over one quadratic pass (measured: 27.5 dB
     against 26.2 before the fit was weighed by the received file's noise; since,
-    with fixed keys, 28.5 against 28.3, and 0.2-0.3 dB for three key draws).
+    with fixed keys, 28.5 against 28.3, and 0.2-0.3 dB for three key draws;
+    since the resizer's clipping is modelled, 28.88 against 28.79: the clip
+    passes took over part of what the reweighting did).
     Not every photo gains: of 13 measured, coffee lost 0.2 dB and ela_original 0.5."""
     _, friend, _ = keyrings
     src = _jpeg(_sign_photo())
@@ -1071,7 +1073,7 @@ def test_downscale_inverse_keeps_edges(keyrings, monkeypatch):
     robust = _psnr(revealed[mask], ref[mask])
     monkeypatch.setattr(rv, "RESIZE_IRLS", 1)
     quadratic = _psnr(_decode(picveil.reveal(received, keyring=friend))[mask], ref[mask])
-    assert robust > quadratic + 0.1, (robust, quadratic)
+    assert robust > quadratic + 0.05, (robust, quadratic)
 
 
 @pytest.mark.parametrize("chain, gain", [("resize:960,png", 0.3), ("resize:960,jpeg:85", 0.15)])

@@ -472,7 +472,7 @@ def _protect(
     call = dict(locals())  # to protect again at 4:4:4 if 4:2:0's coarser MCUs make boxes of two groups share one
     from . import crypto
     from .container import Container, ExtraBox, Header, KeyGroup, RegionRecord, Wrap, encode_container
-    from .container.region_data import BOX_REGION_DATA, DATA_SCHEME_AUX, RegionDataEntry, encode_region_data
+    from .container.region_data import BOX_REGION_DATA, DATA_SCHEME_AUX, DATA_TABLES, RegionDataEntry, encode_region_data
     from .schemes import Protected
     from .jpeg import markers
     from .jpeg.codec import read_coefficients
@@ -717,6 +717,7 @@ def _protect(
     mac_keys = [k.mac_key(file_salt) for k in group_keys]
     region_tags: dict[int, list[bytes]] = {g: [] for g in range(len(used))}
     data_entries = []
+    tables_plain = zlib.compress(b"".join(np.asarray(q, dtype=">u2").tobytes() for q in quant), 9)
     robust_params: list[bytes] = []
     decoded = None
     for idx, (rect, rec) in enumerate(zip(rects, records)):
@@ -745,6 +746,10 @@ def _protect(
         if result.aux:
             aad = _region_data_aad(idx, DATA_SCHEME_AUX, header_raw)
             data_entries.append(RegionDataEntry(idx, DATA_SCHEME_AUX, rkey.seal(DATA_SCHEME_AUX, aad, result.aux)))
+        if rec.look != LOOK_SCRAMBLE or (result.aux and getattr(sch, "aux_is_original", False)):
+            # the tables that show the original: a copy a network re-encoded is revealed from it (SPEC §4.3)
+            aad = _region_data_aad(idx, DATA_TABLES, header_raw)
+            data_entries.append(RegionDataEntry(idx, DATA_TABLES, rkey.seal(DATA_TABLES, aad, tables_plain)))
     groups = tuple(
         KeyGroup(
             index=g,
@@ -1189,10 +1194,34 @@ def _reveal_jpeg(
         if not ids and not passphrase:
             raise _no_key_given(container, " and no circle in your keyring opens this image")
         raise NotRecipientError("None of the given keys opens any region of this image (wrong key or passphrase, or not a recipient).")
+    header_raw = header.to_bytes()
+    mac_keys = {}
+    for g, key in unlocked.items():
+        mk = key.mac_key(header.file_salt)
+        if not mk.verify(container.groups[g].header_tag, _HEADER_LABEL, header_raw):
+            raise TamperedError("The picveil data in this image is damaged or was altered.")
+        mac_keys[g] = mk
+    from .container.format import BOX_ROBUST_UNDO
+    from .container.region_data import BOX_REGION_DATA, DATA_SCHEME_AUX, decode_region_data
+
+    region_data = {}
+    for extra in container.extras:
+        if extra.box_type == BOX_REGION_DATA:
+            region_data = {(e.region, e.kind): e.ciphertext for e in decode_region_data(extra.body)}
+
+    def modified(what: str):
+        """The picture is not the protected file's coefficients: its regions
+        from the picveil data's originals where they are there, else from
+        its pixels (a circle's robust header), else `what` as the error."""
+        pasted = _reveal_from_originals(
+            data, header, header_raw, unlocked, region_data, sch, max_pixels, require_all, output_format
+        )
+        if pasted is not None:
+            return pasted
+        return _reveal_from_pixels(data, **fallback_options, fallback=ContentModifiedError(what))
+
     if sniff(data) != "jpeg":  # a sidecar's container, but the picture was converted (WebP, PNG)
-        return _reveal_from_pixels(data, **fallback_options, fallback=ContentModifiedError(
-            "The image was converted to another format after it was protected; exact reveal is impossible."
-        ))
+        return modified("The image was converted to another format after it was protected; exact reveal is impossible.")
     coeffs = read_coefficients(data, max_pixels=max_pixels)
     geometry_ok = (
         coeffs.width == header.width
@@ -1201,26 +1230,8 @@ def _reveal_jpeg(
         and coeffs.mcu_height == header.mcu_height
         and _header_geometry(coeffs) == header.components
     )
-    header_raw = header.to_bytes()
-    mac_keys = {}
-    for g, key in unlocked.items():
-        mk = key.mac_key(header.file_salt)
-        if not mk.verify(container.groups[g].header_tag, _HEADER_LABEL, header_raw):
-            raise TamperedError("The picveil data in this image is damaged or was altered.")
-        mac_keys[g] = mk
     if not geometry_ok:
-        return _reveal_from_pixels(data, **fallback_options, fallback=ContentModifiedError(
-            "The image was resized or re-encoded with a different layout after it was protected; exact reveal is impossible."
-        ))
-    from .container.format import BOX_ROBUST_UNDO
-    from .container.region_data import (
-        BOX_REGION_DATA, DATA_ORIGINAL, DATA_ORIGINAL_JPEG, DATA_SCHEME_AUX, decode_region_data,
-    )
-
-    region_data = {}
-    for extra in container.extras:
-        if extra.box_type == BOX_REGION_DATA:
-            region_data = {(e.region, e.kind): e.ciphertext for e in decode_region_data(extra.body)}
+        return modified("The image was resized or re-encoded with a different layout after it was protected; exact reveal is impossible.")
     warnings: list[str] = []
     undo = next((e.body for e in container.extras if e.box_type == BOX_ROBUST_UNDO), None)
     if undo is not None:  # take the robust header out again (container SPEC §4.4)
@@ -1245,28 +1256,12 @@ def _reveal_jpeg(
         blocks = [coeffs.blocks(ci, *rg) for ci, rg in enumerate(ranges)]
         tag = container.groups[rec.group].region_tags[pos]
         if not mac_keys[rec.group].verify(tag, _REGION_LABEL, idx.to_bytes(2, "big"), *_region_bytes(blocks)):
-            return _reveal_from_pixels(data, **fallback_options, fallback=ContentModifiedError(
-                "The protected regions were re-encoded or edited after protection; exact reveal is impossible."
-            ))
+            return modified("The protected regions were re-encoded or edited after protection; exact reveal is impossible.")
         rkey = unlocked[rec.group].region_key(rec.salt)
         if rec.look != LOOK_SCRAMBLE:
-            shapes = [(rg[1] - rg[0], rg[3] - rg[2]) for rg in ranges]
-            kind = DATA_ORIGINAL_JPEG if (idx, DATA_ORIGINAL_JPEG) in region_data else DATA_ORIGINAL
-            sealed = region_data.get((idx, kind))
-            plain = rkey.open(kind, _region_data_aad(idx, kind, header_raw), sealed) if sealed else None
-            if plain is None:
+            original = _painted_original(idx, rkey, region_data, header_raw, [(rg[1] - rg[0], rg[3] - rg[2]) for rg in ranges])
+            if original is None:
                 raise TamperedError("The picveil data in this image is damaged or was altered.")
-            if kind == DATA_ORIGINAL_JPEG:
-                from .jpeg.blockpack import unpack_blocks
-
-                original = unpack_blocks(plain, shapes)
-                if original is None:
-                    raise TamperedError("The picveil data in this image is damaged or was altered.")
-            else:
-                try:
-                    original = _blocks_from_bytes(zlib.decompress(plain), shapes)
-                except zlib.error:
-                    raise TamperedError("The picveil data in this image is damaged or was altered.") from None
             for ci, (rg, arr) in enumerate(zip(ranges, original)):
                 coeffs.set_blocks(ci, rg[0], rg[2], arr)
             revealed.append(idx)
@@ -1291,6 +1286,144 @@ def _reveal_jpeg(
     segments = select_metadata(data, MetadataPolicy(keep_all=True))
     out = markers.insert_segments(body, segments)
     return out, RevealReport(None, tuple(revealed), tuple(locked), out, tuple(warnings))
+
+
+def _painted_original(idx: int, rkey, region_data: dict, header_raw: bytes, shapes) -> list[np.ndarray] | None:
+    """A painted region's original quantized blocks from its ``pvrd`` kind-2 or
+    kind-3 entry (container SPEC §4.3); None where it has none.
+
+    Raises
+    ------
+    TamperedError
+        The entry does not authenticate or decode to the region's block shapes.
+    """
+    from .container.region_data import DATA_ORIGINAL, DATA_ORIGINAL_JPEG
+
+    kind = DATA_ORIGINAL_JPEG if (idx, DATA_ORIGINAL_JPEG) in region_data else DATA_ORIGINAL
+    sealed = region_data.get((idx, kind))
+    if sealed is None:
+        return None
+    plain = rkey.open(kind, _region_data_aad(idx, kind, header_raw), sealed)
+    if plain is None:
+        raise TamperedError("The picveil data in this image is damaged or was altered.")
+    if kind == DATA_ORIGINAL_JPEG:
+        from .jpeg.blockpack import unpack_blocks
+
+        original = unpack_blocks(plain, shapes)
+        if original is None:
+            raise TamperedError("The picveil data in this image is damaged or was altered.")
+        return original
+    try:
+        return _blocks_from_bytes(zlib.decompress(plain), shapes)
+    except zlib.error:
+        raise TamperedError("The picveil data in this image is damaged or was altered.") from None
+
+
+def _header_component_rects(header, rect: McuRect) -> list[tuple[int, int, int, int]]:
+    """:func:`_component_rects` from a container header's geometry (no coefficients at hand)."""
+    hmax = max(c.h_samp for c in header.components)
+    vmax = max(c.v_samp for c in header.components)
+    out = []
+    for c in header.components:
+        wb = -(-(-(-header.width * c.h_samp // hmax)) // 8)
+        hb = -(-(-(-header.height * c.v_samp // vmax)) // 8)
+        out.append((rect.y * c.v_samp, min((rect.y + rect.h) * c.v_samp, hb), rect.x * c.h_samp, min((rect.x + rect.w) * c.h_samp, wb)))
+    return out
+
+
+def _reveal_from_originals(
+    data: bytes, header, header_raw: bytes, unlocked: dict, region_data: dict, sch, max_pixels: int, require_all: bool,
+    output_format: str,
+) -> tuple[bytes, RevealReport] | None:
+    """The regions of a picture that is no longer the protected file (a network
+    re-encoded it, resized it, served it as WebP; its container kept, or its
+    sidecar beside it) pasted from the originals the picveil data holds.
+
+    Each region the keys open gets its original pixels, decoded from its
+    original blocks (``pvrd`` kind 2 or 3; a scramble-v5…v8 region's kind 1)
+    with the protected file's quantization tables (kind 4), shrunk or enlarged
+    as the picture was. None where that cannot be done, and the caller goes on
+    as before: data written before kind 4 existed, a region whose scheme's
+    data is not its original (scramble-v1…v4), a picture whose shape is not
+    the protected one's (cropped, turned).
+
+    Raises
+    ------
+    TamperedError
+        A sealed entry does not authenticate or decode.
+    NotRecipientError
+        With `require_all`, a region the keys do not open.
+    """
+    from .container.region_data import DATA_SCHEME_AUX, DATA_TABLES
+    from .jpeg.pixels import blocks_to_pixels
+    from .robust.reveal import _decode_image, encode_output
+
+    regions = [(i, r) for i, r in enumerate(header.regions) if r.group in unlocked]
+    if not regions or any((i, DATA_TABLES) not in region_data for i, _ in regions):
+        return None
+    if any(r.look == LOOK_SCRAMBLE and not getattr(sch, "aux_is_original", False) for _, r in regions):
+        return None
+    image, _ = _decode_image(data, max_pixels)
+    rh, rw = image.shape[:2]
+    sx, sy = rw / header.width, rh / header.height
+    if abs(sx - sy) * max(header.width, header.height) > 2.0:  # not the protected picture's shape
+        return None
+    sampling = [(c.h_samp, c.v_samp) for c in header.components]
+    rgb = len(sampling) == 3 and tuple(c.id for c in header.components) == (82, 71, 66)  # 'R', 'G', 'B'
+    out = np.array(image)
+    revealed, locked = [], [i for i, r in enumerate(header.regions) if r.group not in unlocked]
+    if require_all and locked:
+        raise NotRecipientError(f"The given keys open {len(regions)} of {len(header.regions)} regions.")
+    for idx, rec in regions:
+        rect = McuRect(rec.x, rec.y, rec.w, rec.h, rec.group)
+        ranges = _header_component_rects(header, rect)
+        shapes = [(rg[1] - rg[0], rg[3] - rg[2]) for rg in ranges]
+        rkey = unlocked[rec.group].region_key(rec.salt)
+        sealed = region_data[(idx, DATA_TABLES)]
+        plain = rkey.open(DATA_TABLES, _region_data_aad(idx, DATA_TABLES, header_raw), sealed)
+        try:
+            raw = zlib.decompress(plain) if plain is not None else b""
+        except zlib.error:
+            raw = b""
+        if len(raw) != 128 * len(sampling):
+            raise TamperedError("The picveil data in this image is damaged or was altered.")
+        tables = [np.frombuffer(raw[128 * c : 128 * (c + 1)], dtype=">u2").reshape(8, 8) for c in range(len(sampling))]
+        if rec.look == LOOK_SCRAMBLE:
+            sealed = region_data.get((idx, DATA_SCHEME_AUX))
+            aux = rkey.open(DATA_SCHEME_AUX, _region_data_aad(idx, DATA_SCHEME_AUX, header_raw), sealed) if sealed else None
+            if aux is None:
+                raise TamperedError("The picveil data in this image is damaged or was altered.")
+            try:
+                original = sch.reveal([np.zeros(sh + (8, 8), np.int16) for sh in shapes], rkey, tables, aux)
+            except ValueError:
+                raise TamperedError("The picveil data in this image is damaged or was altered.") from None
+        else:
+            original = _painted_original(idx, rkey, region_data, header_raw, shapes)
+            if original is None:
+                raise TamperedError("The picveil data in this image is damaged or was altered.")
+        box = rect.pixels(header.mcu_width, header.mcu_height, header.width, header.height)
+        pixels = blocks_to_pixels(original, tables, sampling, (box.w, box.h), rgb=rgb)
+        x0, y0 = round(box.x * sx), round(box.y * sy)
+        x1, y1 = min(round((box.x + box.w) * sx), rw), min(round((box.y + box.h) * sy), rh)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        if (x1 - x0, y1 - y0) != (box.w, box.h):
+            from PIL import Image
+
+            pixels = np.asarray(Image.fromarray(pixels).resize((x1 - x0, y1 - y0), Image.Resampling.LANCZOS))
+        if out.ndim == 2 and pixels.ndim == 3:  # the network made it gray
+            pixels = np.clip(np.rint(pixels @ np.array([0.299, 0.587, 0.114])), 0, 255).astype(np.uint8)
+        elif out.ndim == 3 and pixels.ndim == 2:
+            pixels = np.repeat(pixels[..., None], 3, axis=-1)
+        out[y0:y1, x0:x1] = pixels
+        revealed.append(idx)
+    encoded = encode_output(out, output_format, orientation=_received_orientation(data))
+    resized = "" if (rw, rh) == (header.width, header.height) else f", {'shrunk' if sx < 1 else 'enlarged'} to {rw}×{rh}"
+    warnings = (
+        f"The picture is no longer the protected file (re-encoded{resized}): the regions were restored from the "
+        "originals its picveil data holds and pasted into it; the rest of the picture is as received.",
+    )
+    return encoded, RevealReport(None, tuple(revealed), tuple(locked), encoded, warnings)
 
 
 def _reveal_from_pixels(

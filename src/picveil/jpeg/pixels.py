@@ -50,6 +50,59 @@ def upsample(plane: np.ndarray, fy: int, fx: int, shape: tuple[int, int]) -> np.
     return up[: shape[0], : shape[1]]
 
 
+def fancy_upsample(plane: np.ndarray, fy: int, fx: int, shape: tuple[int, int]) -> np.ndarray:
+    """libjpeg's "fancy" (triangle) upsampling by 1 or 2 per axis (replication
+    for larger factors), cropped to `shape`: what a viewer does to 4:2:0 chroma."""
+
+    def up2(a: np.ndarray, axis: int) -> np.ndarray:
+        a = np.moveaxis(a, axis, 0)
+        prev = np.concatenate([a[:1], a[:-1]])
+        nxt = np.concatenate([a[1:], a[-1:]])
+        out = np.empty((2 * a.shape[0],) + a.shape[1:])
+        out[0::2] = 0.75 * a + 0.25 * prev
+        out[1::2] = 0.75 * a + 0.25 * nxt
+        return np.moveaxis(out, 0, axis)
+
+    p = plane
+    for axis, f in ((0, fy), (1, fx)):
+        if f == 2:
+            p = up2(p, axis)
+        elif f > 2:
+            p = np.repeat(p, f, axis=axis)
+    return p[: shape[0], : shape[1]]
+
+
+def blocks_to_pixels(
+    blocks: list[np.ndarray], tables: list[np.ndarray], sampling: list[tuple[int, int]], size: tuple[int, int], rgb: bool = False
+) -> np.ndarray:
+    """The pixels a viewer shows for a JPEG region's quantized blocks.
+
+    Pure function. `blocks`: per component ``(rows, cols, 8, 8)`` quantized
+    coefficients (natural order), starting on an MCU boundary; `tables`: each
+    component's ``(8, 8)`` quantization table (natural order); `sampling`: each
+    component's ``(h, v)`` factors; `size`: ``(width, height)`` of the region
+    in pixels (its blocks may reach past it). `rgb`: three components that are
+    R, G and B (no colour transform), else one is gray and three are YCbCr.
+    Returns ``uint8`` ``(height, width)`` (gray) or ``(height, width, 3)``:
+    dequantized, inverse-DCT'd, chroma upsampled as libjpeg's fancy upsampling
+    does (inside the region only: at its border a viewer also reads the
+    neighbouring blocks), converted to RGB, rounded and clipped."""
+    width, height = size
+    hmax = max(h for h, _ in sampling)
+    vmax = max(v for _, v in sampling)
+    planes = []
+    for b, q, (h, v) in zip(blocks, tables, sampling):
+        plane = blocks_to_plane(idct(np.asarray(b, dtype=np.float64) * np.asarray(q, dtype=np.float64)))
+        fy, fx = vmax // v, hmax // h
+        planes.append(fancy_upsample(plane, fy, fx, (height, width)) if (fy, fx) != (1, 1) else plane[:height, :width])
+    if len(planes) == 1:
+        out = planes[0]
+    else:
+        stacked = np.stack(planes, axis=-1)
+        out = stacked if rgb else ycbcr_to_rgb(stacked)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
 def _dct_matrix() -> np.ndarray:
     k = np.arange(8)
     m = np.cos(np.pi * (2 * k[None, :] + 1) * k[:, None] / 16.0) * np.sqrt(2.0 / 8.0)

@@ -102,7 +102,7 @@ from picveil.errors import (
     NotAnImageError,
     UnsupportedVersionError,
 )
-from picveil.jpeg.pixels import blocks_to_plane, rgb_to_ycbcr, ycbcr_planes, ycbcr_to_rgb
+from picveil.jpeg.pixels import blocks_to_plane, fancy_upsample, rgb_to_ycbcr, ycbcr_planes, ycbcr_to_rgb
 
 from .errors import HeaderDamagedError
 from .header import RobustHeader
@@ -457,25 +457,8 @@ def _box_down(plane: np.ndarray, fy: int, fx: int) -> np.ndarray:
     return p.reshape(ph // fy, fy, pw // fx, fx).mean(axis=(1, 3))
 
 
-def _fancy_up(plane: np.ndarray, fy: int, fx: int, shape: tuple[int, int]) -> np.ndarray:
-    """libjpeg's "fancy" (triangle) upsampling by 1 or 2 per axis, cropped to `shape`."""
-
-    def up2(a: np.ndarray, axis: int) -> np.ndarray:
-        a = np.moveaxis(a, axis, 0)
-        prev = np.concatenate([a[:1], a[:-1]])
-        nxt = np.concatenate([a[1:], a[-1:]])
-        out = np.empty((2 * a.shape[0],) + a.shape[1:])
-        out[0::2] = 0.75 * a + 0.25 * prev
-        out[1::2] = 0.75 * a + 0.25 * nxt
-        return np.moveaxis(out, 0, axis)
-
-    p = plane
-    for axis, f in ((0, fy), (1, fx)):
-        if f == 2:
-            p = up2(p, axis)
-        elif f > 2:
-            p = np.repeat(p, f, axis=axis)
-    return p[: shape[0], : shape[1]]
+#: libjpeg's "fancy" (triangle) chroma upsampling (:func:`picveil.jpeg.pixels.fancy_upsample`).
+_fancy_up = fancy_upsample
 
 
 def _received_coefficients(data: bytes, max_pixels: int):

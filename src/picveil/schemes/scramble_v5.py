@@ -347,6 +347,10 @@ class ScrambleV5:
         robust = key.seal_short(self.codec.label, b"", self.codec.pack(codes, means))
         return Protected(out, aux=zlib.compress(original, 9), robust=robust)
 
+    #: The ``aux`` bytes are the region's original blocks: :meth:`reveal` reads nothing
+    #: else (not the protected blocks' values, only their shapes).
+    aux_is_original = True
+
     def reveal(self, blocks: list[np.ndarray], key: KeyStream, quant=None, aux: bytes | None = None) -> list[np.ndarray]:
         """Exact, from the ``aux`` bytes (the original blocks); ``ValueError`` without them."""
         if aux is None:
