@@ -32,6 +32,30 @@ def test_every_look_reveals_exactly(photo, identities, look, sub):
     assert np.abs(a[16:176, 160:300] - b[16:176, 160:300]).mean() > 5
 
 
+@pytest.mark.parametrize("shape", ["box", "ellipse"])
+def test_a_feather_never_shows_the_original_inside_the_region(photo, identities, shape):
+    """--feather fades the look's edge outwards: every pixel of the region
+    shows the look (the edge once ramped inwards over original pixels: the
+    rim of a face showed, and all of it from a feather as wide as the box, with
+    "Protected 1 region" printed). The region's pixels match the unfeathered
+    look's, and lie as far from the original."""
+    src = encode_jpeg(photo)
+    me = identities[0]
+    original = decode(src).astype(float)
+    box = (160, 16, 144, 160)  # on the MCU grid: the region is the box itself
+    x, y, w, h = box
+    yy, xx = np.mgrid[0:h, 0:w]
+    ellipse = ((xx + 0.5 - w / 2) / (w / 2)) ** 2 + ((yy + 0.5 - h / 2) / (h / 2)) ** 2 <= 1.0
+    part = np.ones((h, w), bool) if shape == "box" else ellipse
+    plain = decode(picveil.protect(src, [box], recipients=[me.recipient], look="fill", shape=shape)).astype(float)
+    for feather in (24, 500):
+        prot = decode(picveil.protect(src, [box], recipients=[me.recipient], look="fill", shape=shape, feather=feather)).astype(float)
+        region, was = prot[y : y + h, x : x + w][part], original[y : y + h, x : x + w][part]
+        assert np.abs(region - was).mean() > 0.8 * np.abs(plain[y : y + h, x : x + w][part] - was).mean(), feather
+        assert np.abs(region - plain[y : y + h, x : x + w][part]).mean() < 2.0, feather  # the look itself
+        assert np.array_equal(decode(picveil.reveal(picveil.protect(src, [box], recipients=[me.recipient], look="fill", shape=shape, feather=feather), identities=[me])), decode(src))
+
+
 @pytest.mark.parametrize("look", ["fill", "inpaint", "frost", "sticker"])
 def test_content_independent_looks_ignore_the_interior(look):
     rng = np.random.default_rng(0)

@@ -274,7 +274,7 @@ def protect(
     passphrase: bool = typer.Option(False, "--passphrase", "-p", help=f"Also protect with a passphrase (asked, or ${PASSPHRASE_ENV})."),
     look: str = typer.Option("auto", "--look", help="auto (default: scramble for circles, which survives re-encoding; else fill, which leaks nothing), scramble, fill, inpaint, frost, sticker, blur, pixelate."),
     cells: int = typer.Option(6, "--cells", help="Cells across a region for pixelate/blur."),
-    feather: int = typer.Option(0, "--feather", help="Soft edge in pixels (painted looks)."),
+    feather: int = typer.Option(0, "--feather", help="Soft edge in pixels, outside an ellipse or mask shape (painted looks; the shape itself is always fully painted)."),
     shape: str = typer.Option("box", "--shape", help="box, ellipse or mask (painted looks; scramble stays MCU-aligned)."),
     mask: Optional[Path] = typer.Option(None, "--mask", help="PNG mask (white = protect) for --shape mask; also adds its boxes."),
     sidecar: bool = typer.Option(False, "--sidecar", help="Also write OUTPUT.picveil, the reveal data, for platforms that strip it."),

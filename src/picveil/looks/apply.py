@@ -62,9 +62,15 @@ def paint_region(decoded, coeffs, rect, ranges, look: str, params: LookParams, k
     painted = PAINTERS[look](context, inside, params, lambda h, w: _keyed_noise(key, h, w))
     alpha = inside.astype(np.float64)
     if params.feather > 0 and look != "scramble":
-        core = ~_dilate(~inside, params.feather // 2)
-        alpha = np.clip(gaussian_like_blur(core[..., None].astype(np.float64), params.feather / 3.0)[..., 0], 0, 1)
-        alpha = np.where(inside, np.maximum(alpha, 0.0), 0.0)
+        # The soft edge lies outside the shape, never in it: every pixel of the
+        # shape shows the look alone (the edge once ramped inwards, and showed the
+        # original over the shape's rim; over all of it from a feather as wide as
+        # the shape). Only the MCU rectangle's blocks are painted, so the edge
+        # fades over what of the rectangle lies around the shape (an ellipse's or
+        # a mask's corners; none for a box, whose rectangle it fills).
+        grown = _dilate(inside, max(1, params.feather // 2))
+        alpha = np.clip(gaussian_like_blur(grown[..., None].astype(np.float64), params.feather / 3.0)[..., 0], 0, 1)
+        alpha = np.where(inside, 1.0, np.where(rect_area, alpha, 0.0))
     # alpha is 0 outside the rectangle: blend the MCU rectangle's pixels only,
     # edge-padded to whole MCUs
     win = (slice(by, by + bh), slice(bx, bx + bw))
