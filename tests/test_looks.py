@@ -121,6 +121,26 @@ def test_cli_look_and_mask(photo, tmp_path, capsys, identities):
     assert np.array_equal(decode(picveil.reveal(out.read_bytes(), identities=[identities[0]])), decode(src.read_bytes()))
 
 
+def test_cli_mask_parts_and_size(photo, tmp_path, capsys, identities):
+    """A mask's separate white parts become separate regions (they became one
+    bounding box: a face and a badge took half the photo), and a mask of
+    another size than the photo is refused (it protected the wrong place)."""
+    src = tmp_path / "p.jpg"
+    src.write_bytes(encode_jpeg(photo))
+    m = np.zeros((512, 512), np.uint8)
+    m[20:180, 160:300] = 255
+    m[400:450, 400:450] = 255
+    Image.fromarray(m).save(tmp_path / "two.png")
+    out = tmp_path / "o.jpg"
+    assert main(["protect", str(src), "-o", str(out), "--mask", str(tmp_path / "two.png"), "--to", identities[0].recipient]) == 0
+    boxes = sorted((r.box.x, r.box.y, r.box.w, r.box.h) for r in picveil.inspect(out.read_bytes()).regions)
+    assert len(boxes) == 2 and sum(w * h for _, _, w, h in boxes) < 0.15 * 512 * 512, boxes
+    Image.fromarray(m[::2, ::2]).save(tmp_path / "half.png")
+    capsys.readouterr()
+    code = main(["protect", str(src), "-o", str(tmp_path / "h.jpg"), "--mask", str(tmp_path / "half.png"), "--to", identities[0].recipient])
+    assert code == 3 and "256×256" in capsys.readouterr().err and not (tmp_path / "h.jpg").exists()
+
+
 def test_protect_for_a_platform_maps_boxes(identities):
     import io
 

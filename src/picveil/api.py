@@ -628,6 +628,12 @@ def _protect(
     rects = [McuRect(r.x, r.y, r.w, r.h, key_groups.index(plan_key[r.group][:3])) for r in rects]
     used = key_groups
     group_specs = dict(enumerate(key_groups))
+    if mask is not None and np.asarray(mask).shape[:2] != (coeffs.height, coeffs.width):
+        mh, mw = np.asarray(mask).shape[:2]
+        raise RegionError(
+            f"The mask is {mw}×{mh} pixels, the image {coeffs.width}×{coeffs.height}: it would protect the wrong place.",
+            hint="Draw the mask at the image's own size (white where to protect).",
+        )
     if mask is not None and shape != "mask":
         params = LookParams(cells=cells, feather=feather, shape="mask")
 

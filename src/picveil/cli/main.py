@@ -214,8 +214,13 @@ def _read_mask(path: Path):
         raise RegionError(f"Cannot read the mask {path}: {exc}") from None
     if not m.any():
         raise RegionError(f"The mask {path} is empty (no white pixels).")
-    ys, xs = np.nonzero(m)
-    return m, [Box(int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1))]
+    from scipy import ndimage
+
+    labels, _ = ndimage.label(m, structure=np.ones((3, 3)))  # one box per separate white part
+    return m, [
+        Box(int(sx.start), int(sy.start), int(sx.stop - sx.start), int(sy.stop - sy.start))
+        for sy, sx in ndimage.find_objects(labels)
+    ]
 
 
 def _default_output(src: Path, suffix: str) -> Path:
