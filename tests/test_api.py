@@ -282,6 +282,8 @@ def test_wrong_arguments_are_typed_errors_written_for_users(photo, identities):
         picveil.protect(src, [], recipients=me.recipient, detect=["faces", "cats"])
     with pytest.raises(errors.InputError, match="level"):
         picveil.protect(src, [], recipients=me.recipient, detect="faces", level=9)
+    with pytest.raises(errors.InputError, match="min_score"):  # was a traceback from the detector
+        picveil.protect(src, [], recipients=me.recipient, detect="faces", min_score=5)
     one = picveil.protect(src, "150,10,155,175", recipients=[me])  # a box alone, an Identity for its recipient
     assert [r.box for r in picveil.inspect(one).regions] == [r.box for r in picveil.inspect(picveil.protect(src, [(150, 10, 155, 175)], recipients=me.recipient)).regions]
     np.testing.assert_array_equal(decode(picveil.reveal(one, identities=[me])), decode(src))

@@ -214,6 +214,23 @@ def test_demo_console_script(tmp_path):
     assert not np.array_equal(a, decode((tmp_path / "demo" / "protected.jpg").read_bytes()))
 
 
+def test_demo_never_writes_over_files(tmp_path, capsys, monkeypatch):
+    """`picveil demo` twice in the same folder writes the second into
+    picveil-demo-2 (it replaced the first one's files, keys among them), and
+    an --out folder that holds a key file of that name is refused without
+    --force."""
+    monkeypatch.chdir(tmp_path)
+    assert run(capsys, "demo")[0] == 0 and run(capsys, "demo")[0] == 0
+    first = (tmp_path / "picveil-demo" / "owner.key").read_bytes()
+    assert (tmp_path / "picveil-demo-2" / "owner.key").read_bytes() != first
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "owner.key").write_text("MY KEY")
+    err = _err(capsys, 7, "demo", "-o", mine)
+    assert "owner.key" in err and "--force" in err and (mine / "owner.key").read_text() == "MY KEY"
+    assert run(capsys, "demo", "-o", mine, "--force")[0] == 0
+
+
 def test_age_keygen_identity_works(tmp_path, capsys, photo_file):
     if shutil.which("age-keygen") is None:
         pytest.skip("age-keygen not installed")

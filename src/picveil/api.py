@@ -496,6 +496,8 @@ def _protect(
                 level_budget(level)
         except ValueError as exc:
             raise InputError(str(exc)) from None
+        if min_score is not None and (isinstance(min_score, bool) or not isinstance(min_score, (int, float)) or not 0.0 <= min_score <= 1.0):
+            raise InputError(f"min_score is a score from 0 to 1, not {min_score!r}.")
     if regions is None or isinstance(regions, (str, Box, Region)):  # one region given alone
         regions = [] if regions is None else [regions]
     elif isinstance(regions, tuple) and len(regions) == 4 and all(isinstance(v, int) for v in regions):

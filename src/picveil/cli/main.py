@@ -286,7 +286,7 @@ def protect(
     platform: Optional[str] = typer.Option(None, "--platform", help="Fit for x, facebook, instagram, whatsapp, telegram or generic first (see `picveil platforms`)."),
     detect: Optional[str] = typer.Option(None, "--detect", help="Find regions: faces,text,plates,people (needs the detect extra)."),
     level: Optional[int] = typer.Option(None, "--level", min=1, max=5, help="Security level 1..5: share of the area protected in priority order (30%…100%)."),
-    min_score: Optional[float] = typer.Option(None, "--min-score", help="Minimum detection score."),
+    min_score: Optional[float] = typer.Option(None, "--min-score", min=0.0, max=1.0, help="Minimum detection score, 0..1 (default: per class)."),
     exclude: Optional[str] = typer.Option(None, "--exclude", help="Detection ids to keep visible, e.g. 3,5 (ids from `picveil detect`)."),
     regions_file: Optional[Path] = typer.Option(None, "--regions", help="regions.json from `picveil detect` (edit it, then pass it back)."),
     only: Optional[str] = typer.Option(None, "--only", help="Protect only these people's faces, e.g. kid1,kid2 (gallery: `picveil people`; needs the identify extra)."),
@@ -499,7 +499,8 @@ def inspect(
 
 @command()
 def demo(
-    outdir: Path = typer.Option(Path("picveil-demo"), "--out", "-o", help="Folder for the demo files."),
+    outdir: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for the demo files (default: picveil-demo, or picveil-demo-2, -3… if that one holds an earlier demo)."),
+    force: bool = typer.Option(False, "--force", help="Write over files of an earlier demo in --out."),
 ) -> None:
     """Protect a bundled sample photo and reveal it again; print where the files are."""
     from importlib.resources import files
@@ -507,9 +508,20 @@ def demo(
     from ..api import inspect as do_inspect
     from ..api import protect_file, reveal_file, write_atomic
     from ..crypto import Identity
+    from ..errors import OutputError
     from ..jpeg.codec import read_coefficients
     from ..regions import Region, parse_box
 
+    names = ("sample.jpg", "family.key", "owner.key", "protected.jpg", "revealed.jpg", "revealed-by-family.jpg")
+    if outdir is None:  # never over an earlier demo's files (its keys among them): the next free folder
+        outdir = Path("picveil-demo")
+        n = 1
+        while any((outdir / name).exists() for name in names):
+            n += 1
+            outdir = Path(f"picveil-demo-{n}")
+    elif not force and any((outdir / name).exists() for name in names):
+        taken = ", ".join(name for name in names if (outdir / name).exists())
+        raise OutputError(f"{outdir} already holds {taken}.", hint="Choose another --out folder, or pass --force to replace them.")
     outdir.mkdir(parents=True, exist_ok=True)
     sample = outdir / "sample.jpg"
     src = files("picveil").joinpath("data/astronaut.jpg").read_bytes()
