@@ -194,6 +194,13 @@ def test_error_messages_say_what_to_do(tmp_path, capsys, photo_file, me, monkeyp
     assert run(capsys, "circle", "create", "family")[0] == 0
     err = _err(capsys, 4, "protect", photo_file, "-o", tmp_path / "c.jpg", "--box", "0,0,64,64", "--circle", "friends")
     assert "circle create friends" in err
+    # a group defined twice (the last definition won: the first one's people could reveal nothing)
+    err = _err(capsys, 4, "protect", photo_file, "-o", tmp_path / "g.jpg", "--box", "0,0,64,64@fam",
+               "--group", f"fam={me[1]}", "--group", f"fam={me[1]}")
+    assert "defined twice" in err
+    # a look on a whole-image protection (a frost-painted file was labelled searchable-v2)
+    err = _err(capsys, 3, "protect", photo_file, "-o", tmp_path / "w.jpg", "--whole", "--look", "frost", "--to", me[1])
+    assert "does not apply" in err
 
 
 def test_usage_error_exit_code(capsys):

@@ -567,6 +567,12 @@ def _protect(
                 "A whole-image protection takes no boxes and no detection.",
                 hint="Drop --whole to protect regions, or drop the boxes.",
             )
+        if look not in ("auto", "scramble"):
+            raise InputError(
+                f"A whole-image protection is a cipher image (its scheme, {scheme or DEFAULT_WHOLE_SCHEME}); "
+                f"the {look!r} look does not apply to it.",
+                hint="Drop --look, or drop --whole and protect a box with that look.",
+            )
         regions = [Box(0, 0, coeffs.width, coeffs.height)]
         scheme = scheme or DEFAULT_WHOLE_SCHEME
         if robust is None:

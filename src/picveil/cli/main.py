@@ -78,6 +78,11 @@ def _parse_groups(groups: List[str]) -> dict[str, tuple[str, ...]]:
         name, sep, rest = g.partition("=")
         if not sep or not name.strip() or not rest.strip():
             raise RecipientError(f"--group takes NAME=age1…[,age1…], got {g!r}.")
+        if name.strip() in named:  # the last one silently won: the first one's people could reveal nothing
+            raise RecipientError(
+                f"--group {name.strip()} is defined twice.",
+                hint=f"Give it once, with every recipient: --group {name.strip()}=age1…,age1…",
+            )
         named[name.strip()] = tuple(r.strip() for r in rest.split(",") if r.strip())
     return named
 
