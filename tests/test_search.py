@@ -2,6 +2,7 @@
 
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -155,6 +156,32 @@ def test_index_survives_a_lost_faiss_blob(tmp_path, small_set):
     con.close()
     with Library.open(db) as lib:
         assert lib.search(protected[0], HistogramExtractor(), 1)[0].path == str(p)
+
+
+def test_a_library_takes_whole_searchable_photos_only(tmp_path, small_set, identities):
+    """A library holds cipher images of one searchable scheme: an unprotected
+    photo, one protected in regions (even with a searchable scheme) and one
+    protected whole with a scramble scheme are each reported as a failed file
+    (they were indexed, and searched as if they were cipher images)."""
+    pytest.importorskip("faiss")
+    from picveil.search.index import HistogramExtractor, Library
+
+    plain, protected, _ = small_set
+    me = identities[0].recipient
+    files = {
+        "ok.jpg": protected[0],
+        "plain.jpg": plain[1],
+        "regions.jpg": picveil.protect(plain[2], [(0, 0, 32, 32)], scheme="searchable-v1", recipients=[me]),
+        "scramble.jpg": picveil.protect(plain[3], [], whole=True, scheme="scramble-v8", recipients=[me]),
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    with Library.open(tmp_path / "lib.db", create=True) as lib:
+        r = lib.add_files([tmp_path / n for n in files], HistogramExtractor())
+        assert r.added == 1 and len(lib) == 1
+        reasons = {Path(p).name: why for p, why in r.failed}
+        assert set(reasons) == {"plain.jpg", "regions.jpg", "scramble.jpg"}
+        assert "not protected" in reasons["plain.jpg"] and "regions" in reasons["regions.jpg"] and "scramble-v8" in reasons["scramble.jpg"]
 
 
 def test_index_refuses_foreign_files(tmp_path):

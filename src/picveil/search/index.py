@@ -209,8 +209,9 @@ def jpeg_files(root: str | os.PathLike, *, recursive: bool = True) -> list[Path]
     return sorted(p for p in it if p.is_file() and p.suffix.lower() in _JPEG_SUFFIXES)
 
 
-def _describe(data: bytes) -> tuple[int, int, str]:
-    """``(width, height, scheme)``; scheme ``"none"`` for a JPEG without picveil data."""
+def _describe(data: bytes) -> tuple[int, int, str, bool]:
+    """``(width, height, scheme, whole)``; scheme ``"none"`` for a JPEG without
+    picveil data; `whole`: one region covers the picture (``protect --whole``)."""
     from ..errors import PicveilError
     from ..jpeg.codec import read_coefficients
 
@@ -218,10 +219,12 @@ def _describe(data: bytes) -> tuple[int, int, str]:
     try:
         from ..api import inspect
 
-        scheme = inspect(data).scheme
+        info = inspect(data)
+        scheme = info.scheme
+        whole = len(info.regions) == 1 and (info.regions[0].box.w, info.regions[0].box.h) == (c.width, c.height)
     except PicveilError:
-        scheme = "none"
-    return c.width, c.height, scheme
+        scheme, whole = "none", False
+    return c.width, c.height, scheme, whole
 
 
 class Library:
@@ -407,12 +410,19 @@ class Library:
                     if row is not None and row[0] != str(p) and not Path(row[0]).exists():
                         self._con.execute("UPDATE images SET path = ? WHERE sha256 = ?", (str(p), digest))
                 else:
-                    width, height, scheme = _describe(data)
+                    width, height, scheme, whole = _describe(data)
                     wanted = getattr(extractor, "scheme", None)
                     if wanted and scheme.startswith("searchable") and scheme != wanted:
                         raise IndexFileError(
                             f"protected with {scheme}; this library's network reads {wanted} files "
                             f"(build a separate library with --scheme {scheme})"
+                        )
+                    if not (scheme.startswith("searchable") and whole):  # a library holds cipher images only
+                        what = "not protected" if scheme == "none" else (
+                            f"protected with {scheme}" if not scheme.startswith("searchable") else "protected in regions, not whole")
+                        raise IndexFileError(
+                            f"{what}: a library holds photos protected whole with a searchable scheme "
+                            "(`picveil protect --whole`)"
                         )
                     seen.add(digest)
                     pending.append((digest, str(p), len(data), width, height, scheme))
