@@ -1434,6 +1434,25 @@ def test_a_nearest_neighbour_downscale_is_modelled_as_one(keyrings, monkeypatch)
     assert nearest > _psnr(revealed[mask], ref[mask]) + 3.0, (nearest, _psnr(revealed[mask], ref[mask]))
 
 
+def test_a_nearest_neighbour_downscale_of_regions_off_the_mcu_grid(keyrings):
+    """The benchmark's boxes on retina, NEAREST to 1080 px: the resizer-clipping
+    model (which such a filter never needs: it picks, it does not overshoot)
+    once read a window of the picture that its picks did not reach to the
+    region's edge, and the reveal failed with a ValueError."""
+    from skimage import data
+
+    _, friend, _ = keyrings
+    photo = _jpeg(data.retina())
+    boxes = [(709, 214, 272, 341), (1076, 429, 272, 341), (66, 412, 272, 341)]
+    out, report = _protect_with_fixed_keys(photo, boxes, keyrings, "fixed-nearest-off-grid", 6)
+    received = parse_chain("strip,resize:1080:nearest,jpeg:85").run(out)
+    revealed, rep = rv.reveal_pixels(received, keyring=friend)
+    assert rep.revealed == (0, 1, 2) and rep.resampling == "nearest"
+    ref = _resized_reference(_decode(photo), "resize:1080:nearest")
+    mask = _region_mask(ref.shape, [(r.box.x, r.box.y, r.box.w, r.box.h) for r in report.regions], ref.shape[1] / 1411)
+    assert _psnr(revealed[mask], ref[mask]) > _psnr(_decode(received)[mask], ref[mask]) + 10
+
+
 @pytest.mark.parametrize("encode, halo_gain", [("png", 5.0), ("jpeg:75", 1.0)])
 def test_a_downscale_reveal_models_the_clipping_and_clears_the_pixels_beside_the_regions(encode, halo_gain, photo, keyrings, monkeypatch):
     """The viewer clipped the shown (scrambled) regions before the platform shrank

@@ -3594,9 +3594,9 @@ def _reveal_resized(
             # region's scrambled share is fitted with its revealed one: worse each pass)
             near = [r for r in regs if r is not reg and _regions_meet(header, r, reg, RESIZE_NEAR_PX / scale)]
             source = _cleaned(image, header, planes, near, solved, resample[kernel], received_factors) if near and RESIZE_NEIGHBOURS else None
-            resizer = (
+            resizer = (  # only filters with negative lobes overshoot a clipped picture
                 _resizer_clipping(header, beside, (y0, y1, x0, x1), np.clip(shown, 0.0, 255.0), resample[kernel], received_factors)
-                if RESIZE_OUTPUT_CLIP else None
+                if RESIZE_OUTPUT_CLIP and kernel in _OVERSHOOTING else None
             )
             for ci in range(len(planes)):
                 p = problem(reg, ci, kernel, plane=beside[ci], source=source)
@@ -3656,9 +3656,9 @@ def _resizer_clipping(
     r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
     ry, rx = ry_all[r0:r1], rx_all[c0:c1]
     py, px = np.unique(ry.nonzero()[1]), np.unique(rx.nonzero()[1])
-    mcu = 16  # _to_rgb's windows start on a multiple of 16
-    wy0, wy1 = int(py[0]) // mcu * mcu, int(py[-1]) + 1
-    wx0, wx1 = int(px[0]) // mcu * mcu, int(px[-1]) + 1
+    mcu = 16  # _to_rgb's windows start on a multiple of 16; they hold the region too (a point kernel may skip its edge)
+    wy0, wy1 = min(int(py[0]), y0) // mcu * mcu, max(int(py[-1]) + 1, y1)
+    wx0, wx1 = min(int(px[0]), x0) // mcu * mcu, max(int(px[-1]) + 1, x1)
     picture = np.array(_to_rgb(beside, header, (wy0, wy1, wx0, wx1)), dtype=np.float64)
     if picture.ndim == 2:
         picture = picture[..., None]
@@ -3695,8 +3695,10 @@ def _window_values(window: tuple[int, int, np.ndarray], rows: np.ndarray, cols: 
 
 
 #: Model the platform resizer's own clipping in the downscale inverse's clip
-#: passes (:func:`_resizer_clipping`).
+#: passes (:func:`_resizer_clipping`), for the filters that can overshoot (a
+#: box, triangle, area or nearest filter averages or picks: never beyond 0..255).
 RESIZE_OUTPUT_CLIP = True
+_OVERSHOOTING = ("lanczos", "bicubic")
 
 
 #: In the downscale inverse's clip passes, a region's fit reads the received
