@@ -1216,7 +1216,7 @@ def _reveal_jpeg(
             raise TamperedError("The picveil data in this image is damaged or was altered.")
         mac_keys[g] = mk
     from .container.format import BOX_ROBUST_UNDO
-    from .container.region_data import BOX_REGION_DATA, DATA_SCHEME_AUX, decode_region_data
+    from .container.region_data import BOX_REGION_DATA, DATA_SCHEME_AUX, DATA_TABLES, decode_region_data
 
     region_data = {}
     for extra in container.extras:
@@ -1272,6 +1272,9 @@ def _reveal_jpeg(
         if not mac_keys[rec.group].verify(tag, _REGION_LABEL, idx.to_bytes(2, "big"), *_region_bytes(blocks)):
             return modified("The protected regions were re-encoded or edited after protection; exact reveal is impossible.")
         rkey = unlocked[rec.group].region_key(rec.salt)
+        sealed = region_data.get((idx, DATA_TABLES))
+        if sealed is not None and rkey.open(DATA_TABLES, _region_data_aad(idx, DATA_TABLES, header_raw), sealed) is None:
+            raise TamperedError("The picveil data in this image is damaged or was altered.")  # unused here, but checked
         if rec.look != LOOK_SCRAMBLE:
             original = _painted_original(idx, rkey, region_data, header_raw, [(rg[1] - rg[0], rg[3] - rg[2]) for rg in ranges])
             if original is None:
@@ -1434,8 +1437,8 @@ def _reveal_from_originals(
     encoded = encode_output(out, output_format, orientation=_received_orientation(data))
     resized = "" if (rw, rh) == (header.width, header.height) else f", {'shrunk' if sx < 1 else 'enlarged'} to {rw}×{rh}"
     warnings = (
-        f"The picture is no longer the protected file (re-encoded{resized}): the regions were restored from the "
-        "originals its picveil data holds and pasted into it; the rest of the picture is as received.",
+        f"The picture is no longer the protected file (re-encoded or edited{resized}): the regions were restored "
+        "from the originals its picveil data holds and pasted into it; the rest of the picture is as received.",
     )
     return encoded, RevealReport(None, tuple(revealed), tuple(locked), encoded, warnings)
 
