@@ -461,8 +461,9 @@ def test_malformed_regions_file_names_line_and_column(tmp_path):
 def test_regions_file_schema_errors(edit, message):
     obj = json.loads(rf.to_json(_doc()))
     edit(obj)
-    with pytest.raises(RegionError, match=message):
+    with pytest.raises(RegionError, match=message) as exc:
         rf.parse(json.dumps(obj))
+    assert exc.value.hint and "EXIF" not in exc.value.hint  # about the file, not the box-coordinates hint
 
 
 def test_regions_file_missing_and_not_utf8(tmp_path):

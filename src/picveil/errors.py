@@ -71,6 +71,15 @@ class RegionError(InputError):
     )
 
 
+class RegionsFileError(RegionError):
+    """A regions file (``picveil detect --json``, ``protect --regions``) that cannot be used."""
+
+    default_hint = (
+        "A regions file is the JSON `picveil detect --json` writes: the image's width and height and a list of "
+        "regions, each with an id, a class, a box [x, y, w, h] and enabled true or false."
+    )
+
+
 # --- keys -------------------------------------------------------------------
 class KeyError_(PicveilError):
     """A problem with key material (named with a trailing underscore so it

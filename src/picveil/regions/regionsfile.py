@@ -19,7 +19,8 @@ Schema, version 1 (UTF-8 JSON)::
   a user's own, e.g. ``"manual"``); ``score``, ``polygon`` and ``source`` are
   optional. Unknown keys are ignored, so later versions can add fields.
 
-Every reading problem raises :class:`~picveil.errors.RegionError` naming the
+Every reading problem raises :class:`~picveil.errors.RegionsFileError` (a
+:class:`~picveil.errors.RegionError`, with a hint on the format) naming the
 file and, for malformed JSON, the line and column.
 """
 
@@ -35,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import RegionError
+from ..errors import RegionsFileError
 from .detectors.base import Detection
 from .region import Box, Region
 
@@ -75,22 +76,22 @@ class RegionsFile:
     def enabled(self, exclude: Iterable[int] = ()) -> list[RegionEntry]:
         """Entries that are enabled and not among the ``exclude`` ids.
 
-        Raises :class:`RegionError` if an excluded id is not in the file
+        Raises :class:`RegionsFileError` if an excluded id is not in the file
         (a typo would otherwise silently protect the wrong set).
         """
         ex = set(exclude)
         unknown = ex - {r.id for r in self.regions}
         if unknown:
-            raise RegionError(
+            raise RegionsFileError(
                 f"--exclude names id(s) {', '.join(map(str, sorted(unknown)))}, which are not in the regions list.",
                 hint="`picveil detect` prints the ids.",
             )
         return [r for r in self.regions if r.enabled and r.id not in ex]
 
     def check_image(self, width: int, height: int, *, label: str = "The regions file") -> None:
-        """:class:`RegionError` unless the file was made for a ``width × height`` image."""
+        """:class:`RegionsFileError` unless the file was made for a ``width × height`` image."""
         if (width, height) != (self.width, self.height):
-            raise RegionError(
+            raise RegionsFileError(
                 f"{label} is for a {self.width}×{self.height} image, but this image is {width}×{height}.",
                 hint="Run `picveil detect` on this image to make a matching regions file.",
             )
@@ -134,9 +135,9 @@ def write(path: str | PathLike, doc: RegionsFile) -> None:
 
 def _int(v: Any, where: str, *, positive: bool = False) -> int:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or int(v) != v:
-        raise RegionError(f"{where} must be an integer, got {json.dumps(v)}.")
+        raise RegionsFileError(f"{where} must be an integer, got {json.dumps(v)}.")
     if positive and v <= 0:
-        raise RegionError(f"{where} must be positive, got {int(v)}.")
+        raise RegionsFileError(f"{where} must be positive, got {int(v)}.")
     return int(v)
 
 
@@ -145,63 +146,63 @@ def parse(text: str, *, name: str = "regions.json") -> RegionsFile:
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise RegionError(
+        raise RegionsFileError(
             f"{name}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.",
             hint="Fix the file by hand, or run `picveil detect --json` again.",
         ) from None
     if not isinstance(obj, dict):
-        raise RegionError(f"{name}: the top level must be an object with version, image and regions.")
+        raise RegionsFileError(f"{name}: the top level must be an object with version, image and regions.")
     version = obj.get("version")
     if version != VERSION:
-        raise RegionError(
+        raise RegionsFileError(
             f"{name}: version {json.dumps(version)} is not supported (this picveil reads version {VERSION}).",
             hint="Write the file with `picveil detect --json`.",
         )
     image = obj.get("image")
     if not isinstance(image, dict):
-        raise RegionError(f"{name}: \"image\" must be an object {{\"width\": W, \"height\": H}}.")
+        raise RegionsFileError(f"{name}: \"image\" must be an object {{\"width\": W, \"height\": H}}.")
     width = _int(image.get("width"), f"{name}: image.width", positive=True)
     height = _int(image.get("height"), f"{name}: image.height", positive=True)
     items = obj.get("regions")
     if not isinstance(items, list):
-        raise RegionError(f"{name}: \"regions\" must be a list.")
+        raise RegionsFileError(f"{name}: \"regions\" must be a list.")
     entries: list[RegionEntry] = []
     seen: set[int] = set()
     for i, item in enumerate(items):
         where = f"{name}: regions[{i}]"
         if not isinstance(item, dict):
-            raise RegionError(f"{where} must be an object.")
+            raise RegionsFileError(f"{where} must be an object.")
         rid = _int(item.get("id", i + 1), f"{where}.id", positive=True)
         if rid in seen:
-            raise RegionError(f"{where}: id {rid} appears twice; ids must be unique.")
+            raise RegionsFileError(f"{where}: id {rid} appears twice; ids must be unique.")
         seen.add(rid)
         cls = item.get("class", "manual")
         if not isinstance(cls, str) or not cls:
-            raise RegionError(f"{where}.class must be a non-empty string.")
+            raise RegionsFileError(f"{where}.class must be a non-empty string.")
         box = item.get("box")
         if not isinstance(box, list) or len(box) != 4:
-            raise RegionError(f"{where}.box must be [x, y, w, h], got {json.dumps(box)}.")
+            raise RegionsFileError(f"{where}.box must be [x, y, w, h], got {json.dumps(box)}.")
         x, y = (_int(v, f"{where}.box") for v in box[:2])
         w, h = (_int(v, f"{where}.box width/height", positive=True) for v in box[2:])
         if x < 0 or y < 0 or x + w > width or y + h > height:
-            raise RegionError(f"{where}.box {box} lies outside the {width}×{height} image.")
+            raise RegionsFileError(f"{where}.box {box} lies outside the {width}×{height} image.")
         score = item.get("score")
         if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float)) or not 0 <= score <= 1):
-            raise RegionError(f"{where}.score must be a number in [0, 1] or absent.")
+            raise RegionsFileError(f"{where}.score must be a number in [0, 1] or absent.")
         poly_raw = item.get("polygon")
         polygon = None
         if poly_raw is not None:
             if not isinstance(poly_raw, list) or len(poly_raw) < 3:
-                raise RegionError(f"{where}.polygon must be null or a list of at least 3 [x, y] points.")
+                raise RegionsFileError(f"{where}.polygon must be null or a list of at least 3 [x, y] points.")
             pts = []
             for p in poly_raw:
                 if not isinstance(p, list) or len(p) != 2:
-                    raise RegionError(f"{where}.polygon points must be [x, y] pairs.")
+                    raise RegionsFileError(f"{where}.polygon points must be [x, y] pairs.")
                 pts.append((_int(p[0], f"{where}.polygon"), _int(p[1], f"{where}.polygon")))
             polygon = tuple(pts)
         enabled = item.get("enabled", True)
         if not isinstance(enabled, bool):
-            raise RegionError(f"{where}.enabled must be true or false.")
+            raise RegionsFileError(f"{where}.enabled must be true or false.")
         source = item.get("source", "")
         entries.append(
             RegionEntry(rid, cls, Box(x, y, w, h), None if score is None else float(score), polygon, enabled, str(source))
@@ -210,18 +211,18 @@ def parse(text: str, *, name: str = "regions.json") -> RegionsFile:
 
 
 def read(path: str | PathLike) -> RegionsFile:
-    """Read and validate a regions file; :class:`RegionError` on any problem."""
+    """Read and validate a regions file; :class:`RegionsFileError` on any problem."""
     p = Path(path)
     try:
         raw = p.read_bytes()
     except FileNotFoundError:
-        raise RegionError(f"No such regions file: {p}", hint="Check the path.") from None
+        raise RegionsFileError(f"No such regions file: {p}", hint="Check the path.") from None
     except OSError as exc:
-        raise RegionError(f"Cannot read {p}: {exc.strerror}") from None
+        raise RegionsFileError(f"Cannot read {p}: {exc.strerror}") from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise RegionError(f"{p}: not UTF-8 text (byte {exc.start}).", hint="A regions file is JSON.") from None
+        raise RegionsFileError(f"{p}: not UTF-8 text (byte {exc.start}).", hint="A regions file is JSON.") from None
     return parse(text, name=str(p))
 
 
@@ -306,7 +307,7 @@ def read_mask(path: str | PathLike, *, min_area: int = 16) -> list[Box]:
             else:
                 mask = np.asarray(im.convert("L")) >= 128
     except FileNotFoundError:
-        raise RegionError(f"No such mask file: {p}", hint="Check the path.") from None
+        raise RegionsFileError(f"No such mask file: {p}", hint="Check the path.") from None
     except (UnidentifiedImageError, OSError) as exc:
-        raise RegionError(f"Cannot read the mask {p}: {exc}", hint="A mask is a PNG: white (or opaque) = protect.") from None
+        raise RegionsFileError(f"Cannot read the mask {p}: {exc}", hint="A mask is a PNG: white (or opaque) = protect.") from None
     return mask_to_boxes(mask, min_area=min_area)
