@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -62,6 +63,8 @@ def test_protect_inspect_reveal(tmp_path, capsys, photo_file, me):
     assert code == 0 and "scramble-v8" in out and "144,0,176,192" in out  # the default scheme
     code, out, _ = run(capsys, "inspect", shared, "--json")
     assert code == 0 and '"format_version": 1' in out
+    code, out, err = run(capsys, "inspect", photo_file, "--json")  # a plain photo: JSON on stdout too
+    assert code == 6 and json.loads(out)["error"]["type"] == "NoPicveilDataError" and "no picveil data" in err
     restored = tmp_path / "restored.jpg"
     code, out, err = run(capsys, "reveal", shared, "-i", key, "-o", restored)
     assert code == 0, err

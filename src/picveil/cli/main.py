@@ -473,7 +473,12 @@ def inspect(
 
     from ..api import inspect as do_inspect
 
-    info = do_inspect(image)
+    try:
+        info = do_inspect(image)
+    except PicveilError as exc:
+        if as_json:  # a script reading stdout gets JSON either way; stderr and the exit code as for any error
+            out.print_json(json.dumps({"error": {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint, "exit_code": exc.exit_code}}))
+        raise
     if as_json:
         d = asdict(info)
         out.print_json(json.dumps(d, default=str))
