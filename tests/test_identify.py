@@ -155,6 +155,10 @@ def test_select_rules():
         select(faces, e, gallery, only="a", except_="b")
     with pytest.raises(ValueError):
         Gallery({"a": np.zeros(5)})
+    tiny = e.copy()
+    tiny[0] = np.nan  # face-a too small to identify: protected whatever the choice
+    assert select(faces, tiny, gallery, except_="a") == faces
+    assert select(faces, tiny, gallery, only="b") == ["face-a", "face-b"]
 
 
 # --- the gallery in the keyring -----------------------------------------------------------
@@ -303,6 +307,25 @@ def test_api_only_except(composite, eileen, identities, tmp_path):
     assert sum(r["class"] == "face" for r in doc["regions"]) == 2
     out = picveil.protect(composite, [], regions_file=regions, only="eileen", recipients=rcpt, keyring=ring)
     assert [r.box.x < 512 for r in picveil.inspect(out).regions] == [True]
+
+
+def test_api_small_face_is_always_protected(astronaut, hopper, eileen, identities, tmp_path):
+    """A face under MIN_MATCH_FACE px is not matched (tiny faces embed unreliably): --except
+    keeps it protected and the report says so."""
+    from picveil.regions.identify import MIN_MATCH_FACE
+
+    small = np.asarray(Image.fromarray(astronaut).resize((128, 128), Image.LANCZOS))  # her face about 30 px high
+    canvas = np.full((512, 512, 3), 120, np.uint8)
+    canvas[160:288, 160:288] = small
+    src = _write(tmp_path / "g.jpg", encode_jpeg(np.ascontiguousarray(np.concatenate([canvas, hopper], axis=1)), quality=92))
+    ring = Keyring.open(tmp_path / "ring", create=True)
+    ring.add_person("eileen", [eileen.tolist()])
+    report = picveil.protect_file(
+        src, tmp_path / "o.jpg", [], detect="faces", except_people="eileen", recipients=[identities[0].recipient], keyring=ring
+    )
+    xs = sorted(r.box.x for r in picveil.inspect(tmp_path / "o.jpg").regions)
+    assert len(xs) == 2 and xs[0] < 288 <= 512 <= xs[1], xs  # the small Eileen and Hopper: both protected
+    assert any(f"less than {MIN_MATCH_FACE} px" in w for w in report.warnings), report.warnings
 
 
 def _write(path, data: bytes):

@@ -231,9 +231,11 @@ def _face_gallery(keyring):
 
 
 def _auto_regions(
-    jpeg, width, height, classes, level, min_score, exclude, regions_file, *, only=None, except_people=None, keyring=None
+    jpeg, width, height, classes, level, min_score, exclude, regions_file, *, only=None, except_people=None, keyring=None,
+    notes: list[str] | None = None,
 ) -> list[Region]:
-    """Regions from detection and/or a regions.json, after --exclude, --only/--except and --level."""
+    """Regions from detection and/or a regions.json, after --exclude, --only/--except and --level.
+    What the user should know about the choice is appended to ``notes``."""
     from .regions import priority as pr
     from .regions import regionsfile as rf
 
@@ -263,10 +265,19 @@ def _auto_regions(
         doc = rf.from_detections(dets, width, height)
     entries = doc.enabled(exclude=exclude)
     if gallery is not None:
-        from .regions.identify import identify_boxes, select
+        from .regions.identify import MIN_MATCH_FACE, identify_boxes, select
 
         faces = [e for e in entries if e.cls == "face"]
-        kept = select(faces, identify_boxes(jpeg, [e.box for e in faces]), gallery, only=only, except_=except_people)
+        embeddings = identify_boxes(jpeg, [e.box for e in faces], min_face=MIN_MATCH_FACE)
+        kept = select(faces, embeddings, gallery, only=only, except_=except_people)
+        small = int(np.isnan(embeddings).any(axis=1).sum())
+        if notes is not None and len(kept) < len(faces):
+            notes.append(f"{len(faces) - len(kept)} of {len(faces)} detected face(s) left visible, as --only/--except chose.")
+        if small and notes is not None:
+            notes.append(
+                f"{small} face(s) are less than {MIN_MATCH_FACE} px high, too small to tell who they are: "
+                "they are protected whatever --only/--except say."
+            )
         keep_ids = {id(e) for e in kept}
         entries = [e for e in entries if e.cls != "face" or id(e) in keep_ids]
     if level is not None:
@@ -581,7 +592,7 @@ def _protect(
     if detect or regions_file is not None or only is not None or except_people is not None:
         regions += _auto_regions(
             jpeg, coeffs.width, coeffs.height, detect, level, min_score, exclude, regions_file,
-            only=only, except_people=except_people, keyring=keyring,
+            only=only, except_people=except_people, keyring=keyring, notes=input_notes,
         )
     if not regions:
         if not allow_empty:

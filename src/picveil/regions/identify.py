@@ -75,6 +75,10 @@ FACE_ASPECT = 0.75
 #: Smallest face (box height, px) a gallery photo may show: dlib's model is
 #: trained on 150 × 150 face chips, and tiny faces give unreliable embeddings.
 MIN_GALLERY_FACE = 40
+#: Smallest face (tight box height, px) that :func:`select` lets ``--only`` /
+#: ``--except`` decide about. Smaller faces embed unreliably (a 17×23 px face
+#: matched the wrong person in a new-user test) and are always protected.
+MIN_MATCH_FACE = 40
 
 _MODELS: dict[str, Any] = {}
 
@@ -198,13 +202,16 @@ def identify_boxes(
     *,
     padding: FacePadding | None = FacePadding(),
     max_pixels: int | None = None,
+    min_face: int = 0,
 ) -> np.ndarray:
     """Embed the faces in ``boxes`` of an image file, its bytes or an array.
 
     ``boxes`` are in stored pixels (EXIF-unrotated), as every picveil box, and
     padded with ``padding`` (the detectors' default; ``None`` or
     :data:`~picveil.regions.detectors.NO_PADDING` for tight boxes). The faces
-    are embedded in the upright view. Returns ``(len(boxes), 128)`` float64.
+    are embedded in the upright view. Returns ``(len(boxes), 128)`` float64;
+    the row of a face whose tight box is less than ``min_face`` pixels high
+    is NaN (too small to identify: :func:`select` always protects it).
     """
     from .detectors import DEFAULT_MAX_PIXELS, load_image, upright
 
@@ -214,7 +221,11 @@ def identify_boxes(
     vh, vw = view.shape[:2]
     pad = padding or NO_PADDING
     tight = [unpad_box(_to_upright_box(_as_box(b), orientation, stored_w, stored_h), pad, vw, vh) for b in boxes]
-    return embed_faces(view, tight)
+    out = np.full((len(tight), EMBEDDING_DIM), np.nan)
+    big = [i for i, b in enumerate(tight) if b.h >= min_face]
+    if big:
+        out[big] = embed_faces(view, [tight[i] for i in big])
+    return out
 
 
 def embed_photo(image: Any, *, label: str = "the photo", min_face: int = MIN_GALLERY_FACE) -> np.ndarray:
@@ -362,7 +373,9 @@ def select(
     faces : sequence
         Anything (detections, regions), one per face.
     embeddings : ndarray, shape (len(faces), 128)
-        Their embeddings (:func:`embed_faces`, :func:`identify_boxes`).
+        Their embeddings (:func:`embed_faces`, :func:`identify_boxes`). A
+        row of NaN is a face too small to identify: it is always kept (a
+        stranger protected is safer than a person left visible).
     gallery : Gallery
     only, except_ : str (comma-separated) or iterable of str, optional
         At most one of them. ``only``: keep faces matched to these people
@@ -375,7 +388,8 @@ def select(
         raise ValueError(f"{len(faces)} faces but {len(emb)} embeddings.")
     if not o and not x:
         return list(faces)
-    names = [m.name for m in gallery.match_many(emb)]
+    unknown = np.isnan(emb).any(axis=1)
+    names = [None if u else m.name for u, m in zip(unknown, gallery.match_many(np.nan_to_num(emb)))]
     if o:
-        return [f for f, n in zip(faces, names) if n in o]
-    return [f for f, n in zip(faces, names) if n not in x]
+        return [f for f, n, u in zip(faces, names, unknown) if u or n in o]
+    return [f for f, n, u in zip(faces, names, unknown) if u or n not in x]
