@@ -66,3 +66,23 @@ def test_regions_file_exclude_level_and_empty(photo, identities, tmp_path, capsy
     wrong.write_text(json.dumps({**doc, "image": {"width": 100, "height": 100}}))
     with pytest.raises(errors.RegionError, match="100×100"):
         picveil.protect(src, [], regions_file=wrong, recipients=r)
+
+
+def test_level_says_what_it_left_visible(photo, identities, tmp_path):
+    """A big central person box uses up level 1's 30 % budget: the small corner face after it
+    stays visible, and the report says so (it used to be silent)."""
+    src = tmp_path / "p.jpg"
+    src.write_bytes(encode_jpeg(photo))
+    doc = {"version": 1, "image": {"width": 512, "height": 512}, "regions": [
+        {"id": 1, "class": "person", "score": 0.9, "box": [128, 96, 256, 320], "enabled": True},
+        {"id": 2, "class": "face", "score": 0.9, "box": [0, 0, 40, 48], "enabled": True},
+    ]}
+    rf = tmp_path / "regions.json"
+    rf.write_text(json.dumps(doc))
+    r = [identities[0].recipient]
+    report = picveil.protect_file(src, tmp_path / "l1.jpg", [], regions_file=rf, level=1, recipients=r)
+    assert [x.box.x for x in picveil.inspect(tmp_path / "l1.jpg").regions] == [128]
+    assert any("left 1 detected region(s) visible (1 face)" in w for w in report.warnings), report.warnings
+    report = picveil.protect_file(src, tmp_path / "l5.jpg", [], regions_file=rf, level=5, recipients=r)
+    assert len(picveil.inspect(tmp_path / "l5.jpg").regions) == 2
+    assert not any("visible" in w for w in report.warnings)

@@ -283,7 +283,17 @@ def _auto_regions(
     if level is not None:
         chosen = pr.select_by_level(pr.prioritise([e.detection() for e in entries], width, height), level, width, height)
         keep = {(d.box.x, d.box.y, d.box.w, d.box.h) for d in chosen}
+        left = [e for e in entries if (e.box.x, e.box.y, e.box.w, e.box.h) not in keep]
         entries = [e for e in entries if (e.box.x, e.box.y, e.box.w, e.box.h) in keep]
+        if left and notes is not None:
+            from collections import Counter
+
+            counts = ", ".join(f"{n} {c}" for c, n in sorted(Counter(e.cls for e in left).items()))
+            notes.append(
+                f"--level {level} protects {pr.level_budget(level):.0%} of the picture at most, in priority order: "
+                f"it left {len(left)} detected region(s) visible ({counts}). A higher --level, or --detect with fewer "
+                "classes, protects them."
+            )
     return [Region(e.box, label=e.cls) for e in entries]
 
 
