@@ -661,6 +661,32 @@ def test_text_lines_of_the_page_are_found():
 
 
 @needs_text
+def test_small_text_in_a_photo_over_the_models_size_is_found():
+    """A 5120 px wide picture is shrunk to 2560 for the whole-picture pass, which
+    then sees the page's lines 6-7 px high and misses some; the full-resolution
+    tiles find every line, and nothing on the noise around it."""
+    from picveil.regions.detectors import text as dtext
+
+    rng = np.random.default_rng(0)
+    canvas = np.clip(rng.normal(150, 6, (800, 5120)), 0, 255).astype(np.uint8)
+    ox, oy = 2037, 305
+    canvas[oy : oy + 191, ox : ox + 384] = skdata.page()
+    rgb = np.repeat(canvas[:, :, None], 3, axis=2)
+    lines = [Box(b.x + ox, b.y + oy, b.w, b.h) for b in (Box(*o["box"]) for o in GT["page"]["objects"])]
+    det = dtext.DBTextDetector()
+    whole = det._boxes(*det.probability(rgb), (0, 0), rgb.shape[:2])
+    dets = detect(rgb, "text")
+
+    def found(ds):
+        return sum(any(dbase.box_coverage(g, d.box) >= 0.8 for d in ds) for g in lines)
+
+    assert found(whole) <= len(lines) - 2  # what the tiles are for
+    assert found(dets) == len(lines)
+    page = Box(ox - 16, oy - 16, 384 + 32, 191 + 32)
+    assert all(dbase.box_coverage(d.box, page) >= 0.9 for d in dets)
+
+
+@needs_text
 def test_no_text_in_a_photo_without_any():
     assert detect(_rgb("coffee"), "text") == []
 
