@@ -767,7 +767,10 @@ def _protect(
 
             if decoded is None:
                 decoded = _decode_pixels(jpeg)
-            painted = paint_region(decoded, coeffs, rect, ranges, rect_looks[idx], params, rkey, quant, mask)
+                hidden = np.zeros(decoded.shape[:2], dtype=bool)  # every region's pixels: no look reads another's
+                for r in rects:
+                    hidden[r.y * coeffs.mcu_height : (r.y + r.h) * coeffs.mcu_height, r.x * coeffs.mcu_width : (r.x + r.w) * coeffs.mcu_width] = True
+            painted = paint_region(decoded, coeffs, rect, ranges, rect_looks[idx], params, rkey, quant, mask, hidden)
             kind, original = _pack_original(coeffs, rect, blocks)
             aad = _region_data_aad(idx, kind, header_raw)
             data_entries.append(RegionDataEntry(idx, kind, rkey.seal(kind, aad, original)))

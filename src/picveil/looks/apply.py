@@ -6,7 +6,7 @@ import numpy as np
 
 from ..jpeg import pixels as px
 from . import LookParams
-from .paint import PAINTERS, _dilate, gaussian_like_blur, shape_mask
+from .paint import PAINTERS, _dilate, gaussian_like_blur, harmonic_fill, shape_mask
 
 #: context margin around a region, as a share of its larger side (at least 16 px)
 MARGIN_SHARE = 0.25
@@ -18,7 +18,9 @@ def _keyed_noise(key, h: int, w: int) -> np.ndarray:
     return (raw.reshape(h, w) - 127.5) / 127.5
 
 
-def paint_region(decoded, coeffs, rect, ranges, look: str, params: LookParams, key, quant, mask=None) -> list[np.ndarray]:
+def paint_region(
+    decoded, coeffs, rect, ranges, look: str, params: LookParams, key, quant, mask=None, hidden=None
+) -> list[np.ndarray]:
     """Return the region's new blocks (one int16 array per component) showing ``look``.
 
     Parameters
@@ -38,6 +40,11 @@ def paint_region(decoded, coeffs, rect, ranges, look: str, params: LookParams, k
     quant : list of (8, 8) uint16
     mask : ndarray (H, W) bool, optional
         The user's mask for ``shape="mask"``.
+    hidden : ndarray (H, W) bool, optional
+        Pixels of the image's other protected regions. A painter never reads
+        them: they are replaced by a fill from the unprotected pixels around
+        (a fill or inpaint next to another region once carried that region's
+        original edge into its own look, 0.8-0.98 correlated).
     """
     H, W, C = decoded.shape
     mw, mh = coeffs.mcu_width, coeffs.mcu_height
@@ -59,6 +66,10 @@ def paint_region(decoded, coeffs, rect, ranges, look: str, params: LookParams, k
     inside &= rect_area
     if not inside.any():
         inside = rect_area
+    if hidden is not None:
+        others = np.asarray(hidden[cy0:cy1, cx0:cx1], dtype=bool) & ~rect_area
+        if others.any():  # neither this region's original nor theirs goes into the stand-in
+            context = np.where(others[..., None], harmonic_fill(context, others | rect_area), context)
     painted = PAINTERS[look](context, inside, params, lambda h, w: _keyed_noise(key, h, w))
     alpha = inside.astype(np.float64)
     if params.feather > 0 and look != "scramble":
