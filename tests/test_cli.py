@@ -53,6 +53,18 @@ def test_keygen_file_is_age_compatible(tmp_path, capsys, me):
         assert subprocess.run(["age", "-d", "-i", str(key)], input=enc, capture_output=True).stdout == b"hi"
 
 
+def test_a_secret_key_given_as_recipient_is_never_echoed(tmp_path, capsys, photo_file, me):
+    """`-R me.key` (the identity file where a recipients file belongs), or the
+    secret pasted into --to: refused without printing the secret."""
+    key, _ = me
+    secret = next(line for line in key.read_text().splitlines() if line.startswith("AGE-SECRET-KEY-1"))
+    for args in (["-R", key], ["--to", secret]):
+        code, out, err = run(capsys, "protect", photo_file, "-o", tmp_path / "x.jpg", "--box", "150,10,155,175", *args)
+        assert code == 4 and "secret key" in err and "keygen -y" in err, err
+        assert secret not in err and secret[15:40] not in err and secret not in out
+    assert not (tmp_path / "x.jpg").exists()
+
+
 def test_protect_inspect_reveal(tmp_path, capsys, photo_file, me):
     key, recipient = me
     shared = tmp_path / "shared.jpg"

@@ -112,7 +112,14 @@ def parse_recipient(text: str) -> pyrage.x25519.Recipient:
     try:
         return pyrage.x25519.Recipient.from_str(text)
     except Exception:
-        raise RecipientError(f"Not an age recipient: {text[:80]!r}") from None
+        pass
+    if "AGE-SECRET-KEY-" in text.upper():  # never echo a secret key back (terminals, logs, HTTP replies)
+        raise RecipientError(
+            "Found a secret key (an age identity) where a recipient was expected; it is not shown here.",
+            hint="Give its public key instead (age1…): `picveil keygen -y KEYFILE` prints it. Keep the secret key to yourself.",
+        ) from None
+    shown = text if len(text) <= 70 else text[:24] + "…"
+    raise RecipientError(f"Not an age recipient: {shown!r}") from None
 
 
 def count_age_stanzas(age_file: bytes) -> int:
