@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
@@ -581,3 +582,41 @@ def test_container_over_64k_is_chunked(photo):
     assert len(payloads) >= 2 and sum(map(len, payloads)) > 65535
     assert picveil.inspect(prot).regions[0].recipients == 700
     assert np.array_equal(decode(picveil.reveal(prot, identities=[many[-1]])), decode(encode_jpeg(photo)))
+
+
+def test_outputs_follow_the_umask_and_write_failures_are_output_errors(tmp_path, monkeypatch):
+    """Outputs get 0666 less the umask (a revealed photo was 0644 even under umask 077);
+    a full disk is OutputError with the partial file removed; --force never replaces a
+    device or FIFO."""
+    from picveil.api import write_atomic
+
+    old = os.umask(0o077)
+    try:
+        write_atomic(tmp_path / "private.jpg", b"x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "private.jpg").stat().st_mode & 0o777 == 0o600
+    old = os.umask(0o022)
+    try:
+        write_atomic(tmp_path / "shared.jpg", b"x")
+        write_atomic(tmp_path / "key.txt", b"x", mode=0o600)
+    finally:
+        os.umask(old)
+    assert (tmp_path / "shared.jpg").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "key.txt").stat().st_mode & 0o777 == 0o600
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(errors.OutputError, match="No space left"):
+        write_atomic(tmp_path / "full.jpg", b"x" * 1000)
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["key.txt", "private.jpg", "shared.jpg"]
+
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    src = tmp_path / "in.jpg"
+    src.write_bytes(encode_jpeg(np.full((64, 64, 3), 90, np.uint8)))
+    with pytest.raises(errors.OutputError, match="not a regular file"):
+        picveil.protect_file(src, fifo, ["0,0,16,16"], passphrase="pw", overwrite=True)

@@ -135,6 +135,8 @@ def _check_output(out: PathLike, src_path: Path | None, overwrite: bool) -> Path
             raise OutputError(f"The output {out} is the input file; picveil never overwrites its input.")
     if out.is_dir():
         raise OutputError(f"{out} is a folder.", hint="Give a file name for -o.")
+    if out.exists() and not out.is_file():  # a device, FIFO or socket: --force must not replace it
+        raise OutputError(f"{out} is not a regular file.", hint="Choose another -o path.")
     if out.exists() and not overwrite:
         raise OutputError(f"{out} already exists.", hint="Choose another -o path, or pass --force to replace it.")
     return out
@@ -171,10 +173,27 @@ def format_for_output(out: PathLike, writes: Sequence[str], what: str) -> str:
     return fmt
 
 
-def write_atomic(path: PathLike, data: bytes, *, mode: int = 0o644) -> None:
+def _umask() -> int:
+    """The process's umask, read without changing it (a umask(0) round trip would
+    open a window for other threads' files)."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    m = os.umask(0o022)
+    os.umask(m)
+    return m
+
+
+def write_atomic(path: PathLike, data: bytes, *, mode: int | None = None) -> None:
     """Write ``data`` to ``path`` atomically (temporary file, fsync, rename).
 
     Readers see either the old file or the complete new one, never a part.
+    ``mode`` defaults to what ``open()`` would give (0666 less the umask); key
+    files pass 0600. A full disk or another write failure is :class:`OutputError`.
     """
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
@@ -189,13 +208,15 @@ def write_atomic(path: PathLike, data: bytes, *, mode: int = 0o644) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
+        os.chmod(tmp, 0o666 & ~_umask() if mode is None else mode)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError):
+            raise OutputError(f"Cannot write {path}: {exc.strerror or exc}.", hint="Free some space, or choose another -o path.") from None
         raise
 
 
