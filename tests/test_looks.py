@@ -106,7 +106,7 @@ def test_derived_looks_do_depend_on_the_interior():
 
 def test_bad_look_options(photo, identities):
     src = encode_jpeg(photo)
-    for kw in ({"look": "sparkle"}, {"look": "pixelate", "cells": 0}, {"look": "fill", "shape": "star"}):
+    for kw in ({"look": "sparkle"}, {"look": "pixelate", "cells": 0}, {"look": "pixelate", "cells": 10000}, {"look": "fill", "shape": "star"}):
         with pytest.raises(errors.InputError):
             picveil.protect(src, [FACE], recipients=[identities[0].recipient], **kw)
 
