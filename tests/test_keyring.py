@@ -396,3 +396,27 @@ def test_cli_passphrase_keyring_needs_passphrase(home, monkeypatch, capsys):
     monkeypatch.delenv("PICVEIL_PASSPHRASE")
     code, out, err = _cli(capsys, "list")
     assert code == 4 and "protected by a passphrase" in err and "PICVEIL_KEYRING_PASSPHRASE" in err  # read as protect and reveal read it
+
+
+def test_cli_photo_passphrase_must_not_open_the_keyring(home, monkeypatch, capsys, tmp_path):
+    """$PICVEIL_PASSPHRASE stands in for the keyring's passphrase: protecting a photo
+    with it as well would hand the keyring to everyone told the photo's passphrase."""
+    import numpy as np
+
+    from picveil.cli import main as cli_main
+
+    from .conftest import encode_jpeg
+
+    monkeypatch.setenv("PICVEIL_PASSPHRASE", "s3cret")
+    code, out, err = _cli(capsys, "create", "family", "--passphrase")
+    assert code == 0, err
+    src = tmp_path / "p.jpg"
+    src.write_bytes(encode_jpeg(np.full((64, 64, 3), 100, np.uint8)))
+    argv = ["protect", str(src), "--box", "0,0,16,16", "--passphrase", "-o", str(tmp_path / "o.jpg")]
+    code = cli_main.main(argv)
+    err = capsys.readouterr().err
+    assert code == 4 and "keyring's passphrase" in err and "PICVEIL_KEYRING_PASSPHRASE" in err
+    assert not (tmp_path / "o.jpg").exists()
+    monkeypatch.setenv("PICVEIL_KEYRING_PASSPHRASE", "s3cret")
+    monkeypatch.setenv("PICVEIL_PASSPHRASE", "another one")
+    assert cli_main.main(argv) == 0

@@ -103,7 +103,7 @@ def protect_command(
     from dataclasses import replace
 
     from ..batch import BatchSpec
-    from .main import _keyring_passphrase, _passphrase, err
+    from .main import _keyring_passphrase, _passphrase, _refuse_keyring_passphrase, err
 
     spec = BatchSpec(
         detect=detect or (),
@@ -140,6 +140,7 @@ def protect_command(
             err.print(f"picveil: warning: {warning}", markup=False)
     if passphrase:
         spec = replace(spec, passphrase=_passphrase(True, confirm=True))
+        _refuse_keyring_passphrase(spec.passphrase, keyring_dir)
     _run(spec, in_dir, out_dir, workers=workers, dask=dask, manifest=manifest, redo=redo, progress=not no_progress)
 
 

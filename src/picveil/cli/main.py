@@ -170,6 +170,26 @@ def _keyring_passphrase(keyring_dir: Optional[Path], *, ask: bool = True) -> Opt
     return pw
 
 
+def _refuse_keyring_passphrase(pw: str, keyring_dir) -> None:
+    """Refuse a photo passphrase that opens the user's keyring: whoever is told it
+    could open a copy of the keyring and take every circle key (easy to do by
+    accident: $PICVEIL_PASSPHRASE stands in for the keyring's passphrase)."""
+    from ..crypto import Keyring, default_home
+
+    home = keyring_dir.home if isinstance(keyring_dir, Keyring) else (keyring_dir or default_home())
+    if not Keyring.needs_passphrase(home):
+        return
+    try:
+        Keyring.open(home, passphrase=pw)
+    except PicveilError:
+        return
+    raise RecipientError(
+        "The photo's passphrase is your keyring's passphrase: anyone you tell it to could open your keyring, "
+        "and every circle key in it.",
+        hint=f"Protect with another passphrase; keep the keyring's in {KEYRING_PASSPHRASE_ENV}, not {PASSPHRASE_ENV}.",
+    )
+
+
 def _keyring(keyring_dir: Optional[Path], *, ask: bool = True):
     """``keyring_dir`` as the API takes it: a passphrase-protected keyring is
     opened here (the library never asks for passphrases); any other keyring
@@ -350,6 +370,8 @@ def protect(
     regions = _regions(box, groups, _circle_names(keyring_dir) if needs_circles else set())
     needs_default = any(r.recipients is None and r.circle is None for r in regions)
     pw = _passphrase(passphrase, confirm=True)
+    if pw:
+        _refuse_keyring_passphrase(pw, keyring_dir)
     if needs_default and not recipients and not pw and circle is None:
         raise RecipientError(
             "No recipient for the boxes without @GROUP.",
