@@ -1568,8 +1568,17 @@ def _reveal_from_pixels(
         x0, y0, x1, y1 = rep.frame
         warnings += (f"The photo sat inside a plain border (a screenshot?): picveil revealed the {x1 - x0}×{y1 - y0} "
                      f"picture at {x0},{y0} and returns the whole image as received.",)
+    if rep.cropped:
+        warnings += (_crop_note(rep.cropped) + " The reveal put it back in place and returns it as received; a region "
+                     "that reached a cut edge lost those pixels, and comes back noisier there.",)
     revealed = tuple(sorted(rep.revealed + rep.low_res))
     return out, RevealReport(None, revealed, locked, out, warnings)
+
+
+def _crop_note(cut: tuple[int, int, int, int]) -> str:
+    """"The picture had been cropped by 1 px on the left and 2 px at the bottom." """
+    sides = [f"{n} px {where}" for n, where in zip(cut, ("on the left", "at the top", "on the right", "at the bottom")) if n]
+    return f"The picture had been cropped by {' and '.join(sides)}."
 
 
 def _no_key_given(container, why: str = "") -> NotRecipientError:
@@ -1764,6 +1773,8 @@ def _inspect_pixels(data: bytes, no_container: NoPicveilDataError) -> Inspection
     if where.frame:
         x0, y0, x1, y1 = where.frame
         received += f", the photo at {x0},{y0} inside a plain border ({x1 - x0}×{y1 - y0})"
+    if where.cropped:
+        received += ", " + _crop_note(where.cropped)[len("The picture had been "):].rstrip(".")
     notes = (
         "Read from the in-image header: the picveil data was stripped (a downloaded or re-encoded copy). "
         "Members of the circle(s) named by the id prefixes above reveal it with their keyring; "
