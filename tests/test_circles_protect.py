@@ -405,3 +405,19 @@ def test_boxes_of_two_circles_that_4_2_0_would_join_keep_4_4_4(photo, two_keyrin
     assert info.subsampling == "4:4:4" and len(info.regions) == 2
     with pytest.raises(errors.RegionError, match="different recipients"):
         picveil.protect(src, regions, keyring=me, subsampling="4:2:0")
+
+
+def test_mixed_circle_and_recipient_regions_are_told_there_is_no_header(photo, two_keyrings, identities):
+    """A circle region beside a --to region gets no in-image header (it needs every
+    region for a circle): protect says so, and a misspelt circle gets a suggestion."""
+    me, _ = two_keyrings
+    src = encode_jpeg(photo)
+    regions = [Region(Box(*FACE), circle="family"), Region(Box(*BADGE), recipients=(identities[0].recipient,))]
+    from picveil import api
+
+    out, report, _ = api._protect(src, regions, keyring=me)
+    assert any("none was written" in a and "--sidecar" in a for a in report.advice), report.advice
+    assert "pvru" not in picveil.inspect(out).extra_boxes
+    with pytest.raises(errors.CircleNotFoundError, match="Did you mean 'family'") as exc:
+        picveil.protect(src, [Region(Box(*FACE), circle="famly")], keyring=me)
+    assert "Your circles: family" in exc.value.hint

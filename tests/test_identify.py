@@ -300,6 +300,10 @@ def test_api_only_except(composite, eileen, identities, tmp_path):
         picveil.protect(composite, [], detect="faces", only="eileen", except_people="eileen", recipients=rcpt, keyring=ring)
     with pytest.raises(errors.InputError, match="face detection is off"):
         picveil.protect(composite, [(0, 0, 16, 16)], only="eileen", recipients=rcpt, keyring=ring)
+    # every detected face left visible by the choice: said so, not "nothing detected"
+    ring.add_person("grace", [identify_one(composite, right=True).tolist()])
+    with pytest.raises(errors.RegionError, match="2 of 2 detected face"):
+        picveil.protect(composite, [], detect="faces", except_people="eileen,grace", recipients=rcpt, keyring=ring)
     # a regions.json (as `picveil detect` writes it) works too
     regions = tmp_path / "regions.json"
     assert main(["detect", str(_write(tmp_path / "g.jpg", composite)), "--json", str(regions), "--classes", "faces"]) == 0
@@ -326,6 +330,15 @@ def test_api_small_face_is_always_protected(astronaut, hopper, eileen, identitie
     xs = sorted(r.box.x for r in picveil.inspect(tmp_path / "o.jpg").regions)
     assert len(xs) == 2 and xs[0] < 288 <= 512 <= xs[1], xs  # the small Eileen and Hopper: both protected
     assert any(f"less than {MIN_MATCH_FACE} px" in w for w in report.warnings), report.warnings
+
+
+def identify_one(photo: bytes, *, right: bool) -> np.ndarray:
+    """The embedding of the right-hand (or left-hand) detected face of a photo."""
+    from picveil.regions.detectors import detect
+    from picveil.regions.identify import identify_boxes
+
+    faces = sorted(detect(photo, "faces"), key=lambda d: d.box.x)
+    return identify_boxes(photo, [faces[-1 if right else 0].box])[0]
 
 
 def _write(path, data: bytes):

@@ -610,6 +610,33 @@ def test_a_picture_cropped_by_a_few_pixels_is_put_back_in_place(cut, chain, phot
     assert "cropped by" in info.received and info.placement is not None
 
 
+@pytest.mark.parametrize("edit, chain", [((2.0, 1.0), "png"), ((-1.0, 1.0), "jpeg:85"), ((0.0, 1.03), "jpeg:85")])
+def test_a_picture_whose_brightness_was_edited_is_revealed(edit, chain, photo, protected, keyrings):
+    """The header's lattices are 5.5 grey levels apart, so a brightness edit of
+    a level or two (auto-enhance, levels) erased it: "no picveil data". The
+    extractor reads the tone change off the pilots; the regions are revealed
+    with it undone and given it again, to match the picture around them."""
+    _, friend, _ = keyrings
+    offset, gain = edit
+
+    def edited(data: bytes) -> bytes:
+        x = _decode(parse_chain("strip").run(data)).astype(np.float64)
+        y = np.clip(np.round(offset + 128 + gain * (x - 128)), 0, 255).astype(np.uint8)
+        buf = io.BytesIO()
+        Image.fromarray(y).save(buf, "PNG")
+        return buf.getvalue() if chain == "png" else parse_chain(chain).run(buf.getvalue())
+
+    received = edited(protected[0])
+    out, report = api._reveal(received, keyring=friend)
+    assert report.revealed == (0, 1)
+    assert any("brightness had been edited" in w for w in report.warnings), report.warnings
+    mask = _region_mask(_decode(photo).shape, BOXES)
+    target = _decode(edited(photo))  # the unprotected photo, edited and sent the same way
+    original = np.clip(np.round(offset + 128 + gain * (_decode(photo).astype(float) - 128)), 0, 255)
+    got = _psnr(_decode(out)[mask], original[mask])
+    assert got > (40 if chain == "png" else min(36.0, _psnr(target[mask], original[mask]) - 6)), got
+
+
 def test_a_picture_resized_by_one_pixel_is_not_taken_for_a_crop(photo, protected, keyrings):
     _, friend, _ = keyrings
     rgb = Image.fromarray(_decode(parse_chain("strip").run(protected[0])))

@@ -626,6 +626,13 @@ def _protect(
             only=only, except_people=except_people, keyring=keyring, notes=input_notes,
         )
     if not regions:
+        chosen = [n for n in input_notes if "left visible" in n]  # detected, then left visible by --only/--except or --level
+        if chosen and not allow_empty:
+            raise RegionError(
+                f"Nothing to protect: {chosen[0]}",
+                hint="Check the names given to --only/--except (`picveil people list`), or pass --allow-empty to "
+                "write the image unprotected.",
+            )
         if not allow_empty:
             raise RegionError(
                 "Nothing to protect: no box given and nothing detected.",
@@ -697,6 +704,13 @@ def _protect(
             hint="Use --circle for every region, or turn the robust header off.",
         )
     scheme_note = None
+    if robust is None and not all_circles and any(group_specs[g][2] is not None for g in range(len(used))):
+        scheme_note = (
+            "Some regions are for a circle and some are not (--to, --passphrase): the in-image header, which lets a "
+            "circle reveal a network's copy, needs every region to be for a circle, so none was written. A copy a "
+            "network re-encoded or stripped can only be revealed beside its sidecar (--sidecar). Protect every region "
+            "for a circle (a circle of your own for your regions) to reveal the network's copy with the keyring."
+        )
     choose_scheme = robust_on and scheme is None and LOOK_SCRAMBLE in [look_id(lk) for lk in rect_looks]
     if robust_on:
         from .robust import header as robust_header
@@ -717,9 +731,14 @@ def _protect(
             try:
                 c = kr.get(circle_name)
             except CircleNotFoundError as exc:  # protecting: the circle is the user's to create
+                import difflib
+
+                names = [c.name for c in kr.circles]
+                close = difflib.get_close_matches(circle_name, names, n=1)
+                have = f"Your circles: {', '.join(names)}. " if names else "You have no circle yet. "
                 raise type(exc)(
-                    str(exc), name=circle_name,
-                    hint=f"`picveil circle list` shows your circles; `picveil circle create {circle_name}` creates it, "
+                    (f"{exc} Did you mean {close[0]!r}?" if close else str(exc)), name=circle_name,
+                    hint=have + f"`picveil circle create {circle_name}` creates it, "
                     "and `picveil circle import FILE` adds one shared with you.",
                 ) from None
             group_circles[g] = c
@@ -1568,6 +1587,10 @@ def _reveal_from_pixels(
         x0, y0, x1, y1 = rep.frame
         warnings += (f"The photo sat inside a plain border (a screenshot?): picveil revealed the {x1 - x0}×{y1 - y0} "
                      f"picture at {x0},{y0} and returns the whole image as received.",)
+    if rep.tone:
+        b, c = rep.tone
+        warnings += (f"The picture's brightness had been edited (about {b:+.1f} grey levels, contrast {1 + c:.2f}×); the "
+                     "reveal undid that to read the regions and gave the revealed regions the same edit.",)
     if rep.cropped:
         warnings += (_crop_note(rep.cropped) + " The reveal put it back in place and returns it as received; a region "
                      "that reached a cut edge lost those pixels, and comes back noisier there.",)

@@ -100,8 +100,11 @@ def _regions(boxes: List[str], groups: dict[str, tuple[str, ...]], circle_names:
             elif gname in circle_names:
                 regions.append(Region(box, circle=gname, label=gname))
             else:
+                import difflib
+
+                close = difflib.get_close_matches(gname, [*groups, *circle_names], n=1)
                 raise RegionError(
-                    f"--box {text}: no group or circle named {gname!r}.",
+                    f"--box {text}: no group or circle named {gname!r}." + (f" Did you mean {close[0]!r}?" if close else ""),
                     hint=f"Define a group with --group {gname}=age1…, or create the circle with `picveil circle create {gname}`.",
                 )
         else:

@@ -59,6 +59,7 @@ def register(app: typer.Typer) -> None:
     """Add ``serve`` to the ``picveil`` command."""
     from .main import _reports_errors
 
+    @app.command("web", hidden=True, help="The same as `picveil serve`.")
     @app.command("serve")
     @_reports_errors
     def serve(

@@ -19,6 +19,7 @@ from picveil.errors import CorruptImageError, NoPicveilDataError, NotAnImageErro
 
 from . import coding
 from .channel import area_resize, cell_llrs, features, presence_score, soft_values, working_luma
+from .layout import DELTA
 from .errors import HeaderDamagedError
 from .layout import Grid, candidate_grids, layout
 
@@ -47,12 +48,17 @@ class Extraction:
         chance (SPEC.md §8.2).
     cell_px : float
         Cell width in pixels of the received image.
+    tone : (float, float) or None
+        ``(b, c)``: the picture's grey levels had been changed to
+        ``x + b + c (x - 128)`` (a brightness, contrast or gamma edit,
+        :data:`TONE_GAINS`); None when the header was read as it is.
     """
 
     payload: bytes
     grid: tuple[int, int]
     score: float
     cell_px: float
+    tone: tuple[float, float] | None = None
 
 
 def detect(image: np.ndarray) -> list[tuple[float, Grid]]:
@@ -69,15 +75,21 @@ def detect(image: np.ndarray) -> list[tuple[float, Grid]]:
         Presence scores of at least :data:`Z_FOUND`, in decreasing order; empty
         if the image carries no robust header (or one damaged beyond recognition).
     """
+    return [(z, grid) for z, grid, _ in _detect(image)]
+
+
+def _detect(image: np.ndarray, tones: bool = False) -> list[tuple[float, Grid, tuple[float, float] | None]]:
+    """:func:`detect`, with each grid's tone change (:func:`_found`); with
+    `tones`, read through :data:`TONE_GAINS`' tone changes only."""
     y = working_luma(image)
     h, w = np.asarray(image).shape[:2]
-    found = _found(area_resize(y, DETECT_LONG_EDGE), w, h)
+    found = _found(area_resize(y, DETECT_LONG_EDGE), w, h, tones)
     if not found and max(y.shape) > DETECT_LONG_EDGE:
         # A picture that is fine-grained noise all over (a region scrambled with
         # scramble-v5/v6/v7 across the whole image, the header over it) loses the
         # features to a box filter of non-integer factor: 1.6 levels rms on a
         # 1800 px picture, against 0.15 at the working size. Look there too.
-        found = _found(y, w, h)
+        found = _found(y, w, h, tones)
     return found
 
 
@@ -101,8 +113,39 @@ def frames_found(image: np.ndarray, frames) -> list[tuple[int, int, int, int]]:
     return out
 
 
-def _found(y: np.ndarray, w: int, h: int) -> list[tuple[float, Grid]]:
-    """:func:`detect` on the luma `y` of a ``w × h`` image."""
+#: Tone changes the extractor undoes when it finds no header as the picture is:
+#: the cells' features are read as ``f + b + c (f - 128)``, ``c`` one of these
+#: and ``b`` fitted to the pilots (SPEC.md §8.4). A header moves features onto
+#: lattices 5.5 grey levels apart, so a brightness change of one or two levels
+#: (an auto-enhance, a "levels" edit, a full/limited range mix-up), or a gain
+#: or gamma change of 1-5 %, erased it (a new-user test: +1, -1, x1.01, gamma
+#: 0.98 all gave "no picveil data").
+TONE_GAINS = (0.0, -0.02, 0.02, -0.04, 0.04, -0.06, 0.06)
+
+
+def _tone(f: np.ndarray, lay) -> tuple[float, float]:
+    """``(b, c)``: the global tone change of the features `f` of `lay`'s grid,
+    read from its pilots (whose bits are known): for each gain ``c`` of
+    :data:`TONE_GAINS`, the offset ``b`` is the circular mean of the pilots'
+    distances to their lattice, and the pair whose mean is most concentrated wins."""
+    cells = lay.pilot_cells
+    fp = f.reshape(-1)[cells]
+    r = fp - lay.dither.reshape(-1)[cells] - lay.pilot_bits * (DELTA / 2.0)
+    best = (-1.0, 0.0, 0.0)
+    for c in TONE_GAINS:
+        m = np.exp(2j * np.pi * (r - c * (fp - 128.0)) / DELTA).mean()
+        if abs(m) > best[0]:
+            best = (abs(m), float(np.angle(m)) * DELTA / (2 * np.pi), c)
+    return best[1], best[2]
+
+
+def _untoned(f: np.ndarray, tone: tuple[float, float] | None) -> np.ndarray:
+    return f if tone is None else f - (tone[0] + tone[1] * (f - 128.0))
+
+
+def _found(y: np.ndarray, w: int, h: int, tones: bool = False) -> list[tuple[float, Grid, tuple[float, float] | None]]:
+    """:func:`detect` on the luma `y` of a ``w × h`` image: ``(z, grid, tone)``
+    (``tone`` None, or with `tones` the change :func:`_tone` undid)."""
     found = []
     for grid in candidate_grids(w, h):
         try:
@@ -113,16 +156,17 @@ def _found(y: np.ndarray, w: int, h: int) -> list[tuple[float, Grid]]:
             f = features(y, grid)
         except ValueError:  # cells smaller than a pixel: not this grid
             continue
-        z = presence_score(soft_values(f, lay.dither), lay)
+        tone = _tone(f, lay) if tones else None
+        z = presence_score(soft_values(_untoned(f, tone), lay.dither), lay)
         if z >= Z_FOUND:
-            found.append((z, grid))
+            found.append((z, grid, tone))
     found.sort(key=lambda t: -t[0])
     return found
 
 
-def _decode_grid(y: np.ndarray, grid: Grid) -> bytes | None:
+def _decode_grid(y: np.ndarray, grid: Grid, tone: tuple[float, float] | None = None) -> bytes | None:
     lay = layout(grid)
-    s = soft_values(features(y, grid), lay.dither)
+    s = soft_values(_untoned(features(y, grid), tone), lay.dither)
     llr = cell_llrs(s, lay).reshape(-1)
     pre_llr = np.bincount(
         np.arange(lay.n_pre) % coding.PRE_BITS, weights=llr[lay.preamble_cells], minlength=coding.PRE_BITS
@@ -176,18 +220,21 @@ def extract_report(image: np.ndarray) -> Extraction:
     ValueError
         If `image` is not a ``uint8`` gray or RGB array.
     """
-    found = detect(image)
-    if not found:
+    y = working_luma(image)
+    w = np.asarray(image).shape[1]
+    seen = False
+    for tones in (False, True):  # as it is, then through a tone change (an edit of its brightness)
+        found = _detect(image, tones)
+        seen = seen or bool(found)
+        for z, grid, tone in found:
+            payload = _decode_grid(y, grid, tone)
+            if payload is not None:
+                return Extraction(payload, (grid.cols, grid.rows), z, w / grid.cols, tone)
+    if not seen:
         raise NoPicveilDataError(
             "No picveil header was found in the image.",
             hint="The image carries no robust picveil header, or it was cropped, rotated or edited.",
         )
-    y = working_luma(image)
-    w = np.asarray(image).shape[1]
-    for z, grid in found:
-        payload = _decode_grid(y, grid)
-        if payload is not None:
-            return Extraction(payload, (grid.cols, grid.rows), z, w / grid.cols)
     raise HeaderDamagedError("The image carries a picveil header, but it is too damaged to read.")
 
 
