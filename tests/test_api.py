@@ -444,8 +444,15 @@ def test_modified_pixels_are_detected(photo, identities):
 
     segments = select_metadata(prot, MetadataPolicy(keep_all=True)) + [(0xFFEB, p) for p in app11_payloads(prot)]
     edited = insert_segments(c.encode(), segments)
-    # the edit is caught (the region's tag); the sealed original comes back, and the report says so
-    out, report = api._reveal(edited, identities=[identities[0]])
+    # the edit is caught (the region's tag), and as the rest of the file is as written
+    # (container kind 5's digest), it was an edit in place, not a network's re-encode: an error
+    with pytest.raises(errors.ContentModifiedError, match="edited after protection"):
+        api._reveal(edited, identities=[identities[0]])
+    # a re-encoded copy with the picveil data kept: the sealed original comes back, and the report says so
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(prot)).save(buf, "JPEG", quality=90)
+    recoded = insert_segments(buf.getvalue(), [(0xFFEB, p) for p in app11_payloads(prot)])
+    out, report = api._reveal(recoded, identities=[identities[0]])
     assert any("re-encoded or edited" in w for w in report.warnings)
     x, y, w, h = FACE
     assert _psnr(decode(out)[y : y + h, x : x + w], decode(src)[y : y + h, x : x + w]) > 45
@@ -620,3 +627,37 @@ def test_outputs_follow_the_umask_and_write_failures_are_output_errors(tmp_path,
     src.write_bytes(encode_jpeg(np.full((64, 64, 3), 90, np.uint8)))
     with pytest.raises(errors.OutputError, match="not a regular file"):
         picveil.protect_file(src, fifo, ["0,0,16,16"], passphrase="pw", overwrite=True)
+
+
+def test_regions_moved_into_another_picture_are_told(photo, identities, tmp_path):
+    """The picture around the regions is tied to them (container kind 5): a
+    protected region spliced into another photo reveals with a warning, and a
+    sidecar beside another photo is refused, not pasted into it."""
+    from picveil.jpeg.markers import app11_payloads, insert_segments
+
+    me = identities[0]
+    src = encode_jpeg(photo)
+    prot = picveil.protect(src, [FACE], recipients=[me.recipient])
+    other_rgb = np.ascontiguousarray(photo[::-1, ::-1])  # another picture of the same size
+    other = read_coefficients(encode_jpeg(other_rgb))
+    mine = read_coefficients(prot)
+    b = picveil.inspect(prot).regions[0].box  # on the 16 px MCU grid (4:2:0)
+    for ci, d in ((0, 8), (1, 16), (2, 16)):  # the region's blocks, with the picveil data, into the other photo
+        rng = (b.y // d, (b.y + b.h) // d, b.x // d, (b.x + b.w) // d)
+        other.set_blocks(ci, rng[0], rng[2], mine.blocks(ci, *rng))
+    x, y, w, h = FACE
+    spliced = insert_segments(other.encode(), [(0xFFEB, p) for p in app11_payloads(prot)])
+    out, report = api._reveal(spliced, identities=[me])
+    assert any("not the one that was protected" in w for w in report.warnings), report.warnings
+    out, report = api._reveal(prot, identities=[me])
+    assert not any("not the one" in w for w in report.warnings)
+    # a sidecar beside another photo (no picveil data of its own): refused
+    side = tmp_path / "post.jpg.picveil"
+    side.write_bytes(api.sidecar_bytes(prot))
+    with pytest.raises(errors.ContentModifiedError, match="another picture"):
+        api._reveal(encode_jpeg(other_rgb, quality=80), identities=[me], sidecar=side)
+    # beside a network's copy of its own photo it still reveals
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(prot)).save(buf, "JPEG", quality=80)
+    out, report = api._reveal(buf.getvalue(), identities=[me], sidecar=side)
+    assert _psnr(decode(out)[y : y + h, x : x + w], decode(src)[y : y + h, x : x + w]) > 40

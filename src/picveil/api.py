@@ -383,6 +383,76 @@ def _pack_original(coeffs, rect: McuRect, blocks: list[np.ndarray]) -> tuple[int
     return DATA_ORIGINAL, zlib.compress(b"".join(bytes(m) for m in _region_bytes(blocks)), 6)
 
 
+#: Side of the luma thumbnail in a ``pvrd`` kind-5 entry (container SPEC §4.3).
+PICTURE_THUMB = 16
+
+
+def _outside_digest(coeffs, rects) -> bytes:
+    """SHA-256 of the picture's coefficients with every region's blocks zeroed (container SPEC §4.3, kind 5)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for ci in range(len(coeffs.components)):
+        arr = coeffs.array(ci)
+        for rect in rects:
+            by0, by1, bx0, bx1 = _component_rects(coeffs, rect)[ci]
+            arr[by0:by1, bx0:bx1] = 0
+        h.update(np.ascontiguousarray(arr, dtype="<i2").tobytes())
+    return h.digest()
+
+
+def _luma_thumbnail(luma: np.ndarray) -> np.ndarray:
+    """A luma picture area-averaged to PICTURE_THUMB × PICTURE_THUMB, rounded to uint8."""
+    from PIL import Image
+
+    small = Image.fromarray(np.asarray(luma, dtype=np.float32), mode="F").resize((PICTURE_THUMB, PICTURE_THUMB), Image.Resampling.BOX)
+    return np.clip(np.round(np.asarray(small)), 0, 255).astype(np.uint8)
+
+
+def _picture_entry(coeffs, rects) -> bytes:
+    """The plaintext of a ``pvrd`` kind-5 entry for the protected coefficients `coeffs`."""
+    dc = coeffs.array(0)[..., 0, 0].astype(np.float64) * float(coeffs.quant_table(0)[0, 0]) / 8.0 + 128.0
+    thumb = _luma_thumbnail(dc)
+    return bytes([1]) + _outside_digest(coeffs, rects) + bytes([PICTURE_THUMB]) + thumb.tobytes()
+
+
+def _parse_picture_entry(plain: bytes) -> tuple[bytes, np.ndarray]:
+    """``(digest, thumbnail)`` of a kind-5 plaintext; TamperedError if malformed."""
+    n = PICTURE_THUMB
+    if len(plain) != 34 + n * n or plain[0] != 1 or plain[33] != n:
+        raise TamperedError("The picveil data in this image is damaged or was altered.")
+    return plain[1:33], np.frombuffer(plain[34:], dtype=np.uint8).reshape(n, n)
+
+
+def _same_picture(thumb: np.ndarray, luma: np.ndarray) -> bool:
+    """Whether a received picture's luma is the protected picture's (its kind-5
+    thumbnail), up to a network's re-encode, resize or a tone edit: correlated
+    at 0.9 or within 6 grey levels rms."""
+    got = _luma_thumbnail(luma).astype(np.float64)
+    ref = thumb.astype(np.float64)
+    rms = float(np.sqrt(np.mean((got - ref) ** 2)))
+    a, b = got - got.mean(), ref - ref.mean()
+    denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    corr = float((a * b).sum() / denom) if denom > 0 else (1.0 if rms < 6 else 0.0)
+    return corr >= 0.9 or rms <= 6.0
+
+
+def _picture_record(header, header_raw: bytes, unlocked: dict, region_data: dict) -> tuple[bytes, np.ndarray] | None:
+    """The kind-5 ``(digest, thumbnail)`` an unlocked key group holds, or None
+    (data written before kind 5). TamperedError where one does not authenticate."""
+    from .container.region_data import DATA_PICTURE
+
+    for idx, rec in enumerate(header.regions):
+        sealed = region_data.get((idx, DATA_PICTURE))
+        if sealed is None or rec.group not in unlocked:
+            continue
+        plain = unlocked[rec.group].region_key(rec.salt).open(DATA_PICTURE, _region_data_aad(idx, DATA_PICTURE, header_raw), sealed)
+        if plain is None:
+            raise TamperedError("The picveil data in this image is damaged or was altered.")
+        return _parse_picture_entry(plain)
+    return None
+
+
 def _region_data_aad(index: int, kind: int, header_raw: bytes) -> bytes:
     """Associated data of a ``pvrd`` entry: binds it to its region, kind and header."""
     return b"picveil v1 region data\x00" + index.to_bytes(2, "big") + bytes([kind]) + header_raw
@@ -514,7 +584,14 @@ def _protect(
     call = dict(locals())  # to protect again at 4:4:4 if 4:2:0's coarser MCUs make boxes of two groups share one
     from . import crypto
     from .container import Container, ExtraBox, Header, KeyGroup, RegionRecord, Wrap, encode_container
-    from .container.region_data import BOX_REGION_DATA, DATA_SCHEME_AUX, DATA_TABLES, RegionDataEntry, encode_region_data
+    from .container.region_data import (
+        BOX_REGION_DATA,
+        DATA_PICTURE,
+        DATA_SCHEME_AUX,
+        DATA_TABLES,
+        RegionDataEntry,
+        encode_region_data,
+    )
     from .schemes import Protected
     from .jpeg import markers
     from .jpeg.codec import read_coefficients
@@ -837,8 +914,7 @@ def _protect(
         )
         for g in range(len(used))
     )
-    data_entries.sort(key=lambda e: (e.region, e.kind))
-    extras = [ExtraBox(BOX_REGION_DATA, encode_region_data(data_entries))] if data_entries else []
+    extras = []
     warnings: list[str] = list(input_notes)
     from .looks import leak_warning
 
@@ -904,6 +980,15 @@ def _protect(
             warnings.append(warning)
         if undo:
             extras.append(ExtraBox(BOX_ROBUST_UNDO, undo))
+    # the picture the regions belong to, as written (container SPEC §4.3 kind 5): one entry per key group
+    picture = _picture_entry(coeffs, rects)
+    for g in range(len(used)):
+        first = next(i for i, r in enumerate(rects) if r.group == g)
+        rkey = group_keys[g].region_key(records[first].salt)
+        aad = _region_data_aad(first, DATA_PICTURE, header_raw)
+        data_entries.append(RegionDataEntry(first, DATA_PICTURE, rkey.seal(DATA_PICTURE, aad, picture)))
+    data_entries.sort(key=lambda e: (e.region, e.kind))
+    extras.insert(0, ExtraBox(BOX_REGION_DATA, encode_region_data(data_entries)))
     payloads = encode_container(Container(header=header, groups=groups, extras=tuple(extras)))
     body = coeffs.encode(progressive=progressive, optimize=optimize)
     policy = MetadataPolicy(keep_gps=keep_gps, keep_serials=keep_serials, keep_all=keep_all_metadata)
@@ -1311,6 +1396,14 @@ def _reveal_jpeg(
     if not geometry_ok:
         return modified("The image was resized or re-encoded with a different layout after it was protected; exact reveal is impossible.")
     warnings: list[str] = []
+    record = _picture_record(header, header_raw, unlocked, region_data)
+    rects_all = [McuRect(r.x, r.y, r.w, r.h, r.group) for r in header.regions]
+    outside_intact = record is not None and _outside_digest(coeffs, rects_all) == record[0]
+    if record is not None and not outside_intact:
+        warnings.append(
+            "The picture around the protected regions is not the one that was protected (edited, or the regions "
+            "were copied into another picture); the revealed regions themselves are authentic."
+        )
     undo = next((e.body for e in container.extras if e.box_type == BOX_ROBUST_UNDO), None)
     if undo is not None:  # take the robust header out again (container SPEC §4.4)
         from .robust.header import apply_undo
@@ -1334,6 +1427,12 @@ def _reveal_jpeg(
         blocks = [coeffs.blocks(ci, *rg) for ci, rg in enumerate(ranges)]
         tag = container.groups[rec.group].region_tags[pos]
         if not mac_keys[rec.group].verify(tag, _REGION_LABEL, idx.to_bytes(2, "big"), *_region_bytes(blocks)):
+            if outside_intact:  # the file was not re-encoded (the rest is as written): this region was edited in place
+                raise ContentModifiedError(
+                    f"Region {idx + 1} was edited after protection (the rest of the file is as it was written), "
+                    "so it cannot be revealed.",
+                    hint="Reveal the photo as it was shared, not an edited copy.",
+                )
             return modified("The protected regions were re-encoded or edited after protection; exact reveal is impossible.")
         rkey = unlocked[rec.group].region_key(rec.salt)
         sealed = region_data.get((idx, DATA_TABLES))
@@ -1449,6 +1548,15 @@ def _reveal_from_originals(
     sx, sy = rw / header.width, rh / header.height
     if abs(sx - sy) * max(header.width, header.height) > 2.0:  # not the protected picture's shape
         return None
+    record = _picture_record(header, header_raw, unlocked, region_data)
+    if record is not None:
+        luma = image if image.ndim == 2 else np.asarray(image[..., :3], dtype=np.float64) @ np.array([0.299, 0.587, 0.114])
+        if not _same_picture(record[1], luma):
+            raise ContentModifiedError(
+                "This picveil data belongs to another picture: the picture it came with is not the one that was "
+                "protected (a sidecar beside the wrong file, or picveil data copied into another photo).",
+                hint="Reveal the protected photo (or a network's copy of it) beside its own sidecar.",
+            )
     sampling = [(c.h_samp, c.v_samp) for c in header.components]
     rgb = len(sampling) == 3 and tuple(c.id for c in header.components) == (82, 71, 66)  # 'R', 'G', 'B'
     out = np.array(image)

@@ -20,6 +20,7 @@ DATA_SCHEME_AUX = 1  #: scheme-specific exact-reveal data (scheme 2: original DC
 DATA_ORIGINAL = 2  #: the region's original coefficients (looks other than scramble), zlib of int16
 DATA_ORIGINAL_JPEG = 3  #: the same, Huffman-coded as a small JPEG (picveil.jpeg.blockpack)
 DATA_TABLES = 4  #: the protected file's quantization tables (zlib of u16be, natural order), to show the original elsewhere
+DATA_PICTURE = 5  #: the picture around the regions: a digest of its coefficients and a 16×16 luma thumbnail (one per key group)
 
 _TAMPERED = "The picveil data in this image is damaged or was altered."
 
