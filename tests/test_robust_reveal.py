@@ -637,6 +637,30 @@ def test_a_picture_whose_brightness_was_edited_is_revealed(edit, chain, photo, p
     assert got > (40 if chain == "png" else min(36.0, _psnr(target[mask], original[mask]) - 6)), got
 
 
+def test_a_copy_converted_to_display_p3_is_read_in_srgb(photo, protected, keyrings):
+    """Protect writes sRGB; a copy converted to Display P3 afterwards (an editor's
+    export, tagged) had its header's levels moved by a non-linear map: "no picveil
+    data". The reveal converts such a copy to sRGB first."""
+    from PIL import ImageCms
+
+    from picveil.jpeg.colour import display_p3
+
+    _, friend, _ = keyrings
+    p3 = ImageCms.ImageCmsProfile(io.BytesIO(display_p3()))
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+    def to_p3(data: bytes) -> bytes:
+        im = Image.fromarray(_decode(parse_chain("strip").run(data)))
+        buf = io.BytesIO()
+        ImageCms.profileToProfile(im, srgb, p3, outputMode="RGB").save(buf, "JPEG", quality=92, icc_profile=display_p3())
+        return buf.getvalue()
+
+    out, report = api._reveal(to_p3(protected[0]), keyring=friend)
+    assert report.revealed == (0, 1) and any("converted to sRGB" in w for w in report.warnings), report.warnings
+    mask = _region_mask(_decode(photo).shape, BOXES)
+    assert _psnr(_decode(out)[mask], _decode(photo)[mask]) > 36
+
+
 def test_a_picture_resized_by_one_pixel_is_not_taken_for_a_crop(photo, protected, keyrings):
     _, friend, _ = keyrings
     rgb = Image.fromarray(_decode(parse_chain("strip").run(protected[0])))

@@ -1695,6 +1695,9 @@ def _reveal_from_pixels(
         x0, y0, x1, y1 = rep.frame
         warnings += (f"The photo sat inside a plain border (a screenshot?): picveil revealed the {x1 - x0}×{y1 - y0} "
                      f"picture at {x0},{y0} and returns the whole image as received.",)
+    if rep.to_srgb:
+        warnings += ("The copy was in another colour space (its ICC profile is not sRGB's): it was converted to sRGB, "
+                     "revealed, and is returned in sRGB.",)
     if rep.tone:
         b, c = rep.tone
         warnings += (f"The picture's brightness had been edited (about {b:+.1f} grey levels, contrast {1 + c:.2f}×); the "

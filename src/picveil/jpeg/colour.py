@@ -15,8 +15,9 @@ it, every profile counts as sRGB and nothing is converted.
 
 :func:`matrix_profile` writes a small ICC v2 matrix/TRC profile (RGB
 primaries, white point and the sRGB tone curve); :func:`display_p3` is the
-one for Display P3 (tests, the benchmark, and a reveal that tries the common
-wide spaces when it finds no header).
+one for Display P3 (tests and the benchmark). A reveal converts a received
+copy tagged with another space to sRGB before it reads the header
+(``picveil.robust.reveal._srgb_pixels``).
 """
 
 from __future__ import annotations

@@ -223,6 +223,10 @@ class PixelRevealReport:
         ``(b, c)``: the received picture's grey levels were the protected
         one's changed to ``x + b + c (x - 128)`` (a brightness or contrast
         edit); the regions were revealed with it undone, then given it again.
+    to_srgb : bool
+        The received file was tagged with another colour space's ICC profile
+        (converted after protection, which writes sRGB): it was converted to
+        sRGB, revealed, and is returned in sRGB.
     """
 
     header: RobustHeader
@@ -243,6 +247,7 @@ class PixelRevealReport:
     mirrored: bool = False
     cropped: tuple[int, int, int, int] | None = None
     tone: tuple[float, float] | None = None
+    to_srgb: bool = False
 
 
 # --- decoding ------------------------------------------------------------------------------------
@@ -2045,7 +2050,18 @@ def reveal_pixels(
     image, fmt = _decode_image(data, max_pixels)
     sampling = _jpeg_sampling(data) if fmt == "jpeg" else None
     factors = _received_factors(fmt, sampling, data)
+    srgb = _srgb_pixels(data, image)
     try:
+        if srgb is not None:  # tagged with another colour space (a copy converted to Display P3, say): read in sRGB
+            from dataclasses import replace
+
+            try:
+                out, report = _reveal_decoded(
+                    None, srgb, fmt, keyring, identities, max_pixels, recover_clipped, sampling, received_factors=factors
+                )
+                return out, replace(report, to_srgb=True)
+            except (NoPicveilDataError, HeaderDamagedError):
+                pass
         return _reveal_decoded(
             data, image, fmt, keyring, identities, max_pixels, recover_clipped, sampling, received_factors=factors
         )
@@ -2077,6 +2093,29 @@ def reveal_pixels(
                 return whole, replace(report, received_size=(image.shape[1], image.shape[0]), frame=frame)
             return _view_back(out, k, mirrored), replace(report, rotated=(360 - 90 * k) % 360, mirrored=mirrored)
         raise first
+
+
+def _srgb_pixels(data: bytes, image: np.ndarray) -> np.ndarray | None:
+    """The received picture converted to sRGB when its file is tagged with an
+    ICC profile of another RGB space, else None. Protect writes sRGB (a photo in
+    Display P3 or Adobe RGB is converted first), so the header is in sRGB
+    levels; a copy converted to a wide space after protection (an editor's
+    export) has them moved by a non-linear map, and reads again in sRGB."""
+    if image.ndim != 3:
+        return None
+    try:
+        from PIL import Image
+
+        from picveil.jpeg.colour import to_srgb
+
+        with Image.open(io.BytesIO(data)) as im:
+            icc = im.info.get("icc_profile")
+        if not icc:
+            return None
+        out = to_srgb(Image.fromarray(image), icc)
+    except Exception:  # noqa: BLE001 - an unreadable profile: the picture as it is
+        return None
+    return None if out is None else np.asarray(out)
 
 
 def _other_views(image: np.ndarray):
