@@ -1356,7 +1356,10 @@ def _reveal_jpeg(
             raise CircleNotFoundError(f"This image was protected for circle {ids_hex}, which is not in your keyring.")
         if not ids and not passphrase:
             raise _no_key_given(container, " and no circle in your keyring opens this image")
-        raise NotRecipientError("None of the given keys opens any region of this image (wrong key or passphrase, or not a recipient).")
+        raise NotRecipientError(
+            "None of the given keys opens any region of this image (wrong key or passphrase, or not a recipient).",
+            hint="If you are sure this key should open it, the picveil data may be damaged: try the copy you were sent.",
+        )
     header_raw = header.to_bytes()
     mac_keys = {}
     for g, key in unlocked.items():

@@ -139,7 +139,11 @@ def plan_regions(
         if b.w <= 0 or b.h <= 0:
             raise RegionError(f"Box {i + 1} ({b}) is empty: its width and height must be positive.")
         if b.x < 0 or b.y < 0 or b.x + b.w > width or b.y + b.h > height:
-            raise RegionError(f"Box {i + 1} ({b}) lies outside the {width}×{height} image.")
+            whole = b.x + b.w <= 0 or b.y + b.h <= 0 or b.x >= width or b.y >= height
+            raise RegionError(
+                f"Box {i + 1} ({b}) lies {'' if whole else 'partly '}outside the {width}×{height} image.",
+                hint=None if whole else "--clip (clip=True) protects the part inside the image.",
+            )
         cx0, cy0 = b.x // mcu_w, b.y // mcu_h
         cx1, cy1 = -(-(b.x + b.w) // mcu_w), -(-(b.y + b.h) // mcu_h)
         cells = owner[cy0:cy1, cx0:cx1]
