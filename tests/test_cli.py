@@ -72,7 +72,8 @@ def test_protect_inspect_reveal(tmp_path, capsys, photo_file, me):
     assert code == 0, err
     assert out.strip() == str(shared)
     code, out, _ = run(capsys, "inspect", shared)
-    assert code == 0 and "scramble-v8" in out and "144,0,176,192" in out  # the default scheme
+    # a --to protect paints (fill): inspect says so rather than naming the header's scheme
+    assert code == 0 and "regions painted (fill)" in out and "scramble-v8" not in out and "144,0,176,192" in out
     code, out, _ = run(capsys, "inspect", shared, "--json")
     assert code == 0 and '"format_version": 1' in out
     code, out, err = run(capsys, "inspect", photo_file, "--json")  # a plain photo: JSON on stdout too

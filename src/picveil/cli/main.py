@@ -508,7 +508,12 @@ def inspect(
         d = asdict(info)
         out.print_json(json.dumps(d, default=str))
         return
-    out.print(f"picveil format v{info.format_version}, scheme {info.scheme} (id {info.scheme_id})")
+    looks = sorted({r.look for r in info.regions})
+    if looks and "scramble" not in looks:  # the header names a scheme, but no region uses it
+        out.print(f"picveil format v{info.format_version}, regions painted ({', '.join(looks)}); "
+                  "their originals travel encrypted in the picveil data", markup=False)
+    else:
+        out.print(f"picveil format v{info.format_version}, scheme {info.scheme} (id {info.scheme_id})")
     if info.source != "container":
         out.print(f"read from: the {info.source}; received picture {info.received}", markup=False)
     out.print(f"image {info.width}×{info.height}, {info.subsampling}, MCU {info.mcu[0]}×{info.mcu[1]}")
