@@ -157,6 +157,8 @@ def test_face_pyramid_and_tiles_cover_the_image():
     assert pyramid_scales(4000, 3000, 20) == pytest.approx([1.0, 1 / 3, 1 / 9])
     assert pyramid_scales(4000, 3000, 40)[0] == pytest.approx(0.5)
     assert pyramid_scales(800, 600, 200)[0] == 1.0  # small images are not shrunk below 1024 px
+    assert pyramid_scales(768, 576, 8)[0] == pytest.approx(2.5)  # under 20 px: enlarged (it was capped at 1)
+    assert pyramid_scales(4000, 3000, 4)[0] == pytest.approx(3.0)  # at most 12000 px long
     with pytest.raises(ValueError):
         pyramid_scales(100, 100, 0)
     for w, h in ((4000, 3000), (2600, 2600), (8000, 6000), (300, 200)):
@@ -615,6 +617,19 @@ def test_centerface_finds_small_faces_in_a_large_photo(cf):
     for t in truth:
         assert any(dbase.box_coverage(t, f.box) >= 0.9 for f in faces), t
     assert len(faces) == len(truth)
+
+
+@needs_centerface
+def test_min_face_under_20_px_enlarges_the_picture():
+    """CenterFace finds nothing under 20 px; --min-face 8 enlarges the picture (it
+    was capped at its own size, and did nothing)."""
+    face = cv2.resize(_rgb("astronaut"), (40, 40), interpolation=cv2.INTER_AREA)  # the face about 11 px high
+    canvas = np.full((400, 600, 3), 120, np.uint8)
+    canvas[150:190, 250:290] = face
+    truth = Box(250 + round(181 * 40 / 512), 150 + round(58 * 40 / 512), round(89 * 40 / 512), round(120 * 40 / 512))
+    assert not any(dbase.box_coverage(truth, f.box) >= 0.8 for f in _faces(detect(canvas, "faces")))
+    found = _faces(detect(canvas, "faces", min_face=8))
+    assert any(dbase.box_coverage(truth, f.box) >= 0.8 for f in found), (truth, found)
 
 
 @needs_centerface

@@ -68,7 +68,7 @@ def detect_command(
     preview: Optional[Path] = typer.Option(None, "--preview", help="Write a PNG with numbered boxes here."),
     classes: str = typer.Option("faces,text,plates,people", "--classes", "-c", help="Comma-separated: faces,text,plates,people."),
     min_score: Optional[float] = typer.Option(None, "--min-score", min=0.0, max=1.0, help="Drop weaker detections (default: per class)."),
-    min_face: float = typer.Option(20.0, "--min-face", min=4.0, help="Smallest face height to find, in pixels (smaller is slower)."),
+    min_face: float = typer.Option(20.0, "--min-face", min=4.0, help="Smallest face height to find, in pixels (smaller is slower; under 20 the picture is enlarged)."),
     force: bool = typer.Option(False, "--force", help="Replace existing --json/--preview files."),
 ) -> None:
     """List the faces, text, plates and people in IMAGE that picveil would protect."""

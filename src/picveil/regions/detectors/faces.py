@@ -83,16 +83,25 @@ def _has_onnxruntime() -> bool:
     return package_dir("onnxruntime") is not None
 
 
+#: Longest side (px) to which a picture is enlarged for a ``min_face`` under MODEL_MIN_FACE.
+MAX_ENLARGED_SIDE = 12000
+
+
 def pyramid_scales(width: int, height: int, min_face: float) -> list[float]:
     """Scales (finest first) at which CenterFace runs on a ``width × height`` image.
 
-    The finest is ``min(1, max(MODEL_MIN_FACE / min_face, 1024 / long side))``:
-    never upsampled, and small images are not shrunk below 1024 px.
+    The finest is ``min(1, max(MODEL_MIN_FACE / min_face, 1024 / long side))``
+    (small images are not shrunk below 1024 px), except that a ``min_face``
+    under :data:`MODEL_MIN_FACE` enlarges the picture by ``MODEL_MIN_FACE /
+    min_face`` (its long side at most :data:`MAX_ENLARGED_SIDE`): the model
+    finds nothing under 20 px, so ``--min-face 10`` once did nothing.
     """
     if min_face <= 0:
         raise ValueError(f"min_face must be positive, got {min_face!r}.")
     long_side = max(width, height)
     s = min(1.0, max(MODEL_MIN_FACE / float(min_face), 1024.0 / long_side))
+    if min_face < MODEL_MIN_FACE:
+        s = max(1.0, min(MODEL_MIN_FACE / float(min_face), MAX_ENLARGED_SIDE / long_side))
     scales = [s]
     while long_side * scales[-1] > COARSEST_SIDE:
         scales.append(scales[-1] / PYRAMID_STEP)
@@ -170,7 +179,9 @@ class CenterFaceDetector:
         found: list[np.ndarray] = []
         for level, s in enumerate(scales):
             lw, lh = max(1, round(width * s)), max(1, round(height * s))
-            img = rgb if (lw, lh) == (width, height) else cv2.resize(rgb, (lw, lh), interpolation=cv2.INTER_AREA)
+            img = rgb if (lw, lh) == (width, height) else cv2.resize(
+                rgb, (lw, lh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+            )
             for x0, y0, x1, y1 in _tiles(lw, lh, TILE, TILE_OVERLAP):
                 det = self._run(img[y0:y1, x0:x1])
                 if det.size == 0:
