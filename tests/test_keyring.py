@@ -372,6 +372,8 @@ def test_cli_round_trip(home, friend_home, tmp_path, capsys):
     assert code == 4 and "not shared with your identity" in err
     code, out, err = _cli(capsys, "import", tmp_path / "missing.circle")
     assert code == 3
+    code, out, err = _cli(capsys, "import", shared, "--keyring", tmp_path / "nobody")  # no keyring: nothing created
+    assert code == 3 and "no keyring yet" in err and "whoami" in err and not (tmp_path / "nobody").exists()
 
     code, out, err = _cli(capsys, "list", "--keyring", friend_home)
     assert code == 0 and "family" in out and circle_id in out

@@ -146,6 +146,15 @@ def import_(
         data = file.read_bytes()
     except OSError as exc:
         raise InputError(f"Cannot read {file}: {exc.strerror}.", hint="Check the path of the circle file.") from None
+    from ..crypto.keyring import KEYRING_FILE, default_home
+
+    if not identity and not ((keyring if keyring is not None else default_home()) / KEYRING_FILE).exists():
+        # nothing could have been shared to a keyring that does not exist: say how, and create nothing
+        raise InputError(
+            "You have no keyring yet, so this circle file cannot be for it.",
+            hint="Run `picveil circle whoami` (it creates your keyring and prints your recipient), give that recipient "
+            "to the friend to share the circle to, then import the file they send; or open it with -i IDENTITY.",
+        )
     ring = _open(keyring, passphrase, create=True)
     before = {c.circle_id for c in ring.circles}
     circle = ring.import_circle(data, identities=identity, rename=as_name)
