@@ -654,7 +654,7 @@ def test_regions_moved_into_another_picture_are_told(photo, identities, tmp_path
     # a sidecar beside another photo (no picveil data of its own): refused
     side = tmp_path / "post.jpg.picveil"
     side.write_bytes(api.sidecar_bytes(prot))
-    with pytest.raises(errors.ContentModifiedError, match="another picture"):
+    with pytest.raises(errors.ContentModifiedError, match="does not match the picture"):
         api._reveal(encode_jpeg(other_rgb, quality=80), identities=[me], sidecar=side)
     # beside a network's copy of its own photo it still reveals
     buf = io.BytesIO()

@@ -637,6 +637,29 @@ def test_a_picture_whose_brightness_was_edited_is_revealed(edit, chain, photo, p
     assert got > (40 if chain == "png" else min(36.0, _psnr(target[mask], original[mask]) - 6)), got
 
 
+@pytest.mark.parametrize("offset", [5.0, 8.0, -10.0])
+def test_a_brightness_edit_on_a_small_region_finds_its_period(offset, photo, keyrings):
+    """The header tells a brightness offset only modulo its 5.5-level lattice step;
+    for a small region the regions' mean grey cannot settle it (+8 read as +2.5,
+    +5 as none: a blocky reveal, 26 dB), so the reveal tries the neighbouring
+    periods and keeps the smoothest."""
+    me, friend, _ = keyrings
+    box = [(1248, 784, 160, 128)]  # 320 luma blocks
+    out, _, _ = api._protect(photo, box, circle="family", keyring=me)
+
+    def edited(data: bytes) -> bytes:
+        x = _decode(parse_chain("strip").run(data)).astype(np.float64)
+        buf = io.BytesIO()
+        Image.fromarray(np.clip(np.round(x + offset), 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=85)
+        return buf.getvalue()
+
+    revealed, report = api._reveal(edited(out), keyring=friend)
+    mask = _region_mask(_decode(photo).shape, box)
+    original = np.clip(_decode(photo).astype(float) + offset, 0, 255)
+    plain = _psnr(_decode(edited(photo))[mask], original[mask])
+    assert _psnr(_decode(revealed)[mask], original[mask]) > plain - 6, plain
+
+
 def test_a_copy_converted_to_display_p3_is_read_in_srgb(photo, protected, keyrings):
     """Protect writes sRGB; a copy converted to Display P3 afterwards (an editor's
     export, tagged) had its header's levels moved by a non-linear map: "no picveil

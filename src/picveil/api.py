@@ -1551,14 +1551,19 @@ def _reveal_from_originals(
     sx, sy = rw / header.width, rh / header.height
     if abs(sx - sy) * max(header.width, header.height) > 2.0:  # not the protected picture's shape
         return None
+    from .robust.reveal import CROP_MAX_PX, _resize_size
+
+    near = 0 <= header.width - rw <= CROP_MAX_PX and 0 <= header.height - rh <= CROP_MAX_PX
+    if near and (rw, rh) != (header.width, header.height) and not _resize_size(header, rw, rh):
+        return None  # a few pixels cropped, not resized: pasting at the scaled place would misplace the regions
     record = _picture_record(header, header_raw, unlocked, region_data)
     if record is not None:
         luma = image if image.ndim == 2 else np.asarray(image[..., :3], dtype=np.float64) @ np.array([0.299, 0.587, 0.114])
         if not _same_picture(record[1], luma):
             raise ContentModifiedError(
-                "This picveil data belongs to another picture: the picture it came with is not the one that was "
-                "protected (a sidecar beside the wrong file, or picveil data copied into another photo).",
-                hint="Reveal the protected photo (or a network's copy of it) beside its own sidecar.",
+                "This picveil data does not match the picture it came with: that is not the protected picture as "
+                "it was (another photo, or this one flipped, turned or edited), so its regions cannot be placed.",
+                hint="Reveal the protected photo, or a network's copy of it, beside its own sidecar.",
             )
     sampling = [(c.h_samp, c.v_samp) for c in header.components]
     rgb = len(sampling) == 3 and tuple(c.id for c in header.components) == (82, 71, 66)  # 'R', 'G', 'B'

@@ -78,6 +78,24 @@ def detect(image: np.ndarray) -> list[tuple[float, Grid]]:
     return [(z, grid) for z, grid, _ in _detect(image)]
 
 
+def presence(image: np.ndarray) -> float:
+    """The largest presence score of any grid in `image` (at the working size,
+    as it is): about 3 for a picture without a header (the best of many
+    chance scores), more where a damaged or misaligned header shows."""
+    y = working_luma(image)
+    h, w = np.asarray(image).shape[:2]
+    small = area_resize(y, DETECT_LONG_EDGE)
+    best = 0.0
+    for grid in candidate_grids(w, h):
+        try:
+            lay = layout(grid)
+            f = features(small, grid)
+        except ValueError:
+            continue
+        best = max(best, presence_score(soft_values(f, lay.dither), lay))
+    return best
+
+
 def _detect(image: np.ndarray, tones: bool = False) -> list[tuple[float, Grid, tuple[float, float] | None]]:
     """:func:`detect`, with each grid's tone change (:func:`_found`); with
     `tones`, read through :data:`TONE_GAINS`' tone changes only."""

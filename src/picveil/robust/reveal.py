@@ -499,23 +499,42 @@ def _small_crop(header: RobustHeader, image: np.ndarray) -> tuple[int, int] | No
         return None
     px, py = phases.pop()
     left, top = (8 - px) % 8, (8 - py) % 8
+    if (left or top) and _resize_size(header, width, height):
+        # a size a resize could give, and the grid shifted: a resize by a few pixels shifts a region's
+        # grid by a growing fraction of a pixel, which one region's edges cannot tell from a crop's
+        return None
     return (left, top) if left <= dx and top <= dy else None
 
 
-#: Pixels added on the right and bottom of a picture whose header was not found,
-#: in case a few were cropped there: the extractor reads a grid off by a pixel
-#: either way, so these cover crops of 0 to 7 (measured: a 2 px crop made the
-#: header unreadable, padding 1 to 3 px back made it readable again).
-CROP_PADS = ((3, 0), (0, 3), (3, 3), (6, 0), (0, 6), (6, 3), (3, 6), (6, 6))
+def _resize_size(header: RobustHeader, width: int, height: int) -> bool:
+    """Whether ``width × height`` is a size a resizer gives the protected picture:
+    each side the other's scale applied to the original, rounded either way."""
+    import math
+
+    def fits(n: int, exact: float) -> bool:
+        return n in (math.floor(exact), math.ceil(exact))
+
+    return fits(height, header.height * width / header.width) and fits(width, header.width * height / header.height)
+
+
+#: Right and bottom pads (px) at which :func:`_crop_headers` first measures how
+#: strongly a header's grid shows (the extractor's presence score tolerates a
+#: pad off by one or two pixels: measured 5-37 there, 1-3 without a header),
+#: then reads the header at the best pad and its neighbours.
+CROP_PAD_STEPS = (0, 3, 6)
+#: Presence score from which a padded picture is taken to hold a cropped header.
+CROP_PRESENCE = 5.0
 
 
 def _crop_headers(image: np.ndarray):
     """Robust headers found in a picture padded back as if a few pixels had
-    been cropped off it (its 8×8 grid's phase gives the left and top crop;
-    the right and bottom are tried in :data:`CROP_PADS`)."""
+    been cropped off it: its 8×8 grid's phase gives the left and top crop;
+    the right and bottom pads are searched by the header's presence score
+    (:data:`CROP_PAD_STEPS`), and the header read at the best pad and at
+    the pads around it."""
     from picveil.errors import NoPicveilDataError
 
-    from .extractor import extract
+    from .extractor import extract, presence
 
     h, w = image.shape[:2]
     y0, x0 = max(0, h // 2 - 1024), max(0, w // 2 - 1024)  # the middle 2048 px square tells the phase
@@ -526,11 +545,21 @@ def _crop_headers(image: np.ndarray):
     px, py = (px + x0) % 8, (py + y0) % 8
     left = (8 - px) % 8 if rx >= 1.2 else 0
     top = (8 - py) % 8 if ry >= 1.2 else 0
-    pads = ([(0, 0)] if left or top else []) + list(CROP_PADS)
-    for right, bottom in pads:
-        pad = ((top, bottom), (left, right)) + ((0, 0),) * (image.ndim - 2)
+
+    def padded(right: int, bottom: int) -> np.ndarray:
+        return np.pad(image, ((top, bottom), (left, right)) + ((0, 0),) * (image.ndim - 2), mode="edge")
+
+    scores = {(r, b): presence(padded(r, b)) for r in CROP_PAD_STEPS for b in CROP_PAD_STEPS}
+    (r0, b0), best = max(scores.items(), key=lambda kv: kv[1])
+    if best < CROP_PRESENCE:
+        return
+    near = sorted(
+        {(r, b) for r in range(max(0, r0 - 2), r0 + 3) for b in range(max(0, b0 - 2), b0 + 3)},
+        key=lambda rb: abs(rb[0] - r0) + abs(rb[1] - b0),
+    )
+    for right, bottom in near[:9]:
         try:
-            yield RobustHeader.from_bytes(extract(np.pad(image, pad, mode="edge")))
+            yield RobustHeader.from_bytes(extract(padded(right, bottom)))
         except (NoPicveilDataError, HeaderDamagedError):
             continue
 
@@ -2392,19 +2421,21 @@ def _reveal_cropped(image, header, crop, fmt, *args):
 REGION_MEAN_SPREAD = 30.0
 
 
-def _tone_level(image: np.ndarray, header: RobustHeader, tone: tuple[float, float]) -> tuple[float, float]:
+def _tone_level(image: np.ndarray, header: RobustHeader, tone: tuple[float, float]):
     """The extractor's tone change ``(b, c)`` with ``b`` on the right lattice
     period: the header tells ``b`` only modulo its lattice step (5.5 grey
     levels: +3 reads as -2.5). A mixing scheme's region shows mean grey 128
     whatever it holds (its mean travels in the header, scramble-v5 on), so
     the regions' received mean luma tells which period, when they hold
-    enough blocks for their mean to be sure (:data:`REGION_MEAN_SPREAD`);
-    otherwise, and for other schemes, the smallest ``b`` is kept."""
+    enough blocks for their mean to be sure (:data:`REGION_MEAN_SPREAD`).
+    Returns ``(sure, guess)``: the tone change when the period is sure, else
+    None and the likeliest one (the caller tries it and its neighbouring
+    periods); for other schemes and resized pictures the smallest ``b``, sure."""
     from .layout import DELTA
 
     b, c = tone
     if not header.regions or header.scheme_id not in _MixScramble.scheme_ids or image.shape[:2] != (header.height, header.width):
-        return b, c
+        return (b, c), None
     y = np.asarray(image, dtype=np.float64)
     y = y[..., :3] @ np.array([0.299, 0.587, 0.114]) if y.ndim == 3 else y
     total, count = 0.0, 0
@@ -2412,11 +2443,11 @@ def _tone_level(image: np.ndarray, header: RobustHeader, tone: tuple[float, floa
         ry, rx, rh, rw = _region_rect(header, i)
         part = y[ry : ry + rh, rx : rx + rw]
         total, count = total + float(part.sum()), count + part.size
-    if REGION_MEAN_SPREAD / np.sqrt(count / 64.0) > DELTA / 6:  # the mean's spread: 3 sigma within half a period
-        return b, c
     shift = total / count - 128.0  # what the edit did to mid-grey
     k = round((shift - b) / DELTA)
-    return b + k * DELTA, c
+    if REGION_MEAN_SPREAD / np.sqrt(count / 64.0) > DELTA / 6:  # the mean's spread: 3 sigma within half a period
+        return None, (b + k * DELTA, c)
+    return (b + k * DELTA, c), None
 
 
 def _reveal_toned(image, tone, fmt, *args):
@@ -2429,15 +2460,29 @@ def _reveal_toned(image, tone, fmt, *args):
     b, c = tone
     x = np.asarray(image, dtype=np.float64)
     undone = np.clip(np.round((x - b + 128.0 * c) / (1.0 + c)), 0, 255).astype(np.uint8)
-    out, report = _reveal_decoded(None, undone, fmt, *args)
+    out, report = _reveal_decoded(None, undone, fmt, *args, toned=True)
     changed = out != undone
     redone = np.clip(np.round(out * (1.0 + c) + b - 128.0 * c), 0, 255).astype(np.uint8)
     return np.where(changed, redone, image), replace(report, tone=(float(b), float(c)))
 
 
+def _seam_score(out: np.ndarray, header: RobustHeader) -> float:
+    """The revealed regions' :func:`_blockiness` (luma), summed: a reveal through the
+    wrong tone change leaves block noise at the seams."""
+    y = np.asarray(out, dtype=np.float64)
+    y = y[..., :3] @ np.array([0.299, 0.587, 0.114]) if y.ndim == 3 else y
+    total = 0.0
+    for i in range(len(header.regions)):
+        ry, rx, rh, rw = _region_rect(header, i)
+        part = y[ry : ry + rh, rx : rx + rw]
+        if min(part.shape) >= 16:
+            total += _blockiness(part)
+    return total
+
+
 def _reveal_decoded(
     data, image, fmt, keyring, identities, max_pixels, recover_clipped, received_sampling=None, received_tables=None,
-    received_factors=(1, 1),
+    received_factors=(1, 1), toned: bool = False,
 ):
     """:func:`reveal_pixels` on a decoded picture. `data` is the received file, or
     ``None`` when `image` is not its pixels as decoded (turned): the JPEG
@@ -2449,11 +2494,21 @@ def _reveal_decoded(
     from .extractor import extract_report
 
     extraction = extract_report(image)
-    if data is not None:  # its tones were edited (a whole lattice step, +5.5, reads as none): revealed as they were, edited again
-        tone = _tone_level(image, RobustHeader.from_bytes(extraction.payload), extraction.tone or (0.0, 0.0))
-        if tone != (0.0, 0.0):
-            return _reveal_toned(image, tone, fmt, keyring, identities, max_pixels, recover_clipped,
-                                 received_sampling, received_tables, received_factors)
+    if not toned:  # its tones were edited (a whole lattice step, +5.5, reads as none): revealed as they were, edited again
+        args = (fmt, keyring, identities, max_pixels, recover_clipped, received_sampling, received_tables, received_factors)
+        fitted = extraction.tone or (0.0, 0.0)
+        tone, guess = _tone_level(image, RobustHeader.from_bytes(extraction.payload), fitted)
+        if tone is None and extraction.tone is not None:  # the period is not sure: the smoothest of three
+            from .layout import DELTA
+
+            b, c = guess
+            tries = [_reveal_toned(image, (b + k * DELTA, c), *args) for k in (0, -1, 1)]
+            return min(tries, key=lambda t: _seam_score(t[0], RobustHeader.from_bytes(extraction.payload)))
+        if tone is None and guess[0] != 0.0:  # read as it is, but the regions' grey says a whole step (+5.5) perhaps
+            tries = [_reveal_decoded(data, image, *args, toned=True), _reveal_toned(image, guess, *args)]
+            return min(tries, key=lambda t: _seam_score(t[0], RobustHeader.from_bytes(extraction.payload)))
+        if tone is not None and tone != (0.0, 0.0):
+            return _reveal_toned(image, tone, *args)
     payload = extraction.payload
     header = RobustHeader.from_bytes(payload)
     sch = get_scheme(header.scheme_id)  # UnsupportedVersionError for unknown schemes
