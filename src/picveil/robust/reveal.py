@@ -559,7 +559,7 @@ def _crop_headers(image: np.ndarray):
     )
     for right, bottom in near[:9]:
         try:
-            yield RobustHeader.from_bytes(extract(padded(right, bottom)))
+            yield RobustHeader.from_bytes(extract(padded(right, bottom), tones=False))
         except (NoPicveilDataError, HeaderDamagedError):
             continue
 
@@ -2103,7 +2103,7 @@ def reveal_pixels(
                 )
         for view, k, mirrored, frame in _other_views(image):
             try:
-                extract(view)
+                extract(view, tones=False)
             except (NoPicveilDataError, HeaderDamagedError):
                 continue
             tables = None
@@ -2195,7 +2195,7 @@ def read_header(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[R
     first = None
     for view, k, mirrored, frame in itertools.chain([(image, 0, False, None)], _other_views(image)):
         try:
-            header = RobustHeader.from_bytes(extract(view))
+            header = RobustHeader.from_bytes(extract(view, tones=first is None))  # a tone edit: the picture as it is
             crop = _small_crop(header, view)
             scale = 1.0 if crop is not None else _scale(header, view.shape[1], view.shape[0])
         except (NoPicveilDataError, HeaderDamagedError) as exc:
