@@ -1357,8 +1357,8 @@ def _reveal_jpeg(
         if not ids and not passphrase:
             raise _no_key_given(container, " and no circle in your keyring opens this image")
         raise NotRecipientError(
-            "None of the given keys opens any region of this image (wrong key or passphrase, or not a recipient).",
-            hint="If you are sure this key should open it, the picveil data may be damaged: try the copy you were sent.",
+            "None of the given keys opens any region of this image (wrong key or passphrase, or not a recipient; "
+            "if the key is right, the picveil data may be damaged)."
         )
     header_raw = header.to_bytes()
     mac_keys = {}
@@ -1558,8 +1558,9 @@ def _reveal_from_originals(
         return None  # a few pixels cropped, not resized: pasting at the scaled place would misplace the regions
     record = _picture_record(header, header_raw, unlocked, region_data)
     if record is not None:
-        luma = image if image.ndim == 2 else np.asarray(image[..., :3], dtype=np.float64) @ np.array([0.299, 0.587, 0.114])
-        if not _same_picture(record[1], luma):
+        from .robust.reveal import _luma64
+
+        if not _same_picture(record[1], _luma64(image)):
             raise ContentModifiedError(
                 "This picveil data does not match the picture it came with: that is not the protected picture as "
                 "it was (another photo, or this one flipped, turned or edited), so its regions cannot be placed.",

@@ -449,6 +449,14 @@ CROP_EDGE_RATIO = 2.4
 CROP_GRID_RATIO = 2.0
 
 
+def _luma64(image: np.ndarray) -> np.ndarray:
+    """``float64`` luma (JFIF weights) of an RGB(A) or gray picture, ``(H, W)``."""
+    from .channel import LUMA_WEIGHTS
+
+    y = np.asarray(image, dtype=np.float64)
+    return y[..., :3] @ np.asarray(LUMA_WEIGHTS) if y.ndim == 3 else y
+
+
 def _block_phase(luma: np.ndarray, y0: int, y1: int, x0: int, x1: int) -> tuple[tuple[int, float, float], ...]:
     """Where 8×8 block edges fall in a window of a picture, per axis (columns,
     then rows): ``(phase, over_median, over_neighbours)``, the phase mod 8 of
@@ -480,9 +488,7 @@ def _small_crop(header: RobustHeader, image: np.ndarray) -> tuple[int, int] | No
     dx, dy = header.width - width, header.height - height
     if not (0 <= dx <= CROP_MAX_PX and 0 <= dy <= CROP_MAX_PX) or dx + dy == 0 or not header.regions:
         return None
-    luma = np.asarray(image, dtype=np.float64)
-    if luma.ndim == 3:
-        luma = luma[..., :3] @ np.array([0.299, 0.587, 0.114])
+    luma = _luma64(image)
     phases = set()
     for i in range(len(header.regions)):
         y, x, h, w = _region_rect(header, i)
@@ -538,9 +544,7 @@ def _crop_headers(image: np.ndarray):
 
     h, w = image.shape[:2]
     y0, x0 = max(0, h // 2 - 1024), max(0, w // 2 - 1024)  # the middle 2048 px square tells the phase
-    luma = np.asarray(image[y0 : y0 + 2048, x0 : x0 + 2048], dtype=np.float64)
-    if luma.ndim == 3:
-        luma = luma[..., :3] @ np.array([0.299, 0.587, 0.114])
+    luma = _luma64(image[y0 : y0 + 2048, x0 : x0 + 2048])
     (px, rx, _), (py, ry, _) = _block_phase(luma, 0, luma.shape[0], 0, luma.shape[1])
     px, py = (px + x0) % 8, (py + y0) % 8
     left = (8 - px) % 8 if rx >= 1.2 else 0
@@ -2436,13 +2440,16 @@ def _tone_level(image: np.ndarray, header: RobustHeader, tone: tuple[float, floa
     b, c = tone
     if not header.regions or header.scheme_id not in _MixScramble.scheme_ids or image.shape[:2] != (header.height, header.width):
         return (b, c), None
-    y = np.asarray(image, dtype=np.float64)
-    y = y[..., :3] @ np.array([0.299, 0.587, 0.114]) if y.ndim == 3 else y
+    y = _luma64(image)
     total, count = 0.0, 0
-    for i in range(len(header.regions)):
+    for i, reg in enumerate(header.regions):
+        if reg.look != 0:  # a painted region shows its look, not the scheme's mean grey
+            continue
         ry, rx, rh, rw = _region_rect(header, i)
         part = y[ry : ry + rh, rx : rx + rw]
         total, count = total + float(part.sum()), count + part.size
+    if not count:
+        return (b, c), None
     shift = total / count - 128.0  # what the edit did to mid-grey
     k = round((shift - b) / DELTA)
     if REGION_MEAN_SPREAD / np.sqrt(count / 64.0) > DELTA / 6:  # the mean's spread: 3 sigma within half a period
@@ -2466,11 +2473,26 @@ def _reveal_toned(image, tone, fmt, *args):
     return np.where(changed, redone, image), replace(report, tone=(float(b), float(c)))
 
 
+def _attempts(calls) -> list:
+    """The results of those `calls` (reveals through different tone changes) that
+    find a header; the first one's error when none does."""
+    from picveil.errors import NoPicveilDataError
+
+    out, first = [], None
+    for call in calls:
+        try:
+            out.append(call())
+        except (NoPicveilDataError, HeaderDamagedError) as exc:
+            first = first or exc
+    if not out:
+        raise first
+    return out
+
+
 def _seam_score(out: np.ndarray, header: RobustHeader) -> float:
     """The revealed regions' :func:`_blockiness` (luma), summed: a reveal through the
     wrong tone change leaves block noise at the seams."""
-    y = np.asarray(out, dtype=np.float64)
-    y = y[..., :3] @ np.array([0.299, 0.587, 0.114]) if y.ndim == 3 else y
+    y = _luma64(out)
     total = 0.0
     for i in range(len(header.regions)):
         ry, rx, rh, rw = _region_rect(header, i)
@@ -2502,10 +2524,10 @@ def _reveal_decoded(
             from .layout import DELTA
 
             b, c = guess
-            tries = [_reveal_toned(image, (b + k * DELTA, c), *args) for k in (0, -1, 1)]
+            tries = _attempts([lambda k=k: _reveal_toned(image, (b + k * DELTA, c), *args) for k in (0, -1, 1)])
             return min(tries, key=lambda t: _seam_score(t[0], RobustHeader.from_bytes(extraction.payload)))
         if tone is None and guess[0] != 0.0:  # read as it is, but the regions' grey says a whole step (+5.5) perhaps
-            tries = [_reveal_decoded(data, image, *args, toned=True), _reveal_toned(image, guess, *args)]
+            tries = _attempts([lambda: _reveal_decoded(data, image, *args, toned=True), lambda: _reveal_toned(image, guess, *args)])
             return min(tries, key=lambda t: _seam_score(t[0], RobustHeader.from_bytes(extraction.payload)))
         if tone is not None and tone != (0.0, 0.0):
             return _reveal_toned(image, tone, *args)
