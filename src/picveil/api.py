@@ -253,10 +253,17 @@ def _face_gallery(keyring):
 
 def _auto_regions(
     jpeg, width, height, classes, level, min_score, exclude, regions_file, *, only=None, except_people=None, keyring=None,
-    notes: list[str] | None = None,
+    notes: list[str] | None = None, left_visible: list[str] | None = None,
 ) -> list[Region]:
     """Regions from detection and/or a regions.json, after --exclude, --only/--except and --level.
-    What the user should know about the choice is appended to ``notes``."""
+    What the user should know about the choice is appended to ``notes``; what
+    it left visible that was detected, to ``left_visible`` too."""
+
+    def tell(note: str, visible: bool = False) -> None:
+        for out in (notes, left_visible if visible else None):
+            if out is not None:
+                out.append(note)
+
     from .regions import priority as pr
     from .regions import regionsfile as rf
 
@@ -292,10 +299,10 @@ def _auto_regions(
         embeddings = identify_boxes(jpeg, [e.box for e in faces], min_face=MIN_MATCH_FACE)
         kept = select(faces, embeddings, gallery, only=only, except_=except_people)
         small = int(np.isnan(embeddings).any(axis=1).sum())
-        if notes is not None and len(kept) < len(faces):
-            notes.append(f"{len(faces) - len(kept)} of {len(faces)} detected face(s) left visible, as --only/--except chose.")
-        if small and notes is not None:
-            notes.append(
+        if len(kept) < len(faces):
+            tell(f"{len(faces) - len(kept)} of {len(faces)} detected face(s) left visible, as --only/--except chose.", True)
+        if small:
+            tell(
                 f"{small} face(s) are less than {MIN_MATCH_FACE} px high, too small to tell who they are: "
                 "they are protected whatever --only/--except say."
             )
@@ -306,14 +313,15 @@ def _auto_regions(
         keep = {(d.box.x, d.box.y, d.box.w, d.box.h) for d in chosen}
         left = [e for e in entries if (e.box.x, e.box.y, e.box.w, e.box.h) not in keep]
         entries = [e for e in entries if (e.box.x, e.box.y, e.box.w, e.box.h) in keep]
-        if left and notes is not None:
+        if left:
             from collections import Counter
 
             counts = ", ".join(f"{n} {c}" for c, n in sorted(Counter(e.cls for e in left).items()))
-            notes.append(
+            tell(
                 f"--level {level} protects {pr.level_budget(level):.0%} of the picture at most, in priority order: "
                 f"it left {len(left)} detected region(s) visible ({counts}). A higher --level, or --detect with fewer "
-                "classes, protects them."
+                "classes, protects them.",
+                True,
             )
     return [Region(e.box, label=e.cls) for e in entries]
 
@@ -697,16 +705,16 @@ def _protect(
         if robust is None:
             robust = False  # an image that is all region has no room for a robust header
     sch = _scheme_named(scheme or DEFAULT_SCHEME)
+    left_visible: list[str] = []
     if detect or regions_file is not None or only is not None or except_people is not None:
         regions += _auto_regions(
             jpeg, coeffs.width, coeffs.height, detect, level, min_score, exclude, regions_file,
-            only=only, except_people=except_people, keyring=keyring, notes=input_notes,
+            only=only, except_people=except_people, keyring=keyring, notes=input_notes, left_visible=left_visible,
         )
     if not regions:
-        chosen = [n for n in input_notes if "left visible" in n]  # detected, then left visible by --only/--except or --level
-        if chosen and not allow_empty:
+        if left_visible and not allow_empty:  # detected, then left visible by --only/--except or --level
             raise RegionError(
-                f"Nothing to protect: {chosen[0]}",
+                f"Nothing to protect: {left_visible[0]}",
                 hint="Check the names given to --only/--except (`picveil people list`), or pass --allow-empty to "
                 "write the image unprotected.",
             )

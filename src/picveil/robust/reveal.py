@@ -2516,23 +2516,23 @@ def _reveal_decoded(
     from .extractor import extract_report
 
     extraction = extract_report(image)
+    payload = extraction.payload
+    header = RobustHeader.from_bytes(payload)
     if not toned:  # its tones were edited (a whole lattice step, +5.5, reads as none): revealed as they were, edited again
         args = (fmt, keyring, identities, max_pixels, recover_clipped, received_sampling, received_tables, received_factors)
         fitted = extraction.tone or (0.0, 0.0)
-        tone, guess = _tone_level(image, RobustHeader.from_bytes(extraction.payload), fitted)
+        tone, guess = _tone_level(image, header, fitted)
         if tone is None and extraction.tone is not None:  # the period is not sure: the smoothest of three
             from .layout import DELTA
 
             b, c = guess
             tries = _attempts([lambda k=k: _reveal_toned(image, (b + k * DELTA, c), *args) for k in (0, -1, 1)])
-            return min(tries, key=lambda t: _seam_score(t[0], RobustHeader.from_bytes(extraction.payload)))
+            return min(tries, key=lambda t: _seam_score(t[0], header))
         if tone is None and guess[0] != 0.0:  # read as it is, but the regions' grey says a whole step (+5.5) perhaps
             tries = _attempts([lambda: _reveal_decoded(data, image, *args, toned=True), lambda: _reveal_toned(image, guess, *args)])
-            return min(tries, key=lambda t: _seam_score(t[0], RobustHeader.from_bytes(extraction.payload)))
+            return min(tries, key=lambda t: _seam_score(t[0], header))
         if tone is not None and tone != (0.0, 0.0):
             return _reveal_toned(image, tone, *args)
-    payload = extraction.payload
-    header = RobustHeader.from_bytes(payload)
     sch = get_scheme(header.scheme_id)  # UnsupportedVersionError for unknown schemes
     if header.scheme_id not in _PIXEL_SCHEMES:
         raise UnsupportedVersionError(
